@@ -1,0 +1,48 @@
+# CellCloud developer entry points. `make up` brings up the local cloud, `make test` runs every test.
+# Both install what they need: Node 24 (if the system's is older), npm packages and the pinned
+# control-plane binaries (built once into ~/.cache/cellcloud).
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# Recipes run with Node >= 24 and the project's node_modules/.bin first on PATH.
+NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
+REPORT := .state/vitest-report.json
+
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	@$(NODE) npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed ## install Node 24 (if needed) and npm packages
+
+binaries: ## build the pinned etcd/kube-*/kwok/helm binaries into ~/.cache/cellcloud (once)
+	@hack/build
+
+up: deps ## start the local cloud (control plane, CRDs, manager, examples) and print KUBECONFIG
+	@$(NODE) hack/up
+
+down: ## stop every process `make up` or `make test` started (by pid)
+	@for s in .state/*/; do [[ -d $$s/pids ]] && CELLCLOUD_STATE=$(CURDIR)/$${s%/} hack/down; done; true
+
+clean: down ## stop everything and delete all local state (etcd data, certs, logs)
+	rm -rf .state dist
+
+clean-cache: ## delete the cached binaries and Node under ~/.cache/cellcloud
+	rm -rf "$${CELLCLOUD_CACHE:-$$HOME/.cache/cellcloud}"
+
+status: ## show the local cloud's processes and health
+	@hack/status
+
+typecheck: deps ## type-check all TypeScript (strict)
+	@$(NODE) tsc --noEmit
+
+test: deps binaries typecheck ## run every test: unit (no cluster) and e2e (real local control plane)
+	@mkdir -p .state
+	@$(NODE) vitest run --reporter=default --reporter=json --outputFile.json=$(REPORT)
+
+test-unit: deps ## run only the unit tests (no cluster)
+	@$(NODE) vitest run --project unit

@@ -1,0 +1,33 @@
+// Starts (or reuses) the "test" instance of the local control plane once per `vitest run` and hands
+// its kubeconfig to the suites. A plane this setup started is stopped afterwards unless
+// CELLCLOUD_KEEP_PLANE=1; a plane that was already running is left as it was.
+import { execFileSync } from "node:child_process";
+import type { TestProject } from "vitest/node";
+import { hackEnv, repoRoot, testStateDir } from "./plane.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    kubeconfig: string;
+    stateDir: string;
+  }
+}
+
+export default function setup(project: TestProject): () => void {
+  const env = hackEnv();
+  const run = (script: string, args: string[] = []) =>
+    execFileSync(`${repoRoot}/hack/${script}`, args, { env, stdio: ["ignore", "ignore", "inherit"] });
+  let wasRunning = true;
+  try {
+    run("status", ["-q"]);
+  } catch {
+    wasRunning = false;
+  }
+  run("up", ["--plane-only", "--quiet"]);
+  project.provide("kubeconfig", `${testStateDir}/kubeconfig`);
+  project.provide("stateDir", testStateDir);
+  return () => {
+    if (!wasRunning && process.env.CELLCLOUD_KEEP_PLANE !== "1") {
+      execFileSync(`${repoRoot}/hack/down`, { env, stdio: "ignore" });
+    }
+  };
+}

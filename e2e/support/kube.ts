@@ -1,0 +1,81 @@
+// Test helpers over the real apiserver: clients from the harness's kubeconfig, a namespace per
+// suite, and polling until an observable condition holds.
+import { randomBytes } from "node:crypto";
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, inject } from "vitest";
+
+export function kubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(inject("kubeconfig"));
+  return kc;
+}
+
+export function clients(kc = kubeConfig()) {
+  return {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+    version: kc.makeApiClient(k8s.VersionApi),
+  };
+}
+
+/** True when the error is the apiserver's 404. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof k8s.ApiException && err.code === 404;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * Creates a fresh namespace for the calling suite before its tests and deletes it after; waits for
+ * its `default` ServiceAccount (made by kube-controller-manager) so pods can be created at once.
+ */
+export function useNamespace(prefix: string): { readonly name: string } {
+  const ns = { name: uniqueName(prefix) };
+  beforeAll(async () => {
+    const { core } = clients();
+    await core.createNamespace({ body: { metadata: { name: ns.name, labels: { "cellcloud.io/test": "true" } } } });
+    await eventually(() => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), {
+      what: `ServiceAccount default in ${ns.name}`,
+    });
+  });
+  afterAll(async () => {
+    await clients().core.deleteNamespace({ name: ns.name }).catch(() => undefined);
+  });
+  return ns;
+}
+
+export interface EventuallyOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  what?: string;
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined/false without throwing, and returns
+ * that value. On timeout the last error (or the description) explains what never happened.
+ */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 60_000, intervalMs = 250, what = "condition" }: EventuallyOptions = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+      last = undefined;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const cause = last instanceof Error ? `: last error: ${last.message}` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,32 @@
+// Simulated hosts: Node objects that KWOK manages (it keeps them Ready and runs their pods).
+import type * as k8s from "@kubernetes/client-node";
+
+export const KWOK_ANNOTATION = "kwok.x-k8s.io/node";
+/** Label honoured by the KWOK chaos stage in hack/kwok/stages.yaml: the node reports Ready=False. */
+export const NODE_NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io";
+
+export function kwokNode(name: string, opts: { arch?: string; cpu?: string; memory?: string; pods?: string } = {}): k8s.V1Node {
+  const capacity = { cpu: opts.cpu ?? "32", memory: opts.memory ?? "128Gi", pods: opts.pods ?? "110" };
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      annotations: { [KWOK_ANNOTATION]: "fake" },
+      labels: {
+        "kubernetes.io/arch": opts.arch ?? "amd64",
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/hostname": name,
+        type: "kwok",
+        "cellcloud.io/test": "true",
+      },
+    },
+    spec: { providerID: `kwok://${name}` },
+    status: { capacity, allocatable: capacity, nodeInfo: { architecture: opts.arch ?? "amd64" } as k8s.V1NodeSystemInfo },
+  };
+}
+
+export function condition(node: k8s.V1Node | k8s.V1Pod, type: string): string | undefined {
+  const conds: Array<{ type: string; status: string }> = node.status?.conditions ?? [];
+  return conds.find((c) => c.type === type)?.status;
+}

@@ -1,0 +1,59 @@
+# Shared settings of the local control plane scripts (sourced by hack/up, hack/down, hack/status).
+# One instance = one state directory (data, certs, logs, pids) and one port range, so `make up`
+# (instance "local") and `make test` (instance "test") never touch each other's processes.
+HACK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HACK/.." && pwd)"
+source "$HACK/versions.sh"
+CACHE_ROOT="${CELLCLOUD_CACHE:-$HOME/.cache/cellcloud}"
+BIN="$CACHE_ROOT/$VERSION_KEY/bin"
+INSTANCE="${CELLCLOUD_INSTANCE:-local}"
+STATE="${CELLCLOUD_STATE:-$REPO/.state/$INSTANCE}"
+case "$INSTANCE" in local) DEFAULT_BASE=16400 ;; test) DEFAULT_BASE=16500 ;; *) DEFAULT_BASE=16600 ;; esac
+PORT_BASE="${CELLCLOUD_PORT_BASE:-$DEFAULT_BASE}"
+PORT_ETCD=$((PORT_BASE + 1)) PORT_ETCD_PEER=$((PORT_BASE + 2)) PORT_API=$((PORT_BASE + 3))
+PORT_KCM=$((PORT_BASE + 4)) PORT_SCHED=$((PORT_BASE + 5)) PORT_KWOK=$((PORT_BASE + 6))
+PORT_METRICS=$((PORT_BASE + 7)) PORT_HEALTH=$((PORT_BASE + 8)) PORT_WEBHOOK=$((PORT_BASE + 9))
+PKI="$STATE/pki" LOGS="$STATE/logs" PIDS="$STATE/pids"
+KUBECONFIG_ADMIN="$STATE/kubeconfig"
+SERVICE_CIDR=10.96.0.0/16 CLUSTER_CIDR=10.128.0.0/10
+# Start order; hack/down stops in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok manager)
+
+log() { echo "hack: $*" >&2; }
+die() { echo "hack: error: $*" >&2; exit 1; }
+
+# pid_of NAME: prints the pid if NAME runs and is ours (its command line names our state dir).
+pid_of() {
+  local f="$PIDS/$1.pid" pid
+  [[ -f $f ]] || return 1
+  pid=$(<"$f")
+  [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' </proc/"$pid"/cmdline | grep -qF -- "$STATE" || return 1
+  echo "$pid"
+}
+
+# healthy NAME: one quick probe of the component's health endpoint.
+healthy() {
+  local c=(curl -fsS -m 3 -o /dev/null)
+  case $1 in
+    etcd) "${c[@]}" "http://127.0.0.1:$PORT_ETCD/health" ;;
+    kube-apiserver) "${c[@]}" --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+      "https://127.0.0.1:$PORT_API/readyz" ;;
+    kube-controller-manager) "${c[@]}" -k "https://127.0.0.1:$PORT_KCM/healthz" ;;
+    kube-scheduler) "${c[@]}" -k "https://127.0.0.1:$PORT_SCHED/healthz" ;;
+    kwok) "${c[@]}" "http://127.0.0.1:$PORT_KWOK/healthz" ;;
+    manager) "${c[@]}" "http://127.0.0.1:$PORT_HEALTH/healthz" ;;
+  esac 2>/dev/null
+}
+
+# stop NAME: SIGTERM the recorded pid if it is ours, SIGKILL after 15 s.
+stop() {
+  local pid i
+  if pid=$(pid_of "$1"); then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    log "stopped $1 (pid $pid)"
+  fi
+  rm -f "$PIDS/$1.pid"
+}
