@@ -5,12 +5,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    passWithNoTests: true,
     projects: [
       {
         test: {
           name: "unit",
           include: ["operators/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts"],
-          passWithNoTests: true,
         },
       },
       {

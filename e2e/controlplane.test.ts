@@ -7,9 +7,13 @@ import { NODE_NOT_READY_LABEL, condition, kwokNode } from "./support/nodes.ts";
 const { core, apps, coordination, version } = clients();
 const ns = useNamespace("plane");
 const nodeName = uniqueName("host");
+// The node lifecycle controller stops evicting when a whole zone is down (it suspects its own
+// network), so the host under test gets a healthy sibling in a zone of their own.
+const buddyName = uniqueName("host");
+const zone = uniqueName("zone");
 
 afterAll(async () => {
-  await core.deleteNode({ name: nodeName }).catch(() => undefined);
+  for (const name of [nodeName, buddyName]) await core.deleteNode({ name }).catch(() => undefined);
 });
 
 describe("local control plane", () => {
@@ -21,7 +25,8 @@ describe("local control plane", () => {
   });
 
   it("turns a KWOK-managed Node Ready and keeps its lease renewed", async () => {
-    await core.createNode({ body: kwokNode(nodeName) });
+    await core.createNode({ body: kwokNode(nodeName, { zone }) });
+    await core.createNode({ body: kwokNode(buddyName, { zone }) });
     const node = await eventually(
       async () => {
         const n = await core.readNode({ name: nodeName });

@@ -5,7 +5,7 @@ export const KWOK_ANNOTATION = "kwok.x-k8s.io/node";
 /** Label honoured by the KWOK chaos stage in hack/kwok/stages.yaml: the node reports Ready=False. */
 export const NODE_NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io";
 
-export function kwokNode(name: string, opts: { arch?: string; cpu?: string; memory?: string; pods?: string } = {}): k8s.V1Node {
+export function kwokNode(name: string, opts: { arch?: string; zone?: string; cpu?: string; memory?: string; pods?: string } = {}): k8s.V1Node {
   const capacity = { cpu: opts.cpu ?? "32", memory: opts.memory ?? "128Gi", pods: opts.pods ?? "110" };
   return {
     apiVersion: "v1",
@@ -19,6 +19,7 @@ export function kwokNode(name: string, opts: { arch?: string; cpu?: string; memo
         "kubernetes.io/hostname": name,
         type: "kwok",
         "cellcloud.io/test": "true",
+        ...(opts.zone ? { "topology.kubernetes.io/zone": opts.zone } : {}),
       },
     },
     spec: { providerID: `kwok://${name}` },
