@@ -1,0 +1,5 @@
+// The kind registry: every kind listed here gets a CRD in crds/ (see generate.ts).
+import type { DefinedKind } from "./crd.ts";
+import { Widget } from "./demo.ts";
+
+export const kinds: readonly DefinedKind[] = [Widget];
