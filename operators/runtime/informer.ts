@@ -1,0 +1,215 @@
+// A shared informer: list, then watch from the list's resourceVersion into an indexed cache.
+// Unlike client-node's ListWatch it never stops: 410 Gone relists (diffing against the cache),
+// any other error or a silent close re-watches after a jittered backoff, and a periodic resync
+// re-delivers every cached object so drift gets fixed.
+import type { Logger } from "pino";
+import { ApiError, isGone, resourcePath, type KubeClient, type WatchEvent } from "./kube.ts";
+import { keyOf, type KubeObject, type ResourceRef } from "./types.ts";
+
+export type InformerEvent = "add" | "update" | "delete";
+export type Handler<T> = (type: InformerEvent, obj: T, old?: T) => void;
+export type IndexFunc<T> = (obj: T) => string[];
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  resyncMs?: number; // 0 disables
+  pageSize?: number;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+export class Informer<T extends KubeObject = KubeObject> {
+  readonly ref: ResourceRef;
+  private readonly cache = new Map<string, T>();
+  private readonly indexers = new Map<string, IndexFunc<T>>();
+  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  private readonly handlers: Handler<T>[] = [];
+  private readonly syncWaiters: Array<() => void> = [];
+  private abort = new AbortController();
+  private resourceVersion = "";
+  private synced = false;
+  private failures = 0;
+  /** Watch restarts after errors and relists after 410, for metrics and tests. */
+  restarts = 0;
+  relists = 0;
+
+  private readonly client: KubeClient;
+  private readonly log: Logger;
+  private readonly opts: InformerOptions;
+
+  constructor(client: KubeClient, ref: ResourceRef, log: Logger, opts: InformerOptions = {}) {
+    this.client = client;
+    this.ref = ref;
+    this.log = log;
+    this.opts = opts;
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  addHandler(h: Handler<T>): void {
+    this.handlers.push(h);
+    // Late subscribers see the current state, as client-go's shared informer replays adds.
+    for (const o of this.cache.values()) h("add", o);
+  }
+
+  addIndexer(name: string, fn: IndexFunc<T>): void {
+    this.indexers.set(name, fn);
+    this.indices.set(name, new Map());
+    for (const [k, o] of this.cache) this.index(name, fn, k, o, true);
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(namespace?: string): T[] {
+    const all = [...this.cache.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);
+  }
+
+  byIndex(name: string, value: string): T[] {
+    const keys = this.indices.get(name)?.get(value);
+    return keys ? [...keys].flatMap((k) => this.cache.get(k) ?? []) : [];
+  }
+
+  waitForSync(): Promise<void> {
+    return this.synced ? Promise.resolve() : new Promise((r) => this.syncWaiters.push(r));
+  }
+
+  start(): void {
+    this.abort = new AbortController();
+    void this.run(this.abort.signal);
+    if (this.opts.resyncMs) this.startResync(this.opts.resyncMs, this.abort.signal);
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) await this.relist(signal);
+        needList = false;
+        await this.watchOnce(signal);
+        this.failures = 0; // a clean close (server timeout) re-watches at once
+      } catch (err) {
+        if (signal.aborted) return;
+        needList = isGone(err) || !this.resourceVersion;
+        if (needList) this.relists++;
+        else this.restarts++;
+        const delay = this.nextBackoff();
+        this.log.warn({ err: String(err), resource: this.ref.plural, delayMs: delay, relist: needList }, "watch failed; retrying");
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private nextBackoff(): number {
+    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 200, maxMs: 30_000 };
+    const base = Math.min(maxMs, initialMs * 2 ** Math.min(this.failures++, 20));
+    return Math.round(base * (0.5 + Math.random() / 2));
+  }
+
+  private async relist(signal: AbortSignal): Promise<void> {
+    const fresh = new Map<string, T>();
+    let cont: string | undefined;
+    let rv = "";
+    do {
+      const page = await this.client.list<T>(this.ref, {
+        limit: this.opts.pageSize ?? 500, continue: cont, labelSelector: this.opts.labelSelector,
+      }, this.opts.namespace);
+      for (const o of page.items) fresh.set(keyOf(o), withKind(o, this.ref));
+      cont = page.metadata.continue || undefined;
+      rv = page.metadata.resourceVersion;
+    } while (cont && !signal.aborted);
+    for (const [k, old] of this.cache) if (!fresh.has(k)) this.apply("delete", k, old);
+    for (const [k, o] of fresh) this.apply(this.cache.has(k) ? "update" : "add", k, o);
+    this.resourceVersion = rv;
+    this.markSynced();
+  }
+
+  private async watchOnce(signal: AbortSignal): Promise<void> {
+    const query = {
+      resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector,
+      timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+    };
+    const path = resourcePath(this.ref, this.opts.namespace);
+    await this.client.watch<T>(path, query, (e) => this.onWatchEvent(e), signal);
+  }
+
+  private onWatchEvent(e: WatchEvent<T>): void {
+    if (e.type === "ERROR") {
+      const status = e.object as unknown as { code?: number; reason?: string; message?: string };
+      throw new ApiError(status.code ?? 500, status.reason ?? "WatchError", status.message ?? "watch error");
+    }
+    const rv = e.object.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (e.type === "BOOKMARK") return;
+    const obj = withKind(e.object, this.ref);
+    const key = keyOf(obj);
+    if (e.type === "DELETED") this.apply("delete", key, obj);
+    else this.apply(this.cache.has(key) ? "update" : "add", key, obj);
+    this.failures = 0;
+  }
+
+  private apply(type: InformerEvent, key: string, obj: T): void {
+    const old = this.cache.get(key);
+    if (type === "delete") this.cache.delete(key);
+    else this.cache.set(key, obj);
+    for (const [name, fn] of this.indexers) {
+      if (old) this.index(name, fn, key, old, false);
+      if (type !== "delete") this.index(name, fn, key, obj, true);
+    }
+    if (type === "update" && old?.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    for (const h of this.handlers) this.safeCall(h, type, obj, old);
+  }
+
+  private safeCall(h: Handler<T>, type: InformerEvent, obj: T, old?: T): void {
+    try {
+      h(type, obj, old);
+    } catch (err) {
+      this.log.error({ err, resource: this.ref.plural }, "informer handler threw");
+    }
+  }
+
+  private index(name: string, fn: IndexFunc<T>, key: string, obj: T, add: boolean): void {
+    const idx = this.indices.get(name)!;
+    for (const v of fn(obj)) {
+      const set = idx.get(v) ?? new Set<string>();
+      if (add) set.add(key);
+      else set.delete(key);
+      if (set.size) idx.set(v, set);
+      else idx.delete(v);
+    }
+  }
+
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    for (const w of this.syncWaiters.splice(0)) w();
+  }
+
+  private startResync(everyMs: number, signal: AbortSignal): void {
+    const t = setInterval(() => {
+      for (const o of this.cache.values()) for (const h of this.handlers) this.safeCall(h, "update", o, o);
+    }, everyMs);
+    t.unref();
+    signal.addEventListener("abort", () => clearInterval(t), { once: true });
+  }
+}
+
+/** List items carry no apiVersion/kind; fill them in so owner references and events can use them. */
+function withKind<T extends KubeObject>(o: T, ref: ResourceRef): T {
+  if (o.kind && o.apiVersion) return o;
+  return { ...o, apiVersion: ref.group ? `${ref.group}/${ref.version}` : ref.version, kind: ref.kind };
+}

@@ -1,0 +1,156 @@
+// A small JSON client over the apiserver's REST API, using client-node only for kubeconfig
+// authentication and TLS. Controllers get plain objects, typed errors and a streaming watch.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { RequestContext, HttpMethod } from "@kubernetes/client-node";
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { fetch } from "undici";
+import { ReasonedError } from "./errors.ts";
+import type { KubeObject, ResourceRef } from "./types.ts";
+
+export type Query = Record<string, string | number | boolean | undefined>;
+export type PatchType = "merge" | "json" | "apply";
+
+const contentTypes: Record<PatchType, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  apply: "application/apply-patch+yaml",
+};
+
+/** An apiserver error response: `code` is the HTTP status, `reason` the Status reason (Conflict, NotFound…). */
+export class ApiError extends ReasonedError {
+  readonly code: number;
+  constructor(code: number, reason: string, message: string) {
+    super(reason, message);
+    this.code = code;
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.code === 404;
+export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.code === 409;
+export const isAlreadyExists = (e: unknown): boolean => e instanceof ApiError && e.code === 409 && e.reason === "AlreadyExists";
+export const isGone = (e: unknown): boolean => e instanceof ApiError && e.code === 410;
+
+export function resourcePath(ref: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+  const base = ref.group ? `/apis/${ref.group}/${ref.version}` : `/api/${ref.version}`;
+  const ns = ref.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  const n = name ? `/${encodeURIComponent(name)}` : "";
+  return `${base}${ns}/${ref.plural}${n}${subresource && name ? `/${subresource}` : ""}`;
+}
+
+export interface WatchEvent<T = KubeObject> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T;
+}
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  patchType?: PatchType;
+  signal?: AbortSignal;
+}
+
+/** Counts of requests by verb, so tests and metrics can see writes the manager made. */
+export type RequestObserver = (method: string, path: string, code: number) => void;
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  private readonly server: string;
+  private readonly userAgent: string;
+  private readonly observers: RequestObserver[] = [];
+
+  constructor(kc: KubeConfig, userAgent = "cellcloud-manager") {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.kc = kc;
+    this.server = cluster.server.replace(/\/$/, "");
+    this.userAgent = userAgent;
+  }
+
+  onRequest(observer: RequestObserver): void {
+    this.observers.push(observer);
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions, accept = "application/json") {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), method as HttpMethod);
+    await this.kc.applySecurityAuthentication(ctx);
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept, "user-agent": this.userAgent };
+    if (opts.body !== undefined) headers["content-type"] = opts.patchType ? contentTypes[opts.patchType] : "application/json";
+    const res = await fetch(url, {
+      method,
+      headers,
+      dispatcher: ctx.getDispatcher(),
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal,
+    });
+    for (const o of this.observers) o(method, path, res.status);
+    if (res.status >= 400) throw toApiError(res.status, await res.text());
+    return res;
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.send(method, path, opts);
+    return (await res.json()) as T;
+  }
+
+  get<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string): Promise<T> {
+    return this.request("GET", resourcePath(ref, namespace, name));
+  }
+
+  list<T extends KubeObject>(ref: ResourceRef, query: Query = {}, namespace?: string) {
+    return this.request<{ metadata: { resourceVersion: string; continue?: string }; items: T[] }>(
+      "GET", resourcePath(ref, namespace), { query },
+    );
+  }
+
+  create<T extends KubeObject>(ref: ResourceRef, obj: T, query?: Query): Promise<T> {
+    return this.request("POST", resourcePath(ref, obj.metadata.namespace), { body: obj, query });
+  }
+
+  update<T extends KubeObject>(ref: ResourceRef, obj: T, subresource?: string): Promise<T> {
+    const path = resourcePath(ref, obj.metadata.namespace, obj.metadata.name, subresource);
+    return this.request("PUT", path, { body: obj });
+  }
+
+  patch<T extends KubeObject>(
+    ref: ResourceRef, name: string, namespace: string | undefined, body: unknown,
+    patchType: PatchType, opts: { subresource?: string; query?: Query } = {},
+  ): Promise<T> {
+    const path = resourcePath(ref, namespace, name, opts.subresource);
+    return this.request("PATCH", path, { body, patchType, query: opts.query });
+  }
+
+  /** Server-side apply with a field manager; `force` takes over fields other managers own. */
+  apply<T extends KubeObject>(ref: ResourceRef, obj: T, fieldManager: string, subresource?: string): Promise<T> {
+    const query = { fieldManager, force: true };
+    return this.patch(ref, obj.metadata.name, obj.metadata.namespace, obj, "apply", { subresource, query });
+  }
+
+  delete(ref: ResourceRef, name: string, namespace?: string, body?: unknown): Promise<unknown> {
+    return this.request("DELETE", resourcePath(ref, namespace, name), { body });
+  }
+
+  /**
+   * Streams a watch. Resolves when the server closes the stream; rejects on transport errors or
+   * an HTTP error. ERROR events (such as 410 Gone) are passed to `onEvent` like any other.
+   */
+  async watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.send("GET", path, { query: { ...query, watch: true }, signal });
+    if (!res.body) return;
+    const lines = createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line.trim()) onEvent(JSON.parse(line) as WatchEvent<T>);
+    }
+  }
+}
+
+function toApiError(code: number, text: string): ApiError {
+  try {
+    const s = JSON.parse(text) as { reason?: string; message?: string };
+    return new ApiError(code, s.reason || `Http${code}`, s.message || text);
+  } catch {
+    return new ApiError(code, `Http${code}`, text.slice(0, 500));
+  }
+}

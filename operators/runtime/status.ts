@@ -1,0 +1,31 @@
+// Status writes: stamp observedGeneration, compare with what the cache holds, and patch the status
+// subresource only when something changed (so an idle controller makes no writes at all).
+import type { Clock } from "./clock.ts";
+import { realClock } from "./clock.ts";
+import { setCondition, type Condition, type ConditionInput } from "./conditions.ts";
+import type { KubeClient } from "./kube.ts";
+import { mergePatch } from "./mergepatch.ts";
+import type { KubeObject, ResourceRef } from "./types.ts";
+
+export interface StatusWithConditions {
+  conditions?: Condition[];
+  observedGeneration?: number;
+  [key: string]: unknown;
+}
+
+/** Returns true when a write was made. `status` is the complete desired status. */
+export async function writeStatus(
+  client: KubeClient, ref: ResourceRef, obj: KubeObject, status: StatusWithConditions,
+): Promise<boolean> {
+  const desired = { ...status, observedGeneration: obj.metadata.generation };
+  const patch = mergePatch(obj.status ?? {}, desired);
+  if (patch === undefined) return false;
+  await client.patch(ref, obj.metadata.name, obj.metadata.namespace, { status: patch }, "merge", { subresource: "status" });
+  return true;
+}
+
+/** The object's current status with one condition set (lastTransitionTime kept if status is unchanged). */
+export function withCondition(obj: KubeObject, input: ConditionInput, clock: Clock = realClock): StatusWithConditions {
+  const status = (obj.status ?? {}) as StatusWithConditions;
+  return { ...status, conditions: setCondition(status.conditions, input, obj.metadata.generation, clock) };
+}
