@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,3 +46,10 @@ test: deps binaries typecheck ## run every test: unit (no cluster) and e2e (real
 
 test-unit: deps ## run only the unit tests (no cluster)
 	@$(NODE) vitest run --project unit
+
+generate: deps ## regenerate crds/ from the zod schemas in operators/api
+	@$(NODE) node operators/api/generate.ts
+
+verify-generated: generate ## fail if crds/ differs from what `make generate` writes (CI runs this)
+	@git diff --exit-code -- crds/ && test -z "$$(git status --porcelain -- crds/)" || \
+	  { echo "crds/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
