@@ -1,5 +1,6 @@
 // Turns zod schemas into CustomResourceDefinitions: zod's own JSON Schema export, then one pass that
 // rewrites it into a Kubernetes structural schema and rejects what the apiserver or `kubectl explain` cannot use.
+import type { ResourceRef } from "../runtime/types.ts";
 import { z } from "zod";
 
 export interface PrinterColumn {
@@ -408,4 +409,9 @@ function canonical(value: unknown): unknown {
     if (value[key] !== undefined) out[key] = canonical(value[key]);
   }
   return out;
+}
+
+/** The wire identity of a defined kind, for the runtime's client and informers. */
+export function refOf(kind: Pick<KindDefinition<z.ZodType, z.ZodType>, "group" | "version" | "kind" | "plural" | "scope">): ResourceRef {
+  return { group: kind.group, version: kind.version, kind: kind.kind, plural: kind.plural, namespaced: kind.scope === "Namespaced" };
 }

@@ -34,7 +34,6 @@ const widgetStatus = z
     conditions: conditionsSchema.optional(),
     observedGeneration: observedGenerationSchema.optional(),
     configMapName: z.string().optional().describe("Name of the ConfigMap the controller keeps for this widget."),
-    reconcileCount: z.int().min(0).optional().describe("How many reconciles have completed, for runtime tests."),
   })
   .describe("Observed state of the widget, written by the controller.");
 

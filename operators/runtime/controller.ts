@@ -34,6 +34,7 @@ export class Controller {
   private readonly opts: ControllerOptions;
   private readonly queue: WorkQueue<string>;
   private workers: Promise<void>[] = [];
+  private stopping = false;
 
   constructor(opts: ControllerOptions) {
     this.name = opts.name;
@@ -65,8 +66,9 @@ export class Controller {
     this.opts.log.info({ controller: this.name, workers: n }, "controller started");
   }
 
-  /** Stops intake, lets in-flight reconciles finish, then resolves. */
+  /** Stops at once: queued keys are dropped, in-flight reconciles finish, then it resolves. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.queue.shutdownAndDrain();
     await Promise.all(this.workers);
   }
@@ -76,7 +78,7 @@ export class Controller {
       const key = await this.queue.get();
       if (key === undefined) return;
       try {
-        await this.process(key);
+        if (!this.stopping) await this.process(key);
       } finally {
         this.queue.done(key);
       }

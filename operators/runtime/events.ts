@@ -1,0 +1,76 @@
+// Records events.k8s.io/v1 Events for state transitions a user cares about. Repeats of the same
+// (object, type, reason, note) within the series window update one Event's series count instead
+// of creating a new object each time, as client-go's event broadcaster aggregates.
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import type { Clock } from "./clock.ts";
+import { realClock } from "./clock.ts";
+import type { KubeClient } from "./kube.ts";
+import type { KubeObject, ResourceRef } from "./types.ts";
+
+export const EventRef: ResourceRef = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };
+const SERIES_WINDOW_MS = 30 * 60_000;
+const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z");
+
+export type EventType = "Normal" | "Warning";
+
+interface Series {
+  name: string;
+  namespace: string;
+  count: number;
+  last: number;
+}
+
+export class EventRecorder {
+  private readonly series = new Map<string, Series>();
+  private readonly client: KubeClient;
+  private readonly controller: string;
+  private readonly instance: string;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+
+  constructor(client: KubeClient, opts: { controller: string; instance: string }, log: Logger, clock: Clock = realClock) {
+    this.client = client;
+    this.controller = opts.controller;
+    this.instance = opts.instance;
+    this.log = log;
+    this.clock = clock;
+  }
+
+  /** Fire-and-forget: an event that cannot be written is logged, never fails a reconcile. */
+  record(obj: KubeObject, type: EventType, reason: string, note: string, action = reason): void {
+    this.emit(obj, type, reason, note.slice(0, 1024), action).catch((err: unknown) =>
+      this.log.warn({ err: String(err), reason }, "could not record event"));
+  }
+
+  private async emit(obj: KubeObject, type: EventType, reason: string, note: string, action: string): Promise<void> {
+    const key = `${obj.metadata.uid}|${type}|${reason}|${note}`;
+    const now = this.clock.now();
+    const prev = this.series.get(key);
+    if (prev && now - prev.last < SERIES_WINDOW_MS) {
+      prev.count++;
+      prev.last = now;
+      const body = { series: { count: prev.count, lastObservedTime: microTime(now) } };
+      await this.client.patch(EventRef, prev.name, prev.namespace, body, "merge");
+      return;
+    }
+    const namespace = obj.metadata.namespace || "default";
+    const name = `${obj.metadata.name}.${now.toString(16)}${randomBytes(2).toString("hex")}`;
+    this.series.set(key, { name, namespace, count: 1, last: now });
+    this.prune(now);
+    await this.client.create(EventRef, {
+      apiVersion: "events.k8s.io/v1", kind: "Event", metadata: { name, namespace },
+      eventTime: microTime(now), reportingController: this.controller, reportingInstance: this.instance,
+      action, reason, note, type,
+      regarding: {
+        apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace,
+        uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion,
+      },
+    });
+  }
+
+  private prune(now: number): void {
+    if (this.series.size < 4096) return;
+    for (const [k, s] of this.series) if (now - s.last >= SERIES_WINDOW_MS) this.series.delete(k);
+  }
+}

@@ -1,0 +1,152 @@
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does: a
+// candidate takes the lease only when its holder has not renewed it for leaseDuration, measured
+// on the candidate's own clock from when it last saw the record change (immune to clock skew).
+// The leader renews every retryPeriod and gives up when it could not renew within renewDeadline.
+import type { Logger } from "pino";
+import type { Clock } from "./clock.ts";
+import { realClock } from "./clock.ts";
+import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from "./kube.ts";
+import type { KubeObject, ResourceRef } from "./types.ts";
+
+export const LeaseRef: ResourceRef = { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true };
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+type Lease = KubeObject & { spec?: LeaseSpec };
+
+export interface LeaderElectionConfig {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z");
+
+export class LeaderElector {
+  private readonly cfg: Required<LeaderElectionConfig>;
+  private readonly client: KubeClient;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private observed?: { record: string; at: number };
+  private leading = false;
+
+  constructor(client: KubeClient, cfg: LeaderElectionConfig, log: Logger, clock: Clock = realClock) {
+    this.cfg = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...cfg };
+    this.client = client;
+    this.log = log.child({ lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
+    this.clock = clock;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Blocks until leadership is acquired (true) or the signal aborts (false). */
+  async acquire(signal: AbortSignal): Promise<boolean> {
+    this.log.info("waiting for the leader lease");
+    while (!signal.aborted) {
+      if (await this.tryAcquireOrRenew()) {
+        this.leading = true;
+        this.log.info("acquired the leader lease");
+        return true;
+      }
+      await sleep(this.cfg.retryPeriodMs, signal);
+    }
+    return false;
+  }
+
+  /** Renews until a renewal fails for renewDeadline (resolves "lost") or the signal aborts ("stopped"). */
+  async hold(signal: AbortSignal): Promise<"lost" | "stopped"> {
+    let lastRenew = this.clock.now();
+    while (!signal.aborted) {
+      await sleep(this.cfg.retryPeriodMs, signal);
+      if (signal.aborted) break;
+      if (await this.tryAcquireOrRenew()) lastRenew = this.clock.now();
+      else if (this.clock.now() - lastRenew > this.cfg.renewDeadlineMs) {
+        this.leading = false;
+        this.log.error("could not renew the leader lease within the renew deadline; lost leadership");
+        return "lost";
+      }
+    }
+    return "stopped";
+  }
+
+  /** Gives the lease up so a standby can take over at once instead of waiting for it to expire. */
+  async release(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    try {
+      const lease = await this.client.get<Lease>(LeaseRef, this.cfg.name, this.cfg.namespace);
+      if (lease.spec?.holderIdentity !== this.cfg.identity) return;
+      const spec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime(this.clock.now()) };
+      await this.client.update(LeaseRef, { ...lease, spec });
+      this.log.info("released the leader lease");
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "could not release the leader lease");
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const now = this.clock.now();
+    const mine: LeaseSpec = {
+      holderIdentity: this.cfg.identity, leaseDurationSeconds: Math.ceil(this.cfg.leaseDurationMs / 1000),
+      acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
+    };
+    try {
+      const lease = await this.client.get<Lease>(LeaseRef, this.cfg.name, this.cfg.namespace);
+      const spec = lease.spec ?? {};
+      this.observe(spec, now);
+      if (!this.mayTake(spec, now)) return false;
+      const held = spec.holderIdentity === this.cfg.identity;
+      const next: LeaseSpec = held
+        ? { ...spec, renewTime: mine.renewTime, leaseDurationSeconds: mine.leaseDurationSeconds }
+        : { ...mine, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
+      const updated = await this.client.update<Lease>(LeaseRef, { ...lease, spec: next });
+      this.observe(updated.spec ?? {}, now);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return this.create(mine, now);
+      if (!isConflict(err)) this.log.warn({ err: String(err) }, "leader lease request failed");
+      return false;
+    }
+  }
+
+  private async create(spec: LeaseSpec, now: number): Promise<boolean> {
+    try {
+      const lease = { metadata: { name: this.cfg.name, namespace: this.cfg.namespace }, spec };
+      await this.client.create<Lease>(LeaseRef, lease);
+      this.observe(spec, now);
+      return true;
+    } catch (err) {
+      if (!isAlreadyExists(err)) this.log.warn({ err: String(err) }, "could not create the leader lease");
+      return false;
+    }
+  }
+
+  private observe(spec: LeaseSpec, now: number): void {
+    const record = `${spec.holderIdentity}|${spec.renewTime}|${spec.leaseDurationSeconds}`;
+    if (this.observed?.record !== record) this.observed = { record, at: now };
+  }
+
+  private mayTake(spec: LeaseSpec, now: number): boolean {
+    if (!spec.holderIdentity || spec.holderIdentity === this.cfg.identity) return true;
+    const durationMs = (spec.leaseDurationSeconds ?? 15) * 1000;
+    return (this.observed?.at ?? now) + durationMs <= now;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}

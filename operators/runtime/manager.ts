@@ -1,0 +1,199 @@
+// The manager: shared informers, controllers, leader election, metrics/health endpoints and a
+// graceful stop. Caches start at once (a standby keeps them warm); controllers run only while
+// this manager holds the leader lease, and stop taking work the moment it is lost.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { hostname } from "node:os";
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import { Controller, type ReconcileFn } from "./controller.ts";
+import { TerminalError } from "./errors.ts";
+import { EventRecorder } from "./events.ts";
+import { Informer } from "./informer.ts";
+import { KubeClient } from "./kube.ts";
+import { LeaderElector, type LeaderElectionConfig } from "./leader.ts";
+import { newLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { close, listen } from "./server.ts";
+import { withCondition, writeStatus } from "./status.ts";
+import { keyOf, type KubeObject, type Request, type ResourceRef } from "./types.ts";
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  log?: Logger;
+  /** false disables election (one manager, always active). */
+  leaderElection?: false | Omit<LeaderElectionConfig, "identity"> & { identity?: string };
+  metricsAddress?: string;
+  healthAddress?: string;
+  resyncMs?: number;
+  fieldManager?: string;
+  processMetrics?: boolean;
+  /** Called when the lease is lost (after controllers stopped); main.ts exits the process. */
+  onLostLeadership?: () => void;
+}
+
+const refKey = (r: ResourceRef) => `${r.group}/${r.version}/${r.plural}`;
+
+export class Manager {
+  readonly client: KubeClient;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly events: EventRecorder;
+  readonly identity: string;
+  readonly fieldManager: string;
+  private readonly opts: ManagerOptions;
+  private readonly informers = new Map<string, Informer>();
+  private readonly controllers: Controller[] = [];
+  private readonly abort = new AbortController();
+  private elector?: LeaderElector;
+  private servers: Array<Server | undefined> = [];
+  private synced = false;
+  private running?: Promise<void>;
+
+  constructor(opts: ManagerOptions) {
+    this.opts = opts;
+    this.log = opts.log ?? newLogger();
+    this.client = new KubeClient(opts.kubeConfig);
+    this.metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
+    this.identity = (opts.leaderElection && opts.leaderElection.identity) || `${hostname()}_${process.pid}`;
+    this.fieldManager = opts.fieldManager ?? "cellcloud-manager";
+    this.events = new EventRecorder(this.client, { controller: "cellcloud.io/manager", instance: this.identity }, this.log);
+  }
+
+  /** The shared informer of a resource; created on first use, started by start(). */
+  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string): Informer<T> {
+    const k = refKey(ref) + (labelSelector ? `?${labelSelector}` : "");
+    let inf = this.informers.get(k);
+    if (!inf) {
+      inf = new Informer(this.client, ref, this.log, { resyncMs: this.opts.resyncMs ?? 10 * 60_000, labelSelector });
+      this.informers.set(k, inf);
+      if (this.running) inf.start();
+    }
+    return inf as unknown as Informer<T>;
+  }
+
+  controller(name: string): ControllerBuilder {
+    return new ControllerBuilder(this, name, (c) => this.controllers.push(c));
+  }
+
+  get isLeader(): boolean {
+    return this.opts.leaderElection === false || (this.elector?.isLeader ?? false);
+  }
+
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  /** Starts endpoints and caches, waits for sync, then runs controllers as leader. Resolves once synced. */
+  async start(): Promise<void> {
+    const endpoints = { registry: this.metrics.registry, ready: () => this.synced };
+    this.servers = await Promise.all([
+      listen(this.opts.metricsAddress ?? "0", { registry: this.metrics.registry }),
+      listen(this.opts.healthAddress ?? "0", endpoints),
+    ]);
+    this.running = Promise.resolve();
+    for (const inf of this.informers.values()) inf.start();
+    await Promise.all([...this.informers.values()].map((i) => i.waitForSync()));
+    this.synced = true;
+    this.log.info({ informers: this.informers.size }, "caches synced");
+    this.running = this.lead();
+  }
+
+  private async lead(): Promise<void> {
+    const le = this.opts.leaderElection;
+    if (le === false || le === undefined) {
+      this.metrics.leader.set({ name: "cellcloud-manager" }, 1);
+      for (const c of this.controllers) c.start();
+      return;
+    }
+    this.elector = new LeaderElector(this.client, { ...le, identity: this.identity }, this.log);
+    const gauge = { name: le.name };
+    this.metrics.leader.set(gauge, 0);
+    if (!(await this.elector.acquire(this.abort.signal))) return;
+    this.metrics.leader.set(gauge, 1);
+    for (const c of this.controllers) c.start();
+    if ((await this.elector.hold(this.abort.signal)) === "lost") {
+      this.metrics.leader.set(gauge, 0);
+      await Promise.all(this.controllers.map((c) => c.stop()));
+      this.opts.onLostLeadership?.();
+    }
+  }
+
+  /** Stops intake, lets in-flight reconciles finish, releases the lease, closes endpoints. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    await this.running;
+    await this.elector?.release();
+    for (const inf of this.informers.values()) inf.stop();
+    await Promise.all(this.servers.map(close));
+    this.log.info("manager stopped");
+  }
+
+  /** Default terminal-error handling: Ready=False with the error's reason and message. */
+  async recordTerminal(ref: ResourceRef, req: Request, err: TerminalError): Promise<void> {
+    const obj = this.informer(ref).get(req.namespace ? `${req.namespace}/${req.name}` : req.name);
+    if (!obj) return;
+    const status = withCondition(obj, { type: "Ready", status: "False", reason: err.reason, message: err.message });
+    if (await writeStatus(this.client, ref, obj, status)) this.events.record(obj, "Warning", err.reason, err.message);
+  }
+}
+
+/** for(kind) / owns(kind) / watches(kind, map) / concurrency(n) / complete(reconcile), as controller-runtime's builder. */
+export class ControllerBuilder {
+  private readonly mgr: Manager;
+  private readonly name: string;
+  private readonly register: (c: Controller) => void;
+  private primary?: ResourceRef;
+  private readonly sources: Array<{ ref: ResourceRef; map: (o: KubeObject) => string[]; selector?: string }> = [];
+  private workers = 1;
+
+  constructor(mgr: Manager, name: string, register: (c: Controller) => void) {
+    this.mgr = mgr;
+    this.name = name;
+    this.register = register;
+  }
+
+  for(ref: ResourceRef): this {
+    this.primary = ref;
+    this.sources.push({ ref, map: (o) => [keyOf(o)] });
+    return this;
+  }
+
+  /** Children whose controller owner reference points at a primary object map back to it. */
+  owns(ref: ResourceRef, labelSelector?: string): this {
+    const map = (o: KubeObject): string[] => {
+      const p = this.primary;
+      const owner = o.metadata.ownerReferences?.find((r) => r.controller && p && r.kind === p.kind && r.apiVersion.startsWith(p.group ? `${p.group}/` : "v"));
+      if (!owner || !p) return [];
+      return [p.namespaced && o.metadata.namespace ? `${o.metadata.namespace}/${owner.name}` : owner.name];
+    };
+    this.sources.push({ ref, map, ...(labelSelector ? { selector: labelSelector } : {}) });
+    return this;
+  }
+
+  watches(ref: ResourceRef, map: (o: KubeObject) => string[]): this {
+    this.sources.push({ ref, map });
+    return this;
+  }
+
+  concurrency(n: number): this {
+    this.workers = n;
+    return this;
+  }
+
+  complete(reconcile: ReconcileFn): Controller {
+    const primary = this.primary;
+    if (!primary) throw new Error(`controller ${this.name}: call for(kind) before complete()`);
+    const c = new Controller({
+      name: this.name, reconcile, log: this.mgr.log, metrics: this.mgr.metrics, concurrency: this.workers,
+      onTerminal: (req, err) => this.mgr.recordTerminal(primary, req, err),
+    });
+    for (const s of this.sources) {
+      this.mgr.informer(s.ref, s.selector).addHandler((_t, obj) => {
+        for (const key of s.map(obj)) c.enqueue(key);
+      });
+    }
+    this.register(c);
+    return c;
+  }
+}
