@@ -7,7 +7,7 @@ import { newLogger } from "./runtime/log.ts";
 import { Manager } from "./runtime/manager.ts";
 
 /** Every controller this manager can run, by the name --controllers uses. */
-const controllers: Record<string, (mgr: Manager) => void> = {
+const controllers: Record<string, (mgr: Manager) => unknown> = {
   widget: setupWidgetController,
 };
 

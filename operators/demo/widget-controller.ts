@@ -5,6 +5,7 @@ import { Widget, type WidgetSpec, type WidgetStatus } from "../api/demo.ts";
 import { TerminalError } from "../runtime/errors.ts";
 import { addFinalizer, hasFinalizer, isDeleting, removeFinalizer } from "../runtime/finalizers.ts";
 import { isNotFound } from "../runtime/kube.ts";
+import type { Controller } from "../runtime/controller.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { withCondition, writeStatus } from "../runtime/status.ts";
 import { containsSubset } from "../runtime/subset.ts";
@@ -17,7 +18,7 @@ const MANAGED = "app.kubernetes.io/managed-by=cellcloud";
 
 type WidgetObj = KubeObject & { spec: WidgetSpec; status?: WidgetStatus };
 
-export function setupWidgetController(mgr: Manager): void {
+export function setupWidgetController(mgr: Manager): Controller {
   const widgets = mgr.informer<WidgetObj>(WidgetRef);
   const configMaps = mgr.informer(ConfigMapRef, MANAGED);
   const { client } = mgr;
@@ -36,7 +37,7 @@ export function setupWidgetController(mgr: Manager): void {
     await removeFinalizer(client, WidgetRef, w, FINALIZER);
   }
 
-  mgr.controller("widget").for(WidgetRef).owns(ConfigMapRef, MANAGED).concurrency(2).complete(async (req) => {
+  return mgr.controller("widget").for(WidgetRef).owns(ConfigMapRef, MANAGED).concurrency(2).complete(async (req) => {
     let w = widgets.get(key(req));
     if (!w) return;
     if (isDeleting(w)) return finalize(w);

@@ -13,6 +13,7 @@ export type IndexFunc<T> = (obj: T) => string[];
 export interface InformerOptions {
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   resyncMs?: number; // 0 disables
   pageSize?: number;
   backoff?: { initialMs: number; maxMs: number };
@@ -127,6 +128,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     do {
       const page = await this.client.list<T>(this.ref, {
         limit: this.opts.pageSize ?? 500, continue: cont, labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
       }, this.opts.namespace);
       for (const o of page.items) fresh.set(keyOf(o), withKind(o, this.ref));
       cont = page.metadata.continue || undefined;
@@ -141,6 +143,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private async watchOnce(signal: AbortSignal): Promise<void> {
     const query = {
       resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
       timeoutSeconds: 300 + Math.floor(Math.random() * 300),
     };
     const path = resourcePath(this.ref, this.opts.namespace);

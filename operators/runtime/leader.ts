@@ -2,6 +2,9 @@
 // candidate takes the lease only when its holder has not renewed it for leaseDuration, measured
 // on the candidate's own clock from when it last saw the record change (immune to clock skew).
 // The leader renews every retryPeriod and gives up when it could not renew within renewDeadline.
+// A standby also watches the Lease, so it sees each renewal within milliseconds rather than on its
+// next poll, and wakes exactly when the lease expires: failover takes at most leaseDuration after
+// the leader's last renewal, instead of leaseDuration plus up to two retry periods.
 import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
 import { realClock } from "./clock.ts";
@@ -37,6 +40,7 @@ export class LeaderElector {
   private readonly clock: Clock;
   private observed?: { record: string; at: number };
   private leading = false;
+  private wake?: () => void;
 
   constructor(client: KubeClient, cfg: LeaderElectionConfig, log: Logger, clock: Clock = realClock) {
     this.cfg = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...cfg };
@@ -49,6 +53,13 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** Feed from a watch on the Lease: records when this candidate saw the lease change. */
+  observeLease(lease: KubeObject & { spec?: LeaseSpec }): void {
+    const before = this.observed?.record;
+    this.observe(lease.spec ?? {}, this.clock.now());
+    if (this.observed?.record !== before) this.wake?.();
+  }
+
   /** Blocks until leadership is acquired (true) or the signal aborts (false). */
   async acquire(signal: AbortSignal): Promise<boolean> {
     this.log.info("waiting for the leader lease");
@@ -58,9 +69,18 @@ export class LeaderElector {
         this.log.info("acquired the leader lease");
         return true;
       }
-      await sleep(this.cfg.retryPeriodMs, signal);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        void sleep(this.untilNextTry(), signal).then(resolve);
+      });
     }
     return false;
+  }
+
+  /** The retry period, or less when the observed lease expires sooner. */
+  private untilNextTry(): number {
+    const expiresAt = this.observed ? this.observed.at + this.observedDurationMs : 0;
+    return Math.max(0, Math.min(this.cfg.retryPeriodMs, expiresAt - this.clock.now()));
   }
 
   /** Renews until a renewal fails for renewDeadline (resolves "lost") or the signal aborts ("stopped"). */
@@ -131,15 +151,17 @@ export class LeaderElector {
     }
   }
 
+  private observedDurationMs = 0;
+
   private observe(spec: LeaseSpec, now: number): void {
     const record = `${spec.holderIdentity}|${spec.renewTime}|${spec.leaseDurationSeconds}`;
     if (this.observed?.record !== record) this.observed = { record, at: now };
+    this.observedDurationMs = spec.holderIdentity ? (spec.leaseDurationSeconds ?? 15) * 1000 : 0;
   }
 
   private mayTake(spec: LeaseSpec, now: number): boolean {
     if (!spec.holderIdentity || spec.holderIdentity === this.cfg.identity) return true;
-    const durationMs = (spec.leaseDurationSeconds ?? 15) * 1000;
-    return (this.observed?.at ?? now) + durationMs <= now;
+    return (this.observed?.at ?? now) + this.observedDurationMs <= now;
   }
 }
 

@@ -10,7 +10,7 @@ import { TerminalError } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
 import { Informer } from "./informer.ts";
 import { KubeClient } from "./kube.ts";
-import { LeaderElector, type LeaderElectionConfig } from "./leader.ts";
+import { LeaderElector, LeaseRef, type LeaderElectionConfig } from "./leader.ts";
 import { newLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { close, listen } from "./server.ts";
@@ -60,11 +60,11 @@ export class Manager {
   }
 
   /** The shared informer of a resource; created on first use, started by start(). */
-  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string): Informer<T> {
-    const k = refKey(ref) + (labelSelector ? `?${labelSelector}` : "");
+  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string, scope: { namespace?: string; fieldSelector?: string } = {}): Informer<T> {
+    const k = `${refKey(ref)}?${labelSelector ?? ""}&${scope.namespace ?? ""}&${scope.fieldSelector ?? ""}`;
     let inf = this.informers.get(k);
     if (!inf) {
-      inf = new Informer(this.client, ref, this.log, { resyncMs: this.opts.resyncMs ?? 10 * 60_000, labelSelector });
+      inf = new Informer(this.client, ref, this.log, { resyncMs: this.opts.resyncMs ?? 10 * 60_000, labelSelector, ...scope });
       this.informers.set(k, inf);
       if (this.running) inf.start();
     }
@@ -77,6 +77,18 @@ export class Manager {
 
   get isLeader(): boolean {
     return this.opts.leaderElection === false || (this.elector?.isLeader ?? false);
+  }
+
+  /** Watch restarts and relists summed over all informers (how often the caches had to recover). */
+  informerStats(): { restarts: number; relists: number } {
+    const all = [...this.informers.values()];
+    return { restarts: all.reduce((a, i) => a + i.restarts, 0), relists: all.reduce((a, i) => a + i.relists, 0) };
+  }
+
+  /** Where /metrics is served (useful when started on port 0). */
+  get metricsUrl(): string | undefined {
+    const a = this.servers[0]?.address();
+    return a && typeof a === "object" ? `http://${a.address}:${a.port}/metrics` : undefined;
   }
 
   get ready(): boolean {
@@ -105,7 +117,10 @@ export class Manager {
       for (const c of this.controllers) c.start();
       return;
     }
-    this.elector = new LeaderElector(this.client, { ...le, identity: this.identity }, this.log);
+    const elector = new LeaderElector(this.client, { ...le, identity: this.identity }, this.log);
+    this.elector = elector;
+    this.informer(LeaseRef, undefined, { namespace: le.namespace, fieldSelector: `metadata.name=${le.name}` })
+      .addHandler((_t, lease) => elector.observeLease(lease));
     const gauge = { name: le.name };
     this.metrics.leader.set(gauge, 0);
     if (!(await this.elector.acquire(this.abort.signal))) return;

@@ -1,0 +1,164 @@
+// The operator runtime against the real apiserver, through the demo Widget controller: writes only
+// on change, retries with growing delays, terminal errors in Ready, finalizers and deletionPolicy,
+// CEL validation, metrics, and informers that survive a 20 s apiserver outage.
+import { execFileSync } from "node:child_process";
+import { ApiException, CustomObjectsApi } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { hack, isAlive, pidOf } from "./support/plane.ts";
+import { clients, eventually, isNotFound, useNamespace } from "./support/kube.ts";
+import { metricValue, startWidgetManager, type InProcessManager } from "./support/manager.ts";
+
+const ns = useNamespace("runtime");
+const group = "demo.cellcloud.io";
+const version = "v1alpha1";
+const plural = "widgets";
+type Widget = {
+  metadata: { name: string; resourceVersion: string; finalizers?: string[]; generation: number };
+  spec: Record<string, unknown>;
+  status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
+};
+
+let m: InProcessManager;
+const api = () => clients().kc.makeApiClient(CustomObjectsApi);
+const create = (name: string, spec: Record<string, unknown>) =>
+  api().createNamespacedCustomObject({ group, version, plural, namespace: ns.name, body: { apiVersion: `${group}/${version}`, kind: "Widget", metadata: { name }, spec } });
+const read = async (name: string) => (await api().getNamespacedCustomObject({ group, version, plural, namespace: ns.name, name })) as Widget;
+const patchSpec = (name: string, spec: Record<string, unknown>) =>
+  api().patchNamespacedCustomObject({ group, version, plural, namespace: ns.name, name, body: [{ op: "add", path: "/spec", value: spec }] });
+const ready = (w: Widget) => w.status?.conditions?.find((c) => c.type === "Ready");
+const waitReady = (name: string, status = "True") =>
+  eventually(async () => {
+    const w = await read(name);
+    return ready(w)?.status === status && w.status?.observedGeneration === w.metadata.generation && w;
+  }, { what: `widget ${name} Ready=${status}` });
+const gone = (probe: () => Promise<unknown>) => async () => {
+  try {
+    await probe();
+    return false;
+  } catch (e) {
+    return isNotFound(e) || (e instanceof ApiException && e.code === 404);
+  }
+};
+
+beforeAll(async () => {
+  m = await startWidgetManager();
+});
+afterAll(async () => {
+  await m?.mgr.stop();
+});
+
+describe("operator runtime", () => {
+  it("writes status only when it changed: 100 reconciles of an unchanged object make zero writes", async () => {
+    await create("steady", { size: 2 });
+    const before = await waitReady("steady");
+    const writesBefore = m.writes.length;
+    for (let i = 0; i < 100; i++) {
+      const n = await m.reconciles();
+      m.widgets.enqueue(`${ns.name}/steady`);
+      await eventually(async () => (await m.reconciles()) > n, { intervalMs: 2, what: `reconcile ${i}` });
+    }
+    expect(m.writes.slice(writesBefore)).toEqual([]);
+    expect((await read("steady")).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+  });
+
+  it("retries an ordinary error with growing delays, then recovers", async () => {
+    const e0 = await m.errors();
+    await create("flaky", { size: 1, behavior: "Error" });
+    const times: number[] = [];
+    let seen = e0;
+    await eventually(async () => {
+      const e = await m.errors();
+      if (e > seen) { times.push(performance.now()); seen = e; }
+      return times.length >= 7;
+    }, { intervalMs: 1, what: "7 failed reconciles" });
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    // 5 ms · 2^n backoff: 5, 10, 20, 40, 80, 160 ms between attempts (plus request time).
+    expect(gaps[5]!).toBeGreaterThan(4 * gaps[1]!);
+    expect(gaps[5]!).toBeGreaterThanOrEqual(150);
+    await patchSpec("flaky", { size: 1, behavior: "Ok" });
+    await waitReady("flaky");
+  });
+
+  it("does not retry a TerminalError and shows its reason and message in Ready", async () => {
+    await create("doomed", { size: 1, behavior: "Terminal" });
+    const w = await waitReady("doomed", "False");
+    expect(ready(w)).toMatchObject({ reason: "BehaviorTerminal", message: expect.stringContaining("spec.behavior is Terminal") });
+    const errors = await m.errors();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await m.errors()).toBe(errors);
+    const events = await clients().core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=doomed" });
+    expect(events.items.map((e) => e.reason)).toContain("BehaviorTerminal");
+  });
+
+  it("keeps the finalizer while cleanup fails and retries until it succeeds", async () => {
+    const { core } = clients();
+    await create("sticky", { size: 1, failCleanup: true });
+    await waitReady("sticky");
+    await api().deleteNamespacedCustomObject({ group, version, plural, namespace: ns.name, name: "sticky" });
+    const e0 = await m.errors();
+    await eventually(async () => (await m.errors()) >= e0 + 3, { what: "cleanup retries" });
+    expect((await read("sticky")).metadata.finalizers).toContain("demo.cellcloud.io/cleanup");
+    expect((await core.readNamespacedConfigMap({ name: "sticky", namespace: ns.name })).data?.size).toBe("1");
+    await patchSpec("sticky", { size: 1, failCleanup: false });
+    await eventually(gone(() => read("sticky")), { what: "widget gone after cleanup succeeded" });
+    await eventually(gone(() => core.readNamespacedConfigMap({ name: "sticky", namespace: ns.name })), { what: "ConfigMap deleted" });
+  });
+
+  it("leaves the children of a deletionPolicy: Orphan object", async () => {
+    const { core } = clients();
+    await create("orphaner", { size: 4, deletionPolicy: "Orphan" });
+    await waitReady("orphaner");
+    await api().deleteNamespacedCustomObject({ group, version, plural, namespace: ns.name, name: "orphaner" });
+    await eventually(gone(() => read("orphaner")), { what: "widget gone" });
+    await new Promise((r) => setTimeout(r, 3000)); // give the garbage collector its chance
+    const cm = await core.readNamespacedConfigMap({ name: "orphaner", namespace: ns.name });
+    expect(cm.data?.size).toBe("4");
+    expect(cm.metadata?.ownerReferences ?? []).toEqual([]);
+  });
+
+  it("rejects a spec that breaks a CEL rule with a message naming the field", async () => {
+    const msg = async (p: Promise<unknown>) => p.then(() => "accepted", (e: unknown) => (e instanceof ApiException ? String(e.body) : String(e)));
+    expect(await msg(create("too-big", { size: 30, maxSize: 10 }))).toContain("spec.size must not exceed spec.maxSize");
+    expect(await msg(create("bad-size", { size: 0 }))).toMatch(/spec\.size.*1/);
+    await create("zoned", { size: 1, zone: "az1" });
+    expect(await msg(patchSpec("zoned", { size: 1, zone: "az2" }))).toContain("spec.zone is immutable");
+  });
+
+  it("`kubectl explain` shows the schema's descriptions", () => {
+    const bin = `${execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { encoding: "utf8" }).trim()}/kubectl`;
+    const out = execFileSync(bin, ["--kubeconfig", inject("kubeconfig"), "explain", "widgets.spec"], { encoding: "utf8" });
+    expect(out).toContain("Desired state of the widget.");
+    expect(out).toMatch(/deletionPolicy\s+<string>/);
+    expect(out).toContain("Orphan leaves it");
+  });
+
+  it("exposes controller-runtime's metrics with real values on /metrics", async () => {
+    const text = await (await fetch(m.mgr.metricsUrl!)).text();
+    expect(metricValue(text, "controller_runtime_reconcile_total", 'controller="widget"')).toBeGreaterThan(100);
+    expect(metricValue(text, "controller_runtime_reconcile_errors_total", 'controller="widget"')).toBeGreaterThan(5);
+    expect(metricValue(text, "controller_runtime_terminal_reconcile_errors_total")).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, "controller_runtime_reconcile_time_seconds_count")).toBeGreaterThan(100);
+    expect(metricValue(text, "workqueue_adds_total", 'name="widget"')).toBeGreaterThan(100);
+    expect(metricValue(text, "workqueue_retries_total", 'name="widget"')).toBeGreaterThan(5);
+    expect(text).toContain("workqueue_depth{");
+    expect(metricValue(text, "workqueue_queue_duration_seconds_count")).toBeGreaterThan(0);
+    expect(metricValue(text, "leader_election_master_status")).toBe(1);
+  });
+
+  it("survives a 20 s kube-apiserver outage without a restart and completes pending work", async () => {
+    await create("before-outage", { size: 5 });
+    await waitReady("before-outage");
+    const stateDir = inject("stateDir");
+    const pid = pidOf(stateDir, "kube-apiserver");
+    await patchSpec("before-outage", { size: 6 }); // pending work as the apiserver dies
+    process.kill(pid, "SIGKILL");
+    await eventually(() => !isAlive(pid), { what: "kube-apiserver to die" });
+    await new Promise((r) => setTimeout(r, 20_000));
+    hack("up", ["--plane-only", "--quiet"]);
+    await create("after-outage", { size: 7 });
+    await waitReady("after-outage");
+    await eventually(async () => (await clients().core.readNamespacedConfigMap({ name: "before-outage", namespace: ns.name })).data?.size === "6",
+      { timeoutMs: 90_000, what: "the change made at the outage to be reconciled" });
+    expect(m.mgr.informerStats().restarts).toBeGreaterThan(0);
+  }, 180_000);
+});

@@ -1,0 +1,71 @@
+// Runs a CellCloud manager inside the test process (for tests that count its requests or drive
+// its queue) or as a child process (for tests that kill it), against the test control plane.
+import { spawn, type ChildProcess } from "node:child_process";
+import { hostname } from "node:os";
+import { KubeConfig } from "@kubernetes/client-node";
+import { inject } from "vitest";
+import type { Controller } from "../../operators/runtime/controller.ts";
+import { newLogger } from "../../operators/runtime/log.ts";
+import { Manager } from "../../operators/runtime/manager.ts";
+import { setupWidgetController } from "../../operators/demo/widget-controller.ts";
+import { repoRoot } from "./plane.ts";
+
+export interface InProcessManager {
+  mgr: Manager;
+  widgets: Controller;
+  /** Requests the manager made that change state (anything but GET), as "METHOD path". */
+  writes: string[];
+  reconciles(): Promise<number>;
+  errors(): Promise<number>;
+}
+
+export async function startWidgetManager(): Promise<InProcessManager> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(inject("kubeconfig"));
+  const mgr = new Manager({
+    kubeConfig: kc, log: newLogger(process.env.TEST_LOG_LEVEL ?? "silent"), leaderElection: false,
+    metricsAddress: "127.0.0.1:0", processMetrics: false,
+  });
+  const writes: string[] = [];
+  mgr.client.onRequest((method, path) => { if (method !== "GET") writes.push(`${method} ${path}`); });
+  const widgets = setupWidgetController(mgr);
+  await mgr.start();
+  const sum = async (name: string) =>
+    (await mgr.metrics.registry.getSingleMetric(name)?.get())?.values.reduce((a, v) => a + v.value, 0) ?? 0;
+  return {
+    mgr, widgets, writes,
+    reconciles: () => sum("controller_runtime_reconcile_total"),
+    errors: () => sum("controller_runtime_reconcile_errors_total"),
+  };
+}
+
+export interface ManagerProcess {
+  child: ChildProcess;
+  pid: number;
+  identity: string;
+  metricsUrl: string;
+  output: () => string;
+}
+
+/** `node operators/main.ts` as a user runs it, with its own ports and the given lease. */
+export function spawnManager(opts: { leaseId: string; metricsPort: number; healthPort: number; controllers?: string }): ManagerProcess {
+  const child = spawn(process.execPath, [
+    `${repoRoot}/operators/main.ts`, `--kubeconfig=${inject("kubeconfig")}`,
+    `--controllers=${opts.controllers ?? "widget"}`, `--leader-election-id=${opts.leaseId}`,
+    `--metrics-bind-address=127.0.0.1:${opts.metricsPort}`, `--health-probe-bind-address=127.0.0.1:${opts.healthPort}`,
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => { out += d.toString(); });
+  child.stderr?.on("data", (d: Buffer) => { out += d.toString(); });
+  const pid = child.pid ?? 0;
+  const identity = `${hostname()}_${pid}`; // the manager's default leader identity
+  return { child, pid, identity, metricsUrl: `http://127.0.0.1:${opts.metricsPort}/metrics`, output: () => out };
+}
+
+/** The value of one series in a Prometheus text exposition, summed over matching label sets. */
+export function metricValue(text: string, name: string, labelFilter = ""): number {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name) && (l[name.length] === "{" || l[name.length] === " ") && l.includes(labelFilter))
+    .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+}
