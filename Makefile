@@ -42,7 +42,7 @@ typecheck: deps ## type-check all TypeScript (strict)
 
 test: deps binaries typecheck ## run every test: unit (no cluster) and e2e (real local control plane)
 	@mkdir -p .state
-	@$(NODE) vitest run --reporter=default --reporter=json --outputFile.json=$(REPORT)
+	@$(NODE) vitest run --reporter=json --outputFile.json=$(REPORT) --reporter=default
 
 test-unit: deps ## run only the unit tests (no cluster)
 	@$(NODE) vitest run --project unit
