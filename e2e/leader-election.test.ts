@@ -37,6 +37,8 @@ describe("leader election", () => {
     const [first, second] = procs as [ManagerProcess, ManagerProcess];
     await eventually(async () => (await fetch(second.metricsUrl)).ok, { what: "standby metrics endpoint" });
     expect(await holder()).toBe(first.identity);
+    // Both are ready (caches synced), though only one leads.
+    for (const port of [base + 1, base + 3]) expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
 
     await createWidget("one");
     await eventually(configMapExists("one"), { what: "leader to reconcile widget one" });

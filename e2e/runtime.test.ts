@@ -2,7 +2,7 @@
 // on change, retries with growing delays, terminal errors in Ready, finalizers and deletionPolicy,
 // CEL validation, metrics, and informers that survive a 20 s apiserver outage.
 import { execFileSync } from "node:child_process";
-import { ApiException, CustomObjectsApi } from "@kubernetes/client-node";
+import { ApiException, CustomObjectsApi, EventsV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { hack, isAlive, pidOf } from "./support/plane.ts";
 import { clients, eventually, isNotFound, useNamespace } from "./support/kube.ts";
@@ -88,6 +88,19 @@ describe("operator runtime", () => {
     expect(await m.errors()).toBe(errors);
     const events = await clients().core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=doomed" });
     expect(events.items.map((e) => e.reason)).toContain("BehaviorTerminal");
+  });
+
+  it("aggregates a repeated event into one events.k8s.io Event with a series count", async () => {
+    await create("noisy", { size: 1 });
+    const w = await waitReady("noisy");
+    const obj = { apiVersion: `${group}/${version}`, kind: "Widget", metadata: { ...w.metadata, namespace: ns.name } };
+    for (let i = 0; i < 3; i++) m.mgr.events.record(obj, "Normal", "Repeated", "the same thing happened again");
+    const events = clients().kc.makeApiClient(EventsV1Api);
+    const list = await eventually(async () => {
+      const l = await events.listNamespacedEvent({ namespace: ns.name, fieldSelector: "reason=Repeated" });
+      return l.items.length === 1 && l.items[0]?.series?.count === 3 && l;
+    }, { what: "one Event with series.count 3" });
+    expect(list.items[0]).toMatchObject({ regarding: { kind: "Widget", name: "noisy" }, reportingController: "cellcloud.io/manager", type: "Normal" });
   });
 
   it("keeps the finalizer while cleanup fails and retries until it succeeds", async () => {

@@ -18,6 +18,7 @@ const usage = `Usage: cellcloud-manager [flags]
   --metrics-bind-address ADDR       /metrics listener, "0" disables (default 127.0.0.1:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz listener (default 127.0.0.1:8081)
   --webhook-port PORT               admission webhook port (reserved for the quota webhook)
+  --concurrency N                   workers per controller (default 2)
   --leader-elect BOOL               run leader election (default true)
   --leader-election-namespace NS    namespace of the Lease (default $POD_NAMESPACE, else kube-system)
   --leader-election-id NAME         name of the Lease (default cellcloud-manager)
@@ -32,6 +33,7 @@ const { values: flags } = parseArgs({
     "metrics-bind-address": { type: "string", default: "127.0.0.1:8080" },
     "health-probe-bind-address": { type: "string", default: "127.0.0.1:8081" },
     "webhook-port": { type: "string" },
+    concurrency: { type: "string", default: "2" },
     "leader-elect": { type: "string", default: "true" },
     "leader-election-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
     "leader-election-id": { type: "string", default: "cellcloud-manager" },
@@ -67,6 +69,7 @@ const mgr = new Manager({
   log,
   metricsAddress: flags["metrics-bind-address"],
   healthAddress: flags["health-probe-bind-address"],
+  concurrency: Math.max(1, Number(flags.concurrency) || 1),
   leaderElection: flags["leader-elect"] === "false" ? false : {
     namespace: flags["leader-election-namespace"], name: flags["leader-election-id"],
     leaseDurationMs: seconds(flags["lease-duration"]), renewDeadlineMs: seconds(flags["renew-deadline"]),

@@ -37,7 +37,7 @@ export function setupWidgetController(mgr: Manager): Controller {
     await removeFinalizer(client, WidgetRef, w, FINALIZER);
   }
 
-  return mgr.controller("widget").for(WidgetRef).owns(ConfigMapRef, MANAGED).concurrency(2).complete(async (req) => {
+  return mgr.controller("widget").for(WidgetRef).owns(ConfigMapRef, MANAGED).complete(async (req) => {
     let w = widgets.get(key(req));
     if (!w) return;
     if (isDeleting(w)) return finalize(w);

@@ -4,13 +4,12 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
-import { realClock } from "./clock.ts";
+import { microTime, realClock } from "./clock.ts";
 import type { KubeClient } from "./kube.ts";
 import type { KubeObject, ResourceRef } from "./types.ts";
 
 export const EventRef: ResourceRef = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };
 const SERIES_WINDOW_MS = 30 * 60_000;
-const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z");
 
 export type EventType = "Normal" | "Warning";
 
@@ -19,6 +18,8 @@ interface Series {
   namespace: string;
   count: number;
   last: number;
+  /** Writes of one series run in order, so a repeat never patches an Event still being created. */
+  chain: Promise<void>;
 }
 
 export class EventRecorder {
@@ -39,27 +40,34 @@ export class EventRecorder {
 
   /** Fire-and-forget: an event that cannot be written is logged, never fails a reconcile. */
   record(obj: KubeObject, type: EventType, reason: string, note: string, action = reason): void {
-    this.emit(obj, type, reason, note.slice(0, 1024), action).catch((err: unknown) =>
-      this.log.warn({ err: String(err), reason }, "could not record event"));
-  }
-
-  private async emit(obj: KubeObject, type: EventType, reason: string, note: string, action: string): Promise<void> {
+    note = note.slice(0, 1024);
     const key = `${obj.metadata.uid}|${type}|${reason}|${note}`;
     const now = this.clock.now();
     const prev = this.series.get(key);
-    if (prev && now - prev.last < SERIES_WINDOW_MS) {
-      prev.count++;
-      prev.last = now;
-      const body = { series: { count: prev.count, lastObservedTime: microTime(now) } };
-      await this.client.patch(EventRef, prev.name, prev.namespace, body, "merge");
-      return;
-    }
-    const namespace = obj.metadata.namespace || "default";
+    const s = prev && now - prev.last < SERIES_WINDOW_MS ? prev : this.newSeries(key, obj, now);
+    const write = s === prev ? () => this.bump(s, now) : () => this.create(s, obj, type, reason, note, action, now);
+    s.chain = s.chain.then(write).catch((err: unknown) => this.log.warn({ err: String(err), reason }, "could not record event"));
+  }
+
+  private newSeries(key: string, obj: KubeObject, now: number): Series {
     const name = `${obj.metadata.name}.${now.toString(16)}${randomBytes(2).toString("hex")}`;
-    this.series.set(key, { name, namespace, count: 1, last: now });
+    const s = { name, namespace: obj.metadata.namespace || "default", count: 0, last: now, chain: Promise.resolve() };
+    this.series.set(key, s);
     this.prune(now);
+    return s;
+  }
+
+  private async bump(s: Series, now: number): Promise<void> {
+    s.count++;
+    s.last = now;
+    const body = { series: { count: s.count, lastObservedTime: microTime(now) } };
+    await this.client.patch(EventRef, s.name, s.namespace, body, "merge");
+  }
+
+  private async create(s: Series, obj: KubeObject, type: EventType, reason: string, note: string, action: string, now: number): Promise<void> {
+    s.count = 1;
     await this.client.create(EventRef, {
-      apiVersion: "events.k8s.io/v1", kind: "Event", metadata: { name, namespace },
+      apiVersion: "events.k8s.io/v1", kind: "Event", metadata: { name: s.name, namespace: s.namespace },
       eventTime: microTime(now), reportingController: this.controller, reportingInstance: this.instance,
       action, reason, note, type,
       regarding: {

@@ -3,6 +3,7 @@
 // any other error or a silent close re-watches after a jittered backoff, and a periodic resync
 // re-delivers every cached object so drift gets fixed.
 import type { Logger } from "pino";
+import { sleep } from "./clock.ts";
 import { ApiError, isGone, resourcePath, type KubeClient, type WatchEvent } from "./kube.ts";
 import { keyOf, type KubeObject, type ResourceRef } from "./types.ts";
 
@@ -18,12 +19,6 @@ export interface InformerOptions {
   pageSize?: number;
   backoff?: { initialMs: number; maxMs: number };
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
-  });
 
 export class Informer<T extends KubeObject = KubeObject> {
   readonly ref: ResourceRef;

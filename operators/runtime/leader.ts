@@ -7,7 +7,7 @@
 // the leader's last renewal, instead of leaseDuration plus up to two retry periods.
 import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
-import { realClock } from "./clock.ts";
+import { microTime, realClock, sleep } from "./clock.ts";
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from "./kube.ts";
 import type { KubeObject, ResourceRef } from "./types.ts";
 
@@ -30,8 +30,6 @@ export interface LeaderElectionConfig {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
 }
-
-const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z");
 
 export class LeaderElector {
   private readonly cfg: Required<LeaderElectionConfig>;
@@ -163,12 +161,4 @@ export class LeaderElector {
     if (!spec.holderIdentity || spec.holderIdentity === this.cfg.identity) return true;
     return (this.observed?.at ?? now) + this.observedDurationMs <= now;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
-  });
 }

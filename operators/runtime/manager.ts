@@ -27,6 +27,8 @@ export interface ManagerOptions {
   resyncMs?: number;
   fieldManager?: string;
   processMetrics?: boolean;
+  /** Workers per controller unless the controller sets its own (--concurrency). */
+  concurrency?: number;
   /** Called when the lease is lost (after controllers stopped); main.ts exits the process. */
   onLostLeadership?: () => void;
 }
@@ -40,6 +42,7 @@ export class Manager {
   readonly events: EventRecorder;
   readonly identity: string;
   readonly fieldManager: string;
+  readonly defaultConcurrency: number;
   private readonly opts: ManagerOptions;
   private readonly informers = new Map<string, Informer>();
   private readonly controllers: Controller[] = [];
@@ -56,6 +59,7 @@ export class Manager {
     this.metrics = new Metrics({ processMetrics: opts.processMetrics ?? true });
     this.identity = (opts.leaderElection && opts.leaderElection.identity) || `${hostname()}_${process.pid}`;
     this.fieldManager = opts.fieldManager ?? "cellcloud-manager";
+    this.defaultConcurrency = opts.concurrency ?? 1;
     this.events = new EventRecorder(this.client, { controller: "cellcloud.io/manager", instance: this.identity }, this.log);
   }
 
@@ -160,10 +164,11 @@ export class ControllerBuilder {
   private readonly register: (c: Controller) => void;
   private primary?: ResourceRef;
   private readonly sources: Array<{ ref: ResourceRef; map: (o: KubeObject) => string[]; selector?: string }> = [];
-  private workers = 1;
+  private workers: number;
 
   constructor(mgr: Manager, name: string, register: (c: Controller) => void) {
     this.mgr = mgr;
+    this.workers = mgr.defaultConcurrency;
     this.name = name;
     this.register = register;
   }
