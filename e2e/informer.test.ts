@@ -49,6 +49,21 @@ describe("informer", () => {
     expect(seen).toContainEqual(["delete", "a"]);
   });
 
+  it("keeps indexes in step with adds, updates and deletes", async () => {
+    const { core } = clients();
+    const { informer: inf } = start();
+    inf.addIndexer("tier", (o) => [o.metadata.labels?.tier ?? "none"]);
+    await inf.waitForSync();
+    for (const [name, tier] of [["i1", "web"], ["i2", "web"], ["i3", "db"]] as const) {
+      await core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name, labels: { tier } } } });
+    }
+    const names = (tier: string) => inf.byIndex("tier", tier).map((o) => o.metadata.name).sort();
+    await eventually(() => names("web").length === 2 && names("db").length === 1, { what: "index to fill" });
+    await core.patchNamespacedConfigMap({ name: "i2", namespace: ns.name, body: [{ op: "replace", path: "/metadata/labels/tier", value: "db" }] });
+    await core.deleteNamespacedConfigMap({ name: "i3", namespace: ns.name });
+    await eventually(() => names("web").join() === "i1" && names("db").join() === "i2", { what: "index to follow update and delete" });
+  });
+
   it("re-delivers every cached object on resync", async () => {
     const { core } = clients();
     await core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: "steady" } } });
