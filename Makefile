@@ -51,5 +51,5 @@ generate: deps ## regenerate crds/ from the zod schemas in operators/api
 	@$(NODE) node operators/api/generate.ts
 
 verify-generated: generate ## fail if crds/ differs from what `make generate` writes (CI runs this)
-	@git diff --exit-code -- crds/ && test -z "$$(git status --porcelain -- crds/)" || \
-	  { echo "crds/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
+	@git diff --exit-code -- crds/ charts/cellcloud/crds/ charts/cellcloud/values.schema.json && test -z "$$(git status --porcelain -- crds/ charts/cellcloud/)" || \
+	  { echo "crds/ or charts/cellcloud/crds/ is stale: run 'make generate' and commit the result" >&2; exit 1; }

@@ -55,5 +55,5 @@ stop() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     log "stopped $1 (pid $pid)"
   fi
-  rm -f "$PIDS/$1.pid"
+  rm -f "$PIDS/$1.pid" "$PIDS/$1.cmd"
 }

@@ -48,11 +48,15 @@ export interface ManagerProcess {
 }
 
 /** `node operators/main.ts` as a user runs it, with its own ports and the given lease. */
-export function spawnManager(opts: { leaseId: string; metricsPort: number; healthPort: number; controllers?: string }): ManagerProcess {
+export function spawnManager(opts: {
+  leaseId: string; metricsPort: number; healthPort: number; controllers?: string; extraArgs?: string[];
+}): ManagerProcess {
+  // Later flags win in parseArgs, so extraArgs can override the kubeconfig.
   const child = spawn(process.execPath, [
     `${repoRoot}/operators/main.ts`, `--kubeconfig=${inject("kubeconfig")}`,
     `--controllers=${opts.controllers ?? "widget"}`, `--leader-election-id=${opts.leaseId}`,
     `--metrics-bind-address=127.0.0.1:${opts.metricsPort}`, `--health-probe-bind-address=127.0.0.1:${opts.healthPort}`,
+    ...(opts.extraArgs ?? []),
   ], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout?.on("data", (d: Buffer) => { out += d.toString(); });

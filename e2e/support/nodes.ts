@@ -2,7 +2,7 @@
 import type * as k8s from "@kubernetes/client-node";
 
 export const KWOK_ANNOTATION = "kwok.x-k8s.io/node";
-/** Label honoured by the KWOK chaos stage in hack/kwok/stages.yaml: the node reports Ready=False. */
+/** Label honoured by the KWOK chaos stage in charts/cellcloud/files/kwok-stages.yaml: the node reports Ready=False. */
 export const NODE_NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io";
 
 export function kwokNode(name: string, opts: { arch?: string; zone?: string; cpu?: string; memory?: string; pods?: string } = {}): k8s.V1Node {

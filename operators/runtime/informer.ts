@@ -18,6 +18,8 @@ export interface InformerOptions {
   resyncMs?: number; // 0 disables
   pageSize?: number;
   backoff?: { initialMs: number; maxMs: number };
+  /** Told of every failed list or watch (for metrics: a healthy cache has none). */
+  onError?: (op: "list" | "watch", err: unknown) => void;
 }
 
 export class Informer<T extends KubeObject = KubeObject> {
@@ -100,6 +102,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         this.failures = 0; // a clean close (server timeout) re-watches at once
       } catch (err) {
         if (signal.aborted) return;
+        this.opts.onError?.(needList ? "list" : "watch", err);
         needList = isGone(err) || !this.resourceVersion;
         if (needList) this.relists++;
         else this.restarts++;

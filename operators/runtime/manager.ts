@@ -68,7 +68,10 @@ export class Manager {
     const k = `${refKey(ref)}?${labelSelector ?? ""}&${scope.namespace ?? ""}&${scope.fieldSelector ?? ""}`;
     let inf = this.informers.get(k);
     if (!inf) {
-      inf = new Informer(this.client, ref, this.log, { resyncMs: this.opts.resyncMs ?? 10 * 60_000, labelSelector, ...scope });
+      inf = new Informer(this.client, ref, this.log, {
+        resyncMs: this.opts.resyncMs ?? 10 * 60_000, labelSelector, ...scope,
+        onError: (op) => this.metrics.informerErrors.inc({ resource: ref.plural, op }),
+      });
       this.informers.set(k, inf);
       if (this.running) inf.start();
     }
@@ -107,6 +110,7 @@ export class Manager {
       listen(this.opts.healthAddress ?? "0", endpoints),
     ]);
     this.running = Promise.resolve();
+    this.prepareElection();
     for (const inf of this.informers.values()) inf.start();
     await Promise.all([...this.informers.values()].map((i) => i.waitForSync()));
     this.synced = true;
@@ -114,17 +118,23 @@ export class Manager {
     this.running = this.lead();
   }
 
-  private async lead(): Promise<void> {
+  /** The elector watches its Lease like any other cache, so "ready" includes being able to fail over fast. */
+  private prepareElection(): void {
     const le = this.opts.leaderElection;
-    if (le === false || le === undefined) {
-      this.metrics.leader.set({ name: "cellcloud-manager" }, 1);
-      for (const c of this.controllers) c.start();
-      return;
-    }
+    if (!le) return;
     const elector = new LeaderElector(this.client, { ...le, identity: this.identity }, this.log);
     this.elector = elector;
     this.informer(LeaseRef, undefined, { namespace: le.namespace, fieldSelector: `metadata.name=${le.name}` })
       .addHandler((_t, lease) => elector.observeLease(lease));
+  }
+
+  private async lead(): Promise<void> {
+    const le = this.opts.leaderElection;
+    if (!le || !this.elector) {
+      this.metrics.leader.set({ name: "cellcloud-manager" }, 1);
+      for (const c of this.controllers) c.start();
+      return;
+    }
     const gauge = { name: le.name };
     this.metrics.leader.set(gauge, 0);
     if (!(await this.elector.acquire(this.abort.signal))) return;

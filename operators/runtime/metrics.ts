@@ -36,6 +36,10 @@ export class Metrics {
     name: "leader_election_master_status", help: "1 while this manager holds the leader lease, else 0",
     labelNames: ["name"], registers: [this.registry],
   });
+  readonly informerErrors = new Counter({
+    name: "cellcloud_informer_errors_total", help: "Failed list or watch requests of the manager's informers (403s included)",
+    labelNames: ["resource", "op"], registers: [this.registry],
+  });
   private readonly depth = new Gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
   private readonly adds = new Counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
   private readonly retries = new Counter({ name: "workqueue_retries_total", help: "Total number of retries handled by workqueue", labelNames: ["name", "controller"], registers: [this.registry] });

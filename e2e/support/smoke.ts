@@ -1,0 +1,80 @@
+// The product smoke suite: what every CellCloud install must do, observed from outside with the
+// admin client. The chart-RBAC test runs it against a manager that has only the chart's
+// permissions, so each step must need (and therefore prove) some of them. Each product issue adds
+// its kinds here.
+import { CustomObjectsApi, EventsV1Api } from "@kubernetes/client-node";
+import { clients, eventually, isNotFound } from "./kube.ts";
+import { metricValue } from "./manager.ts";
+
+const W = { group: "demo.cellcloud.io", version: "v1alpha1", plural: "widgets" };
+
+export interface SmokeOptions {
+  namespace: string;
+  prefix: string;
+  timeoutMs?: number;
+  /** The Lease the manager under test holds: its renewal must be seen. */
+  lease?: { namespace: string; name: string };
+  /** The manager's /metrics: its caches must have run without a failed list or watch. */
+  metricsUrl?: string;
+}
+
+export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl }: SmokeOptions): Promise<void> {
+  const { kc, core, coordination } = clients();
+  const widgets = kc.makeApiClient(CustomObjectsApi);
+  const events = kc.makeApiClient(EventsV1Api);
+  const opts = { timeoutMs };
+  const body = (name: string, spec: Record<string, unknown>) => ({ apiVersion: `${W.group}/${W.version}`, kind: "Widget", metadata: { name }, spec });
+  const ready = async (name: string) => {
+    const w = (await widgets.getNamespacedCustomObject({ ...W, namespace, name })) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+    return w.status?.conditions?.find((c) => c.type === "Ready")?.status;
+  };
+
+  // Leadership: the lease is held and renewed.
+  if (lease) {
+    const first = await eventually(async () => (await coordination.readNamespacedLease(lease)).spec?.renewTime, { ...opts, what: "lease acquired" });
+    await eventually(async () => String((await coordination.readNamespacedLease(lease)).spec?.renewTime) !== String(first), { ...opts, what: "lease renewed" });
+  }
+  // A widget becomes Ready and gets its owned ConfigMap.
+  await widgets.createNamespacedCustomObject({ ...W, namespace, body: body(`${prefix}-ok`, { size: 2 }) });
+  await eventually(async () => (await ready(`${prefix}-ok`)) === "True", { ...opts, what: "widget Ready" });
+  const cm = await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
+  if (cm.metadata?.ownerReferences?.[0]?.kind !== "Widget") throw new Error("ConfigMap is not owned by its Widget");
+  // A terminal error shows in Ready=False and as an Event; a repeat adds to the Event's series.
+  await widgets.createNamespacedCustomObject({ ...W, namespace, body: body(`${prefix}-bad`, { size: 1, behavior: "Terminal" }) });
+  await eventually(async () => (await ready(`${prefix}-bad`)) === "False", { ...opts, what: "terminal widget Ready=False" });
+  const terminalEvents = async () =>
+    (await events.listNamespacedEvent({ namespace })).items.filter((e) => e.regarding?.name === `${prefix}-bad` && e.reason === "BehaviorTerminal");
+  await eventually(async () => (await terminalEvents()).length > 0, { ...opts, what: "terminal Event" });
+  await widgets.patchNamespacedCustomObject({ ...W, namespace, name: `${prefix}-bad`, body: [{ op: "replace", path: "/spec/size", value: 3 }] });
+  await eventually(async () => (await terminalEvents()).some((e) => (e.series?.count ?? 1) >= 2), { ...opts, what: "Event series count 2" });
+  // Drift is repaired: a deleted child comes back (the controller watches what it owns).
+  const uid = cm.metadata?.uid;
+  await core.deleteNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
+  await eventually(async () => (await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace })).metadata?.uid !== uid,
+    { ...opts, what: "deleted ConfigMap recreated" });
+  // Deletion runs the finalizer's cleanup: the ConfigMap goes too.
+  await widgets.deleteNamespacedCustomObject({ ...W, namespace, name: `${prefix}-ok` });
+  await eventually(async () => {
+    try {
+      await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
+      return false;
+    } catch (e) {
+      return isNotFound(e);
+    }
+  }, { ...opts, what: "ConfigMap cleaned up" });
+  if (metricsUrl) {
+    const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
+    if (failures > 0) throw new Error(`the manager's informers had ${failures} failed list/watch requests`);
+  }
+}
+
+/** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
+export async function cleanSmoke(namespace: string): Promise<void> {
+  const widgets = clients().kc.makeApiClient(CustomObjectsApi);
+  const list = (await widgets.listNamespacedCustomObject({ ...W, namespace })) as { items: Array<{ metadata: { name: string } }> };
+  for (const w of list.items) {
+    const name = w.metadata.name;
+    await widgets.patchNamespacedCustomObject({ ...W, namespace, name, body: [{ op: "remove", path: "/metadata/finalizers" }] }).catch(() => undefined);
+    await widgets.deleteNamespacedCustomObject({ ...W, namespace, name }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,53 @@
+// The Helm chart's values, as a zod schema: `make generate` writes charts/cellcloud/values.schema.json
+// from it, so `helm install --set` typos and wrong types fail before anything is applied.
+import { z } from "zod";
+
+const resources = z.object({
+  requests: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  limits: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+}).strict().describe("Container resources (requests/limits).");
+const image = z.object({
+  repository: z.string().min(1),
+  tag: z.string(),
+  pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]),
+}).strict();
+const port = z.int().min(1).max(65535);
+const anyObject = z.record(z.string(), z.unknown());
+
+export const chartValues = z.object({
+  image: image.describe("The manager image."),
+  imagePullSecrets: z.array(z.object({ name: z.string() }).strict()),
+  replicaCount: z.int().min(0).describe("Manager replicas; they elect a leader."),
+  controllers: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).describe("Controllers to run; empty runs all."),
+  concurrency: z.int().min(1).max(64),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
+  leaderElection: z.object({
+    enabled: z.boolean(),
+    leaseDuration: z.int().min(2),
+    renewDeadline: z.int().min(1),
+    retryPeriod: z.int().min(1),
+  }).strict(),
+  metrics: z.object({
+    port,
+    service: z.object({ enabled: z.boolean() }).strict(),
+    serviceMonitor: z.object({ enabled: z.boolean(), interval: z.string().regex(/^\d+[smh]$/), labels: z.record(z.string(), z.string()) }).strict(),
+  }).strict(),
+  health: z.object({ port }).strict(),
+  resources,
+  podDisruptionBudget: z.object({ enabled: z.boolean(), minAvailable: z.union([z.int().min(0), z.string().regex(/^\d+%$/)]) }).strict(),
+  topologySpreadConstraints: z.array(anyObject),
+  nodeSelector: z.record(z.string(), z.string()),
+  tolerations: z.array(anyObject),
+  affinity: anyObject,
+  priorityClassName: z.string(),
+  podAnnotations: z.record(z.string(), z.string()),
+  serviceAccount: z.object({ create: z.boolean(), name: z.string(), annotations: z.record(z.string(), z.string()) }).strict(),
+  kwok: z.object({ enabled: z.boolean(), image, nodeLeaseDurationSeconds: z.int().min(10), resources }).strict(),
+}).strict();
+
+export type ChartValues = z.infer<typeof chartValues>;
+
+/** JSON Schema (draft-07, as Helm reads it) for values.schema.json. */
+export function valuesJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(chartValues, { target: "draft-07" }) as Record<string, unknown>;
+}
