@@ -6,7 +6,7 @@ import { ApiException, CustomObjectsApi, EventsV1Api } from "@kubernetes/client-
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { hack, isAlive, pidOf } from "./support/plane.ts";
 import { clients, eventually, isNotFound, useNamespace } from "./support/kube.ts";
-import { metricValue, startWidgetManager, type InProcessManager } from "./support/manager.ts";
+import { metricValue, startManager, type InProcessManager } from "./support/manager.ts";
 
 const ns = useNamespace("runtime");
 const group = "demo.cellcloud.io";
@@ -41,7 +41,7 @@ const gone = (probe: () => Promise<unknown>) => async () => {
 };
 
 beforeAll(async () => {
-  m = await startWidgetManager();
+  m = await startManager(["widget"]);
 });
 afterAll(async () => {
   await m?.mgr.stop();
@@ -54,7 +54,7 @@ describe("operator runtime", () => {
     const writesBefore = m.writes.length;
     for (let i = 0; i < 100; i++) {
       const n = await m.reconciles();
-      m.widgets.enqueue(`${ns.name}/steady`);
+      m.controllers.widget!.enqueue(`${ns.name}/steady`);
       await eventually(async () => (await m.reconciles()) > n, { intervalMs: 2, what: `reconcile ${i}` });
     }
     expect(m.writes.slice(writesBefore)).toEqual([]);
@@ -83,6 +83,8 @@ describe("operator runtime", () => {
     await create("doomed", { size: 1, behavior: "Terminal" });
     const w = await waitReady("doomed", "False");
     expect(ready(w)).toMatchObject({ reason: "BehaviorTerminal", message: expect.stringContaining("spec.behavior is Terminal") });
+    // Stalled=True makes kstatus (Flux, Argo CD) report Failed rather than forever Progressing.
+    expect(w.status?.conditions?.find((c) => c.type === "Stalled")).toMatchObject({ status: "True", reason: "BehaviorTerminal" });
     const errors = await m.errors();
     await new Promise((r) => setTimeout(r, 2000));
     expect(await m.errors()).toBe(errors);

@@ -2,14 +2,9 @@
 // with leader election, metrics and health endpoints, and a graceful SIGTERM.
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseArgs } from "node:util";
-import { setupWidgetController } from "./demo/widget-controller.ts";
+import { controllers } from "./controllers.ts";
 import { newLogger } from "./runtime/log.ts";
 import { Manager } from "./runtime/manager.ts";
-
-/** Every controller this manager can run, by the name --controllers uses. */
-const controllers: Record<string, (mgr: Manager) => unknown> = {
-  widget: setupWidgetController,
-};
 
 const usage = `Usage: cellcloud-manager [flags]
 

@@ -7,19 +7,20 @@ import { inject } from "vitest";
 import type { Controller } from "../../operators/runtime/controller.ts";
 import { newLogger } from "../../operators/runtime/log.ts";
 import { Manager } from "../../operators/runtime/manager.ts";
-import { setupWidgetController } from "../../operators/demo/widget-controller.ts";
+import { controllers } from "../../operators/controllers.ts";
 import { repoRoot } from "./plane.ts";
 
 export interface InProcessManager {
   mgr: Manager;
-  widgets: Controller;
+  controllers: Record<string, Controller>;
   /** Requests the manager made that change state (anything but GET), as "METHOD path". */
   writes: string[];
   reconciles(): Promise<number>;
   errors(): Promise<number>;
 }
 
-export async function startWidgetManager(): Promise<InProcessManager> {
+/** A manager with every controller (or the named ones), leader election off, /metrics on a free port. */
+export async function startManager(names: string[] = Object.keys(controllers)): Promise<InProcessManager> {
   const kc = new KubeConfig();
   kc.loadFromFile(inject("kubeconfig"));
   const mgr = new Manager({
@@ -28,12 +29,12 @@ export async function startWidgetManager(): Promise<InProcessManager> {
   });
   const writes: string[] = [];
   mgr.client.onRequest((method, path) => { if (method !== "GET") writes.push(`${method} ${path}`); });
-  const widgets = setupWidgetController(mgr);
+  const started = Object.fromEntries(names.map((n) => [n, controllers[n]!(mgr)]));
   await mgr.start();
   const sum = async (name: string) =>
     (await mgr.metrics.registry.getSingleMetric(name)?.get())?.values.reduce((a, v) => a + v.value, 0) ?? 0;
   return {
-    mgr, widgets, writes,
+    mgr, controllers: started as Record<string, Controller>, writes,
     reconciles: () => sum("controller_runtime_reconcile_total"),
     errors: () => sum("controller_runtime_reconcile_errors_total"),
   };

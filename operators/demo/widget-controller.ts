@@ -7,7 +7,7 @@ import { addFinalizer, hasFinalizer, isDeleting, removeFinalizer } from "../runt
 import { isNotFound } from "../runtime/kube.ts";
 import type { Controller } from "../runtime/controller.ts";
 import type { Manager } from "../runtime/manager.ts";
-import { withCondition, writeStatus } from "../runtime/status.ts";
+import { markReady, writeStatus } from "../runtime/status.ts";
 import { containsSubset } from "../runtime/subset.ts";
 import type { KubeObject, Request, ResourceRef } from "../runtime/types.ts";
 
@@ -46,7 +46,7 @@ export function setupWidgetController(mgr: Manager): Controller {
     if (w.spec.behavior === "Terminal") throw new TerminalError("BehaviorTerminal", "spec.behavior is Terminal: this widget will not be reconciled until spec.behavior changes");
     const desired = configMapFor(w, true);
     if (!containsSubset(configMaps.get(key(req)), desired)) await client.apply(ConfigMapRef, desired, mgr.fieldManager);
-    const status = withCondition(w, { type: "Ready", status: "True", reason: "Reconciled", message: `ConfigMap ${desired.metadata.name} is up to date` });
+    const status = markReady(w, "Reconciled", `ConfigMap ${desired.metadata.name} is up to date`);
     await writeStatus(client, WidgetRef, w, { ...status, configMapName: desired.metadata.name });
   });
 }

@@ -14,7 +14,7 @@ import { LeaderElector, LeaseRef, type LeaderElectionConfig } from "./leader.ts"
 import { newLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { close, listen } from "./server.ts";
-import { withCondition, writeStatus } from "./status.ts";
+import { markStalled, writeStatus } from "./status.ts";
 import { keyOf, type KubeObject, type Request, type ResourceRef } from "./types.ts";
 
 export interface ManagerOptions {
@@ -158,12 +158,13 @@ export class Manager {
     this.log.info("manager stopped");
   }
 
-  /** Default terminal-error handling: Ready=False with the error's reason and message. */
+  /** Default terminal-error handling: Ready=False and Stalled=True with the error's reason and message. */
   async recordTerminal(ref: ResourceRef, req: Request, err: TerminalError): Promise<void> {
     const obj = this.informer(ref).get(req.namespace ? `${req.namespace}/${req.name}` : req.name);
     if (!obj) return;
-    const status = withCondition(obj, { type: "Ready", status: "False", reason: err.reason, message: err.message });
-    if (await writeStatus(this.client, ref, obj, status)) this.events.record(obj, "Warning", err.reason, err.message);
+    if (await writeStatus(this.client, ref, obj, markStalled(obj, err.reason, err.message))) {
+      this.events.record(obj, "Warning", err.reason, err.message);
+    }
   }
 }
 

@@ -24,6 +24,18 @@ export async function writeStatus(
   return true;
 }
 
+/** Ready=True and no Stalled condition: kstatus "Current" (GitOps tools report Healthy). */
+export function markReady(obj: KubeObject, reason: string, message = "", clock: Clock = realClock): StatusWithConditions {
+  const status = withCondition(obj, { type: "Ready", status: "True", reason, message }, clock);
+  return { ...status, conditions: status.conditions?.filter((c) => c.type !== "Stalled") };
+}
+
+/** Ready=False and Stalled=True: kstatus "Failed" (Degraded) until the user changes something. */
+export function markStalled(obj: KubeObject, reason: string, message: string, clock: Clock = realClock): StatusWithConditions {
+  const ready = withCondition(obj, { type: "Ready", status: "False", reason, message }, clock);
+  return { ...ready, conditions: setCondition(ready.conditions, { type: "Stalled", status: "True", reason, message }, obj.metadata.generation, clock) };
+}
+
 /** The object's current status with one condition set (lastTransitionTime kept if status is unchanged). */
 export function withCondition(obj: KubeObject, input: ConditionInput, clock: Clock = realClock): StatusWithConditions {
   const status = (obj.status ?? {}) as StatusWithConditions;

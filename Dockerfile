@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# The CellCloud manager image, for linux/amd64 and linux/arm64 (the project runs on both
+# architectures it simulates):
+#   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/cellcloud/manager:0.1.0 .
+
+# Compile TypeScript once, on the build machine's own architecture (the output is plain JS).
+FROM --platform=$BUILDPLATFORM node:24-alpine AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY tsconfig.json tsconfig.build.json ./
+COPY operators ./operators
+RUN npx tsc -p tsconfig.build.json
+
+# Production dependencies for the target architecture.
+FROM node:24-alpine AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && npm cache clean --force
+
+FROM node:24-alpine
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+# The image's unprivileged "node" user (uid 1000), as the chart's securityContext expects.
+USER 1000:1000
+EXPOSE 8080 8081
+ENTRYPOINT ["node", "dist/operators/main.js"]

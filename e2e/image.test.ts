@@ -1,0 +1,33 @@
+// The container image without a container engine: every file the Dockerfile copies from the build
+// context exists and is not excluded by .dockerignore, and the compiled entrypoint starts.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "./support/plane.ts";
+
+const dockerfile = readFileSync(`${repoRoot}/Dockerfile`, "utf8");
+const ignored = readFileSync(`${repoRoot}/.dockerignore`, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+
+describe("manager image", () => {
+  it("copies only files that exist in the build context", () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(sources.length).toBeGreaterThan(3);
+    for (const src of sources) {
+      expect(existsSync(`${repoRoot}/${src}`), `${src} exists`).toBe(true);
+      expect(ignored.includes(src) || ignored.includes(src.split("/")[0]!), `${src} is not in .dockerignore`).toBe(false);
+    }
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+  });
+
+  it("builds the entrypoint the Dockerfile runs, and it starts with --help", () => {
+    const out = `${repoRoot}/.state/image-build`;
+    rmSync(out, { recursive: true, force: true });
+    execFileSync(`${repoRoot}/node_modules/.bin/tsc`, ["-p", "tsconfig.build.json", "--outDir", `${out}/dist`], { cwd: repoRoot });
+    const entry = dockerfile.match(/^ENTRYPOINT \["node", "(.+)"\]$/m)?.[1];
+    expect(entry).toBe("dist/operators/main.js");
+    const help = execFileSync(process.execPath, [`${out}/${entry}`, "--help"], { encoding: "utf8" });
+    expect(help).toContain("--controllers");
+    expect(help).toContain("--leader-elect");
+  });
+});

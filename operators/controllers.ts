@@ -1,0 +1,8 @@
+// Every controller the manager can run, by the name --controllers uses. A product issue adds its
+// controllers here (and its RBAC rules to charts/cellcloud/templates/rbac.yaml).
+import { setupWidgetController } from "./demo/widget-controller.ts";
+import type { Manager } from "./runtime/manager.ts";
+
+export const controllers: Record<string, (mgr: Manager) => unknown> = {
+  widget: setupWidgetController,
+};
