@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,3 +53,6 @@ generate: deps ## regenerate crds/ from the zod schemas in operators/api
 verify-generated: generate ## fail if crds/ differs from what `make generate` writes (CI runs this)
 	@git diff --exit-code -- crds/ charts/cellcloud/crds/ charts/cellcloud/values.schema.json && test -z "$$(git status --porcelain -- crds/ charts/cellcloud/)" || \
 	  { echo "crds/ or charts/cellcloud/crds/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
+
+e2e-kind: deps ## kind cluster + image + helm install + examples + smoke suite (skips without Docker)
+	@$(NODE) e2e/kind/run.sh

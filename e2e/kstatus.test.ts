@@ -18,7 +18,7 @@ let m: InProcessManager;
 beforeAll(async () => { m = await startManager(); });
 afterAll(async () => { await m?.mgr.stop(); });
 
-const examples = readdirSync(`${repoRoot}/examples`).filter((f) => f.endsWith(".yaml"))
+const examples = readdirSync(`${repoRoot}/examples`).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
   .flatMap((f) => parseAllDocuments(readFileSync(`${repoRoot}/examples/${f}`, "utf8")).map((d) => d.toJSON() as KubeObject | null))
   .filter((o): o is KubeObject => Boolean(o?.kind));
 

@@ -1,6 +1,7 @@
 // Starts (or reuses) the "test" instance of the local control plane once per `vitest run` and hands
 // its kubeconfig to the suites. A plane this setup started is stopped afterwards unless
-// CELLCLOUD_KEEP_PLANE=1; a plane that was already running is left as it was.
+// CELLCLOUD_KEEP_PLANE=1; a plane that was already running is left as it was. With
+// CELLCLOUD_KUBECONFIG set, suites run against that cluster instead (e2e/kind, e2e/k3s).
 import { execFileSync } from "node:child_process";
 import type { TestProject } from "vitest/node";
 import { hackEnv, repoRoot, testStateDir } from "./plane.ts";
@@ -13,6 +14,13 @@ declare module "vitest" {
 }
 
 export default function setup(project: TestProject): () => void {
+  // An installed cluster (kind, k3s, a real one): use it as it is, start nothing.
+  const external = process.env.CELLCLOUD_KUBECONFIG;
+  if (external) {
+    project.provide("kubeconfig", external);
+    project.provide("stateDir", "");
+    return () => {};
+  }
   const env = hackEnv();
   const run = (script: string, args: string[] = []) =>
     execFileSync(`${repoRoot}/hack/${script}`, args, { env, stdio: ["ignore", "ignore", "inherit"] });

@@ -2,7 +2,7 @@
 // admin client. The chart-RBAC test runs it against a manager that has only the chart's
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
-import { CustomObjectsApi, EventsV1Api } from "@kubernetes/client-node";
+import { CustomObjectsApi, EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { clients, eventually, isNotFound } from "./kube.ts";
 import { metricValue } from "./manager.ts";
 
@@ -16,10 +16,12 @@ export interface SmokeOptions {
   lease?: { namespace: string; name: string };
   /** The manager's /metrics: its caches must have run without a failed list or watch. */
   metricsUrl?: string;
+  /** Another cluster than the harness's (the k3s suite). */
+  kubeConfig?: KubeConfig;
 }
 
-export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl }: SmokeOptions): Promise<void> {
-  const { kc, core, coordination } = clients();
+export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig }: SmokeOptions): Promise<void> {
+  const { kc, core, coordination } = clients(kubeConfig);
   const widgets = kc.makeApiClient(CustomObjectsApi);
   const events = kc.makeApiClient(EventsV1Api);
   const opts = { timeoutMs };

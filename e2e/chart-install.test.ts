@@ -1,0 +1,49 @@
+// The Helm chart with the pinned helm: lint-clean, stable template output, `helm install` into the
+// local control plane creates every object, `helm uninstall` removes them and keeps the CRDs.
+import { execFileSync } from "node:child_process";
+import { describe, expect, inject, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { uniqueName, useNamespace } from "./support/kube.ts";
+import { repoRoot } from "./support/plane.ts";
+
+const bin = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repoRoot, encoding: "utf8" }).trim();
+const chart = `${repoRoot}/charts/cellcloud`;
+const helm = (...args: string[]) => execFileSync(`${bin}/helm`, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const kubectl = (...args: string[]) =>
+  execFileSync(`${bin}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const ns = useNamespace("helm");
+
+describe("helm chart", () => {
+  it("lints clean and renders the same output twice", () => {
+    expect(helm("lint", chart, "--strict", "--set", "kwok.enabled=true")).toContain("0 chart(s) failed");
+    const render = () => helm("template", "cc", chart, "--kube-version", "1.34.2", "--set", "kwok.enabled=true");
+    expect(render()).toBe(render());
+  });
+
+  it("installs every object into the local control plane and uninstalls them, keeping the CRDs", () => {
+    const release = uniqueName("cc");
+    const kc = ["--kubeconfig", inject("kubeconfig"), "--namespace", ns.name];
+    const rendered = helm("template", release, chart, "--kube-version", "1.34.2", "--namespace", ns.name, "--set", "kwok.enabled=true");
+    const expected = parseAllDocuments(rendered).map((d) => d.toJSON() as { kind: string; metadata: { name: string } })
+      .filter(Boolean).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(expected.length).toBeGreaterThan(12);
+
+    helm("install", release, chart, ...kc, "--set", "kwok.enabled=true");
+    const manifest = helm("get", "manifest", release, ...kc);
+    for (const id of expected) {
+      const [kind, name] = id.split("/") as [string, string];
+      const clusterScoped = kind.startsWith("Cluster");
+      expect(kubectl("get", kind.toLowerCase(), name, ...(clusterScoped ? [] : ["-n", ns.name]), "-o", "name")).toContain(name);
+      expect(manifest).toContain(`name: ${name}`);
+    }
+    expect(helm("status", release, ...kc)).toContain("STATUS: deployed");
+
+    helm("uninstall", release, ...kc, "--wait");
+    for (const id of expected) {
+      const [kind, name] = id.split("/") as [string, string];
+      const out = kubectl("get", kind.toLowerCase(), name, ...(kind.startsWith("Cluster") ? [] : ["-n", ns.name]), "--ignore-not-found", "-o", "name");
+      expect(out.trim(), `${id} removed`).toBe("");
+    }
+    expect(kubectl("get", "crd", "widgets.demo.cellcloud.io", "-o", "name")).toContain("widgets.demo.cellcloud.io");
+  });
+});

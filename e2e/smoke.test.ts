@@ -1,0 +1,29 @@
+// The product smoke suite as a user sees it. Against the local plane it runs a manager of its own;
+// against an installed cluster (CELLCLOUD_KUBECONFIG, as e2e/kind and e2e/k3s set it) it checks the
+// manager the chart deployed there.
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { uniqueName, useNamespace } from "./support/kube.ts";
+import { spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { cleanSmoke, runSmoke } from "./support/smoke.ts";
+
+const external = Boolean(process.env.CELLCLOUD_KUBECONFIG);
+const ns = useNamespace("smoke");
+const leaseId = uniqueName("smoke");
+let manager: ManagerProcess | undefined;
+
+beforeAll(() => {
+  if (!external) manager = spawnManager({ leaseId, metricsPort: 16580, healthPort: 16581 });
+});
+afterAll(async () => {
+  manager?.child.kill("SIGTERM");
+  await cleanSmoke(ns.name);
+});
+
+describe("product smoke suite", () => {
+  it("passes", async () => {
+    await runSmoke({
+      namespace: ns.name, prefix: "smoke", timeoutMs: 60_000,
+      ...(manager ? { metricsUrl: manager.metricsUrl, lease: { namespace: "kube-system", name: leaseId } } : {}),
+    });
+  });
+});
