@@ -4,9 +4,9 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { uniqueName, useNamespace } from "./support/kube.ts";
-import { repoRoot } from "./support/plane.ts";
+import { binDir, repoRoot } from "./support/plane.ts";
 
-const bin = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repoRoot, encoding: "utf8" }).trim();
+const bin = binDir;
 const chart = `${repoRoot}/charts/cellcloud`;
 const helm = (...args: string[]) => execFileSync(`${bin}/helm`, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 const kubectl = (...args: string[]) =>

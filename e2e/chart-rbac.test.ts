@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
 import { clients, uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
-import { repoRoot } from "./support/plane.ts";
+import { binDir, repoRoot } from "./support/plane.ts";
 import { cleanSmoke, runSmoke } from "./support/smoke.ts";
 
 interface Rule { apiGroups: string[]; resources: string[]; verbs: string[] }
@@ -18,7 +18,7 @@ interface Doc { kind: string; metadata: { name: string; namespace?: string }; ru
 const releaseNs = useNamespace("cellcloud-system");
 const work = useNamespace("rbac-smoke");
 const release = uniqueName("rbac");
-const bin = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repoRoot, encoding: "utf8" }).trim();
+const bin = binDir;
 const kubectl = (args: string[], input?: string) =>
   execFileSync(`${bin}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], { input, encoding: "utf8" });
 let docs: Doc[] = [];
@@ -49,7 +49,7 @@ function tokenKubeconfig(token: string): string {
   return path;
 }
 
-let port = 16560;
+let port = 16530; // up to ~16572: two ports per smoke run
 async function smokeAs(prefix: string, timeoutMs: number): Promise<void> {
   running = spawnManager({
     leaseId: `${release}-${prefix}`, metricsPort: port++, healthPort: port++,

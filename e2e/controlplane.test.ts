@@ -1,7 +1,7 @@
 // Proves the local control plane is a real Kubernetes: the pinned version, KWOK hosts that turn
 // Ready, pods that run on them, the garbage collector, and node lifecycle taints with eviction.
 import { afterAll, describe, expect, it } from "vitest";
-import { clients, eventually, isNotFound, uniqueName, useNamespace } from "./support/kube.ts";
+import { clients, eventually, eventuallyGone, uniqueName, useNamespace } from "./support/kube.ts";
 import { NODE_NOT_READY_LABEL, condition, kwokNode } from "./support/nodes.ts";
 
 const { core, apps, coordination, version } = clients();
@@ -141,17 +141,7 @@ describe("local control plane", () => {
       { what: "node lifecycle controller to taint the failed node" },
     );
     expect(condition(tainted, "Ready")).toBe("False");
-    await eventually(
-      async () => {
-        try {
-          await core.readNamespacedPod({ name: "evictable", namespace: ns.name });
-          return false;
-        } catch (err) {
-          return isNotFound(err);
-        }
-      },
-      { what: "taint-based eviction of the pod" },
-    );
+    await eventuallyGone(() => core.readNamespacedPod({ name: "evictable", namespace: ns.name }), "taint-based eviction of the pod");
 
     // Recovery: remove the label; KWOK re-initializes the node and the taints go away.
     await core.patchNode(

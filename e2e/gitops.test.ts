@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { kstatus, type KStatus } from "../operators/runtime/kstatus.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
-import { repoRoot } from "./support/plane.ts";
+import { binDir, repoRoot } from "./support/plane.ts";
 
 const lua = readFileSync(`${repoRoot}/examples/gitops/argocd/health.lua`, "utf8");
 
@@ -50,8 +50,7 @@ describe("GitOps", () => {
     const k = parse(readFileSync(`${repoRoot}/examples/kustomization.yaml`, "utf8")) as { resources: string[] };
     const files = readdirSync(`${repoRoot}/examples`).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").sort();
     expect([...k.resources].sort()).toEqual(files);
-    const bin = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repoRoot, encoding: "utf8" }).trim();
-    const built = parseAllDocuments(execFileSync(`${bin}/kubectl`, ["kustomize", `${repoRoot}/examples`], { encoding: "utf8" }));
+    const built = parseAllDocuments(execFileSync(`${binDir}/kubectl`, ["kustomize", `${repoRoot}/examples`], { encoding: "utf8" }));
     expect(built.length).toBeGreaterThanOrEqual(files.length);
   });
 

@@ -1,24 +1,24 @@
 // The informer against a real apiserver: an apiserver restart makes a resumed watch "too old"
 // (410 Gone) and the informer relists, then follows new changes; transport
 // errors re-watch with backoff; resync re-delivers cached objects.
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { KubeConfig } from "@kubernetes/client-node";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Informer, type InformerEvent } from "../operators/runtime/informer.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import { newLogger } from "../operators/runtime/log.ts";
 import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
-import { clients, eventually, useNamespace } from "./support/kube.ts";
-import { hack, isAlive, pidOf } from "./support/plane.ts";
+import { clients, eventually, kubeConfig, useNamespace } from "./support/kube.ts";
+import { disrupt, isAlive, pidOf } from "./support/plane.ts";
 
-const ns = useNamespace("informer");
+// On the disrupt plane: the 410 test restarts kube-apiserver.
+beforeAll(() => { disrupt.up(); });
+const ns = useNamespace("informer", () => disrupt.kubeconfig);
+const admin = () => clients(kubeConfig(disrupt.kubeconfig));
 const ConfigMaps: ResourceRef = { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true };
 let informer: Informer | undefined;
 afterEach(() => informer?.stop());
 
 function start(opts: { resyncMs?: number } = {}) {
-  const kc = new KubeConfig();
-  kc.loadFromFile(inject("kubeconfig"));
-  informer = new Informer(new KubeClient(kc), ConfigMaps, newLogger("silent"), {
+  informer = new Informer(new KubeClient(kubeConfig(disrupt.kubeconfig)), ConfigMaps, newLogger("silent"), {
     namespace: ns.name, backoff: { initialMs: 100, maxMs: 1000 }, ...opts,
   });
   const seen: Array<[InformerEvent, string]> = [];
@@ -29,7 +29,7 @@ function start(opts: { resyncMs?: number } = {}) {
 
 describe("informer", () => {
   it("relists after 410 Gone and restarts the watch after transport errors", async () => {
-    const { core } = clients();
+    const { core } = admin();
     await core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: "a" } } });
     const { informer: inf, seen } = start();
     await inf.waitForSync();
@@ -37,10 +37,10 @@ describe("informer", () => {
     // Move etcd's revision past what this namespace-scoped watch has seen, then restart the apiserver:
     // its new watch cache starts at the current revision, so resuming the watch is "too old".
     await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { generateName: "rev-" } } });
-    const pid = pidOf(inject("stateDir"), "kube-apiserver");
+    const pid = pidOf(disrupt.stateDir, "kube-apiserver");
     process.kill(pid, "SIGKILL");
     await eventually(() => !isAlive(pid), { what: "kube-apiserver to die" });
-    hack("up", ["--plane-only", "--quiet"]);
+    disrupt.up();
     await eventually(() => inf.relists > 0, { what: "a relist after 410 Gone" });
     expect(inf.restarts).toBeGreaterThan(0);
     await core.deleteNamespacedConfigMap({ name: "a", namespace: ns.name });
@@ -50,7 +50,7 @@ describe("informer", () => {
   });
 
   it("keeps indexes in step with adds, updates and deletes", async () => {
-    const { core } = clients();
+    const { core } = admin();
     const { informer: inf } = start();
     inf.addIndexer("tier", (o) => [o.metadata.labels?.tier ?? "none"]);
     await inf.waitForSync();
@@ -65,7 +65,7 @@ describe("informer", () => {
   });
 
   it("re-delivers every cached object on resync", async () => {
-    const { core } = clients();
+    const { core } = admin();
     await core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: "steady" } } });
     const { informer: inf, seen } = start({ resyncMs: 300 });
     await inf.waitForSync();

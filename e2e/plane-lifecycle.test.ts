@@ -2,28 +2,31 @@
 // running `up` again with every object kept; `up` is idempotent; `down` leaves no process behind.
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { describe, expect, inject, it } from "vitest";
-import { clients, eventually, useNamespace } from "./support/kube.ts";
-import { hack, hackEnv, isAlive, pidOf, repoRoot } from "./support/plane.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { clients, eventually, kubeConfig, useNamespace } from "./support/kube.ts";
+import { disrupt, hack, hackEnv, isAlive, pidOf, repoRoot } from "./support/plane.ts";
 
-const ns = useNamespace("lifecycle");
+// Killing components happens on the disrupt plane, never under the other suites.
+beforeAll(() => { disrupt.up(); });
+const ns = useNamespace("lifecycle", () => disrupt.kubeconfig);
+const admin = () => clients(kubeConfig(disrupt.kubeconfig));
 
 describe.each(["etcd", "kube-apiserver"])("after kill -9 of %s", (component) => {
   it("`hack/up` restores a working plane without losing objects", async () => {
-    const { core } = clients();
+    const { core } = admin();
     const name = `before-${component}`;
     await core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name }, data: { k: "v" } } });
-    const stateDir = inject("stateDir");
+    const stateDir = disrupt.stateDir;
     const pid = pidOf(stateDir, component);
     process.kill(pid, "SIGKILL");
     await eventually(() => !isAlive(pid), { what: `${component} to die` });
 
-    hack("up", ["--plane-only", "--quiet"]);
+    disrupt.up();
 
     const newPid = pidOf(stateDir, component);
     expect(newPid).not.toBe(pid);
     expect(isAlive(newPid)).toBe(true);
-    const fresh = clients().core;
+    const fresh = admin().core;
     const cm = await eventually(() => fresh.readNamespacedConfigMap({ name, namespace: ns.name }), { what: "old object" });
     expect(cm.data).toEqual({ k: "v" });
     await fresh.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: `after-${component}` } } });
@@ -31,7 +34,7 @@ describe.each(["etcd", "kube-apiserver"])("after kill -9 of %s", (component) => 
 });
 
 describe("a separate instance through up, up, down", () => {
-  const env = hackEnv("lifecycle", { CELLCLOUD_PORT_BASE: "16700" });
+  const env = hackEnv("lifecycle", { CELLCLOUD_PORT_BASE: "16600" });
   const state = `${repoRoot}/.state/lifecycle`;
   const components = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
   const ours = () =>

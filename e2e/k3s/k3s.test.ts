@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { repoRoot } from "../support/plane.ts";
+import { binDir, repoRoot } from "../support/plane.ts";
 import { runSmoke } from "../support/smoke.ts";
 
 const K3S_IMAGE = "rancher/k3s:v1.34.1-k3s1";
@@ -24,7 +24,7 @@ if (!docker) console.log("e2e-k3s: skipped: no container engine here ('docker in
 describe.skipIf(!docker)("CellCloud on k3s (testcontainers)", () => {
   const work = mkdtempSync(join(tmpdir(), "cellcloud-k3s-"));
   const kubeconfig = join(work, "kubeconfig");
-  const bin = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repoRoot, encoding: "utf8" }).trim();
+  const bin = binDir;
   const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: repoRoot, stdio: "inherit", env: { ...process.env, KUBECONFIG: kubeconfig } });
   let stop: (() => Promise<unknown>) | undefined;
 

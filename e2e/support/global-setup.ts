@@ -4,12 +4,12 @@
 // CELLCLOUD_KUBECONFIG set, suites run against that cluster instead (e2e/kind, e2e/k3s).
 import { execFileSync } from "node:child_process";
 import type { TestProject } from "vitest/node";
-import { hackEnv, repoRoot, testStateDir } from "./plane.ts";
+import { existsSync } from "node:fs";
+import { disrupt, hackEnv, repoRoot, testStateDir } from "./plane.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     kubeconfig: string;
-    stateDir: string;
   }
 }
 
@@ -18,7 +18,6 @@ export default function setup(project: TestProject): () => void {
   const external = process.env.CELLCLOUD_KUBECONFIG;
   if (external) {
     project.provide("kubeconfig", external);
-    project.provide("stateDir", "");
     return () => {};
   }
   const env = hackEnv();
@@ -32,10 +31,9 @@ export default function setup(project: TestProject): () => void {
   }
   run("up", ["--plane-only", "--quiet"]);
   project.provide("kubeconfig", `${testStateDir}/kubeconfig`);
-  project.provide("stateDir", testStateDir);
   return () => {
-    if (!wasRunning && process.env.CELLCLOUD_KEEP_PLANE !== "1") {
-      execFileSync(`${repoRoot}/hack/down`, { env, stdio: "ignore" });
-    }
+    if (process.env.CELLCLOUD_KEEP_PLANE === "1") return;
+    if (!wasRunning) execFileSync(`${repoRoot}/hack/down`, { env, stdio: "ignore" });
+    if (existsSync(disrupt.stateDir)) execFileSync(`${repoRoot}/hack/down`, { env: disrupt.env(), stdio: "ignore" });
   };
 }

@@ -4,9 +4,10 @@ import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, inject } from "vitest";
 
-export function kubeConfig(): k8s.KubeConfig {
+/** The harness's cluster, or another plane's kubeconfig file (the disrupt plane). */
+export function kubeConfig(path: string = inject("kubeconfig")): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
-  kc.loadFromFile(inject("kubeconfig"));
+  kc.loadFromFile(path);
   return kc;
 }
 
@@ -18,6 +19,18 @@ export function clients(kc = kubeConfig()) {
     coordination: kc.makeApiClient(k8s.CoordinationV1Api),
     version: kc.makeApiClient(k8s.VersionApi),
   };
+}
+
+/** Polls until `read` fails with 404 (the object is gone). */
+export function eventuallyGone(read: () => Promise<unknown>, what: string, timeoutMs?: number): Promise<true> {
+  return eventually(async () => {
+    try {
+      await read();
+      return false;
+    } catch (err) {
+      return isNotFound(err);
+    }
+  }, { what, ...(timeoutMs ? { timeoutMs } : {}) });
 }
 
 /** True when the error is the apiserver's 404. */
@@ -33,17 +46,18 @@ export function uniqueName(prefix: string): string {
  * Creates a fresh namespace for the calling suite before its tests and deletes it after; waits for
  * its `default` ServiceAccount (made by kube-controller-manager) so pods can be created at once.
  */
-export function useNamespace(prefix: string): { readonly name: string } {
+export function useNamespace(prefix: string, kubeconfig?: () => string): { readonly name: string } {
   const ns = { name: uniqueName(prefix) };
+  const kc = () => (kubeconfig ? kubeConfig(kubeconfig()) : kubeConfig());
   beforeAll(async () => {
-    const { core } = clients();
+    const { core } = clients(kc());
     await core.createNamespace({ body: { metadata: { name: ns.name, labels: { "cellcloud.io/test": "true" } } } });
     await eventually(() => core.readNamespacedServiceAccount({ name: "default", namespace: ns.name }), {
       what: `ServiceAccount default in ${ns.name}`,
     });
   });
   afterAll(async () => {
-    await clients().core.deleteNamespace({ name: ns.name }).catch(() => undefined);
+    await clients(kc()).core.deleteNamespace({ name: ns.name }).catch(() => undefined);
   });
   return ns;
 }

@@ -20,9 +20,9 @@ export interface InProcessManager {
 }
 
 /** A manager with every controller (or the named ones), leader election off, /metrics on a free port. */
-export async function startManager(names: string[] = Object.keys(controllers)): Promise<InProcessManager> {
+export async function startManager(names: string[] = Object.keys(controllers), kubeconfig: string = inject("kubeconfig")): Promise<InProcessManager> {
   const kc = new KubeConfig();
-  kc.loadFromFile(inject("kubeconfig"));
+  kc.loadFromFile(kubeconfig);
   const mgr = new Manager({
     kubeConfig: kc, log: newLogger(process.env.TEST_LOG_LEVEL ?? "silent"), leaderElection: false,
     metricsAddress: "127.0.0.1:0", processMetrics: false,

@@ -19,6 +19,22 @@ export function hack(script: string, args: string[] = [], env = hackEnv()): stri
   return execFileSync(`${repoRoot}/hack/${script}`, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** The pinned kubectl/helm directory (~/.cache/cellcloud/<versions>/bin). */
+export const binDir = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repoRoot, encoding: "utf8" }).trim();
+
+/**
+ * The "disrupt" plane: suites that kill etcd or kube-apiserver run against this plane of their own,
+ * so the shared test plane is never restarted under the other suites (client-go informers in
+ * kube-controller-manager, kube-scheduler and kwok back off for up to a minute after an outage).
+ * global-setup stops it at the end.
+ */
+export const disrupt = {
+  env: () => hackEnv("disrupt", { CELLCLOUD_PORT_BASE: "16700" }),
+  stateDir: `${repoRoot}/.state/disrupt`,
+  kubeconfig: `${repoRoot}/.state/disrupt/kubeconfig`,
+  up: () => hack("up", ["--plane-only", "--quiet"], disrupt.env()),
+};
+
 /** The pid hack/up recorded for a component of the instance whose state dir is given. */
 export function pidOf(stateDir: string, component: string): number {
   return Number(readFileSync(`${stateDir}/pids/${component}.pid`, "utf8").trim());

@@ -3,7 +3,7 @@
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
 import { CustomObjectsApi, EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { clients, eventually, isNotFound } from "./kube.ts";
+import { clients, eventually, eventuallyGone } from "./kube.ts";
 import { metricValue } from "./manager.ts";
 
 const W = { group: "demo.cellcloud.io", version: "v1alpha1", plural: "widgets" };
@@ -56,14 +56,7 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
     { ...opts, what: "deleted ConfigMap recreated" });
   // Deletion runs the finalizer's cleanup: the ConfigMap goes too.
   await widgets.deleteNamespacedCustomObject({ ...W, namespace, name: `${prefix}-ok` });
-  await eventually(async () => {
-    try {
-      await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
-      return false;
-    } catch (e) {
-      return isNotFound(e);
-    }
-  }, { ...opts, what: "ConfigMap cleaned up" });
+  await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
   if (metricsUrl) {
     const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
     if (failures > 0) throw new Error(`the manager's informers had ${failures} failed list/watch requests`);
