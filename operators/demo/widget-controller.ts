@@ -9,7 +9,7 @@ import type { Controller } from "../runtime/controller.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { markReady, writeStatus } from "../runtime/status.ts";
 import { containsSubset } from "../runtime/subset.ts";
-import type { KubeObject, Request, ResourceRef } from "../runtime/types.ts";
+import { requestKey, type KubeObject, type ResourceRef } from "../runtime/types.ts";
 
 export const WidgetRef = refOf(Widget);
 export const ConfigMapRef: ResourceRef = { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true };
@@ -22,7 +22,6 @@ export function setupWidgetController(mgr: Manager): Controller {
   const widgets = mgr.informer<WidgetObj>(WidgetRef);
   const configMaps = mgr.informer(ConfigMapRef, MANAGED);
   const { client } = mgr;
-  const key = (r: Request) => `${r.namespace}/${r.name}`;
 
   async function finalize(w: WidgetObj): Promise<void> {
     if (!hasFinalizer(w, FINALIZER)) return;
@@ -38,14 +37,14 @@ export function setupWidgetController(mgr: Manager): Controller {
   }
 
   return mgr.controller("widget").for(WidgetRef).owns(ConfigMapRef, MANAGED).complete(async (req) => {
-    let w = widgets.get(key(req));
+    let w = widgets.get(requestKey(req));
     if (!w) return;
     if (isDeleting(w)) return finalize(w);
     w = await addFinalizer(client, WidgetRef, w, FINALIZER);
     if (w.spec.behavior === "Error") throw new Error("spec.behavior is Error: failing on purpose");
     if (w.spec.behavior === "Terminal") throw new TerminalError("BehaviorTerminal", "spec.behavior is Terminal: this widget will not be reconciled until spec.behavior changes");
     const desired = configMapFor(w, true);
-    if (!containsSubset(configMaps.get(key(req)), desired)) await client.apply(ConfigMapRef, desired, mgr.fieldManager);
+    if (!containsSubset(configMaps.get(requestKey(req)), desired)) await client.apply(ConfigMapRef, desired, mgr.fieldManager);
     const status = markReady(w, "Reconciled", `ConfigMap ${desired.metadata.name} is up to date`);
     await writeStatus(client, WidgetRef, w, { ...status, configMapName: desired.metadata.name });
   });

@@ -47,10 +47,6 @@ export class LeaderElector {
     this.clock = clock;
   }
 
-  get isLeader(): boolean {
-    return this.leading;
-  }
-
   /** Feed from a watch on the Lease: records when this candidate saw the lease change. */
   observeLease(lease: KubeObject & { spec?: LeaseSpec }): void {
     const before = this.observed?.record;

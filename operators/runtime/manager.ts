@@ -15,7 +15,7 @@ import { newLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { close, listen } from "./server.ts";
 import { markStalled, writeStatus } from "./status.ts";
-import { keyOf, type KubeObject, type Request, type ResourceRef } from "./types.ts";
+import { keyOf, requestKey, type KubeObject, type Request, type ResourceRef } from "./types.ts";
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
@@ -50,7 +50,8 @@ export class Manager {
   private elector?: LeaderElector;
   private servers: Array<Server | undefined> = [];
   private synced = false;
-  private running?: Promise<void>;
+  private started = false;
+  private leading?: Promise<void>;
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
@@ -73,17 +74,13 @@ export class Manager {
         onError: (op) => this.metrics.informerErrors.inc({ resource: ref.plural, op }),
       });
       this.informers.set(k, inf);
-      if (this.running) inf.start();
+      if (this.started) inf.start();
     }
     return inf as unknown as Informer<T>;
   }
 
   controller(name: string): ControllerBuilder {
     return new ControllerBuilder(this, name, (c) => this.controllers.push(c));
-  }
-
-  get isLeader(): boolean {
-    return this.opts.leaderElection === false || (this.elector?.isLeader ?? false);
   }
 
   /** Watch restarts and relists summed over all informers (how often the caches had to recover). */
@@ -98,10 +95,6 @@ export class Manager {
     return a && typeof a === "object" ? `http://${a.address}:${a.port}/metrics` : undefined;
   }
 
-  get ready(): boolean {
-    return this.synced;
-  }
-
   /** Starts endpoints and caches, waits for sync, then runs controllers as leader. Resolves once synced. */
   async start(): Promise<void> {
     const endpoints = { registry: this.metrics.registry, ready: () => this.synced };
@@ -109,13 +102,13 @@ export class Manager {
       listen(this.opts.metricsAddress ?? "0", { registry: this.metrics.registry }),
       listen(this.opts.healthAddress ?? "0", endpoints),
     ]);
-    this.running = Promise.resolve();
+    this.started = true;
     this.prepareElection();
     for (const inf of this.informers.values()) inf.start();
     await Promise.all([...this.informers.values()].map((i) => i.waitForSync()));
     this.synced = true;
     this.log.info({ informers: this.informers.size }, "caches synced");
-    this.running = this.lead();
+    this.leading = this.lead();
   }
 
   /** The elector watches its Lease like any other cache, so "ready" includes being able to fail over fast. */
@@ -151,7 +144,7 @@ export class Manager {
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.all(this.controllers.map((c) => c.stop()));
-    await this.running;
+    await this.leading;
     await this.elector?.release();
     for (const inf of this.informers.values()) inf.stop();
     await Promise.all(this.servers.map(close));
@@ -160,7 +153,7 @@ export class Manager {
 
   /** Default terminal-error handling: Ready=False and Stalled=True with the error's reason and message. */
   async recordTerminal(ref: ResourceRef, req: Request, err: TerminalError): Promise<void> {
-    const obj = this.informer(ref).get(req.namespace ? `${req.namespace}/${req.name}` : req.name);
+    const obj = this.informer(ref).get(requestKey(req));
     if (!obj) return;
     if (await writeStatus(this.client, ref, obj, markStalled(obj, err.reason, err.message))) {
       this.events.record(obj, "Warning", err.reason, err.message);

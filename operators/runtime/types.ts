@@ -55,6 +55,11 @@ export interface Request {
   name: string;
 }
 
+/** The inverse of parseKey: the cache key of a request. */
+export function requestKey(req: Request): string {
+  return req.namespace ? `${req.namespace}/${req.name}` : req.name;
+}
+
 export function parseKey(key: string): Request {
   const i = key.indexOf("/");
   return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
