@@ -1,7 +1,7 @@
 // Finalizers are added before any external effect and removed only after cleanup succeeded.
 // Both writes carry the cached resourceVersion (optimistic lock), so a stale cache gets a 409
 // and a retry instead of clobbering another controller's finalizer.
-import type { KubeClient } from "./kube.ts";
+import { isNotFound, type KubeClient } from "./kube.ts";
 import type { KubeObject, ResourceRef } from "./types.ts";
 
 export function hasFinalizer(obj: KubeObject, name: string): boolean {
@@ -23,7 +23,13 @@ export async function addFinalizer<T extends KubeObject>(client: KubeClient, ref
   return setFinalizers(client, ref, obj, [...(obj.metadata.finalizers ?? []), name]);
 }
 
+/** Removes `name`; an object that is already gone has no finalizer left, so 404 counts as done. */
 export async function removeFinalizer<T extends KubeObject>(client: KubeClient, ref: ResourceRef, obj: T, name: string): Promise<T> {
   if (!hasFinalizer(obj, name)) return obj;
-  return setFinalizers(client, ref, obj, (obj.metadata.finalizers ?? []).filter((f) => f !== name));
+  try {
+    return await setFinalizers(client, ref, obj, (obj.metadata.finalizers ?? []).filter((f) => f !== name));
+  } catch (err) {
+    if (isNotFound(err)) return obj;
+    throw err;
+  }
 }
