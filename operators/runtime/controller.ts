@@ -7,7 +7,6 @@ import type { Logger } from "pino";
 import { isTerminal, type TerminalError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
-import type { RateLimiter } from "./ratelimit.ts";
 import { parseKey, type Request } from "./types.ts";
 
 export type Result = void | { requeueAfterMs: number };
@@ -25,7 +24,6 @@ export interface ControllerOptions {
   log: Logger;
   metrics: Metrics;
   concurrency?: number;
-  rateLimiter?: RateLimiter<string>;
   onTerminal?: (req: Request, err: TerminalError, log: Logger) => Promise<void>;
 }
 
@@ -39,19 +37,11 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.name = opts.name;
     this.opts = opts;
-    this.queue = new WorkQueue<string>({
-      name: opts.name,
-      ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
-      metrics: opts.metrics.queue(opts.name),
-    });
+    this.queue = new WorkQueue<string>({ name: opts.name, metrics: opts.metrics.queue(opts.name) });
   }
 
   enqueue(key: string): void {
     this.queue.add(key);
-  }
-
-  enqueueAfter(key: string, delayMs: number): void {
-    this.queue.addAfter(key, delayMs);
   }
 
   get started(): boolean {
@@ -131,6 +121,6 @@ export class Controller {
   }
 }
 
-export function errText(err: unknown): string {
+function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import { sleep } from "./clock.ts";
 import { ApiError, isGone, resourcePath, type KubeClient, type WatchEvent } from "./kube.ts";
-import { keyOf, type KubeObject, type ResourceRef } from "./types.ts";
+import { apiVersionOf, keyOf, type KubeObject, type ResourceRef } from "./types.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
 export type Handler<T> = (type: InformerEvent, obj: T, old?: T) => void;
@@ -46,10 +46,6 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.ref = ref;
     this.log = log;
     this.opts = opts;
-  }
-
-  get hasSynced(): boolean {
-    return this.synced;
   }
 
   addHandler(h: Handler<T>): void {
@@ -212,5 +208,5 @@ export class Informer<T extends KubeObject = KubeObject> {
 /** List items carry no apiVersion/kind; fill them in so owner references and events can use them. */
 function withKind<T extends KubeObject>(o: T, ref: ResourceRef): T {
   if (o.kind && o.apiVersion) return o;
-  return { ...o, apiVersion: ref.group ? `${ref.group}/${ref.version}` : ref.version, kind: ref.kind };
+  return { ...o, apiVersion: apiVersionOf(ref), kind: ref.kind };
 }
