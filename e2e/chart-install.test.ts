@@ -3,14 +3,11 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { uniqueName, useNamespace } from "./support/kube.ts";
+import { kubectl, uniqueName, useNamespace } from "./support/kube.ts";
 import { binDir, repoRoot } from "./support/plane.ts";
 
-const bin = binDir;
 const chart = `${repoRoot}/charts/cellcloud`;
-const helm = (...args: string[]) => execFileSync(`${bin}/helm`, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-const kubectl = (...args: string[]) =>
-  execFileSync(`${bin}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const helm = (...args: string[]) => execFileSync(`${binDir}/helm`, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 const ns = useNamespace("helm");
 
 describe("helm chart", () => {
@@ -33,7 +30,7 @@ describe("helm chart", () => {
     for (const id of expected) {
       const [kind, name] = id.split("/") as [string, string];
       const clusterScoped = kind.startsWith("Cluster");
-      expect(kubectl("get", kind.toLowerCase(), name, ...(clusterScoped ? [] : ["-n", ns.name]), "-o", "name")).toContain(name);
+      expect(kubectl(["get", kind.toLowerCase(), name, ...(clusterScoped ? [] : ["-n", ns.name]), "-o", "name"])).toContain(name);
       expect(manifest).toContain(`name: ${name}`);
     }
     expect(helm("status", release, ...kc)).toContain("STATUS: deployed");
@@ -41,9 +38,9 @@ describe("helm chart", () => {
     helm("uninstall", release, ...kc, "--wait");
     for (const id of expected) {
       const [kind, name] = id.split("/") as [string, string];
-      const out = kubectl("get", kind.toLowerCase(), name, ...(kind.startsWith("Cluster") ? [] : ["-n", ns.name]), "--ignore-not-found", "-o", "name");
+      const out = kubectl(["get", kind.toLowerCase(), name, ...(kind.startsWith("Cluster") ? [] : ["-n", ns.name]), "--ignore-not-found", "-o", "name"]);
       expect(out.trim(), `${id} removed`).toBe("");
     }
-    expect(kubectl("get", "crd", "widgets.demo.cellcloud.io", "-o", "name")).toContain("widgets.demo.cellcloud.io");
+    expect(kubectl(["get", "crd", "widgets.demo.cellcloud.io", "-o", "name"])).toContain("widgets.demo.cellcloud.io");
   });
 });

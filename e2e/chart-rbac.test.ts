@@ -5,9 +5,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
-import { clients, uniqueName, useNamespace } from "./support/kube.ts";
+import { clients, kubectl, uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
 import { binDir, repoRoot } from "./support/plane.ts";
 import { cleanSmoke, runSmoke } from "./support/smoke.ts";
@@ -18,16 +18,13 @@ interface Doc { kind: string; metadata: { name: string; namespace?: string }; ru
 const releaseNs = useNamespace("cellcloud-system");
 const work = useNamespace("rbac-smoke");
 const release = uniqueName("rbac");
-const bin = binDir;
-const kubectl = (args: string[], input?: string) =>
-  execFileSync(`${bin}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], { input, encoding: "utf8" });
 let docs: Doc[] = [];
 let saKubeconfig = "";
 let running: ManagerProcess | undefined;
 
 /** The chart's own ServiceAccount and RBAC, rendered by the pinned helm for this release. */
 function renderRbac(): Doc[] {
-  const out = execFileSync(`${bin}/helm`, [
+  const out = execFileSync(`${binDir}/helm`, [
     "template", release, `${repoRoot}/charts/cellcloud`, "--namespace", releaseNs.name, "--kube-version", "1.34.2",
     "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml",
   ], { encoding: "utf8" });

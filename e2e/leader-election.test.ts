@@ -1,9 +1,9 @@
 // Two real manager processes share one Lease: only the leader reconciles; after kill -9 of the
 // leader the standby takes over within the lease duration (measured, not assumed).
-import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { clients, eventually, uniqueName, useNamespace } from "./support/kube.ts";
 import { metricValue, spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { widgetsIn } from "./support/widgets.ts";
 
 const ns = useNamespace("leader");
 const leaseId = uniqueName("cellcloud-le");
@@ -15,12 +15,7 @@ afterAll(() => {
   for (const p of procs) p.child.kill("SIGKILL");
 });
 
-const widgets = () => clients().kc.makeApiClient(CustomObjectsApi);
-const createWidget = (name: string) =>
-  widgets().createNamespacedCustomObject({
-    group: "demo.cellcloud.io", version: "v1alpha1", plural: "widgets", namespace: ns.name,
-    body: { apiVersion: "demo.cellcloud.io/v1alpha1", kind: "Widget", metadata: { name }, spec: { size: 1 } },
-  });
+const createWidget = (name: string) => widgetsIn(clients().kc, ns.name).create(name, { size: 1 });
 const configMapExists = (name: string) => async () =>
   (await clients().core.readNamespacedConfigMap({ name, namespace: ns.name })).data?.size === "1";
 const reconciles = async (p: ManagerProcess) =>

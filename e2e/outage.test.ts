@@ -1,10 +1,10 @@
 // The operator runtime through a 20 s kube-apiserver outage, on the disrupt plane: informers
 // recover and work pending at the outage completes, without restarting the manager.
-import { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clients, eventually, kubeConfig, useNamespace } from "./support/kube.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 import { disrupt, isAlive, pidOf } from "./support/plane.ts";
+import { widgetsIn } from "./support/widgets.ts";
 
 beforeAll(() => { disrupt.up(); });
 const ns = useNamespace("outage", () => disrupt.kubeconfig);
@@ -12,10 +12,8 @@ let m: InProcessManager;
 beforeAll(async () => { m = await startManager(["widget"], disrupt.kubeconfig); });
 afterAll(async () => { await m?.mgr.stop(); });
 
-const W = { group: "demo.cellcloud.io", version: "v1alpha1", plural: "widgets" };
-const api = () => kubeConfig(disrupt.kubeconfig).makeApiClient(CustomObjectsApi);
-const create = (name: string, size: number) =>
-  api().createNamespacedCustomObject({ ...W, namespace: ns.name, body: { apiVersion: "demo.cellcloud.io/v1alpha1", kind: "Widget", metadata: { name }, spec: { size } } });
+const widgets = () => widgetsIn(kubeConfig(disrupt.kubeconfig), ns.name);
+const create = (name: string, size: number) => widgets().create(name, { size });
 const configMapSize = async (name: string) =>
   (await clients(kubeConfig(disrupt.kubeconfig)).core.readNamespacedConfigMap({ name, namespace: ns.name })).data?.size;
 
@@ -25,7 +23,7 @@ describe("operator runtime through an apiserver outage", () => {
     await eventually(async () => (await configMapSize("before-outage")) === "5", { what: "first reconcile" });
     const pid = pidOf(disrupt.stateDir, "kube-apiserver");
     // Pending work as the apiserver dies.
-    await api().patchNamespacedCustomObject({ ...W, namespace: ns.name, name: "before-outage", body: [{ op: "replace", path: "/spec/size", value: 6 }] });
+    await widgets().patch("before-outage", [{ op: "replace", path: "/spec/size", value: 6 }]);
     process.kill(pid, "SIGKILL");
     await eventually(() => !isAlive(pid), { what: "kube-apiserver to die" });
     await new Promise((r) => setTimeout(r, 20_000));

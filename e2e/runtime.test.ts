@@ -1,31 +1,21 @@
 // The operator runtime against the real apiserver, through the demo Widget controller: writes only
 // on change, retries with growing delays, terminal errors in Ready, finalizers and deletionPolicy,
 // CEL validation and metrics. (Surviving an apiserver outage: e2e/outage.test.ts.)
-import { execFileSync } from "node:child_process";
-import { ApiException, CustomObjectsApi, EventsV1Api } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { binDir } from "./support/plane.ts";
-import { clients, eventually, eventuallyGone, useNamespace } from "./support/kube.ts";
+import { ApiException, EventsV1Api } from "@kubernetes/client-node";
+import { Widget } from "../operators/api/demo.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clients, eventually, eventuallyGone, kubectl, useNamespace } from "./support/kube.ts";
 import { metricValue, startManager, type InProcessManager } from "./support/manager.ts";
+import { widgetsIn, type WidgetObject } from "./support/widgets.ts";
 
 const ns = useNamespace("runtime");
-const group = "demo.cellcloud.io";
-const version = "v1alpha1";
-const plural = "widgets";
-type Widget = {
-  metadata: { name: string; resourceVersion: string; finalizers?: string[]; generation: number };
-  spec: Record<string, unknown>;
-  status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
-};
 
 let m: InProcessManager;
-const api = () => clients().kc.makeApiClient(CustomObjectsApi);
-const create = (name: string, spec: Record<string, unknown>) =>
-  api().createNamespacedCustomObject({ group, version, plural, namespace: ns.name, body: { apiVersion: `${group}/${version}`, kind: "Widget", metadata: { name }, spec } });
-const read = async (name: string) => (await api().getNamespacedCustomObject({ group, version, plural, namespace: ns.name, name })) as Widget;
-const patchSpec = (name: string, spec: Record<string, unknown>) =>
-  api().patchNamespacedCustomObject({ group, version, plural, namespace: ns.name, name, body: [{ op: "add", path: "/spec", value: spec }] });
-const ready = (w: Widget) => w.status?.conditions?.find((c) => c.type === "Ready");
+const widgets = () => widgetsIn(clients().kc, ns.name);
+const create = (name: string, spec: Record<string, unknown>) => widgets().create(name, spec);
+const read = (name: string) => widgets().read(name);
+const patchSpec = (name: string, spec: Record<string, unknown>) => widgets().patch(name, [{ op: "add", path: "/spec", value: spec }]);
+const ready = (w: WidgetObject) => w.status?.conditions?.find((c) => c.type === "Ready");
 const waitReady = (name: string, status = "True") =>
   eventually(async () => {
     const w = await read(name);
@@ -54,15 +44,11 @@ describe("operator runtime", () => {
   });
 
   it("retries an ordinary error with growing delays, then recovers", async () => {
-    const e0 = await m.errors();
     await create("flaky", { size: 1, behavior: "Error" });
-    const times: number[] = [];
-    let seen = e0;
-    await eventually(async () => {
-      const e = await m.errors();
-      if (e > seen) { times.push(performance.now()); seen = e; }
-      return times.length >= 7;
-    }, { intervalMs: 1, what: "7 failed reconciles" });
+    const failures = await eventually(() => { const f = m.failures(ns.name, "flaky"); return f.length >= 7 && f; },
+      { intervalMs: 5, what: "7 failed reconciles" });
+    expect(failures.some((f) => f.terminal)).toBe(false);
+    const times = failures.slice(0, 7).map((f) => f.at);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
     // 5 ms · 2^n backoff: 5, 10, 20, 40, 80, 160 ms between attempts (plus request time).
     expect(gaps[5]!).toBeGreaterThan(4 * gaps[1]!);
@@ -77,9 +63,11 @@ describe("operator runtime", () => {
     expect(ready(w)).toMatchObject({ reason: "BehaviorTerminal", message: expect.stringContaining("spec.behavior is Terminal") });
     // Stalled=True makes kstatus (Flux, Argo CD) report Failed rather than forever Progressing.
     expect(w.status?.conditions?.find((c) => c.type === "Stalled")).toMatchObject({ status: "True", reason: "BehaviorTerminal" });
-    const errors = await m.errors();
+    const failures = m.failures(ns.name, "doomed");
+    expect(failures.length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 2000));
-    expect(await m.errors()).toBe(errors);
+    expect(m.failures(ns.name, "doomed")).toEqual(failures);
+    expect(failures.every((f) => f.terminal)).toBe(true);
     const events = await clients().core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=doomed" });
     expect(events.items.map((e) => e.reason)).toContain("BehaviorTerminal");
   });
@@ -87,7 +75,7 @@ describe("operator runtime", () => {
   it("aggregates a repeated event into one events.k8s.io Event with a series count", async () => {
     await create("noisy", { size: 1 });
     const w = await waitReady("noisy");
-    const obj = { apiVersion: `${group}/${version}`, kind: "Widget", metadata: { ...w.metadata, namespace: ns.name } };
+    const obj = { apiVersion: Widget.apiVersion, kind: Widget.kind, metadata: { ...w.metadata, namespace: ns.name } };
     for (let i = 0; i < 3; i++) m.mgr.events.record(obj, "Normal", "Repeated", "the same thing happened again");
     const events = clients().kc.makeApiClient(EventsV1Api);
     const list = await eventually(async () => {
@@ -101,9 +89,8 @@ describe("operator runtime", () => {
     const { core } = clients();
     await create("sticky", { size: 1, failCleanup: true });
     await waitReady("sticky");
-    await api().deleteNamespacedCustomObject({ group, version, plural, namespace: ns.name, name: "sticky" });
-    const e0 = await m.errors();
-    await eventually(async () => (await m.errors()) >= e0 + 3, { what: "cleanup retries" });
+    await widgets().delete("sticky");
+    await eventually(() => m.failures(ns.name, "sticky").filter((f) => !f.terminal).length >= 3, { what: "cleanup retries" });
     expect((await read("sticky")).metadata.finalizers).toContain("demo.cellcloud.io/cleanup");
     expect((await core.readNamespacedConfigMap({ name: "sticky", namespace: ns.name })).data?.size).toBe("1");
     await patchSpec("sticky", { size: 1, failCleanup: false });
@@ -115,7 +102,7 @@ describe("operator runtime", () => {
     const { core } = clients();
     await create("orphaner", { size: 4, deletionPolicy: "Orphan" });
     await waitReady("orphaner");
-    await api().deleteNamespacedCustomObject({ group, version, plural, namespace: ns.name, name: "orphaner" });
+    await widgets().delete("orphaner");
     await eventuallyGone(() => read("orphaner"), "widget gone");
     await new Promise((r) => setTimeout(r, 3000)); // give the garbage collector its chance
     const cm = await core.readNamespacedConfigMap({ name: "orphaner", namespace: ns.name });
@@ -132,7 +119,7 @@ describe("operator runtime", () => {
   });
 
   it("`kubectl explain` shows the schema's descriptions", () => {
-    const out = execFileSync(`${binDir}/kubectl`, ["--kubeconfig", inject("kubeconfig"), "explain", "widgets.spec"], { encoding: "utf8" });
+    const out = kubectl(["explain", "widgets.spec"]);
     expect(out).toContain("Desired state of the widget.");
     expect(out).toMatch(/deletionPolicy\s+<string>/);
     expect(out).toContain("Orphan leaves it");

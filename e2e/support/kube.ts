@@ -1,14 +1,23 @@
 // Test helpers over the real apiserver: clients from the harness's kubeconfig, a namespace per
 // suite, and polling until an observable condition holds.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, inject } from "vitest";
+import { binDir } from "./plane.ts";
 
 /** The harness's cluster, or another plane's kubeconfig file (the disrupt plane). */
 export function kubeConfig(path: string = inject("kubeconfig")): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(path);
   return kc;
+}
+
+/** The pinned kubectl against the harness's cluster; `input` is its stdin (for `-f -`). */
+export function kubectl(args: string[], input?: string): string {
+  return execFileSync(`${binDir}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], {
+    input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"],
+  });
 }
 
 export function clients(kc = kubeConfig()) {

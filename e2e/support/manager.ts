@@ -16,15 +16,28 @@ export interface InProcessManager {
   /** Requests the manager made that change state (anything but GET), as "METHOD path". */
   writes: string[];
   reconciles(): Promise<number>;
-  errors(): Promise<number>;
+  /**
+   * Failed reconciles of one object, from the manager's own log: when (ms since epoch) and whether
+   * terminal. Per object, unlike the error metric, so leftovers of other suites cannot interfere.
+   */
+  failures(namespace: string, name: string): Array<{ at: number; terminal: boolean }>;
 }
+
+interface LogRecord { time: string; msg: string; namespace?: string; name?: string }
 
 /** A manager with every controller (or the named ones), leader election off, /metrics on a free port. */
 export async function startManager(names: string[] = Object.keys(controllers), kubeconfig: string = inject("kubeconfig")): Promise<InProcessManager> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
+  const records: LogRecord[] = [];
+  const sink = {
+    write(line: string) {
+      records.push(JSON.parse(line) as LogRecord);
+      if (process.env.TEST_LOG_LEVEL) process.stdout.write(line);
+    },
+  };
   const mgr = new Manager({
-    kubeConfig: kc, log: newLogger(process.env.TEST_LOG_LEVEL ?? "silent"), leaderElection: false,
+    kubeConfig: kc, log: newLogger(process.env.TEST_LOG_LEVEL ?? "warn", sink), leaderElection: false,
     metricsAddress: "127.0.0.1:0", processMetrics: false,
   });
   const writes: string[] = [];
@@ -36,7 +49,9 @@ export async function startManager(names: string[] = Object.keys(controllers), k
   return {
     mgr, controllers: started as Record<string, Controller>, writes,
     reconciles: () => sum("controller_runtime_reconcile_total"),
-    errors: () => sum("controller_runtime_reconcile_errors_total"),
+    failures: (namespace, name) => records
+      .filter((r) => r.namespace === namespace && r.name === name && r.msg.startsWith("reconcile failed"))
+      .map((r) => ({ at: Date.parse(r.time), terminal: r.msg.includes("terminally") })),
   };
 }
 

@@ -2,11 +2,11 @@
 // admin client. The chart-RBAC test runs it against a manager that has only the chart's
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
-import { CustomObjectsApi, EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
 import { metricValue } from "./manager.ts";
+import { widgetsIn } from "./widgets.ts";
 
-const W = { group: "demo.cellcloud.io", version: "v1alpha1", plural: "widgets" };
 
 export interface SmokeOptions {
   namespace: string;
@@ -22,12 +22,11 @@ export interface SmokeOptions {
 
 export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig }: SmokeOptions): Promise<void> {
   const { kc, core, coordination } = clients(kubeConfig);
-  const widgets = kc.makeApiClient(CustomObjectsApi);
+  const widgets = widgetsIn(kc, namespace);
   const events = kc.makeApiClient(EventsV1Api);
   const opts = { timeoutMs };
-  const body = (name: string, spec: Record<string, unknown>) => ({ apiVersion: `${W.group}/${W.version}`, kind: "Widget", metadata: { name }, spec });
   const ready = async (name: string) => {
-    const w = (await widgets.getNamespacedCustomObject({ ...W, namespace, name })) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+    const w = await widgets.read(name);
     return w.status?.conditions?.find((c) => c.type === "Ready")?.status;
   };
 
@@ -37,17 +36,17 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
     await eventually(async () => String((await coordination.readNamespacedLease(lease)).spec?.renewTime) !== String(first), { ...opts, what: "lease renewed" });
   }
   // A widget becomes Ready and gets its owned ConfigMap.
-  await widgets.createNamespacedCustomObject({ ...W, namespace, body: body(`${prefix}-ok`, { size: 2 }) });
+  await widgets.create(`${prefix}-ok`, { size: 2 });
   await eventually(async () => (await ready(`${prefix}-ok`)) === "True", { ...opts, what: "widget Ready" });
   const cm = await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
   if (cm.metadata?.ownerReferences?.[0]?.kind !== "Widget") throw new Error("ConfigMap is not owned by its Widget");
   // A terminal error shows in Ready=False and as an Event; a repeat adds to the Event's series.
-  await widgets.createNamespacedCustomObject({ ...W, namespace, body: body(`${prefix}-bad`, { size: 1, behavior: "Terminal" }) });
+  await widgets.create(`${prefix}-bad`, { size: 1, behavior: "Terminal" });
   await eventually(async () => (await ready(`${prefix}-bad`)) === "False", { ...opts, what: "terminal widget Ready=False" });
   const terminalEvents = async () =>
     (await events.listNamespacedEvent({ namespace })).items.filter((e) => e.regarding?.name === `${prefix}-bad` && e.reason === "BehaviorTerminal");
   await eventually(async () => (await terminalEvents()).length > 0, { ...opts, what: "terminal Event" });
-  await widgets.patchNamespacedCustomObject({ ...W, namespace, name: `${prefix}-bad`, body: [{ op: "replace", path: "/spec/size", value: 3 }] });
+  await widgets.patch(`${prefix}-bad`, [{ op: "replace", path: "/spec/size", value: 3 }]);
   await eventually(async () => (await terminalEvents()).some((e) => (e.series?.count ?? 1) >= 2), { ...opts, what: "Event series count 2" });
   // Drift is repaired: a deleted child comes back (the controller watches what it owns).
   const uid = cm.metadata?.uid;
@@ -55,7 +54,7 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   await eventually(async () => (await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace })).metadata?.uid !== uid,
     { ...opts, what: "deleted ConfigMap recreated" });
   // Deletion runs the finalizer's cleanup: the ConfigMap goes too.
-  await widgets.deleteNamespacedCustomObject({ ...W, namespace, name: `${prefix}-ok` });
+  await widgets.delete(`${prefix}-ok`);
   await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
   if (metricsUrl) {
     const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
@@ -65,11 +64,9 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
 
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
 export async function cleanSmoke(namespace: string): Promise<void> {
-  const widgets = clients().kc.makeApiClient(CustomObjectsApi);
-  const list = (await widgets.listNamespacedCustomObject({ ...W, namespace })) as { items: Array<{ metadata: { name: string } }> };
-  for (const w of list.items) {
-    const name = w.metadata.name;
-    await widgets.patchNamespacedCustomObject({ ...W, namespace, name, body: [{ op: "remove", path: "/metadata/finalizers" }] }).catch(() => undefined);
-    await widgets.deleteNamespacedCustomObject({ ...W, namespace, name }).catch(() => undefined);
+  const widgets = widgetsIn(clients().kc, namespace);
+  for (const { metadata: { name } } of await widgets.list()) {
+    await widgets.patch(name, [{ op: "remove", path: "/metadata/finalizers" }]).catch(() => undefined);
+    await widgets.delete(name).catch(() => undefined);
   }
 }
