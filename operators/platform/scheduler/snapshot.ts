@@ -1,6 +1,6 @@
 // The placement model and the Snapshot a cycle works on: nodes with their bound and assumed pods. Per-node
 // totals and per-domain group counts are updated on each assume/forget, so a filter reads them in O(1).
-import { ReasonedError } from "../runtime/errors.ts";
+import { ReasonedError } from "../../runtime/errors.ts";
 
 export interface Resources {
   cpu: number; // millicores
