@@ -9,12 +9,13 @@ import { ReasonedError } from "./errors.ts";
 import type { KubeObject, ResourceRef } from "./types.ts";
 
 export type Query = Record<string, string | number | boolean | undefined>;
-export type PatchType = "merge" | "json" | "apply";
+export type PatchType = "merge" | "json" | "apply" | "strategic";
 
 const contentTypes: Record<PatchType, string> = {
   merge: "application/merge-patch+json",
   json: "application/json-patch+json",
   apply: "application/apply-patch+yaml",
+  strategic: "application/strategic-merge-patch+json",
 };
 
 /** An apiserver error response: `code` is the HTTP status, `reason` the Status reason (Conflict, NotFound…). */

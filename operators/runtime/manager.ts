@@ -35,6 +35,13 @@ export interface ManagerOptions {
 
 const refKey = (r: ResourceRef) => `${r.group}/${r.version}/${r.plural}`;
 
+/** Anything that works only while this manager leads: controllers, and loops such as the scheduler. */
+export interface Runnable {
+  start(): void;
+  /** Stops taking work and resolves once in-flight work is finished. */
+  stop(): Promise<void>;
+}
+
 export class Manager {
   readonly client: KubeClient;
   readonly metrics: Metrics;
@@ -45,7 +52,7 @@ export class Manager {
   readonly defaultConcurrency: number;
   private readonly opts: ManagerOptions;
   private readonly informers = new Map<string, Informer>();
-  private readonly controllers: Controller[] = [];
+  private readonly runnables: Runnable[] = [];
   private readonly abort = new AbortController();
   private elector?: LeaderElector;
   private servers: Array<Server | undefined> = [];
@@ -80,7 +87,13 @@ export class Manager {
   }
 
   controller(name: string): ControllerBuilder {
-    return new ControllerBuilder(this, name, (c) => this.controllers.push(c));
+    return new ControllerBuilder(this, name, (c) => this.runnables.push(c));
+  }
+
+  /** Runs `r` while leading, like a controller; caches it reads must be created before start(). */
+  add<R extends Runnable>(r: R): R {
+    this.runnables.push(r);
+    return r;
   }
 
   /** Watch restarts and relists summed over all informers (how often the caches had to recover). */
@@ -125,17 +138,17 @@ export class Manager {
     const le = this.opts.leaderElection;
     if (!le || !this.elector) {
       this.metrics.leader.set({ name: "cellcloud-manager" }, 1);
-      for (const c of this.controllers) c.start();
+      for (const c of this.runnables) c.start();
       return;
     }
     const gauge = { name: le.name };
     this.metrics.leader.set(gauge, 0);
     if (!(await this.elector.acquire(this.abort.signal))) return;
     this.metrics.leader.set(gauge, 1);
-    for (const c of this.controllers) c.start();
+    for (const c of this.runnables) c.start();
     if ((await this.elector.hold(this.abort.signal)) === "lost") {
       this.metrics.leader.set(gauge, 0);
-      await Promise.all(this.controllers.map((c) => c.stop()));
+      await Promise.all(this.runnables.map((c) => c.stop()));
       this.opts.onLostLeadership?.();
     }
   }
@@ -143,7 +156,7 @@ export class Manager {
   /** Stops intake, lets in-flight reconciles finish, releases the lease, closes endpoints. */
   async stop(): Promise<void> {
     this.abort.abort();
-    await Promise.all(this.controllers.map((c) => c.stop()));
+    await Promise.all(this.runnables.map((c) => c.stop()));
     await this.leading;
     await this.elector?.release();
     for (const inf of this.informers.values()) inf.stop();

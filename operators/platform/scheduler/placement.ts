@@ -5,6 +5,8 @@ import type { NodeState, PlacedPod, PodRequest, Resources, Snapshot } from "./sn
 
 /** Chosen per Cell: pack nodes full first, or keep them evenly loaded. */
 export type Strategy = "Binpack" | "Spread";
+/** One strategy for every node, or each node's own (its Cell's). */
+export type StrategyOf = Strategy | ((node: NodeState) => Strategy);
 
 export interface Unschedulable {
   unschedulable: string; // "0/5000 nodes are available: 3200 wrong architecture, 1800 insufficient cpu."
@@ -20,7 +22,7 @@ export function placedPod(pod: PodRequest): PlacedPod {
 }
 
 /** Picks a node for the pod, or explains per reason why none fits. Ties go to the lowest node name. */
-export function schedule(pod: PodRequest, snapshot: Snapshot, strategy: Strategy): Decision {
+export function schedule(pod: PodRequest, snapshot: Snapshot, strategy: StrategyOf): Decision {
   const c = prepare(pod, snapshot);
   const eligible = eligibleNodes(c, snapshot);
   const failures = [...eligible.failures];
@@ -34,7 +36,7 @@ export function schedule(pod: PodRequest, snapshot: Snapshot, strategy: Strategy
       continue;
     }
     const members = domainMembers(c, n);
-    const score = allocationScore(n, pod.requests, strategy);
+    const score = allocationScore(n, pod.requests, typeof strategy === "string" ? strategy : strategy(n));
     // Nodes come sorted by name, so a strict comparison keeps the earlier one on a tie.
     if (best === undefined || members < bestMembers || (members === bestMembers && score > bestScore)) {
       best = n;
@@ -56,10 +58,11 @@ function domainMembers({ pod, spreadCounts }: Candidate, n: NodeState): number {
 const share = (used: number, capacity: number): number => (capacity > 0 ? used / capacity : 0);
 
 // MostAllocated for Binpack, LeastAllocated for Spread: cpu and memory weigh the same, both after placement.
+// Both lie in [0, 1], so nodes of a Binpack cell and a Spread cell compare by how well each suits its own cell.
 function allocationScore(n: NodeState, r: Readonly<Resources>, strategy: Strategy): number {
   const { requested, info } = n;
   const allocated = (share(requested.cpu + r.cpu, info.allocatable.cpu) + share(requested.memory + r.memory, info.allocatable.memory)) / 2;
-  return strategy === "Binpack" ? allocated : -allocated;
+  return strategy === "Binpack" ? allocated : 1 - allocated;
 }
 
 /** The kube-scheduler style summary: counts descending, then reason name. */
@@ -86,7 +89,7 @@ export type GangDecision = { placements: Placement[] } | (Unschedulable & { pod:
  * All or nothing: places the members in order, each seeing the ones before it, so capacity and
  * anti-affinity hold across the gang. The snapshot is returned to its state on entry either way.
  */
-export function scheduleGang(pods: readonly PodRequest[], snapshot: Snapshot, strategy: Strategy): GangDecision {
+export function scheduleGang(pods: readonly PodRequest[], snapshot: Snapshot, strategy: StrategyOf): GangDecision {
   const placements: Placement[] = [];
   try {
     for (const pod of pods) {

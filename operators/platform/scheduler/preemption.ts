@@ -1,7 +1,7 @@
 // Priority preemption: when no node fits, find the node where evicting the fewest, least important
 // lower-priority pods lets the pod pass every filter. Pure: it names victims, the caller evicts them.
 import { type Candidate, Freed, eligibleNodes, fitsAfterEviction, prepare } from "./filters.ts";
-import type { Strategy } from "./placement.ts";
+import type { StrategyOf } from "./placement.ts";
 import type { NodeState, PlacedPod, PodRequest, Snapshot } from "./snapshot.ts";
 
 export interface Preemption {
@@ -14,7 +14,7 @@ export interface Preemption {
  * eviction of strictly lower-priority pods makes room. `strategy` does not change the choice: the
  * ordering above is total; it is taken so callers can pass the same arguments as to schedule().
  */
-export function findPreemption(pod: PodRequest, snapshot: Snapshot, _strategy?: Strategy): Preemption | undefined {
+export function findPreemption(pod: PodRequest, snapshot: Snapshot, _strategy?: StrategyOf): Preemption | undefined {
   const c = prepare(pod, snapshot);
   let best: { node: string; victims: PlacedPod[]; top: number } | undefined;
   for (const n of eligibleNodes(c, snapshot).nodes) {
