@@ -5,7 +5,17 @@ export const KWOK_ANNOTATION = "kwok.x-k8s.io/node";
 /** Label honoured by the KWOK chaos stage in charts/cellcloud/files/kwok-stages.yaml: the node reports Ready=False. */
 export const NODE_NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io";
 
-export function kwokNode(name: string, opts: { arch?: string; zone?: string; cpu?: string; memory?: string; pods?: string } = {}): k8s.V1Node {
+export interface KwokNodeOptions {
+  arch?: string;
+  zone?: string;
+  cpu?: string;
+  memory?: string;
+  pods?: string;
+  labels?: Record<string, string>;
+  taints?: k8s.V1Taint[];
+}
+
+export function kwokNode(name: string, opts: KwokNodeOptions = {}): k8s.V1Node {
   const capacity = { cpu: opts.cpu ?? "32", memory: opts.memory ?? "128Gi", pods: opts.pods ?? "110" };
   return {
     apiVersion: "v1",
@@ -20,9 +30,10 @@ export function kwokNode(name: string, opts: { arch?: string; zone?: string; cpu
         type: "kwok",
         "cellcloud.io/test": "true",
         ...(opts.zone ? { "topology.kubernetes.io/zone": opts.zone } : {}),
+        ...opts.labels,
       },
     },
-    spec: { providerID: `kwok://${name}` },
+    spec: { providerID: `kwok://${name}`, ...(opts.taints ? { taints: opts.taints } : {}) },
     status: { capacity, allocatable: capacity, nodeInfo: { architecture: opts.arch ?? "amd64" } as k8s.V1NodeSystemInfo },
   };
 }
