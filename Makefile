@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,3 +56,6 @@ verify-generated: generate ## fail if crds/ differs from what `make generate` wr
 
 e2e-kind: deps ## kind cluster + image + helm install + examples + smoke suite (skips without Docker)
 	@$(NODE) e2e/kind/run.sh
+
+bench-scheduler: deps binaries ## cell scheduler vs kube-scheduler on a plane of its own (BENCH_SCALE=full: 5000 nodes)
+	@$(NODE) node bench/scheduler/run.ts

@@ -1,0 +1,556 @@
+// bench/scheduler: our cell scheduler against a real kube-scheduler, on the same local control plane,
+// the same nodes and the same pods, one after the other (shared/BENCH.md). See bench/README.md.
+//   node bench/scheduler/run.ts                     500 nodes / 5,000 pods
+//   BENCH_SCALE=full node bench/scheduler/run.ts    5,000 nodes / 30,000 pods
+// Environment: BENCH_NODES, BENCH_PODS (override the scale), BENCH_MODES (drain,live),
+// BENCH_SCHEDULERS (kube,ours), BENCH_WORKLOADS (basic[,spread]), BENCH_GROUP_SIZE (spread group size, 5),
+// BENCH_STALL_SECONDS (give up after this long without a bind, 60), BENCH_KEEP_PLANE=1 (leave the
+// plane and the nodes up for another run).
+import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { Agent, request } from "undici";
+import { Api, HttpError, pool, type WatchEvent } from "./client.ts";
+import { benchPlugins, enabledPlugins, kubeBurst, kubeQps, kubeSchedulerConfig, percentageOfNodesToScore } from "./kube-config.ts";
+import { cpuSecondsOf, machine, memoryOf } from "./proc.ts";
+import { ratios, schedulerTitle, table, type Mode, type RunResult, type SchedulerId } from "./report.ts";
+import { ScheduledCounter, summarizeLatency, summarizeThroughput, type Sample } from "./throughput.ts";
+import { describeReport, nodeFacts, podFacts, validatePlacement, type NodeJson as NodeFactsJson, type PodJson as PodFactsJson } from "./validate.ts";
+import { benchLabel, benchNode, benchPod, nodeName, topology, archOfNode, type Workload } from "./workload.ts";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const env = process.env;
+const full = env.BENCH_SCALE === "full";
+const scale = {
+  nodes: Number(env.BENCH_NODES ?? (full ? 5000 : 500)),
+  pods: Number(env.BENCH_PODS ?? (full ? 30_000 : 5000)),
+};
+const modes = (env.BENCH_MODES ?? "drain,live").split(",").map((s) => s.trim()).filter(Boolean) as Mode[];
+const schedulers = (env.BENCH_SCHEDULERS ?? "kube,ours").split(",").map((s) => s.trim()).filter(Boolean) as SchedulerId[];
+const workloads = (env.BENCH_WORKLOADS ?? "basic").split(",").map((s) => s.trim()).filter(Boolean) as Workload[];
+const groupSize = Number(env.BENCH_GROUP_SIZE ?? 5);
+const stallMs = Number(env.BENCH_STALL_SECONDS ?? 60) * 1000;
+const keepPlane = env.BENCH_KEEP_PLANE === "1";
+const createConcurrency = 64;
+
+// The bench's own plane instance (hack/lib.sh: state dir and port base pick it).
+const state = `${repo}/.state/bench`;
+const portBase = 16900;
+const kubeconfig = `${state}/kubeconfig`;
+const namespace = "cellcloud-bench";
+const apiserverArgs = "--max-requests-inflight=0 --max-mutating-requests-inflight=0 --enable-priority-and-fairness=false";
+// kwokctl's heartbeat factor 5 (BENCH.md "KWOK at 5000 nodes"): leases of 200 s and a 200 s grace period.
+const kcmArgs = "--node-monitor-grace-period=200s";
+const kwokArgs = "--node-lease-duration-seconds=200";
+const planeEnv = {
+  ...env, CELLCLOUD_INSTANCE: "bench", CELLCLOUD_STATE: state, CELLCLOUD_PORT_BASE: String(portBase),
+  CELLCLOUD_APISERVER_ARGS: apiserverArgs, CELLCLOUD_KCM_ARGS: kcmArgs, CELLCLOUD_KWOK_ARGS: kwokArgs,
+};
+// The schedulers under test listen here (outside hack/lib.sh's base+1..9).
+const kubePort = portBase + 10;
+const oursMetricsPort = portBase + 11;
+const oursHealthPort = portBase + 12;
+const schedulerName: Record<SchedulerId, string> = { kube: "bench-kube-scheduler", ours: "cellcloud-scheduler" };
+
+const log = (msg: string) => console.error(`bench: ${msg}`);
+const binDir = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repo, encoding: "utf8" }).trim();
+const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+const podsPath = `/api/v1/namespaces/${namespace}/pods`;
+const selector = `${benchLabel}=true`;
+
+// --- plane and node set --------------------------------------------------------------------------
+
+function apiserverRunning(): boolean {
+  try {
+    const pid = Number(readFileSync(`${state}/pids/kube-apiserver.pid`, "utf8").trim());
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function planeUp(): void {
+  log(`bringing up the bench plane (${state}, ports ${portBase + 1}-${portBase + 9}, apiserver ${apiserverArgs})`);
+  const r = spawnSync(`${repo}/hack/up`, ["--plane-only", "--quiet"], { env: planeEnv, stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) throw new Error(`hack/up failed (exit ${r.status})`);
+}
+
+function planeDown(): void {
+  spawnSync(`${repo}/hack/down`, [], { env: planeEnv, stdio: ["ignore", "inherit", "inherit"] });
+}
+
+interface NodeStatusJson extends NodeFactsJson {
+  status?: NodeFactsJson["status"] & { conditions?: Array<{ type: string; status: string }> };
+}
+
+async function ensureNamespace(api: Api): Promise<void> {
+  await api.post("/api/v1/namespaces", { metadata: { name: namespace } }).catch((e) => {
+    if (!(e instanceof HttpError && e.status === 409)) throw e;
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await api.get(`/api/v1/namespaces/${namespace}/serviceaccounts/default`);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(500);
+    }
+  }
+}
+
+/** Creates the missing bench nodes, deletes extra ones, and waits until all are Ready and untainted. */
+async function ensureNodes(api: Api, n: number): Promise<void> {
+  const existing = new Set((await api.list<NodeFactsJson>("/api/v1/nodes", { labelSelector: selector })).items.map((o) => o.metadata.name));
+  const wanted = Array.from({ length: n }, (_, i) => i);
+  const wantedNames = new Set(wanted.map(nodeName));
+  const extra = [...existing].filter((name) => !wantedNames.has(name));
+  const missing = wanted.filter((i) => !existing.has(nodeName(i)));
+  if (extra.length) {
+    log(`deleting ${extra.length} bench node(s) beyond ${n}`);
+    await pool(extra, createConcurrency, async (name) => void (await api.delete(`/api/v1/nodes/${name}`)));
+  }
+  if (missing.length) {
+    log(`creating ${missing.length} KWOK node(s)`);
+    const errors = await pool(missing, createConcurrency, async (i) => void (await api.post("/api/v1/nodes", benchNode(i))));
+    if (errors.length) throw new Error(`creating nodes: ${errors.length} failed, first: ${String(errors[0])}`);
+  }
+  const t0 = Date.now();
+  for (let last = -1; ;) {
+    const nodes = (await api.list<NodeStatusJson>("/api/v1/nodes", { labelSelector: selector })).items;
+    const ready = nodes.filter((o) =>
+      o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
+      !(o.spec?.taints ?? []).some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute"));
+    if (ready.length === n && nodes.length === n) break;
+    if (ready.length !== last) log(`${ready.length}/${n} nodes Ready and untainted`);
+    last = ready.length;
+    if (Date.now() - t0 > 600_000) throw new Error(`only ${ready.length}/${n} nodes became Ready within 10 min`);
+    await sleep(n > 1000 ? 5000 : 2000);
+  }
+  log(`${n} nodes Ready (${((Date.now() - t0) / 1000).toFixed(0)} s after creation)`);
+}
+
+async function deleteAllPods(api: Api): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const pods = (await api.list<PodFactsJson>(podsPath, { labelSelector: selector })).items;
+    if (pods.length === 0) break;
+    await pool(pods, createConcurrency, async (p) => {
+      await api.delete(`${podsPath}/${p.metadata.name}`, { gracePeriodSeconds: 0 }).catch((e) => {
+        if (!(e instanceof HttpError && e.status === 404)) throw e;
+      });
+    });
+    if (Date.now() - t0 > 600_000) throw new Error(`${pods.length} bench pods still exist after 10 min`);
+  }
+  for (const warm of ["bench-warmup"]) await api.delete(`${podsPath}/${warm}`, { gracePeriodSeconds: 0 }).catch(() => undefined);
+  log(`bench pods deleted (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+// --- the pod watch (the throughput collector's informer) ----------------------------------------
+
+interface PodEventObject {
+  metadata: { name: string; resourceVersion?: string };
+  spec?: { nodeName?: string };
+  code?: number;
+}
+
+class PodWatch {
+  readonly counter = new ScheduledCounter();
+  readonly seen = new Set<string>();
+  readonly boundAt = new Map<string, number>();
+  lastBindAt = 0;
+  private abort = new AbortController();
+  private rv = "";
+  private readonly api: Api;
+
+  constructor(api: Api) {
+    this.api = api;
+  }
+
+  async start(): Promise<void> {
+    this.rv = (await this.api.get<{ metadata: { resourceVersion: string } }>(podsPath, { labelSelector: selector, limit: 1 })).metadata.resourceVersion;
+    void this.loop(this.abort.signal);
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.api.watch<PodEventObject>(podsPath, {
+          labelSelector: selector, resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds: 3600,
+        }, (e) => this.onEvent(e), signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        if ((err as { gone?: boolean }).gone || (err instanceof HttpError && err.status === 410)) await this.relist();
+        else log(`pod watch failed (${String(err)}); re-watching`);
+        await sleep(200);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    log("pod watch expired (410); relisting");
+    const { items, resourceVersion } = await this.api.list<PodEventObject>(podsPath, { labelSelector: selector });
+    for (const p of items) this.observe(p);
+    this.rv = resourceVersion;
+  }
+
+  private onEvent(e: WatchEvent<PodEventObject>): void {
+    if (e.type === "ERROR") throw Object.assign(new Error(`watch error ${e.object.code}`), { gone: e.object.code === 410 });
+    if (e.object.metadata.resourceVersion) this.rv = e.object.metadata.resourceVersion;
+    if (e.type === "BOOKMARK") return;
+    if (e.type === "DELETED") {
+      this.counter.forget(e.object.metadata.name);
+      this.seen.delete(e.object.metadata.name);
+      return;
+    }
+    this.observe(e.object);
+  }
+
+  private observe(p: PodEventObject): void {
+    this.seen.add(p.metadata.name);
+    if (this.counter.observe(p.metadata.name, p.spec?.nodeName)) {
+      const now = performance.now();
+      this.boundAt.set(p.metadata.name, now);
+      this.lastBindAt = now;
+    }
+  }
+}
+
+// --- the schedulers under test -------------------------------------------------------------------
+
+interface Running {
+  proc: ChildProcess;
+  pid: number;
+  exited: Promise<number | null>;
+  logFile: string;
+}
+
+function startScheduler(which: SchedulerId): Running {
+  mkdirSync(`${state}/logs`, { recursive: true });
+  const logFile = `${state}/logs/bench-${which}-scheduler.log`;
+  const fd = openSync(logFile, "a");
+  let proc: ChildProcess;
+  if (which === "kube") {
+    const cfgFile = `${state}/bench-kube-scheduler.yaml`;
+    writeFileSync(cfgFile, JSON.stringify(kubeSchedulerConfig({ kubeconfig, schedulerName: schedulerName.kube }), null, 2));
+    proc = spawn(`${binDir}/kube-scheduler`, [
+      `--config=${cfgFile}`, "--bind-address=127.0.0.1", `--secure-port=${kubePort}`, `--cert-dir=${state}/pki/bench-kube-scheduler`,
+      // Client certificates from the plane's CA authenticate /metrics; skip the requestheader lookup
+      // (this apiserver has no front proxy) so it does not log an error every second.
+      `--authentication-kubeconfig=${kubeconfig}`, "--authentication-skip-lookup", `--client-ca-file=${state}/pki/ca.crt`,
+      `--authorization-kubeconfig=${kubeconfig}`, "--v=1",
+    ], { stdio: ["ignore", fd, fd] });
+  } else {
+    proc = spawn(process.execPath, [
+      `${repo}/operators/main.ts`, "--controllers=scheduler", `--kubeconfig=${kubeconfig}`, "--leader-elect=false",
+      `--metrics-bind-address=127.0.0.1:${oursMetricsPort}`, `--health-probe-bind-address=127.0.0.1:${oursHealthPort}`,
+    ], { stdio: ["ignore", fd, fd], cwd: repo, env: { ...env, LOG_LEVEL: env.LOG_LEVEL ?? "info" } });
+  }
+  closeSync(fd);
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  children.add(proc);
+  void exited.then(() => children.delete(proc));
+  return { proc, pid: proc.pid!, exited, logFile };
+}
+
+const children = new Set<ChildProcess>();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    for (const c of children) c.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+async function stopScheduler(r: Running): Promise<void> {
+  if (r.proc.exitCode !== null || r.proc.signalCode !== null) return;
+  r.proc.kill("SIGTERM");
+  const done = await Promise.race([r.exited.then(() => true), sleep(15_000).then(() => false)]);
+  if (!done) {
+    r.proc.kill("SIGKILL");
+    await r.exited;
+  }
+}
+
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+async function healthy(which: SchedulerId): Promise<boolean> {
+  const url = which === "kube" ? `https://127.0.0.1:${kubePort}/healthz` : `http://127.0.0.1:${oursHealthPort}/healthz`;
+  try {
+    const res = await request(url, { dispatcher: insecure, headersTimeout: 2000, bodyTimeout: 2000 });
+    await res.body.text();
+    return res.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Live mode: the scheduler is up when its health endpoint answers and it has bound a warm-up pod. */
+async function warmUp(api: Api, which: SchedulerId, r: Running): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!(await healthy(which))) {
+    if (r.proc.exitCode !== null) throw new Error(`exited with ${r.proc.exitCode}`);
+    if (Date.now() > deadline) throw new Error("not healthy within 120 s");
+    await sleep(250);
+  }
+  const warm = { metadata: { name: "bench-warmup", namespace }, spec: { ...benchPod(0, { namespace, schedulerName: schedulerName[which], workload: "basic", groupSize }).spec } };
+  await api.post(podsPath, warm);
+  for (;;) {
+    const p = await api.get<{ spec: { nodeName?: string } }>(`${podsPath}/bench-warmup`);
+    if (p.spec.nodeName) break;
+    if (r.proc.exitCode !== null) throw new Error(`exited with ${r.proc.exitCode}`);
+    if (Date.now() > deadline) throw new Error("did not bind the warm-up pod within 120 s");
+    await sleep(100);
+  }
+  await api.delete(`${podsPath}/bench-warmup`, { gracePeriodSeconds: 0 });
+  while (await api.get(`${podsPath}/bench-warmup`).then(() => true, () => false)) await sleep(100);
+}
+
+/** kube-scheduler's own account of which plugins ran where (scheduler_plugin_execution_duration_seconds). */
+async function kubePluginsSeen(): Promise<string[]> {
+  const kc = readFileSync(kubeconfig, "utf8");
+  const data = (k: string) => Buffer.from(new RegExp(`${k}: (\\S+)`).exec(kc)?.[1] ?? "", "base64");
+  const agent = new Agent({ connect: { rejectUnauthorized: false, cert: data("client-certificate-data"), key: data("client-key-data") } });
+  try {
+    const res = await request(`https://127.0.0.1:${kubePort}/metrics`, { dispatcher: agent });
+    const text = await res.body.text();
+    const seen = new Set<string>();
+    for (const m of text.matchAll(/^scheduler_plugin_execution_duration_seconds_count\{([^}]*)\}/gm)) {
+      const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      seen.add(`${labels.plugin}@${labels.extension_point}`);
+    }
+    return [...seen].sort();
+  } catch (err) {
+    return [`(metrics unavailable: ${String(err)})`];
+  } finally {
+    await agent.close();
+  }
+}
+
+// --- one measured run ----------------------------------------------------------------------------
+
+async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workload): Promise<RunResult> {
+  const n = scale.pods;
+  const result: RunResult = { scheduler: which, mode, workload, pods: n };
+  const title = `${workload}/${mode}/${schedulerTitle[which]}`;
+  const pods = Array.from({ length: n }, (_, i) => benchPod(i, { namespace, schedulerName: schedulerName[which], workload, groupSize }));
+  const watch = new PodWatch(api);
+  await watch.start();
+  const createdAt = new Map<string, number>();
+  const create = async () => {
+    const errors = await pool(pods, createConcurrency, async (p) => {
+      await api.post(podsPath, p);
+      createdAt.set(p.metadata.name, performance.now());
+    });
+    if (errors.length) throw new Error(`${errors.length} pod creates failed, first: ${String(errors[0])}`);
+  };
+
+  let running: Running | undefined;
+  let phaseStart = 0;
+  let createSeconds: number | undefined;
+  let lastCreate = 0;
+  const samples: Sample[] = [];
+  let sampler: NodeJS.Timeout | undefined;
+  const startSampler = () => {
+    sampler = setInterval(() => samples.push({ atMs: performance.now(), scheduled: watch.counter.scheduled }), 1000);
+  };
+  try {
+    if (mode === "drain") {
+      log(`${title}: creating ${n} pods with no scheduler running`);
+      const c0 = performance.now();
+      await create();
+      log(`${title}: created in ${((performance.now() - c0) / 1000).toFixed(1)} s; waiting for the watch to see them all`);
+      while (watch.seen.size < n) await sleep(100);
+      await sleep(3000); // let the plane settle (kwok, controllers) before the clock starts
+      log(`${title}: starting the scheduler on a backlog of ${n} pods`);
+      phaseStart = performance.now();
+      startSampler();
+      running = startScheduler(which);
+    } else {
+      log(`${title}: starting the scheduler and waiting until it binds a warm-up pod`);
+      running = startScheduler(which);
+      try {
+        await warmUp(api, which, running);
+      } catch (err) {
+        throw new Error(`${schedulerTitle[which]} ${String((err as Error).message)}`);
+      }
+      log(`${title}: creating ${n} pods while it runs`);
+      phaseStart = performance.now();
+      startSampler();
+      void create().then(() => {
+        lastCreate = performance.now();
+        createSeconds = (lastCreate - phaseStart) / 1000;
+      }, (err) => log(`${title}: ${String(err)}`));
+    }
+
+    let lastProgress = watch.counter.scheduled;
+    let lastProgressAt = performance.now();
+    let lastLog = performance.now();
+    while (watch.counter.scheduled < n) {
+      await sleep(100);
+      const now = performance.now();
+      if (running.proc.exitCode !== null || running.proc.signalCode !== null) {
+        const tail = logTail(running.logFile);
+        const missing = /unknown controller/.test(tail);
+        throw new Error(missing
+          ? `MISSING: our scheduler is not registered yet (\`node operators/main.ts --controllers=scheduler\` says: ${tail.split("\n").find((l) => /unknown controller/.test(l))?.trim()})`
+          : `${schedulerTitle[which]} exited (${running.proc.exitCode ?? running.proc.signalCode}) after ${watch.counter.scheduled}/${n} binds; log ${running.logFile}:\n${tail}`);
+      }
+      if (watch.counter.scheduled !== lastProgress || (mode === "live" && createSeconds === undefined)) {
+        lastProgress = watch.counter.scheduled;
+        lastProgressAt = now;
+      }
+      if (now - lastProgressAt > stallMs) throw new Error(`stalled: ${watch.counter.scheduled}/${n} bound, none for ${stallMs / 1000} s`);
+      if (now - lastLog > 10_000) {
+        log(`${title}: ${watch.counter.scheduled}/${n} bound`);
+        lastLog = now;
+      }
+    }
+    clearInterval(sampler);
+    while (mode === "live" && createSeconds === undefined) await sleep(50);
+    const cpu = cpuSecondsOf(running.pid);
+    const peak = memoryOf(running.pid).peakKiB;
+    result.throughput = summarizeThroughput(samples);
+    result.totalSeconds = (watch.lastBindAt - phaseStart) / 1000;
+    result.cpuSeconds = cpu;
+    if (mode === "drain") {
+      const first = [...watch.boundAt.values()].reduce((a, b) => Math.min(a, b), Infinity);
+      result.firstBindSeconds = (first - phaseStart) / 1000;
+    } else {
+      result.createPerSecond = n / createSeconds!;
+      const lat = pods.map((p) => Math.max(0, watch.boundAt.get(p.metadata.name)! - createdAt.get(p.metadata.name)!));
+      result.latencyMs = summarizeLatency(lat);
+    }
+    log(`${title}: all ${n} bound in ${result.totalSeconds.toFixed(1)} s, avg ${result.throughput.average.toFixed(0)} pods/s; reading steady RSS in 5 s`);
+    await sleep(5000);
+    result.memory = { peakMiB: Math.max(peak, memoryOf(running.pid).peakKiB) / 1024, steadyMiB: memoryOf(running.pid).rssKiB / 1024 };
+    if (which === "kube") kubePlugins = await kubePluginsSeen();
+  } catch (err) {
+    clearInterval(sampler);
+    result.error = (err as Error).message;
+    log(`${title}: ${result.error}`);
+    if (samples.length > 2 && watch.counter.scheduled > 0) result.throughput = summarizeThroughput(samples);
+  } finally {
+    if (running) await stopScheduler(running);
+  }
+  watch.stop();
+
+  if (watch.counter.scheduled > 0) {
+    const [nodes, bound] = await Promise.all([
+      api.list<NodeFactsJson>("/api/v1/nodes", { labelSelector: selector }),
+      api.list<PodFactsJson>(podsPath, { labelSelector: selector }),
+    ]);
+    const report = validatePlacement(nodes.items.map(nodeFacts), bound.items.map(podFacts));
+    result.valid = { ok: report.ok, bound: report.bound, unbound: report.unbound.length, problems: describeReport(report) };
+    log(`${title}: placement ${report.ok ? "valid" : "INVALID"}: ${report.bound} bound${report.ok ? "" : `; ${result.valid.problems.join("; ")}`}`);
+  }
+  await deleteAllPods(api);
+  await sleep(3000);
+  return result;
+}
+
+let kubePlugins: string[] = [];
+
+// --- main ----------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const host = machine();
+  const reused = apiserverRunning();
+  planeUp();
+  const api = new Api(kubeconfig);
+  const results: RunResult[] = [];
+  try {
+    await ensureNamespace(api);
+    await deleteAllPods(api);
+    await ensureNodes(api, scale.nodes);
+    for (const workload of workloads) {
+      for (const [mi, mode] of modes.entries()) {
+        // Alternate who goes first so neither always runs on the fresher plane.
+        const order = mi % 2 === 0 ? schedulers : [...schedulers].reverse();
+        for (const which of order) results.push(await runOnce(api, which, mode, workload));
+      }
+    }
+  } finally {
+    if (!keepPlane) {
+      log("deleting the bench nodes");
+      const nodes = (await api.list<NodeFactsJson>("/api/v1/nodes", { labelSelector: selector }).catch(() => ({ items: [] }))).items;
+      await pool(nodes, createConcurrency, async (o) => void (await api.delete(`/api/v1/nodes/${o.metadata.name}`)));
+    }
+    await api.close();
+    if (!keepPlane && !reused) {
+      log("stopping the bench plane (BENCH_KEEP_PLANE=1 keeps it)");
+      planeDown();
+    }
+  }
+
+  const kubeVersion = execFileSync(`${binDir}/kube-scheduler`, ["--version"], { encoding: "utf8" }).trim();
+  const amd = Array.from({ length: scale.nodes }, (_, i) => archOfNode(i)).filter((a) => a === "amd64").length;
+  const out: string[] = [];
+  out.push("", `Scheduler bench, ${startedAt.toISOString()}`);
+  out.push(`machine: ${host.cpus} cpus (${host.model}), ${host.memGiB} GiB, load at start ${host.load}; shared with other work`);
+  out.push(`scale: ${scale.nodes} KWOK nodes (${amd} amd64 32cpu/128Gi, ${scale.nodes - amd} arm64 48cpu/192Gi, 110 pods each, ` +
+    `${topology.hostsPerRack} hosts/rack, ${topology.racksPerSwitch} racks/switch, allocatable = capacity, overcommit 1.0), ${scale.pods} pods per run`);
+  out.push(`workloads: ${workloads.map((w) => w === "basic"
+    ? "basic (plain pods 100m-1 cpu, arch nodeSelector 3:2 amd64:arm64, every 10th pod any arch)"
+    : `spread (strict host spread, groups of ${groupSize}: our annotations + PodTopologySpread hostname maxSkew 1 DoNotSchedule)`).join("; ")}`);
+  out.push("modes: drain = all pods created first, then the scheduler started on the backlog (measures the scheduler); " +
+    "live = scheduler warmed up, then pods created as fast as the bench can (64 in flight)");
+  out.push(`apiserver: ${apiserverArgs}; kube-controller-manager ${kcmArgs}; kwok ${kwokArgs}`);
+  out.push(`kube-scheduler ${kubeVersion}: clientConnection qps/burst ${kubeQps}/${kubeBurst}, percentageOfNodesToScore ${percentageOfNodesToScore} ` +
+    `(ours scores all nodes), leader election off, one profile "${schedulerName.kube}" with only ${enabledPlugins().join(", ")}; ` +
+    "NodeResourcesFit MostAllocated cpu:1 memory:1; PodTopologySpread defaultingType List, no default constraints");
+  out.push(`cellcloud-scheduler: node operators/main.ts --controllers=scheduler (no client-side QPS limit, scores all nodes, Binpack for nodes without a Cell)`);
+  out.push("throughput: scheduler_perf's throughputCollector (watch counts nodeName empty→set, 1 s samples, first dropped); " +
+    "total = phase start → last bind; latency (live) = create response → watch sees nodeName; RSS from /proc VmHWM (peak) and VmRSS 5 s after the last bind", "");
+  out.push(...table(results), "");
+  for (const r of ratios(results)) {
+    out.push(`ratio ours/kube (avg pods/s), ${r.workload}/${r.mode}: ${r.ratio === undefined ? "n/a" : `${r.ratio.toFixed(2)}x`}`);
+  }
+  for (const r of results) {
+    if (r.error) out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]}: ${r.error.split("\n")[0]}`);
+    if (r.valid && !r.valid.ok) out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]} placement problems: ${r.valid.problems.join("; ")}`);
+    if (r.mode === "live" && r.createPerSecond && r.throughput && r.throughput.average > 0.8 * r.createPerSecond) {
+      out.push(`${r.workload}/live/${schedulerTitle[r.scheduler]}: bench created ${r.createPerSecond.toFixed(0)} pods/s, so live throughput is capped by creation; use drain for the ratio`);
+    }
+  }
+  const oursMissing = results.some((r) => r.scheduler === "ours" && r.error?.startsWith("MISSING"));
+  if (oursMissing) out.push("", "cellcloud-scheduler is MISSING: operators/controllers.ts registers no 'scheduler' controller yet, so only kube-scheduler was measured.");
+  console.log(out.join("\n"));
+
+  mkdirSync(`${state}/results`, { recursive: true });
+  const json = {
+    startedAt: startedAt.toISOString(), machine: host, scale, modes, workloads, groupSize,
+    plane: { apiserverArgs, kcmArgs, kwokArgs, reused },
+    kubeScheduler: {
+      version: kubeVersion, qps: kubeQps, burst: kubeBurst, percentageOfNodesToScore, plugins: [...benchPlugins],
+      pluginsObservedRunning: kubePlugins, config: kubeSchedulerConfig({ kubeconfig, schedulerName: schedulerName.kube }),
+    },
+    results: results.map((r) => ({ ...r, throughput: r.throughput && { ...r.throughput } })),
+    ratios: ratios(results),
+  };
+  const file = `${state}/results/scheduler-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`;
+  writeFileSync(file, JSON.stringify(json, null, 2));
+  writeFileSync(`${state}/scheduler-latest.json`, JSON.stringify(json, null, 2));
+  console.log(`\nresult JSON: ${file.slice(repo.length + 1)}`);
+  if (results.some((r) => r.valid && !r.valid.ok)) process.exitCode = 1;
+}
+
+if (!existsSync(`${repo}/hack/up`)) throw new Error("run from the CellCloud repository");
+await main();
