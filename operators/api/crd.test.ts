@@ -145,6 +145,16 @@ describe("Widget CRD", () => {
     });
   });
 
+  it("puts objectValidations on the root, where rules may read metadata.name", () => {
+    const kind = defineKind({
+      group: "x.example.io", version: "v1", kind: "Short", plural: "shorts", scope: "Cluster", description: "Short names only.",
+      spec: z.object({}).describe("Spec."), status: z.object({}).describe("Status."),
+      objectValidations: [{ rule: "self.metadata.name.size() <= 10", message: "metadata.name must be at most 10 characters" }],
+    });
+    expect(crdSchema(kind.crd())["x-kubernetes-validations"]).toEqual([{ rule: "self.metadata.name.size() <= 10", message: "metadata.name must be at most 10 characters" }]);
+    expect(crdSchema(crd)).not.toHaveProperty("x-kubernetes-validations");
+  });
+
   it("has the printer columns, then Ready and Age", () => {
     const columns = at(crd, "spec", "versions", 0, "additionalPrinterColumns") as Json[];
     expect(columns.map((c) => [c.name, c.jsonPath])).toEqual([
@@ -317,7 +327,8 @@ describe("generateCrds", () => {
     writeFileSync(join(dir, "README.md"), "notes\n");
     const removed: string[] = [];
     generateCrds(dir, (line) => removed.push(line));
-    expect(Object.keys(snapshot(dir))).toEqual(["README.md", "demo.cellcloud.io_widgets.yaml", "handwritten.yaml"]);
+    const generated = kinds.map((k) => `${k.group}_${k.plural}.yaml`);
+    expect(Object.keys(snapshot(dir)).sort()).toEqual(["README.md", "handwritten.yaml", ...generated].sort());
     expect(removed).toEqual([expect.stringContaining("old.example.io_gone.yaml")]);
   });
 });

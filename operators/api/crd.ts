@@ -40,6 +40,8 @@ export interface KindDefinition<Spec extends z.ZodType, Status extends z.ZodType
   scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
   /** Object-level x-kubernetes-validations on spec. */
   validations?: CelValidation[];
+  /** x-kubernetes-validations on the whole object, for rules that read metadata.name (e.g. its length). */
+  objectValidations?: CelValidation[];
 }
 
 export type DefinedKind<Spec extends z.ZodType = z.ZodType, Status extends z.ZodType = z.ZodType> = KindDefinition<
@@ -356,6 +358,7 @@ function openApiSchema(def: KindDefinition<z.ZodType, z.ZodType>): Json {
   return {
     type: "object",
     description: def.description,
+    "x-kubernetes-validations": def.objectValidations?.length ? def.objectValidations : undefined,
     properties: {
       apiVersion: { type: "string", description: API_VERSION_DOC },
       kind: { type: "string", description: KIND_DOC },

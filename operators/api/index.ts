@@ -1,5 +1,6 @@
 // The kind registry: every kind listed here gets a CRD in crds/ (see generate.ts).
 import type { DefinedKind } from "./crd.ts";
 import { Widget } from "./demo.ts";
+import { platformKinds } from "./platform.ts";
 
-export const kinds: readonly DefinedKind[] = [Widget];
+export const kinds: readonly DefinedKind[] = [Widget, ...platformKinds];
