@@ -1,10 +1,16 @@
 // Every controller the manager can run, by the name --controllers uses. A product issue adds its
 // controllers here (and its RBAC rules to charts/cellcloud/templates/rbac.yaml).
 import { setupWidgetController } from "./demo/widget-controller.ts";
+import { setupCellController } from "./platform/cell-controller.ts";
+import { setupNodePoolController } from "./platform/nodepool-controller.ts";
+import { setupPoolControllers } from "./platform/pools-controller.ts";
 import { setupScheduler } from "./platform/scheduler/scheduler.ts";
 import type { Manager } from "./runtime/manager.ts";
 
 export const controllers: Record<string, (mgr: Manager) => unknown> = {
   widget: setupWidgetController,
   scheduler: setupScheduler,
+  nodepool: setupNodePoolController,
+  cell: setupCellController,
+  "platform-pools": setupPoolControllers,
 };

@@ -1,0 +1,133 @@
+// Keeps each Cell's status (node counts, per-architecture capacity, allocatable and allocated) and
+// the matching Prometheus gauges current. Pod churn is coalesced: pod events mark the cell dirty
+// and one reconcile follows after a short delay, however many pods moved in between.
+import { Gauge } from "prom-client";
+import type { Controller } from "../runtime/controller.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { markReady, writeStatus } from "../runtime/status.ts";
+import { aggregateCell, cellStatus, type Amounts, type CellAggregate } from "./cell.ts";
+import { CellRef, NodePoolRef, indexes, nodeCache, nodePoolCache, onNodeChange, podCache, type CellObj } from "./caches.ts";
+import { nodeLabels, type Pod } from "./nodepool.ts";
+import { occupiesNode, podResources } from "./scheduler/podrequest.ts";
+
+/** How long pod events for one cell are gathered before it is aggregated again. */
+export const POD_COALESCE_MS = 500;
+
+const resources = ["cpu", "memory", "pods"] as const;
+const nodeStates = ["ready", "notReady", "cordoned"] as const;
+
+class CellMetrics {
+  private readonly capacity: Gauge<"cell" | "architecture" | "resource">;
+  private readonly allocatable: Gauge<"cell" | "architecture" | "resource">;
+  private readonly allocated: Gauge<"cell" | "architecture" | "resource">;
+  private readonly nodes: Gauge<"cell" | "state">;
+  private readonly archs = new Map<string, Set<string>>();
+
+  constructor(mgr: Manager) {
+    const registers = [mgr.metrics.registry];
+    const labelNames = ["cell", "architecture", "resource"] as const;
+    const help = (what: string) => `${what} of a cell's nodes per architecture; cpu in cores, memory in bytes, pods as a count`;
+    this.capacity = new Gauge({ name: "cellcloud_cell_capacity", help: help("Physical capacity"), labelNames, registers });
+    this.allocatable = new Gauge({ name: "cellcloud_cell_allocatable", help: help("Allocatable resources (overcommit included)"), labelNames, registers });
+    this.allocated = new Gauge({ name: "cellcloud_cell_allocated", help: help("Requests of the pods bound"), labelNames, registers });
+    this.nodes = new Gauge({ name: "cellcloud_cell_nodes", help: "Nodes of a cell by state (ready, notReady, cordoned)", labelNames: ["cell", "state"], registers });
+  }
+
+  set(cell: string, agg: CellAggregate): void {
+    const seen = new Set(agg.architectures.keys());
+    for (const arch of this.archs.get(cell) ?? []) if (!seen.has(arch)) this.removeArch(cell, arch);
+    this.archs.set(cell, seen);
+    for (const [architecture, t] of agg.architectures) {
+      const put = (g: Gauge<"cell" | "architecture" | "resource">, a: Amounts) => {
+        for (const resource of resources) g.set({ cell, architecture, resource }, resource === "cpu" ? a.cpu / 1000 : a[resource]);
+      };
+      put(this.capacity, t.capacity);
+      put(this.allocatable, t.allocatable);
+      put(this.allocated, t.allocated);
+    }
+    for (const state of nodeStates) this.nodes.set({ cell, state }, agg.nodes[state]);
+  }
+
+  remove(cell: string): void {
+    for (const arch of this.archs.get(cell) ?? []) this.removeArch(cell, arch);
+    this.archs.delete(cell);
+    for (const state of nodeStates) this.nodes.remove({ cell, state });
+  }
+
+  private removeArch(cell: string, architecture: string): void {
+    for (const g of [this.capacity, this.allocatable, this.allocated]) {
+      for (const resource of resources) g.remove({ cell, architecture, resource });
+    }
+  }
+}
+
+/** What a pod contributes to its cell's allocation; pod updates that keep it leave the cell alone. */
+function footprint(pod: Pod): string {
+  if (!occupiesNode(pod)) return "";
+  return `${pod.spec?.nodeName}\n${JSON.stringify(pod.spec?.containers.map((c) => c.resources?.requests))}\n${JSON.stringify(pod.spec?.initContainers?.map((c) => c.resources?.requests))}`;
+}
+
+export function setupCellController(mgr: Manager): Controller {
+  const cells = mgr.informer<CellObj>(CellRef);
+  const pools = nodePoolCache(mgr);
+  const nodes = nodeCache(mgr);
+  const pods = podCache(mgr);
+  const metrics = new CellMetrics(mgr);
+  const { client } = mgr;
+
+  const requested = (nodeName: string): Amounts => {
+    const sum: Amounts = { cpu: 0, memory: 0, pods: 0 };
+    for (const pod of pods.byIndex(indexes.podsByNode, nodeName)) {
+      if (!occupiesNode(pod)) continue;
+      let r: Amounts;
+      try {
+        r = podResources(pod);
+      } catch {
+        continue; // the apiserver validated the quantities; this only guards against a parser gap
+      }
+      sum.cpu += r.cpu;
+      sum.memory += r.memory;
+      sum.pods += r.pods;
+    }
+    return sum;
+  };
+
+  const controller = mgr.controller("cell").for(CellRef)
+    .watches(NodePoolRef, (pool) => [(pool as { spec?: { cell?: string } }).spec?.cell ?? ""].filter(Boolean))
+    .complete(async (req) => {
+      const cell = cells.get(req.name);
+      if (!cell) {
+        metrics.remove(req.name);
+        return;
+      }
+      const agg = aggregateCell(nodes.byIndex(indexes.nodesByCell, req.name), pools.byIndex(indexes.poolsByCell, req.name).length,
+        (node) => requested(node.metadata.name));
+      metrics.set(req.name, agg);
+      const { fields, ready } = cellStatus(agg);
+      await writeStatus(client, CellRef, cell, { ...markReady(cell, ready.reason, ready.message), ...fields });
+    });
+
+  onNodeChange(nodes, (node) => {
+    const cell = node.metadata.labels?.[nodeLabels.cell];
+    if (cell) controller.enqueue(cell);
+  });
+
+  const dirty = new Set<string>();
+  const soon = (cell: string) => {
+    if (dirty.has(cell)) return;
+    dirty.add(cell);
+    setTimeout(() => {
+      dirty.delete(cell);
+      controller.enqueue(cell);
+    }, POD_COALESCE_MS).unref();
+  };
+  pods.addHandler((type, pod, old) => {
+    if (type === "update" && old && footprint(old) === footprint(pod)) return;
+    for (const p of old && old !== pod ? [old, pod] : [pod]) {
+      const nodeName = p.spec?.nodeName;
+      const cell = nodeName ? nodes.get(nodeName)?.metadata.labels?.[nodeLabels.cell] : undefined;
+      if (cell) soon(cell);
+    }
+  });
+  return controller;
+}

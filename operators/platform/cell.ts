@@ -1,0 +1,97 @@
+// A Cell's status, aggregated from its nodes and the pods bound to them. Pure: the controller passes
+// the nodes from its cache and a function giving the requests on each node.
+import type { ArchResources, CellStatus, ResourceSummary } from "../api/platform.ts";
+import type { ConditionInput } from "../runtime/conditions.ts";
+import { isReady, nodeLabels, type Node } from "./nodepool.ts";
+import { bytes, cpuMillis, formatBytes, formatCpu } from "./quantity.ts";
+
+/** cpu in millicores, memory in bytes, pods as a count. */
+export interface Amounts {
+  cpu: number;
+  memory: number;
+  pods: number;
+}
+
+export interface ArchTotals {
+  nodes: number;
+  capacity: Amounts;
+  allocatable: Amounts;
+  allocated: Amounts;
+}
+
+export interface CellAggregate {
+  pools: number;
+  nodes: { total: number; ready: number; notReady: number; cordoned: number };
+  total: ArchTotals;
+  /** Per kubernetes.io/arch value; only architectures that have nodes. */
+  architectures: Map<string, ArchTotals>;
+}
+
+const zero = (): Amounts => ({ cpu: 0, memory: 0, pods: 0 });
+const emptyTotals = (): ArchTotals => ({ nodes: 0, capacity: zero(), allocatable: zero(), allocated: zero() });
+
+function add(into: Amounts, a: Amounts): void {
+  into.cpu += a.cpu;
+  into.memory += a.memory;
+  into.pods += a.pods;
+}
+
+/** A node's status.capacity or status.allocatable; an unparseable amount counts as zero. */
+export function amountsOf(list: Record<string, string> | undefined): Amounts {
+  const parse = (f: (q: string) => number, q: string | undefined): number => {
+    if (q === undefined) return 0;
+    try {
+      return f(q);
+    } catch {
+      return 0;
+    }
+  };
+  return { cpu: parse(cpuMillis, list?.cpu), memory: parse(bytes, list?.memory), pods: parse(bytes, list?.pods) };
+}
+
+/** Sums the cell's nodes by architecture; `allocatedOn(node)` gives the requests of the pods bound to it. */
+export function aggregateCell(nodes: readonly Node[], pools: number, allocatedOn: (node: Node) => Amounts): CellAggregate {
+  const agg: CellAggregate = { pools, nodes: { total: 0, ready: 0, notReady: 0, cordoned: 0 }, total: emptyTotals(), architectures: new Map() };
+  for (const node of nodes) {
+    const arch = node.metadata.labels?.[nodeLabels.arch] ?? node.status?.nodeInfo?.architecture ?? "unknown";
+    let perArch = agg.architectures.get(arch);
+    if (!perArch) agg.architectures.set(arch, (perArch = emptyTotals()));
+    const capacity = amountsOf(node.status?.capacity);
+    const allocatable = amountsOf(node.status?.allocatable);
+    const allocated = allocatedOn(node);
+    for (const t of [agg.total, perArch]) {
+      t.nodes++;
+      add(t.capacity, capacity);
+      add(t.allocatable, allocatable);
+      add(t.allocated, allocated);
+    }
+    agg.nodes.total++;
+    if (isReady(node)) agg.nodes.ready++;
+    else agg.nodes.notReady++;
+    if (node.spec?.unschedulable) agg.nodes.cordoned++;
+  }
+  return agg;
+}
+
+export function formatAmounts(a: Amounts): ResourceSummary {
+  return { cpu: formatCpu(a.cpu), memory: formatBytes(a.memory), pods: String(a.pods) };
+}
+
+function formatTotals(t: ArchTotals): ArchResources {
+  return { nodes: t.nodes, capacity: formatAmounts(t.capacity), allocatable: formatAmounts(t.allocatable), allocated: formatAmounts(t.allocated) };
+}
+
+/** The status fields (conditions aside) and the Ready condition of a cell. */
+export function cellStatus(agg: CellAggregate): { fields: Omit<CellStatus, "conditions" | "observedGeneration">; ready: ConditionInput } {
+  const architectures: NonNullable<CellStatus["architectures"]> = {};
+  for (const arch of ["amd64", "arm64"] as const) {
+    const t = agg.architectures.get(arch);
+    if (t) architectures[arch] = formatTotals(t);
+  }
+  const n = agg.nodes;
+  const message = `${n.total} node(s) in ${agg.pools} pool(s): ${n.ready} Ready, ${n.notReady} NotReady, ${n.cordoned} cordoned`;
+  return {
+    fields: { pools: agg.pools, nodes: { ...n }, total: formatTotals(agg.total), architectures },
+    ready: { type: "Ready", status: "True", reason: "Aggregated", message },
+  };
+}

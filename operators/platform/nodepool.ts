@@ -1,0 +1,335 @@
+// The NodePool's pure logic: which Node objects a pool wants (names, labels, taints, capacity with
+// overcommit), how an existing node differs from that, which nodes to drain on scale-down and which
+// of their pods to evict, and the pool's status. No client: the controller feeds it from its caches.
+import type * as k8s from "@kubernetes/client-node";
+import type { CellSpec, NodePoolSpec } from "../api/platform.ts";
+import type { ConditionInput } from "../runtime/conditions.ts";
+import type { KubeObject, OwnerReference } from "../runtime/types.ts";
+import { bytes, cpuMillis, formatBytes, formatCpu } from "./quantity.ts";
+
+export type Node = k8s.V1Node & KubeObject;
+export type Pod = k8s.V1Pod & KubeObject;
+
+/** The labels every pool node carries. The scheduler filters and spreads by them. */
+export const nodeLabels = {
+  arch: "kubernetes.io/arch",
+  os: "kubernetes.io/os",
+  hostname: "kubernetes.io/hostname",
+  region: "topology.kubernetes.io/region",
+  zone: "topology.kubernetes.io/zone",
+  cell: "cellcloud.io/cell",
+  pool: "cellcloud.io/pool",
+  rack: "cellcloud.io/rack",
+  switch: "cellcloud.io/switch",
+  cpuVendor: "cellcloud.io/cpu-vendor",
+} as const;
+
+export const nodeAnnotations = {
+  /** KWOK manages (heartbeats, runs the pods of) nodes that carry this annotation with value "fake". */
+  kwok: "kwok.x-k8s.io/node",
+  /** Set while the controller drains the node before deleting it; the value is why. */
+  draining: "platform.cellcloud.io/draining",
+  /** The spec.labels keys and spec.taints the controller put on the node, so it can take them off again. */
+  managed: "platform.cellcloud.io/managed",
+} as const;
+
+/** What a pool's nodes are built from: the pool (name, uid, spec) and its Cell's spec. */
+export interface PoolView {
+  name: string;
+  uid: string;
+  spec: NodePoolSpec;
+}
+
+export function nodeName(pool: string, index: number): string {
+  return `${pool}-${index}`;
+}
+
+/** The host index of a node named `<pool>-<i>`, or undefined for any other name. */
+export function nodeIndex(pool: string, name: string): number | undefined {
+  if (!name.startsWith(`${pool}-`)) return undefined;
+  const rest = name.slice(pool.length + 1);
+  return /^(0|[1-9]\d{0,5})$/.test(rest) ? Number(rest) : undefined;
+}
+
+/** Host i sits in rack floor(i / hostsPerRack), behind that rack's one top-of-rack switch. */
+export function rackOf(pool: string, index: number, hostsPerRack: number): { rack: string; switch: string } {
+  const k = Math.floor(index / hostsPerRack);
+  return { rack: `${pool}-r${k}`, switch: `${pool}-s${k}` };
+}
+
+/** value × ratio rounded down, with the ratio taken to thousandths so no float error creeps in. */
+export function overcommitted(value: number, ratio: number): number {
+  return Number((BigInt(value) * BigInt(Math.round(ratio * 1000))) / 1000n);
+}
+
+export interface NodeResources {
+  capacity: Record<string, string>;
+  allocatable: Record<string, string>;
+}
+
+const MiB = 1024 ** 2;
+
+/**
+ * A host's status.capacity, and status.allocatable = capacity × overcommit for cpu and memory (never
+ * pods or disk). Overcommitted memory is rounded down to whole MiB, so "384Gi" × 1.2 reads "471859Mi".
+ */
+export function nodeResources(spec: NodePoolSpec): NodeResources {
+  const cpu = cpuMillis(spec.capacity.cpu);
+  const memory = bytes(spec.capacity.memory);
+  const disk = String(spec.capacity.ephemeralStorage); // not overcommitted: the user's spelling stands
+  const pods = String(spec.capacity.pods);
+  return {
+    capacity: { cpu: formatCpu(cpu), memory: formatBytes(memory), pods, "ephemeral-storage": disk },
+    allocatable: {
+      cpu: formatCpu(overcommitted(cpu, spec.overcommit.cpu)),
+      memory: formatBytes(spec.overcommit.memory === 1 ? memory : Math.floor(overcommitted(memory, spec.overcommit.memory) / MiB) * MiB),
+      pods,
+      "ephemeral-storage": disk,
+    },
+  };
+}
+
+const taintId = (t: { key: string; effect: string }): string => `${t.key}:${t.effect}`;
+
+interface Managed {
+  labels: string[];
+  taints: string[];
+}
+
+function managedOf(node: Node): Managed {
+  try {
+    const m = JSON.parse(node.metadata.annotations?.[nodeAnnotations.managed] ?? "{}") as Partial<Managed>;
+    return { labels: Array.isArray(m.labels) ? m.labels : [], taints: Array.isArray(m.taints) ? m.taints : [] };
+  } catch {
+    return { labels: [], taints: [] };
+  }
+}
+
+export function ownerReference(pool: PoolView): OwnerReference {
+  // No blockOwnerDeletion: the pool's finalizer already drains and deletes its nodes first.
+  return { apiVersion: "platform.cellcloud.io/v1alpha1", kind: "NodePool", name: pool.name, uid: pool.uid, controller: true };
+}
+
+/** The Node object for host `index` of the pool, as the controller creates it. */
+export function desiredNode(pool: PoolView, cell: CellSpec, index: number): Node {
+  const name = nodeName(pool.name, index);
+  const { spec } = pool;
+  const { rack, switch: sw } = rackOf(pool.name, index, spec.topology.hostsPerRack);
+  const taints = (spec.taints ?? []).map((t) => ({ key: t.key, ...(t.value ? { value: t.value } : {}), effect: t.effect }));
+  const managed: Managed = { labels: Object.keys(spec.labels ?? {}).sort(), taints: taints.map(taintId).sort() };
+  const { capacity, allocatable } = nodeResources(spec);
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      labels: {
+        ...spec.labels,
+        [nodeLabels.arch]: spec.architecture,
+        [nodeLabels.os]: "linux",
+        [nodeLabels.hostname]: name,
+        [nodeLabels.region]: cell.region,
+        [nodeLabels.zone]: cell.zone,
+        [nodeLabels.cell]: spec.cell,
+        [nodeLabels.pool]: pool.name,
+        [nodeLabels.rack]: rack,
+        [nodeLabels.switch]: sw,
+        [nodeLabels.cpuVendor]: spec.cpuVendor,
+      },
+      annotations: { [nodeAnnotations.kwok]: "fake", [nodeAnnotations.managed]: JSON.stringify(managed) },
+      ownerReferences: [ownerReference(pool)],
+    },
+    spec: { providerID: `kwok://${name}`, ...(taints.length ? { taints } : {}) },
+    status: { capacity, allocatable, nodeInfo: { architecture: spec.architecture, operatingSystem: "linux" } as k8s.V1NodeSystemInfo },
+  };
+}
+
+export interface NodeRepair {
+  /** A merge patch for the Node (metadata and spec), carrying the cached resourceVersion. */
+  patch?: Record<string, unknown>;
+  /** A merge patch for nodes/status. */
+  statusPatch?: Record<string, unknown>;
+}
+
+/**
+ * What to change on an existing node so it matches `desired`: labels and taints the pool sets (and
+ * those it set before but no longer does), ownership, an interrupted drain, capacity. Labels and
+ * taints others put on the node (the node lifecycle controller's not-ready taints, a user's) stay.
+ */
+export function nodeRepair(node: Node, desired: Node): NodeRepair {
+  const metadata: Record<string, unknown> = {};
+  const spec: Record<string, unknown> = {};
+  const before = managedOf(node);
+  const after = managedOf(desired);
+
+  const labels: Record<string, string | null> = {};
+  const have = node.metadata.labels ?? {};
+  for (const [k, v] of Object.entries(desired.metadata.labels ?? {})) if (have[k] !== v) labels[k] = v;
+  for (const k of before.labels) if (!(k in (desired.metadata.labels ?? {})) && k in have) labels[k] = null;
+  if (Object.keys(labels).length) metadata.labels = labels;
+
+  const annotations: Record<string, string | null> = {};
+  const notes = node.metadata.annotations ?? {};
+  for (const [k, v] of Object.entries(desired.metadata.annotations ?? {})) if (notes[k] !== v) annotations[k] = v;
+  if (nodeAnnotations.draining in notes) {
+    annotations[nodeAnnotations.draining] = null; // scaled up again while draining: keep the host
+    spec.unschedulable = null;
+  }
+  if (Object.keys(annotations).length) metadata.annotations = annotations;
+
+  const owner = desired.metadata.ownerReferences?.[0];
+  if (owner && !node.metadata.ownerReferences?.some((r) => r.uid === owner.uid && r.controller)) metadata.ownerReferences = [owner];
+
+  const taints = desiredTaints(node.spec?.taints ?? [], desired.spec?.taints ?? [], new Set(before.taints), new Set(after.taints));
+  if (taints) spec.taints = taints;
+
+  const repair: NodeRepair = {};
+  if (Object.keys(metadata).length || Object.keys(spec).length) {
+    repair.patch = {
+      metadata: { ...metadata, resourceVersion: node.metadata.resourceVersion },
+      ...(Object.keys(spec).length ? { spec } : {}),
+    };
+  }
+  const want = desired.status ?? {};
+  if (!sameResources(node.status?.capacity, want.capacity) || !sameResources(node.status?.allocatable, want.allocatable)) {
+    repair.statusPatch = { status: { capacity: want.capacity, allocatable: want.allocatable } };
+  }
+  return repair;
+}
+
+/** The node's taints with the pool's replaced, or undefined when they already match. */
+function desiredTaints(current: k8s.V1Taint[], wanted: k8s.V1Taint[], before: Set<string>, after: Set<string>): k8s.V1Taint[] | undefined {
+  const others = current.filter((t) => !before.has(taintId(t)) && !after.has(taintId(t)));
+  const next = [...others, ...wanted];
+  const fingerprint = (ts: k8s.V1Taint[]) => ts.map((t) => `${taintId(t)}=${t.value ?? ""}`).sort().join("\n");
+  return fingerprint(next) === fingerprint(current) ? undefined : next;
+}
+
+const parsers: Record<string, (q: string) => number> = {
+  cpu: cpuMillis, memory: bytes, pods: bytes, "ephemeral-storage": bytes,
+};
+
+/** Same amounts for the keys `want` names, however the apiserver spelled them ("1536Mi" is "1.5Gi"). */
+function sameResources(have: Record<string, string> | undefined, want: Record<string, string> | undefined): boolean {
+  if (!want) return true;
+  return Object.entries(want).every(([k, v]) => {
+    const h = have?.[k];
+    if (h === undefined) return false;
+    const parse = parsers[k] ?? bytes;
+    try {
+      return parse(h) === parse(v);
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function isOwnedBy(node: Node, pool: string): boolean {
+  return node.metadata.ownerReferences?.some((r) => r.controller && r.kind === "NodePool" && r.name === pool) ?? false;
+}
+
+/** The pool a node belongs to: its controlling NodePool, else its cellcloud.io/pool label. */
+export function poolOf(node: Node): string | undefined {
+  return node.metadata.ownerReferences?.find((r) => r.controller && r.kind === "NodePool")?.name ?? node.metadata.labels?.[nodeLabels.pool];
+}
+
+export function isReady(node: Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+export interface PoolPlan {
+  /** Host indexes below spec.nodes that have no Node yet. */
+  missing: number[];
+  /** The pool's nodes that should stay, with their host index, lowest first. */
+  keep: Array<{ index: number; node: Node }>;
+  /** The pool's nodes to drain and delete, highest index first. */
+  surplus: Node[];
+}
+
+/**
+ * Splits the pool's nodes (those whose controller owner is the pool) into the ones to keep and the
+ * surplus, and lists the missing indexes. A node already being deleted is neither kept nor missing.
+ */
+export function planPool(pool: string, desired: number, nodes: readonly Node[]): PoolPlan {
+  const present = new Set<number>();
+  const keep: Array<{ i: number; node: Node }> = [];
+  const surplus: Array<{ i: number; node: Node }> = [];
+  for (const node of nodes) {
+    if (!isOwnedBy(node, pool)) continue;
+    const i = nodeIndex(pool, node.metadata.name) ?? Number.MAX_SAFE_INTEGER;
+    present.add(i);
+    if (node.metadata.deletionTimestamp) continue;
+    (i < desired ? keep : surplus).push({ i, node });
+  }
+  const missing: number[] = [];
+  for (let i = 0; i < desired; i++) if (!present.has(i)) missing.push(i);
+  keep.sort((a, b) => a.i - b.i);
+  surplus.sort((a, b) => b.i - a.i || (a.node.metadata.name < b.node.metadata.name ? -1 : 1));
+  return { missing, keep: keep.map(({ i, node }) => ({ index: i, node })), surplus: surplus.map((x) => x.node) };
+}
+
+/** Pods that do not hold a node up: finished ones, DaemonSet pods and static (mirror) pods. */
+function ignoredByDrain(pod: Pod): boolean {
+  const phase = pod.status?.phase;
+  if (phase === "Succeeded" || phase === "Failed") return true;
+  if (pod.metadata.annotations?.["kubernetes.io/config.mirror"] !== undefined) return true;
+  return pod.metadata.ownerReferences?.some((r) => r.controller && r.kind === "DaemonSet") ?? false;
+}
+
+export interface DrainStep {
+  /** Pods that still keep the node from being deleted. */
+  remaining: Pod[];
+  /** The remaining pods not yet terminating: evict these. */
+  evict: Pod[];
+}
+
+/** What draining a node still has to do, given the pods bound to it. Empty `remaining`: delete the node. */
+export function drainStep(pods: readonly Pod[]): DrainStep {
+  const remaining = pods.filter((p) => !ignoredByDrain(p));
+  return { remaining, evict: remaining.filter((p) => !p.metadata.deletionTimestamp) };
+}
+
+/** Up to `max` names, then "and N more", for condition messages at 5000-node scale. */
+export function nameList(names: readonly string[], max = 5): string {
+  const shown = names.slice(0, max).join(", ");
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+export interface PoolFacts {
+  desired: number;
+  /** Nodes of the pool, surplus and draining included (terminating ones excluded). */
+  nodes: readonly Node[];
+  missing: readonly number[];
+  /** Names of nodes being drained, with the pods left on each and whether a PDB blocked an eviction. */
+  draining: ReadonlyArray<{ name: string; pods: number }>;
+  blockedEvictions: number;
+  cellFound: boolean;
+  cell: string;
+}
+
+export interface PoolSummary {
+  nodes: number;
+  readyNodes: number;
+  drainingNodes: number;
+  ready: ConditionInput;
+}
+
+/** The pool's counts and Ready: True once every desired node exists, none is draining, all are Ready. */
+export function summarizePool(pool: string, f: PoolFacts): PoolSummary {
+  const readyNodes = f.nodes.filter(isReady).length;
+  const counts = { nodes: f.nodes.length, readyNodes, drainingNodes: f.draining.length };
+  const notReady = (reason: string, message: string): PoolSummary => ({ ...counts, ready: { type: "Ready", status: "False", reason, message } });
+  if (!f.cellFound) return notReady("CellNotFound", `Cell ${f.cell} does not exist; no nodes are created until it does`);
+  if (f.draining.length) {
+    const pods = f.draining.reduce((a, d) => a + d.pods, 0);
+    const blocked = f.blockedEvictions ? `; ${f.blockedEvictions} eviction(s) refused by a PodDisruptionBudget, retrying` : "";
+    return notReady("Draining", `draining ${f.draining.length} node(s) before deletion (${pods} pod(s) left): ${nameList(f.draining.map((d) => d.name))}${blocked}`);
+  }
+  if (f.missing.length) {
+    const names = f.missing.map((i) => nodeName(pool, i));
+    return notReady("Scaling", `${f.desired - f.missing.length}/${f.desired} nodes exist; creating ${nameList(names)}`);
+  }
+  const unready = f.nodes.filter((n) => !isReady(n)).map((n) => n.metadata.name);
+  if (unready.length) return notReady("NodesNotReady", `${readyNodes}/${f.nodes.length} nodes are Ready; not ready: ${nameList(unready)}`);
+  return { ...counts, ready: { type: "Ready", status: "True", reason: "NodesReady", message: `${readyNodes} node(s) Ready` } };
+}

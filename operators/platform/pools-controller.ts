@@ -1,0 +1,47 @@
+// StoragePool and ExternalIPPool status: their totals and Ready (False with CellNotFound while the
+// Cell they name is missing). Allocation from them lands with the Volume and ElasticIP products.
+import type { ConditionInput } from "../runtime/conditions.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { withCondition, writeStatus } from "../runtime/status.ts";
+import type { KubeObject, ResourceRef } from "../runtime/types.ts";
+import { CellRef, ExternalIPPoolRef, StoragePoolRef, type CellObj, type ExternalIPPoolObj, type StoragePoolObj } from "./caches.ts";
+import { ipPoolTotal, storageTotals } from "./pools.ts";
+
+type WithCell = KubeObject & { spec: { cell?: string } };
+
+function cellCondition(cells: { get(name: string): CellObj | undefined }, cell: string | undefined, ready: string): ConditionInput {
+  if (cell && !cells.get(cell)) {
+    return { type: "Ready", status: "False", reason: "CellNotFound", message: `Cell ${cell} does not exist` };
+  }
+  return { type: "Ready", status: "True", reason: "Available", message: ready };
+}
+
+/** One status-only controller per pool kind: status = totals(pool), Ready from whether its Cell exists. */
+function poolController<T extends WithCell>(mgr: Manager, name: string, ref: ResourceRef, totals: (pool: T) => { fields: Record<string, unknown>; message: string }) {
+  const pools = mgr.informer<T>(ref);
+  const cells = mgr.informer<CellObj>(CellRef);
+  const byCell = `platform.cellcloud.io/${name}-cell`;
+  pools.addIndexer(byCell, (p) => (p.spec.cell ? [p.spec.cell] : []));
+  return mgr.controller(name).for(ref)
+    .watches(CellRef, (cell) => pools.byIndex(byCell, cell.metadata.name).map((p) => p.metadata.name))
+    .complete(async (req) => {
+      const pool = pools.get(req.name);
+      if (!pool) return;
+      const { fields, message } = totals(pool);
+      const status = withCondition(pool, cellCondition(cells, pool.spec.cell, message));
+      await writeStatus(mgr.client, ref, pool, { ...status, ...fields });
+    });
+}
+
+export function setupPoolControllers(mgr: Manager): unknown[] {
+  return [
+    poolController<StoragePoolObj>(mgr, "storagepool", StoragePoolRef, (p) => {
+      const t = storageTotals(p.spec);
+      return { fields: { ...t }, message: `${t.available} of ${t.allocatable} available (${t.physical} physical)` };
+    }),
+    poolController<ExternalIPPoolObj>(mgr, "externalippool", ExternalIPPoolRef, (p) => {
+      const total = ipPoolTotal(p.spec);
+      return { fields: { total, allocated: 0, free: total }, message: `${total} of ${total} addresses free` };
+    }),
+  ];
+}
