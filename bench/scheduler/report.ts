@@ -24,6 +24,8 @@ export interface RunResult {
   latencyMs?: { p50: number; p90: number; p99: number; max: number; n: number };
   memory?: { peakMiB: number; steadyMiB: number };
   cpuSeconds?: number;
+  /** CPU seconds the bench process itself used during the measured phase (it shares the machine). */
+  benchCpuSeconds?: number;
   valid?: { ok: boolean; bound: number; unbound: number; problems: string[] };
 }
 
@@ -40,11 +42,12 @@ export function table(results: readonly RunResult[]): string[] {
   const rows = results.map((r) => [
     r.workload, r.mode, schedulerTitle[r.scheduler],
     ...(r.error && !r.throughput
-      ? [r.error, "", "", "", "", "", "", "", "", "", "", ""]
+      ? [...Array<string>(11).fill("-"), "FAILED (below)"]
       : [
         f(r.throughput?.average), f(r.throughput?.p50), f(r.throughput?.p90), f(r.throughput?.p99), f(r.totalSeconds, 1),
         f(r.firstBindSeconds, 1), f(r.latencyMs?.p50), f(r.latencyMs?.p99), f(r.memory?.peakMiB), f(r.memory?.steadyMiB),
-        f(r.cpuSeconds, 1), r.valid ? (r.valid.ok ? "ok" : `NO (${r.valid.unbound} unbound, ${r.valid.problems.length} problem kinds)`) : "-",
+        f(r.cpuSeconds, 1),
+        r.valid ? (r.valid.ok ? "ok" : `NO (${r.valid.unbound} unbound, ${r.valid.problems.length} problem kinds)`) : r.error ? "FAILED (below)" : "-",
       ]),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

@@ -81,14 +81,17 @@ export interface PodOptions {
   workload: Workload;
   /** Members per strict host-spread group (spread workload). */
   groupSize: number;
+  /** Also write the spread as PodTopologySpread (kube-scheduler's form; ours refuses such pods). */
+  topologySpread: boolean;
 }
 
 /**
  * Pod i. basic: an arch nodeSelector in the node set's 3:2 ratio, except every tenth pod, which runs
  * anywhere. spread: groups of `groupSize` consecutive pods that must land on distinct hosts, written
- * both as our annotations and as kube-scheduler's PodTopologySpread (hostname, maxSkew 1,
- * DoNotSchedule), which is equivalent while a group is no larger than its eligible hosts. Every pod
- * carries both, whichever scheduler runs it, so both get the same objects.
+ * as our annotations and, for kube-scheduler, also as PodTopologySpread (hostname, maxSkew 1,
+ * DoNotSchedule), which is equivalent while a group is no larger than its eligible hosts. Our
+ * scheduler refuses pods with a DoNotSchedule topologySpreadConstraint rather than ignore it, so its
+ * pods carry the annotations only; otherwise the two pod sets differ only in schedulerName.
  */
 export function benchPod(i: number, o: PodOptions): PodJson {
   const size = podSizes[i % podSizes.length]!;
@@ -114,7 +117,7 @@ export function benchPod(i: number, o: PodOptions): PodJson {
       "scheduling.cellcloud.io/spread-mode": "strict",
       "scheduling.cellcloud.io/spread-max": "1",
     };
-    spec.topologySpreadConstraints = [{
+    if (o.topologySpread) spec.topologySpreadConstraints = [{
       maxSkew: 1,
       topologyKey: "kubernetes.io/hostname",
       whenUnsatisfiable: "DoNotSchedule",
