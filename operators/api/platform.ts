@@ -44,6 +44,12 @@ const resourceList = (what: string) =>
     })
     .describe(what);
 
+/** What every status has: kstatus's conditions and observedGeneration. */
+const observed = { conditions: conditionsSchema.optional(), observedGeneration: observedGenerationSchema.optional() };
+
+/** A non-negative count in a status. */
+const count = (what: string) => z.int().min(0).optional().describe(what);
+
 // ==================== Cell ====================
 
 const cellSpec = z
@@ -72,9 +78,8 @@ const archResources = (arch: string) =>
 
 const cellStatus = z
   .object({
-    conditions: conditionsSchema.optional(),
-    observedGeneration: observedGenerationSchema.optional(),
-    pools: z.int().min(0).optional().describe("Number of NodePools in the cell."),
+    ...observed,
+    pools: count("Number of NodePools in the cell."),
     nodes: z
       .object({
         total: z.int().min(0).describe("All nodes of the cell's pools."),
@@ -203,11 +208,10 @@ const nodePoolValidations: CelValidation[] = [
 
 const nodePoolStatus = z
   .object({
-    conditions: conditionsSchema.optional(),
-    observedGeneration: observedGenerationSchema.optional(),
-    nodes: z.int().min(0).optional().describe("Nodes of the pool that exist, draining ones included (the scale subresource's replicas)."),
-    readyNodes: z.int().min(0).optional().describe("Nodes of the pool whose Ready condition is True."),
-    drainingNodes: z.int().min(0).optional().describe("Nodes being drained before deletion."),
+    ...observed,
+    nodes: count("Nodes of the pool that exist, draining ones included (the scale subresource's replicas)."),
+    readyNodes: count("Nodes of the pool whose Ready condition is True."),
+    drainingNodes: count("Nodes being drained before deletion."),
     selector: z.string().optional().describe("Label selector of the pool's nodes (the scale subresource's selector)."),
   })
   .describe("Observed state of the node pool. Ready is True when every desired node exists and is Ready.");
@@ -258,8 +262,7 @@ const storagePoolSpec = z
 
 const storagePoolStatus = z
   .object({
-    conditions: conditionsSchema.optional(),
-    observedGeneration: observedGenerationSchema.optional(),
+    ...observed,
     physical: z.string().optional().describe("Physical capacity, as a quantity."),
     allocatable: z.string().optional().describe("What volumes may be provisioned in total: physical × oversubscription ratio."),
     provisioned: z.string().optional().describe("Sum of the sizes of the volumes carved from the pool."),
@@ -333,11 +336,10 @@ const externalIPPoolValidations: CelValidation[] = [
 
 const externalIPPoolStatus = z
   .object({
-    conditions: conditionsSchema.optional(),
-    observedGeneration: observedGenerationSchema.optional(),
-    total: z.int().min(0).optional().describe("Addresses that can be handed out: the CIDRs' usable addresses minus the excluded ones."),
-    allocated: z.int().min(0).optional().describe("Addresses bound to ElasticIPs."),
-    free: z.int().min(0).optional().describe("total − allocated."),
+    ...observed,
+    total: count("Addresses that can be handed out: the CIDRs' usable addresses minus the excluded ones."),
+    allocated: count("Addresses bound to ElasticIPs."),
+    free: count("total − allocated."),
   })
   .describe("Observed state of the external IP pool.");
 
