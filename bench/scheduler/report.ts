@@ -24,8 +24,8 @@ export interface RunResult {
   latencyMs?: { p50: number; p90: number; p99: number; max: number; n: number };
   memory?: { peakMiB: number; steadyMiB: number };
   cpuSeconds?: number;
-  /** CPU seconds the bench process itself used during the measured phase (it shares the machine). */
-  benchCpuSeconds?: number;
+  /** The bench process during the measured phase: its event-loop delay and pod-watch restarts. */
+  bench?: { cpuSeconds: number; loopDelayP99Ms: number; loopDelayMaxMs: number; watchRestarts: number };
   valid?: { ok: boolean; bound: number; unbound: number; problems: string[] };
 }
 

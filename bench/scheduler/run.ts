@@ -9,7 +9,7 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
@@ -44,7 +44,8 @@ const namespace = "cellcloud-bench";
 const apiserverArgs = "--max-requests-inflight=0 --max-mutating-requests-inflight=0 --enable-priority-and-fairness=false";
 // kwokctl's heartbeat factor 5 (BENCH.md "KWOK at 5000 nodes"): leases of 200 s and a 200 s grace period.
 const kcmArgs = "--node-monitor-grace-period=200s";
-const kwokArgs = "--node-lease-duration-seconds=200";
+// kwok logs every pod it touches at INFO; at WARN it spends its CPU on the pods, not on logging.
+const kwokArgs = "--node-lease-duration-seconds=200 --v=WARN";
 const planeEnv = {
   ...env, CELLCLOUD_INSTANCE: "bench", CELLCLOUD_STATE: state, CELLCLOUD_PORT_BASE: String(portBase),
   CELLCLOUD_APISERVER_ARGS: apiserverArgs, CELLCLOUD_KCM_ARGS: kcmArgs, CELLCLOUD_KWOK_ARGS: kwokArgs,
@@ -134,20 +135,55 @@ async function ensureNodes(api: Api, n: number): Promise<void> {
   log(`${n} nodes Ready (${((Date.now() - t0) / 1000).toFixed(0)} s after creation)`);
 }
 
+/**
+ * Deletes every bench pod (grace 0; KWOK finishes the bound ones) and waits until they are gone,
+ * deleting again whatever is still there every 30 s.
+ */
 async function deleteAllPods(api: Api): Promise<void> {
   const t0 = Date.now();
+  let lastDelete = 0;
   for (;;) {
-    const pods = (await api.list<PodFactsJson>(podsPath, { labelSelector: selector })).items;
+    const pods = (await api.list<PodFactsJson>(podsPath)).items;
     if (pods.length === 0) break;
-    await pool(pods, createConcurrency, async (p) => {
-      await api.delete(`${podsPath}/${p.metadata.name}`, { gracePeriodSeconds: 0 }).catch((e) => {
-        if (!(e instanceof HttpError && e.status === 404)) throw e;
-      });
-    });
     if (Date.now() - t0 > 600_000) throw new Error(`${pods.length} bench pods still exist after 10 min`);
+    if (Date.now() - lastDelete > 30_000) {
+      lastDelete = Date.now();
+      await pool(pods, createConcurrency, async (p) => {
+        await api.delete(`${podsPath}/${p.metadata.name}`, { gracePeriodSeconds: 0 }).catch((e) => {
+          if (!(e instanceof HttpError && e.status === 404)) throw e;
+        });
+      });
+    }
+    await sleep(1000);
   }
-  for (const warm of ["bench-warmup"]) await api.delete(`${podsPath}/${warm}`, { gracePeriodSeconds: 0 }).catch(() => undefined);
   log(`bench pods deleted (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+const planeComponents = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
+
+/**
+ * Waits until the plane is idle again (its processes together below 0.2 cores for 3 s in a row), so
+ * work left over from one run (kwok finishing pods, controllers catching up) never overlaps the next.
+ */
+async function settle(): Promise<number> {
+  const pids = planeComponents.flatMap((c) => {
+    try {
+      return [Number(readFileSync(`${state}/pids/${c}.pid`, "utf8").trim())];
+    } catch {
+      return [];
+    }
+  });
+  const total = () => pids.reduce((s, pid) => s + (() => { try { return cpuSecondsOf(pid); } catch { return 0; } })(), 0);
+  const t0 = Date.now();
+  let quiet = 0;
+  let last = total();
+  while (quiet < 3 && Date.now() - t0 < 180_000) {
+    await sleep(1000);
+    const now = total();
+    quiet = now - last < 0.2 ? quiet + 1 : 0;
+    last = now;
+  }
+  return (Date.now() - t0) / 1000;
 }
 
 // --- the pod watch (the throughput collector's informer) ----------------------------------------
@@ -163,6 +199,8 @@ class PodWatch {
   readonly seen = new Set<string>();
   readonly boundAt = new Map<string, number>();
   lastBindAt = 0;
+  /** Times the watch ended (server close, error) and was re-established. */
+  restarts = 0;
   private abort = new AbortController();
   private rv = "";
   private readonly api: Api;
@@ -186,7 +224,9 @@ class PodWatch {
         await this.api.watch<PodEventObject>(podsPath, {
           labelSelector: selector, resourceVersion: this.rv, allowWatchBookmarks: true, timeoutSeconds: 3600,
         }, (e) => this.onEvent(e), signal);
+        if (!signal.aborted) this.restarts++;
       } catch (err) {
+        this.restarts++;
         if (signal.aborted) return;
         if ((err as { gone?: boolean }).gone || (err instanceof HttpError && err.status === 410)) await this.relist();
         else log(`pod watch failed (${String(err)}); re-watching`);
@@ -302,24 +342,25 @@ async function healthy(which: SchedulerId): Promise<boolean> {
 }
 
 /** Live mode: the scheduler is up when its health endpoint answers and it has bound a warm-up pod. */
-async function warmUp(api: Api, which: SchedulerId, r: Running): Promise<void> {
+async function warmUp(api: Api, which: SchedulerId, r: Running, runTag: string): Promise<void> {
+  const name = `bench-warmup-${runTag}`;
   const deadline = Date.now() + 120_000;
   while (!(await healthy(which))) {
     if (r.proc.exitCode !== null) throw new Error(`exited with ${r.proc.exitCode}`);
     if (Date.now() > deadline) throw new Error("not healthy within 120 s");
     await sleep(250);
   }
-  const warm = { metadata: { name: "bench-warmup", namespace }, spec: { ...benchPod(0, { namespace, schedulerName: schedulerName[which], workload: "basic", groupSize, topologySpread: false }).spec } };
+  const warm = { metadata: { name, namespace }, spec: { ...benchPod(0, { namespace, runTag: "warmup", schedulerName: schedulerName[which], workload: "basic", groupSize, topologySpread: false }).spec } };
   await api.post(podsPath, warm);
   for (;;) {
-    const p = await api.get<{ spec: { nodeName?: string } }>(`${podsPath}/bench-warmup`);
+    const p = await api.get<{ spec: { nodeName?: string } }>(`${podsPath}/${name}`);
     if (p.spec.nodeName) break;
     if (r.proc.exitCode !== null) throw new Error(`exited with ${r.proc.exitCode}`);
     if (Date.now() > deadline) throw new Error("did not bind the warm-up pod within 120 s");
     await sleep(100);
   }
-  await api.delete(`${podsPath}/bench-warmup`, { gracePeriodSeconds: 0 });
-  while (await api.get(`${podsPath}/bench-warmup`).then(() => true, () => false)) await sleep(100);
+  await api.delete(`${podsPath}/${name}`, { gracePeriodSeconds: 0 });
+  while (await api.get(`${podsPath}/${name}`).then(() => true, () => false)) await sleep(100);
 }
 
 /** kube-scheduler's own account of which plugins ran where (scheduler_plugin_execution_duration_seconds). */
@@ -345,11 +386,14 @@ async function kubePluginsSeen(): Promise<string[]> {
 
 // --- one measured run ----------------------------------------------------------------------------
 
+let runCount = 0;
+
 async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workload): Promise<RunResult> {
   const n = scale.pods;
+  const runTag = `r${++runCount}${which === "kube" ? "k" : "o"}`;
   const result: RunResult = { scheduler: which, mode, workload, pods: n };
   const title = `${workload}/${mode}/${schedulerTitle[which]}`;
-  const pods = Array.from({ length: n }, (_, i) => benchPod(i, { namespace, schedulerName: schedulerName[which], workload, groupSize, topologySpread: which === "kube" }));
+  const pods = Array.from({ length: n }, (_, i) => benchPod(i, { namespace, runTag, schedulerName: schedulerName[which], workload, groupSize, topologySpread: which === "kube" }));
   const watch = new PodWatch(api);
   await watch.start();
   const createdAt = new Map<string, number>();
@@ -364,6 +408,7 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
   let running: Running | undefined;
   let phaseStart = 0;
   let benchCpu = process.cpuUsage();
+  const lag = monitorEventLoopDelay({ resolution: 20 });
   let createSeconds: number | undefined;
   let lastCreate = 0;
   const samples: Sample[] = [];
@@ -378,23 +423,25 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
       await create();
       log(`${title}: created in ${((performance.now() - c0) / 1000).toFixed(1)} s; waiting for the watch to see them all`);
       while (watch.seen.size < n) await sleep(100);
-      await sleep(3000); // let the plane settle (kwok, controllers) before the clock starts
+      log(`${title}: plane idle after ${(await settle()).toFixed(0)} s`);
       log(`${title}: starting the scheduler on a backlog of ${n} pods`);
       phaseStart = performance.now();
       benchCpu = process.cpuUsage();
+      lag.enable();
       startSampler();
       running = startScheduler(which);
     } else {
       log(`${title}: starting the scheduler and waiting until it binds a warm-up pod`);
       running = startScheduler(which);
       try {
-        await warmUp(api, which, running);
+        await warmUp(api, which, running, runTag);
       } catch (err) {
         throw new Error(`${schedulerTitle[which]} ${String((err as Error).message)}`);
       }
       log(`${title}: creating ${n} pods while it runs`);
       phaseStart = performance.now();
       benchCpu = process.cpuUsage();
+      lag.enable();
       startSampler();
       void create().then(() => {
         lastCreate = performance.now();
@@ -433,7 +480,8 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
     result.totalSeconds = (watch.lastBindAt - phaseStart) / 1000;
     result.cpuSeconds = cpu;
     const used = process.cpuUsage(benchCpu);
-    result.benchCpuSeconds = (used.user + used.system) / 1e6;
+    lag.disable();
+    result.bench = { cpuSeconds: (used.user + used.system) / 1e6, loopDelayP99Ms: lag.percentile(99) / 1e6, loopDelayMaxMs: lag.max / 1e6, watchRestarts: watch.restarts };
     if (mode === "drain") {
       const first = [...watch.boundAt.values()].reduce((a, b) => Math.min(a, b), Infinity);
       result.firstBindSeconds = (first - phaseStart) / 1000;
@@ -442,7 +490,7 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
       const lat = pods.map((p) => Math.max(0, watch.boundAt.get(p.metadata.name)! - createdAt.get(p.metadata.name)!));
       result.latencyMs = summarizeLatency(lat);
     }
-    log(`${title}: all ${n} bound in ${result.totalSeconds.toFixed(1)} s, avg ${result.throughput.average.toFixed(0)} pods/s; reading steady RSS in 5 s`);
+    log(`${title}: all ${n} bound in ${result.totalSeconds.toFixed(1)} s, avg ${Number.isNaN(result.throughput.average) ? "n/a (under 2 samples)" : result.throughput.average.toFixed(0)} pods/s; reading steady RSS in 5 s`);
     await sleep(5000);
     result.memory = { peakMiB: Math.max(peak, memoryOf(running.pid).peakKiB) / 1024, steadyMiB: memoryOf(running.pid).rssKiB / 1024 };
     if (which === "kube") kubePlugins = await kubePluginsSeen();
@@ -466,7 +514,7 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
     log(`${title}: placement ${report.ok ? "valid" : "INVALID"}: ${report.bound} bound${report.ok ? "" : `; ${result.valid.problems.join("; ")}`}`);
   }
   await deleteAllPods(api);
-  await sleep(3000);
+  log(`plane idle again after ${(await settle()).toFixed(0)} s`);
   return result;
 }
 

@@ -4,7 +4,7 @@ import { summarizeThroughput } from "./throughput.ts";
 import { benchNode, benchPod, type PodOptions } from "./workload.ts";
 
 const opts = (o: Partial<PodOptions> = {}): PodOptions => ({
-  namespace: "ns", schedulerName: "s", workload: "basic", groupSize: 3, topologySpread: false, ...o,
+  namespace: "ns", runTag: "r1", schedulerName: "s", workload: "basic", groupSize: 3, topologySpread: false, ...o,
 });
 
 describe("node set", () => {

@@ -77,6 +77,8 @@ export interface PodJson {
 
 export interface PodOptions {
   namespace: string;
+  /** Part of every pod name, unique per run: KWOK may still act on a deleted pod of the previous run by name. */
+  runTag: string;
   schedulerName: string;
   workload: Workload;
   /** Members per strict host-spread group (spread workload). */
@@ -127,7 +129,7 @@ export function benchPod(i: number, o: PodOptions): PodJson {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: `bench-pod-${String(i).padStart(6, "0")}`, namespace: o.namespace, labels, ...(annotations ? { annotations } : {}) },
+    metadata: { name: `bench-${o.runTag}-${String(i).padStart(6, "0")}`, namespace: o.namespace, labels, ...(annotations ? { annotations } : {}) },
     spec,
   };
 }
