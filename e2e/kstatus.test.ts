@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { refOf } from "../operators/api/crd.ts";
 import { kinds } from "../operators/api/index.ts";
-import { KubeClient } from "../operators/runtime/kube.ts";
+import { Cell } from "../operators/api/platform.ts";
+import { KubeClient, isAlreadyExists, isNotFound } from "../operators/runtime/kube.ts";
 import { kstatus } from "../operators/runtime/kstatus.ts";
-import type { KubeObject } from "../operators/runtime/types.ts";
+import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
 import { eventually, kubeConfig, useNamespace } from "./support/kube.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 import { repoRoot } from "./support/plane.ts";
@@ -17,6 +18,15 @@ const ns = useNamespace("kstatus");
 let m: InProcessManager;
 beforeAll(async () => { m = await startManager(); });
 afterAll(async () => { await m?.mgr.stop(); });
+// Cluster-scoped copies outlive the namespace: delete them while the manager still runs their finalizers.
+const clusterScoped: Array<{ ref: ResourceRef; name: string }> = [];
+afterAll(async () => {
+  const client = new KubeClient(kubeConfig());
+  for (const { ref, name } of clusterScoped.reverse()) await client.delete(ref, name).catch(() => undefined);
+  for (const { ref, name } of clusterScoped) {
+    await eventually(() => client.get(ref, name).then(() => false, (e: unknown) => isNotFound(e)), { what: `${ref.kind} ${name} deleted` });
+  }
+});
 
 const examples = readdirSync(`${repoRoot}/examples`).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
   .flatMap((f) => parseAllDocuments(readFileSync(`${repoRoot}/examples/${f}`, "utf8")).map((d) => d.toJSON() as KubeObject | null))
@@ -35,7 +45,9 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
     body.metadata.name = `ks-${body.metadata.name}`;
     const client = new KubeClient(kubeConfig());
     const ref = refOf(kind);
+    await createReferenced(client, body);
     await client.create(ref, body);
+    if (kind.scope === "Cluster") clusterScoped.push({ ref, name: body.metadata.name });
     const read = () => client.get(ref, body.metadata.name, body.metadata.namespace);
     const current = await eventually(async () => { const o = await read(); return kstatus(o).status === "Current" && o; },
       { what: `${kind.kind} Current` });
@@ -59,8 +71,24 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
 
 // A harmless spec change per kind; each product adds its own line when it adds a kind.
 function kstatusProbeField(kind: string): string {
-  return ({ Widget: "size" } as Record<string, string>)[kind] ?? "";
+  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs" } as Record<string, string>)[kind] ?? "";
 }
 function kstatusProbeValue(kind: string): unknown {
-  return ({ Widget: 7 } as Record<string, unknown>)[kind];
+  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"] } as Record<string, unknown>)[kind];
+}
+
+/** Examples name each other (a NodePool its Cell): the copy names the copy, which is made from its example if missing. */
+async function createReferenced(client: KubeClient, body: KubeObject): Promise<void> {
+  const spec = body.spec as { cell?: unknown } | undefined;
+  if (!spec || typeof spec.cell !== "string") return;
+  const cell = examples.find((o) => o.apiVersion === Cell.apiVersion && o.kind === Cell.kind && o.metadata.name === spec.cell);
+  const name = `ks-${spec.cell}`;
+  spec.cell = name;
+  if (!cell) return;
+  try {
+    await client.create(refOf(Cell), { ...structuredClone(cell), metadata: { name } });
+    clusterScoped.push({ ref: refOf(Cell), name });
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
 }

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
-import { cleanSmoke, runSmoke } from "./support/smoke.ts";
+import { SMOKE_CONTROLLERS, cleanSmoke, runSmoke } from "./support/smoke.ts";
 
 const external = Boolean(process.env.CELLCLOUD_KUBECONFIG);
 const ns = useNamespace("smoke");
@@ -12,7 +12,7 @@ const leaseId = uniqueName("smoke");
 let manager: ManagerProcess | undefined;
 
 beforeAll(() => {
-  if (!external) manager = spawnManager({ leaseId, metricsPort: 16580, healthPort: 16581 });
+  if (!external) manager = spawnManager({ leaseId, metricsPort: 16580, healthPort: 16581, controllers: SMOKE_CONTROLLERS.join(",") });
 });
 afterAll(async () => {
   manager?.child.kill("SIGTERM");

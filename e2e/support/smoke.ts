@@ -5,8 +5,13 @@
 import { EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
 import { metricValue } from "./manager.ts";
+import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { widgetsIn } from "./widgets.ts";
 
+/** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools"];
+/** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
+const SMOKE_LABEL = "cellcloud.io/smoke";
 
 export interface SmokeOptions {
   namespace: string;
@@ -56,17 +61,79 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   // Deletion runs the finalizer's cleanup: the ConfigMap goes too.
   await widgets.delete(`${prefix}-ok`);
   await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
+  await platformSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
   if (metricsUrl) {
     const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
     if (failures > 0) throw new Error(`the manager's informers had ${failures} failed list/watch requests`);
   }
 }
 
+/**
+ * The platform: a Cell and a 2-host NodePool become Ready KWOK nodes that the Cell counts; storage
+ * and IP pools report their totals; an overcommit change reaches the nodes' allocatable and a new
+ * pool label their labels; scaling down evicts the pod on the removed host and deletes it; deleting
+ * the pool removes its hosts.
+ */
+async function platformSmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number): Promise<void> {
+  const { core } = clients(kc);
+  const p = platformIn(kc);
+  const opts = { timeoutMs };
+  const labels = { [SMOKE_LABEL]: namespace };
+  const cell = `${base}-cell`;
+  const pool = `${base}-np`;
+  const nodesOf = async () => (await core.listNode({ labelSelector: `cellcloud.io/pool=${pool}` })).items;
+  const ready = async (kind: keyof typeof p, name: string) => isReadyAtGeneration(await p[kind].read(name));
+
+  await p.cells.create(cell, { region: "smoke", zone: "smoke-az" }, labels);
+  await p.storagePools.create(`${base}-sp`, { cell, mediaType: "SSD", capacity: "10Ti" }, labels);
+  await p.externalIPPools.create(`${base}-ip`, { region: "smoke", cell, cidrs: ["192.0.2.0/28"] }, labels);
+  await p.nodePools.create(pool, poolSpec(cell, { nodes: 2 }), labels);
+  await eventually(() => ready("nodePools", pool), { ...opts, what: "NodePool Ready (2 KWOK nodes)" });
+  const readyInCell = async () => ((await p.cells.read(cell)).status?.nodes as { ready?: number } | undefined)?.ready;
+  await eventually(async () => (await readyInCell()) === 2, { ...opts, what: "Cell counts 2 ready nodes" });
+  await eventually(() => ready("storagePools", `${base}-sp`), { ...opts, what: "StoragePool Ready" });
+  await eventually(async () => (await p.externalIPPools.read(`${base}-ip`)).status?.total === 14, { ...opts, what: "ExternalIPPool total 14" });
+
+  await p.nodePools.patch(pool, [
+    { op: "replace", path: "/spec/overcommit/cpu", value: 2 },
+    { op: "add", path: "/spec/labels", value: { "smoke.example.com/group": "a" } },
+  ]);
+  await eventually(async () => (await nodesOf()).every((n) => n.status?.allocatable?.cpu === "16" && n.metadata?.labels?.["smoke.example.com/group"] === "a"),
+    { ...opts, what: "nodes repaired: allocatable cpu 8 × 2 and the new label" });
+
+  await core.createNamespacedPod({ namespace, body: {
+    metadata: { name: `${base}-vm`, labels },
+    spec: { nodeName: `${pool}-1`, containers: [{ name: "vm", image: "registry.k8s.io/pause:3.10" }] },
+  } });
+  await p.nodePools.patch(pool, [{ op: "replace", path: "/spec/nodes", value: 1 }]);
+  await eventuallyGone(() => core.readNamespacedPod({ name: `${base}-vm`, namespace }), "pod evicted from the drained node", timeoutMs);
+  await eventually(async () => (await nodesOf()).map((n) => n.metadata?.name).join() === `${pool}-0`, { ...opts, what: "drained node deleted" });
+
+  await p.nodePools.delete(pool);
+  await eventuallyGone(() => p.nodePools.read(pool), "NodePool deleted after its finalizer removed its nodes", timeoutMs);
+  if ((await nodesOf()).length) throw new Error(`NodePool ${pool} is gone but its nodes are not`);
+  for (const kind of ["cells", "storagePools", "externalIPPools"] as const) {
+    for (const o of await p[kind].list(`${SMOKE_LABEL}=${namespace}`)) await p[kind].delete(o.metadata.name);
+  }
+}
+
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
 export async function cleanSmoke(namespace: string): Promise<void> {
-  const widgets = widgetsIn(clients().kc, namespace);
+  const { kc, core } = clients();
+  const widgets = widgetsIn(kc, namespace);
   for (const { metadata: { name } } of await widgets.list()) {
     await widgets.patch(name, [{ op: "remove", path: "/metadata/finalizers" }]).catch(() => undefined);
     await widgets.delete(name).catch(() => undefined);
   }
+  const p = platformIn(kc);
+  const selector = `${SMOKE_LABEL}=${namespace}`;
+  for (const pool of await p.nodePools.list(selector)) {
+    await p.nodePools.patch(pool.metadata.name, [{ op: "remove", path: "/metadata/finalizers" }]).catch(() => undefined);
+    await p.nodePools.delete(pool.metadata.name).catch(() => undefined);
+    await core.deleteCollectionNode({ labelSelector: `cellcloud.io/pool=${pool.metadata.name}` }).catch(() => undefined);
+  }
+  for (const kind of ["cells", "storagePools", "externalIPPools"] as const) {
+    for (const o of await p[kind].list(selector)) await p[kind].delete(o.metadata.name).catch(() => undefined);
+  }
+  await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 }).catch(() => undefined);
 }
