@@ -71,3 +71,14 @@ export function onNodeChange(nodes: Informer<Node>, onChange: (node: Node) => vo
     onChange(node);
   });
 }
+
+/**
+ * Calls `onChange` when an object is added or deleted or its spec changes (a new generation), not
+ * when only its status does: a Cell's status moves with every pod placed, its pools need not follow.
+ */
+export function onSpecChange<T extends KubeObject>(informer: Informer<T>, onChange: (obj: T) => void): void {
+  informer.addHandler((type, obj, old) => {
+    if (type === "update" && old && old.metadata.generation === obj.metadata.generation) return;
+    onChange(obj);
+  });
+}

@@ -6,7 +6,7 @@ import type { Controller } from "../runtime/controller.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { markReady, writeStatus } from "../runtime/status.ts";
 import { aggregateCell, cellStatus, type Amounts, type CellAggregate } from "./cell.ts";
-import { CellRef, NodePoolRef, indexes, nodeCache, nodePoolCache, onNodeChange, podCache, type CellObj } from "./caches.ts";
+import { CellRef, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj } from "./caches.ts";
 import { nodeLabels, type Pod } from "./nodepool.ts";
 import { occupiesNode, podResources } from "./scheduler/podrequest.ts";
 
@@ -93,7 +93,6 @@ export function setupCellController(mgr: Manager): Controller {
   };
 
   const controller = mgr.controller("cell").for(CellRef)
-    .watches(NodePoolRef, (pool) => [(pool as { spec?: { cell?: string } }).spec?.cell ?? ""].filter(Boolean))
     .complete(async (req) => {
       const cell = cells.get(req.name);
       if (!cell) {
@@ -107,6 +106,7 @@ export function setupCellController(mgr: Manager): Controller {
       await writeStatus(client, CellRef, cell, { ...markReady(cell, ready.reason, ready.message), ...fields });
     });
 
+  onSpecChange(pools, (pool) => controller.enqueue(pool.spec.cell)); // the pool count; nodes tell the rest
   onNodeChange(nodes, (node) => {
     const cell = node.metadata.labels?.[nodeLabels.cell];
     if (cell) controller.enqueue(cell);

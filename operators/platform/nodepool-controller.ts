@@ -10,7 +10,7 @@ import type { Manager } from "../runtime/manager.ts";
 import { forEachLimit, type Settled } from "../runtime/parallel.ts";
 import { withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf } from "../runtime/types.ts";
-import { CellRef, NodePoolRef, indexes, nodeCache, nodePoolCache, onNodeChange, podCache, type CellObj, type NodePoolObj } from "./caches.ts";
+import { CellRef, NodePoolRef, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj, type NodePoolObj } from "./caches.ts";
 import {
   desiredNode, drainStep, nameList, nodeAnnotations, nodeLabels, nodeRepair, planPool, poolOf, summarizePool,
   type Node, type PoolView,
@@ -89,7 +89,6 @@ export function setupNodePoolController(mgr: Manager): Controller {
   }
 
   const controller = mgr.controller("nodepool").for(NodePoolRef)
-    .watches(CellRef, (cell) => pools.byIndex(indexes.poolsByCell, cell.metadata.name).map(keyOf))
     .complete(async (req) => {
       let pool = pools.get(req.name);
       if (!pool) return;
@@ -142,6 +141,9 @@ export function setupNodePoolController(mgr: Manager): Controller {
       if (raced) return { requeueAfterMs: 2_000 };
     });
 
+  onSpecChange(cells, (cell) => {
+    for (const pool of pools.byIndex(indexes.poolsByCell, cell.metadata.name)) controller.enqueue(keyOf(pool));
+  });
   onNodeChange(nodes, (node) => {
     const pool = poolOf(node);
     if (pool) controller.enqueue(pool);

@@ -4,7 +4,7 @@ import type { ConditionInput } from "../runtime/conditions.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { withCondition, writeStatus } from "../runtime/status.ts";
 import type { KubeObject, ResourceRef } from "../runtime/types.ts";
-import { CellRef, ExternalIPPoolRef, StoragePoolRef, type CellObj, type ExternalIPPoolObj, type StoragePoolObj } from "./caches.ts";
+import { CellRef, ExternalIPPoolRef, StoragePoolRef, onSpecChange, type CellObj, type ExternalIPPoolObj, type StoragePoolObj } from "./caches.ts";
 import { ipPoolTotal, storageTotals } from "./pools.ts";
 
 type WithCell = KubeObject & { spec: { cell?: string } };
@@ -22,8 +22,7 @@ function poolController<T extends WithCell>(mgr: Manager, name: string, ref: Res
   const cells = mgr.informer<CellObj>(CellRef);
   const byCell = `platform.cellcloud.io/${name}-cell`;
   pools.addIndexer(byCell, (p) => (p.spec.cell ? [p.spec.cell] : []));
-  return mgr.controller(name).for(ref)
-    .watches(CellRef, (cell) => pools.byIndex(byCell, cell.metadata.name).map((p) => p.metadata.name))
+  const controller = mgr.controller(name).for(ref)
     .complete(async (req) => {
       const pool = pools.get(req.name);
       if (!pool) return;
@@ -31,6 +30,10 @@ function poolController<T extends WithCell>(mgr: Manager, name: string, ref: Res
       const status = withCondition(pool, cellCondition(cells, pool.spec.cell, message));
       await writeStatus(mgr.client, ref, pool, { ...status, ...fields });
     });
+  onSpecChange(cells, (cell) => {
+    for (const p of pools.byIndex(byCell, cell.metadata.name)) controller.enqueue(p.metadata.name);
+  });
+  return controller;
 }
 
 export function setupPoolControllers(mgr: Manager): unknown[] {
