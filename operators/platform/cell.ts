@@ -49,15 +49,29 @@ export function amountsOf(list: Record<string, string> | undefined): Amounts {
   return { cpu: parse(cpuMillis, list?.cpu), memory: parse(bytes, list?.memory), pods: parse(bytes, list?.pods) };
 }
 
-/** Sums the cell's nodes by architecture; `allocatedOn(node)` gives the requests of the pods bound to it. */
-export function aggregateCell(nodes: readonly Node[], pools: number, allocatedOn: (node: Node) => Amounts): CellAggregate {
+export interface NodeAmounts {
+  capacity: Amounts;
+  allocatable: Amounts;
+}
+
+/** A node's capacity and allocatable, parsed. */
+export function nodeAmounts(node: Node): NodeAmounts {
+  return { capacity: amountsOf(node.status?.capacity), allocatable: amountsOf(node.status?.allocatable) };
+}
+
+/**
+ * Sums the cell's nodes by architecture; `allocatedOn(node)` gives the requests of the pods bound
+ * to it, `amounts` parses a node's capacity (the controller memoizes it per node version).
+ */
+export function aggregateCell(
+  nodes: readonly Node[], pools: number, allocatedOn: (node: Node) => Amounts, amounts: (node: Node) => NodeAmounts = nodeAmounts,
+): CellAggregate {
   const agg: CellAggregate = { pools, nodes: { total: 0, ready: 0, notReady: 0, cordoned: 0 }, total: emptyTotals(), architectures: new Map() };
   for (const node of nodes) {
     const arch = node.metadata.labels?.[nodeLabels.arch] ?? node.status?.nodeInfo?.architecture ?? "unknown";
     let perArch = agg.architectures.get(arch);
     if (!perArch) agg.architectures.set(arch, (perArch = emptyTotals()));
-    const capacity = amountsOf(node.status?.capacity);
-    const allocatable = amountsOf(node.status?.allocatable);
+    const { capacity, allocatable } = amounts(node);
     const allocated = allocatedOn(node);
     for (const t of [agg.total, perArch]) {
       t.nodes++;

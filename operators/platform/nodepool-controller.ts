@@ -12,7 +12,7 @@ import { withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf } from "../runtime/types.ts";
 import { CellRef, NodePoolRef, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj, type NodePoolObj } from "./caches.ts";
 import {
-  desiredNode, drainStep, nameList, nodeAnnotations, nodeLabels, nodeRepair, planPool, poolOf, summarizePool,
+  drainStep, nameList, nodeAnnotations, nodeLabels, nodeRepair, nodeTemplate, planPool, poolOf, summarizePool,
   type Node, type PoolView,
 } from "./nodepool.ts";
 
@@ -33,6 +33,8 @@ export function setupNodePoolController(mgr: Manager): Controller {
   const nodes = nodeCache(mgr);
   const pods = podCache(mgr);
   const { client, events } = mgr;
+  /** Node name → the pool/cell generation and node resourceVersion it was last found in line at. */
+  const verified = new Map<string, string>();
 
   /** Cordons, evicts and deletes; returns what is still in the way. */
   async function drain(pool: NodePoolObj, surplus: readonly Node[]) {
@@ -102,9 +104,10 @@ export function setupNodePoolController(mgr: Manager): Controller {
       const failures: Settled<number | Node | object>[] = [];
       let raced = 0;
       if (cell) {
+        const desired = nodeTemplate(view, cell.spec);
         failures.push(...await forEachLimit(plan.missing, IN_FLIGHT, async (i) => {
           try {
-            await client.create(NodeRef, desiredNode(view, cell.spec, i));
+            await client.create(NodeRef, desired(i));
           } catch (e) {
             if (!isAlreadyExists(e)) throw e;
             raced++; // our cache is behind, or someone else's node holds the name: look again soon
@@ -112,9 +115,15 @@ export function setupNodePoolController(mgr: Manager): Controller {
         }));
         const created = plan.missing.length - failures.length - raced;
         if (created > 0) events.record(pool, "Normal", "ScaledUp", `created ${created} node(s)`);
+        // A node already found in line with this generation of pool and cell, unchanged since, is not compared again.
+        const version = `${pool.metadata.uid}/${pool.metadata.generation}/${cell.metadata.uid}/${cell.metadata.generation}`;
         const repairs = plan.keep.flatMap(({ index, node }) => {
-          const r = nodeRepair(node, desiredNode(view, cell.spec, index));
-          return r.patch || r.statusPatch ? [{ node, ...r }] : [];
+          const seen = `${version}/${node.metadata.resourceVersion}`;
+          if (verified.get(node.metadata.name) === seen) return [];
+          const r = nodeRepair(node, desired(index));
+          if (r.patch || r.statusPatch) return [{ node, ...r }];
+          verified.set(node.metadata.name, seen);
+          return [];
         });
         failures.push(...await forEachLimit(repairs, IN_FLIGHT, async ({ node, patch, statusPatch }) => {
           if (patch) await client.patch(NodeRef, node.metadata.name, undefined, patch, "merge");
@@ -144,6 +153,7 @@ export function setupNodePoolController(mgr: Manager): Controller {
   onSpecChange(cells, (cell) => {
     for (const pool of pools.byIndex(indexes.poolsByCell, cell.metadata.name)) controller.enqueue(keyOf(pool));
   });
+  nodes.addHandler((type, node) => { if (type === "delete") verified.delete(node.metadata.name); });
   onNodeChange(nodes, (node) => {
     const pool = poolOf(node);
     if (pool) controller.enqueue(pool);
