@@ -141,7 +141,7 @@ describe("cells and node pools", () => {
     expect(conditionOf(draining)).toMatchObject({ status: "False", message: expect.stringContaining(`${x86}-3`) });
     const node = await core().readNode({ name: `${x86}-3` });
     expect(node.spec?.unschedulable).toBe(true);
-    expect((await readCell()).status?.nodes?.cordoned).toBe(1);
+    await eventually(async () => (await readCell()).status?.nodes?.cordoned === 1, { what: "cell counts the cordoned host" });
     // the pod is still there: the budget forbids evicting it
     expect((await core().readNamespacedPod({ name: "tenant-vm", namespace: ns.name })).metadata?.deletionTimestamp).toBeUndefined();
 

@@ -82,3 +82,19 @@ export function onSpecChange<T extends KubeObject>(informer: Informer<T>, onChan
     onChange(obj);
   });
 }
+
+/**
+ * Enqueues a key once, `delayMs` after the first of any number of calls for it: a burst of node or
+ * pod events (a scale-up, KWOK marking hundreds of hosts Ready) becomes one reconcile, not hundreds.
+ */
+export function coalescing(controller: { enqueue(key: string): void }, delayMs: number): (key: string) => void {
+  const pending = new Set<string>();
+  return (key) => {
+    if (pending.has(key)) return;
+    pending.add(key);
+    setTimeout(() => {
+      pending.delete(key);
+      controller.enqueue(key);
+    }, delayMs).unref();
+  };
+}

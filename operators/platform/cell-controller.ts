@@ -8,7 +8,7 @@ import type { Manager } from "../runtime/manager.ts";
 import { markReady, writeStatus } from "../runtime/status.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
 import { aggregateCell, cellStatus, nodeAmounts, type Amounts, type CellAggregate, type NodeAmounts } from "./cell.ts";
-import { CellRef, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj } from "./caches.ts";
+import { CellRef, coalescing, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj } from "./caches.ts";
 import { nodeLabels, type Pod } from "./nodepool.ts";
 import { occupiesNode, podResources } from "./scheduler/podrequest.ts";
 
@@ -136,15 +136,7 @@ export function setupCellController(mgr: Manager): Controller {
     });
 
   onSpecChange(pools, (pool) => controller.enqueue(pool.spec.cell)); // the pool count; nodes tell the rest
-  const dirty = new Set<string>();
-  const soon = (cell: string) => {
-    if (dirty.has(cell)) return;
-    dirty.add(cell);
-    setTimeout(() => {
-      dirty.delete(cell);
-      controller.enqueue(cell);
-    }, COALESCE_MS).unref();
-  };
+  const soon = coalescing(controller, COALESCE_MS);
   // Node changes are coalesced too: a 5000-node scale-up is a few aggregations, not 5000.
   onNodeChange(nodes, (node) => {
     const cell = node.metadata.labels?.[nodeLabels.cell];

@@ -10,7 +10,7 @@ import type { Manager } from "../runtime/manager.ts";
 import { forEachLimit, type Settled } from "../runtime/parallel.ts";
 import { withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf } from "../runtime/types.ts";
-import { CellRef, NodePoolRef, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj, type NodePoolObj } from "./caches.ts";
+import { CellRef, NodePoolRef, coalescing, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj, type NodePoolObj } from "./caches.ts";
 import {
   drainStep, nameList, nodeAnnotations, nodeLabels, nodeRepair, nodeTemplate, planPool, poolOf, summarizePool,
   type Node, type PoolView,
@@ -19,6 +19,8 @@ import {
 const FINALIZER = "platform.cellcloud.io/nodes";
 /** API calls in flight at once per pool: enough to create 5000 nodes quickly, few enough not to flood the apiserver. */
 const IN_FLIGHT = 32;
+/** Node (and drained-pod) events of one pool within this window become one reconcile. */
+const NODE_COALESCE_MS = 200;
 /** While draining, look again this often (pod deletions also wake the pool); a PDB may refuse evictions for a while. */
 const DRAIN_RECHECK_MS = 5_000;
 
@@ -154,9 +156,10 @@ export function setupNodePoolController(mgr: Manager): Controller {
     for (const pool of pools.byIndex(indexes.poolsByCell, cell.metadata.name)) controller.enqueue(keyOf(pool));
   });
   nodes.addHandler((type, node) => { if (type === "delete") verified.delete(node.metadata.name); });
+  const soon = coalescing(controller, NODE_COALESCE_MS);
   onNodeChange(nodes, (node) => {
     const pool = poolOf(node);
-    if (pool) controller.enqueue(pool);
+    if (pool) soon(pool);
   });
   // A pod leaving a draining node may be the last one: wake its pool rather than wait for the recheck.
   pods.addHandler((type, pod) => {
@@ -164,7 +167,7 @@ export function setupNodePoolController(mgr: Manager): Controller {
     const node = nodes.get(pod.spec.nodeName);
     if (!node?.metadata.annotations?.[nodeAnnotations.draining]) return;
     const pool = poolOf(node);
-    if (pool) controller.enqueue(pool);
+    if (pool) soon(pool);
   });
   return controller;
 }
