@@ -27,6 +27,10 @@ export interface RunResult {
   /** The bench process during the measured phase: its event-loop delay and pod-watch restarts. */
   bench?: { cpuSeconds: number; loopDelayP99Ms: number; loopDelayMaxMs: number; watchRestarts: number };
   valid?: { ok: boolean; bound: number; unbound: number; problems: string[] };
+  /** Binds per second from the apiserver's PodScheduled timestamps (1 s resolution), a check on the watch. */
+  serverSide?: { binds: number; spanSeconds: number; avgPerSecond: number };
+  /** ours: the commit and working-tree state it ran from. */
+  source?: string;
 }
 
 const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits));
@@ -38,13 +42,13 @@ export function ratio(ours: RunResult | undefined, kube: RunResult | undefined):
 }
 
 export function table(results: readonly RunResult[]): string[] {
-  const head = ["workload", "mode", "scheduler", "avg/s", "p50/s", "p90/s", "p99/s", "total s", "1st bind s", "lat p50 ms", "lat p99 ms", "RSS peak MiB", "RSS steady MiB", "cpu s", "valid"];
+  const head = ["workload", "mode", "scheduler", "avg/s", "p50/s", "p90/s", "p99/s", "total s", "apiserver avg/s", "1st bind s", "lat p50 ms", "lat p99 ms", "RSS peak MiB", "RSS steady MiB", "cpu s", "valid"];
   const rows = results.map((r) => [
     r.workload, r.mode, schedulerTitle[r.scheduler],
     ...(r.error && !r.throughput
-      ? [...Array<string>(11).fill("-"), "FAILED (below)"]
+      ? [...Array<string>(12).fill("-"), "FAILED (below)"]
       : [
-        f(r.throughput?.average), f(r.throughput?.p50), f(r.throughput?.p90), f(r.throughput?.p99), f(r.totalSeconds, 1),
+        f(r.throughput?.average), f(r.throughput?.p50), f(r.throughput?.p90), f(r.throughput?.p99), f(r.totalSeconds, 1), f(r.serverSide?.avgPerSecond),
         f(r.firstBindSeconds, 1), f(r.latencyMs?.p50), f(r.latencyMs?.p99), f(r.memory?.peakMiB), f(r.memory?.steadyMiB),
         f(r.cpuSeconds, 1),
         r.valid ? (r.valid.ok ? "ok" : `NO (${r.valid.unbound} unbound, ${r.valid.problems.length} problem kinds)`) : r.error ? "FAILED (below)" : "-",
