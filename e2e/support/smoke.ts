@@ -2,14 +2,15 @@
 // admin client. The chart-RBAC test runs it against a manager that has only the chart's
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
-import { EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { schedulerName } from "../../operators/platform/scheduler/podrequest.ts";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
 import { metricValue } from "./manager.ts";
 import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { widgetsIn } from "./widgets.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler"];
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
@@ -101,6 +102,8 @@ async function platformSmoke(kc: KubeConfig, namespace: string, base: string, ti
   await eventually(async () => (await nodesOf()).every((n) => n.status?.allocatable?.cpu === "16" && n.metadata?.labels?.["smoke.example.com/group"] === "a"),
     { ...opts, what: "nodes repaired: allocatable cpu 8 × 2 and the new label" });
 
+  await schedulerSmoke(kc, namespace, base, pool, timeoutMs);
+
   await core.createNamespacedPod({ namespace, body: {
     metadata: { name: `${base}-vm`, labels },
     spec: { nodeName: `${pool}-1`, containers: [{ name: "vm", image: "registry.k8s.io/pause:3.10" }] },
@@ -115,6 +118,43 @@ async function platformSmoke(kc: KubeConfig, namespace: string, base: string, ti
   for (const kind of ["cells", "storagePools", "externalIPPools"] as const) {
     for (const o of await p[kind].list(`${SMOKE_LABEL}=${namespace}`)) await p[kind].delete(o.metadata.name);
   }
+}
+
+/**
+ * The cell scheduler on the pool's two 16-cpu hosts: pods are bound (pods/binding), one that fits
+ * nowhere gets PodScheduled=False (pods/status), and a high-priority pod preempts (pods delete).
+ */
+async function schedulerSmoke(kc: KubeConfig, namespace: string, base: string, pool: string, timeoutMs: number): Promise<void> {
+  const { core } = clients(kc);
+  const scheduling = kc.makeApiClient(SchedulingV1Api);
+  const opts = { timeoutMs };
+  const labels = { [SMOKE_LABEL]: namespace };
+  for (const [name, value] of [[`${base}-low`, 10], [`${base}-high`, 1000]] as const) {
+    await scheduling.createPriorityClass({ body: { metadata: { name, labels }, value } });
+  }
+  const pod = (name: string, cpu: string, priorityClassName: string) => core.createNamespacedPod({ namespace, body: {
+    metadata: { name, labels },
+    spec: {
+      schedulerName, priorityClassName, nodeSelector: { "cellcloud.io/pool": pool },
+      containers: [{ name: "vm", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu, memory: "1Gi" } } }],
+    },
+  } });
+  const read = (name: string) => core.readNamespacedPod({ name, namespace });
+  const nodeOf = async (name: string) => (await read(name)).spec?.nodeName;
+  await pod(`${base}-s0`, "12", `${base}-low`);
+  await pod(`${base}-s1`, "12", `${base}-low`);
+  await eventually(async () => (await nodeOf(`${base}-s0`)) && (await nodeOf(`${base}-s1`)), { ...opts, what: "scheduler bound 2 pods" });
+  await pod(`${base}-huge`, "100", `${base}-low`);
+  await eventually(async () => (await read(`${base}-huge`)).status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False"),
+    { ...opts, what: "PodScheduled=False on a pod that fits nowhere" });
+  const uids = await Promise.all([`${base}-s0`, `${base}-s1`].map(async (n) => (await read(n)).metadata?.uid));
+  await pod(`${base}-vip`, "12", `${base}-high`);
+  await eventually(async () => await nodeOf(`${base}-vip`), { ...opts, what: "high-priority pod bound after preemption" });
+  const left = (await core.listNamespacedPod({ namespace, labelSelector: `${SMOKE_LABEL}=${namespace}` })).items
+    .filter((p) => uids.includes(p.metadata?.uid) && !p.metadata?.deletionTimestamp);
+  if (left.length !== 1) throw new Error(`preemption should have deleted exactly one low-priority pod; ${left.length} remain`);
+  await core.deleteCollectionNamespacedPod({ namespace, labelSelector: `${SMOKE_LABEL}=${namespace}`, gracePeriodSeconds: 0 });
+  await scheduling.deleteCollectionPriorityClass({ labelSelector: `${SMOKE_LABEL}=${namespace}` });
 }
 
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
@@ -136,4 +176,5 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     for (const o of await p[kind].list(selector)) await p[kind].delete(o.metadata.name).catch(() => undefined);
   }
   await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 }).catch(() => undefined);
+  await kc.makeApiClient(SchedulingV1Api).deleteCollectionPriorityClass({ labelSelector: selector }).catch(() => undefined);
 }

@@ -13,7 +13,8 @@ import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import { isConflict, isNotFound, type KubeClient } from "../../runtime/kube.ts";
 import type { Manager, Runnable } from "../../runtime/manager.ts";
-import { keyOf, type KubeObject, type ResourceRef } from "../../runtime/types.ts";
+import { keyOf, type KubeObject } from "../../runtime/types.ts";
+import { CellRef } from "../caches.ts";
 import { SchedulerCache } from "./cache.ts";
 import { cellLabel } from "./filters.ts";
 import { placedPod, schedule, scheduleGang, type Strategy } from "./placement.ts";
@@ -24,7 +25,6 @@ import type { NodeState, PodRequest } from "./snapshot.ts";
 
 export { schedulerName } from "./podrequest.ts";
 
-export const CellRef: ResourceRef = { group: "platform.cellcloud.io", version: "v1alpha1", kind: "Cell", plural: "cells", namespaced: false };
 
 type Pod = k8s.V1Pod & KubeObject;
 type Node = k8s.V1Node & KubeObject;
