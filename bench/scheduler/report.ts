@@ -28,7 +28,7 @@ export interface RunResult {
   bench?: { cpuSeconds: number; loopDelayP99Ms: number; loopDelayMaxMs: number; watchRestarts: number };
   valid?: { ok: boolean; bound: number; unbound: number; problems: string[] };
   /** Binds per second from the apiserver's PodScheduled timestamps (1 s resolution), a check on the watch. */
-  serverSide?: { binds: number; spanSeconds: number; avgPerSecond: number };
+  serverSide?: { binds: number; spanSeconds: number; avgPerSecond: number; perSecond: number[] };
   /** ours: the commit and working-tree state it ran from. */
   source?: string;
 }
@@ -60,11 +60,15 @@ export function table(results: readonly RunResult[]): string[] {
 }
 
 /** "ratio ours/kube (avg pods/s)" per workload and mode. */
-export function ratios(results: readonly RunResult[]): Array<{ workload: string; mode: Mode; ratio: number | undefined }> {
+export function ratios(results: readonly RunResult[]): Array<{ workload: string; mode: Mode; ratio: number | undefined; apiserverRatio: number | undefined }> {
   const keys = [...new Set(results.map((r) => `${r.workload}\u0000${r.mode}`))];
-  return keys.map((k) => {
-    const [workload = "", mode = "drain"] = k.split("\u0000") as [string, Mode];
+  return keys.map((key) => {
+    const [workload = "", mode = "drain"] = key.split("\u0000") as [string, Mode];
     const pick = (s: SchedulerId) => results.find((r) => r.workload === workload && r.mode === mode && r.scheduler === s);
-    return { workload, mode, ratio: ratio(pick("ours"), pick("kube")) };
+    const ours = pick("ours");
+    const kube = pick("kube");
+    const o = ours?.serverSide?.avgPerSecond;
+    const k = kube?.serverSide?.avgPerSecond;
+    return { workload, mode, ratio: ratio(ours, kube), apiserverRatio: o && k && !ours?.error && !kube?.error ? o / k : undefined };
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { percentile, ScheduledCounter, summarizeLatency, summarizeThroughput, throughputRates, type Sample } from "./throughput.ts";
+import { percentile, ScheduledCounter, serverSideBinds, summarizeLatency, summarizeThroughput, throughputRates, type Sample } from "./throughput.ts";
 
 const ticks = (counts: number[], stepMs = 1000): Sample[] => counts.map((scheduled, i) => ({ atMs: (i + 1) * stepMs, scheduled }));
 
@@ -65,5 +65,13 @@ describe("ScheduledCounter", () => {
     expect(c.scheduled).toBe(2);
     c.forget("a");
     expect(c.scheduled).toBe(2);
+  });
+});
+
+describe("serverSideBinds", () => {
+  it("counts binds per whole second of the PodScheduled timestamps", () => {
+    const r = serverSideBinds(["2026-01-01T00:00:01Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:03Z", "2026-01-01T00:00:04Z"]);
+    expect(r).toEqual({ binds: 4, spanSeconds: 4, avgPerSecond: 1, perSecond: [2, 0, 1, 1] });
+    expect(serverSideBinds([])).toBeUndefined();
   });
 });

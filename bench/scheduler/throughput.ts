@@ -116,3 +116,18 @@ export class ScheduledCounter {
     this.bound.delete(key);
   }
 }
+
+/**
+ * A cross-check of the watch: the apiserver stamps PodScheduled=True (1 s resolution) when it accepts
+ * a Binding. Binds per second over the whole seconds they span, whatever the watch's delivery did.
+ */
+export function serverSideBinds(scheduledAt: readonly string[]): { binds: number; spanSeconds: number; avgPerSecond: number; perSecond: number[] } | undefined {
+  if (scheduledAt.length === 0) return undefined;
+  const seconds = scheduledAt.map((t) => Math.floor(Date.parse(t) / 1000));
+  const first = seconds.reduce((a, b) => Math.min(a, b));
+  const last = seconds.reduce((a, b) => Math.max(a, b));
+  const spanSeconds = last - first + 1;
+  const perSecond = Array.from({ length: spanSeconds }, () => 0);
+  for (const t of seconds) perSecond[t - first]!++;
+  return { binds: seconds.length, spanSeconds, avgPerSecond: seconds.length / spanSeconds, perSecond };
+}

@@ -53,7 +53,7 @@ describe("report", () => {
 
   it("takes the ratio of average pods/s, ours over kube", () => {
     const rs = [run("kube", [1, 101, 201]), run("ours", [1, 201, 401])];
-    expect(ratios(rs)).toEqual([{ workload: "basic", mode: "drain", ratio: 2 }]);
+    expect(ratios(rs)).toEqual([{ workload: "basic", mode: "drain", ratio: 2, apiserverRatio: undefined }]);
     expect(table(rs)).toHaveLength(3);
   });
 
