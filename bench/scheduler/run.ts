@@ -606,6 +606,12 @@ async function main(): Promise<void> {
   }
   out.push("apiserver avg/s: binds per second from the pods' PodScheduled timestamps (1 s resolution), a check that the watch did not distort the rate");
   for (const r of results) {
+    const w = r.throughput?.average;
+    const a = r.serverSide?.avgPerSecond;
+    if (w && a && !Number.isNaN(w) && Math.abs(w - a) / a > 0.15) {
+      out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]}: the watch (${w.toFixed(0)}/s) and the apiserver's timestamps (${a.toFixed(0)}/s) disagree: ` +
+        `the bench's watch lagged behind the binds (${r.bench?.watchRestarts ?? 0} restarts) and caught up at the end`);
+    }
     if (r.source) out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]} ran from ${r.source}`);
     if (r.error) out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]}: ${r.error.split("\n")[0]}`);
     if (r.valid && !r.valid.ok) out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]} placement problems: ${r.valid.problems.join("; ")}`);
