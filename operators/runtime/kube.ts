@@ -59,7 +59,7 @@ export interface RequestOptions {
 }
 
 /** Counts of requests by verb, so tests and metrics can see writes the manager made. */
-export type RequestObserver = (method: string, path: string, code: number) => void;
+export type RequestObserver = (method: string, path: string, code: number, query: Query) => void;
 
 export class KubeClient {
   readonly kc: KubeConfig;
@@ -114,7 +114,7 @@ export class KubeClient {
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       signal: opts.signal,
     });
-    for (const o of this.observers) o(method, path, res.status);
+    for (const o of this.observers) o(method, path, res.status, opts.query ?? {});
     if (res.status >= 400) throw toApiError(res.status, await res.text());
     return res;
   }

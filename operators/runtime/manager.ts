@@ -14,6 +14,7 @@ import { LeaderElector, LeaseRef, type LeaderElectionConfig } from "./leader.ts"
 import { newLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { close, listen } from "./server.ts";
+import { requestAttributes } from "./rbac.ts";
 import { markStalled, writeStatus } from "./status.ts";
 import { keyOf, requestKey, type KubeObject, type Request, type ResourceRef } from "./types.ts";
 
@@ -68,6 +69,10 @@ export class Manager {
     this.identity = (opts.leaderElection && opts.leaderElection.identity) || `${hostname()}_${process.pid}`;
     this.fieldManager = opts.fieldManager ?? "cellcloud-manager";
     this.defaultConcurrency = opts.concurrency ?? 1;
+    // Every API request at trace level, with the RBAC verb and resource it needs (e2e/chart-rbac reads these).
+    if (this.log.isLevelEnabled("trace")) {
+      this.client.onRequest((method, path, code, query) => this.log.trace({ method, path, code, ...requestAttributes(method, path, query) }, "api request"));
+    }
     this.events = new EventRecorder(this.client, { controller: "cellcloud.io/manager", instance: this.identity }, this.log);
   }
 
