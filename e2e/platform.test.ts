@@ -56,6 +56,12 @@ afterAll(async () => {
       }
     });
   for (const cell of [cellName, `${cellName}-late`]) await p.cells.delete(cell).catch(() => undefined);
+  await eventually(async () => (await p.cells.list("cellcloud.io/test=platform")).length === 0, { what: "cells finalized", timeoutMs: 30_000 })
+    .catch(async () => {
+      for (const cell of await p.cells.list("cellcloud.io/test=platform")) {
+        await p.cells.patch(cell.metadata.name, [{ op: "remove", path: "/metadata/finalizers" }]).catch(() => undefined);
+      }
+    });
   await m?.mgr.stop();
 });
 
@@ -212,5 +218,15 @@ describe("cells and node pools", () => {
     await eventuallyGone(() => platform().nodePools.read(arm), "pool gone after its finalizer", 30_000);
     await eventually(async () => { const c = await readCell(); return c.status?.pools === 1 && c.status?.architectures?.arm64 === undefined; },
       { what: "cell without arm64" });
+  });
+
+  it("keeps a Cell that a pool still uses, saying which, and lets it go once the pool is gone", async () => {
+    await platform().cells.delete(cellName);
+    const held = await eventually(async () => { const c = await readCell(); return conditionOf(c)?.reason === "InUse" && c; }, { what: "Cell InUse" });
+    expect(conditionOf(held)).toMatchObject({ status: "False", message: expect.stringContaining(x86) });
+    expect(await nodesOf(x86)).not.toEqual([]);
+    await platform().nodePools.delete(x86);
+    await eventuallyGone(() => readCell(), "Cell deleted after its last pool", 60_000);
+    expect(await nodesOf(x86)).toEqual([]);
   });
 });

@@ -118,6 +118,8 @@ async function platformSmoke(kc: KubeConfig, namespace: string, base: string, ti
   for (const kind of ["cells", "storagePools", "externalIPPools"] as const) {
     for (const o of await p[kind].list(`${SMOKE_LABEL}=${namespace}`)) await p[kind].delete(o.metadata.name);
   }
+  // The Cell's in-use finalizer goes once no pool names it.
+  await eventuallyGone(() => p.cells.read(cell), "Cell deleted after its last pool", timeoutMs);
 }
 
 /**
@@ -173,7 +175,10 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     await core.deleteCollectionNode({ labelSelector: `cellcloud.io/pool=${pool.metadata.name}` }).catch(() => undefined);
   }
   for (const kind of ["cells", "storagePools", "externalIPPools"] as const) {
-    for (const o of await p[kind].list(selector)) await p[kind].delete(o.metadata.name).catch(() => undefined);
+    for (const o of await p[kind].list(selector)) {
+      if (kind === "cells") await p.cells.patch(o.metadata.name, [{ op: "remove", path: "/metadata/finalizers" }]).catch(() => undefined);
+      await p[kind].delete(o.metadata.name).catch(() => undefined);
+    }
   }
   await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 }).catch(() => undefined);
   await kc.makeApiClient(SchedulingV1Api).deleteCollectionPriorityClass({ labelSelector: selector }).catch(() => undefined);

@@ -5,12 +5,16 @@ import { Gauge } from "prom-client";
 import type { Controller } from "../runtime/controller.ts";
 import { isNotFound } from "../runtime/kube.ts";
 import type { Manager } from "../runtime/manager.ts";
-import { markReady, writeStatus } from "../runtime/status.ts";
+import { addFinalizer, isDeleting, removeFinalizer } from "../runtime/finalizers.ts";
+import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
 import { aggregateCell, cellStatus, nodeAmounts, type Amounts, type CellAggregate, type NodeAmounts } from "./cell.ts";
 import { CellRef, coalescing, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj } from "./caches.ts";
 import { nodeLabels, type Pod } from "./nodepool.ts";
 import { occupiesNode, podResources } from "./scheduler/podrequest.ts";
+
+/** Held while node pools name the Cell, so deleting it cannot strand their hosts. */
+export const IN_USE = "platform.cellcloud.io/in-use";
 
 /** How long node and pod events for one cell are gathered before it is aggregated again. */
 export const COALESCE_MS = 500;
@@ -123,11 +127,20 @@ export function setupCellController(mgr: Manager): Controller {
 
   const controller = mgr.controller("cell").for(CellRef)
     .complete(async (req) => {
-      const cell = cells.get(req.name);
+      let cell = cells.get(req.name);
       if (!cell) {
         metrics.remove(req.name);
         return;
       }
+      // In-use protection, as pvc-protection does for claims: a Cell goes only once no pool names it.
+      if (isDeleting(cell)) {
+        const users = pools.byIndex(indexes.poolsByCell, req.name).map((p) => p.metadata.name).sort();
+        if (users.length === 0) return void (await removeFinalizer(client, CellRef, cell, IN_USE));
+        const message = `cell is still used by node pool(s) ${users.slice(0, 10).join(", ")}${users.length > 10 ? ` and ${users.length - 10} more` : ""}; delete them first`;
+        await writeStatus(client, CellRef, cell, withCondition(cell, { type: "Ready", status: "False", reason: "InUse", message })).catch(ignoreNotFound);
+        return;
+      }
+      cell = await addFinalizer(client, CellRef, cell, IN_USE);
       const agg = aggregateCell(nodes.byIndex(indexes.nodesByCell, req.name), pools.byIndex(indexes.poolsByCell, req.name).length,
         (node) => requested(node.metadata.name), (node) => nodeMemo.get(node, nodeAmounts));
       metrics.set(req.name, agg);
