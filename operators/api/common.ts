@@ -1,0 +1,44 @@
+// Schema pieces every API group shares: immutability, label-safe names, quantities, status basics.
+import { z } from "zod";
+import { conditionsSchema, observedGenerationSchema, type CelValidation } from "./crd.ts";
+
+export const immutable = (field: string) => ({ "x-kubernetes-validations": [{ rule: "self == oldSelf", message: `${field} is immutable` }] });
+
+/** A value that ends up in a node label (region, zone, cell name), so it must be a valid label value. */
+export const labelValue = (what: string) =>
+  z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);
+
+// resource.Quantity's own pattern, without a sign: capacities are never negative.
+const QUANTITY = String.raw`^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$`;
+
+/** A positive Kubernetes quantity ("64", "500m", "256Gi") at `field`; YAML may give a bare number. */
+export const quantity = (what: string, field: string) =>
+  z.union([z.int(), z.string()]).describe(what).meta({
+    "x-kubernetes-int-or-string": true,
+    pattern: QUANTITY,
+    "x-kubernetes-validations": [{
+      rule: "!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",
+      message: `${field} must be greater than zero`,
+    }],
+  });
+
+/** metadata.name ends up in label values ("<name>-r12"), which Kubernetes limits to 63 characters. */
+export const nameAtMost = (max: number, why: string): CelValidation => ({
+  rule: `self.metadata.name.size() <= ${max}`, message: `metadata.name must be at most ${max} characters: ${why}`,
+});
+
+/** A summary of resources as quantity strings, as a Node's status.capacity reads. */
+export const resourceList = (what: string) =>
+  z
+    .object({
+      cpu: z.string().describe("CPU in cores, as a quantity (\"64\", \"95500m\")."),
+      memory: z.string().describe("Memory as a quantity (\"256Gi\")."),
+      pods: z.string().describe("Pod slots, as a quantity (\"110\")."),
+    })
+    .describe(what);
+
+/** What every status has: kstatus's conditions and observedGeneration. */
+export const observed = { conditions: conditionsSchema.optional(), observedGeneration: observedGenerationSchema.optional() };
+
+/** A non-negative count in a status. */
+export const count = (what: string) => z.int().min(0).optional().describe(what);
