@@ -228,9 +228,13 @@ class PodWatch {
       } catch (err) {
         this.restarts++;
         if (signal.aborted) return;
-        if ((err as { gone?: boolean }).gone || (err instanceof HttpError && err.status === 410)) await this.relist();
-        else log(`pod watch failed (${String(err)}); re-watching`);
-        await sleep(200);
+        try {
+          if ((err as { gone?: boolean }).gone || (err instanceof HttpError && err.status === 410)) await this.relist();
+          else log(`pod watch failed (${String(err)}); re-watching`);
+        } catch (relistErr) {
+          log(`pod relist failed (${String(relistErr)}); retrying`);
+        }
+        await sleep(500);
       }
     }
   }
@@ -556,6 +560,7 @@ async function main(): Promise<void> {
   planeUp();
   const api = new Api(kubeconfig);
   const results: RunResult[] = [];
+  let fatal: string | undefined;
   try {
     await ensureNamespace(api);
     await deleteAllPods(api);
@@ -567,13 +572,17 @@ async function main(): Promise<void> {
         for (const which of order) results.push(await runOnce(api, which, mode, workload));
       }
     }
+  } catch (err) {
+    // Typically the plane went away under us (`make down` stops every instance under .state/).
+    fatal = String(err);
+    log(`aborted: ${fatal}`);
   } finally {
     if (!keepPlane) {
       log("deleting the bench nodes");
       const nodes = (await api.list<NodeFactsJson>("/api/v1/nodes", { labelSelector: selector }).catch(() => ({ items: [] }))).items;
       await pool(nodes, createConcurrency, async (o) => void (await api.delete(`/api/v1/nodes/${o.metadata.name}`)));
     }
-    await api.close();
+    await api.close().catch(() => undefined);
     if (!keepPlane && !reused) {
       log("stopping the bench plane (BENCH_KEEP_PLANE=1 keeps it)");
       planeDown();
@@ -619,13 +628,14 @@ async function main(): Promise<void> {
       out.push(`${r.workload}/live/${schedulerTitle[r.scheduler]}: bench created ${r.createPerSecond.toFixed(0)} pods/s, so live throughput is capped by creation; use drain for the ratio`);
     }
   }
+  if (fatal) out.push("", `ABORTED before all runs finished: ${fatal}`);
   const oursMissing = results.some((r) => r.scheduler === "ours" && r.error?.startsWith("MISSING"));
   if (oursMissing) out.push("", "cellcloud-scheduler is MISSING: operators/controllers.ts registers no 'scheduler' controller yet, so only kube-scheduler was measured.");
   console.log(out.join("\n"));
 
   mkdirSync(`${state}/results`, { recursive: true });
   const json = {
-    startedAt: startedAt.toISOString(), machine: host, scale, modes, workloads, groupSize,
+    startedAt: startedAt.toISOString(), machine: host, ...(fatal ? { aborted: fatal } : {}), scale, modes, workloads, groupSize,
     plane: { apiserverArgs, kcmArgs, kwokArgs, reused },
     kubeScheduler: {
       version: kubeVersion, qps: kubeQps, burst: kubeBurst, percentageOfNodesToScore, plugins: [...benchPlugins],
@@ -638,7 +648,7 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify(json, null, 2));
   writeFileSync(`${state}/scheduler-latest.json`, JSON.stringify(json, null, 2));
   console.log(`\nresult JSON: ${file.slice(repo.length + 1)}`);
-  if (results.some((r) => r.valid && !r.valid.ok)) process.exitCode = 1;
+  if (fatal || results.some((r) => r.valid && !r.valid.ok)) process.exitCode = 1;
 }
 
 if (!existsSync(`${repo}/hack/up`)) throw new Error("run from the CellCloud repository");
