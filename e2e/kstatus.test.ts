@@ -7,7 +7,7 @@ import { parseAllDocuments } from "yaml";
 import { refOf } from "../operators/api/crd.ts";
 import { kinds } from "../operators/api/index.ts";
 import { Cell } from "../operators/api/platform.ts";
-import { KubeClient, isAlreadyExists, isNotFound } from "../operators/runtime/kube.ts";
+import { KubeClient, isAlreadyExists, isConflict, isNotFound } from "../operators/runtime/kube.ts";
 import { kstatus } from "../operators/runtime/kstatus.ts";
 import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
 import { eventually, kubeConfig, useNamespace } from "./support/kube.ts";
@@ -54,8 +54,14 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
     expect(current.status).toMatchObject({ observedGeneration: current.metadata.generation });
     // A spec change bumps the generation; until the controller observes it, kstatus says InProgress.
     const before = current.metadata.generation ?? 0;
-    const changed = { ...current, spec: { ...(current.spec as object), [kstatusProbeField(kind.kind)]: kstatusProbeValue(kind.kind) } };
-    const updated = await client.update(ref, changed);
+    // A controller may still write status after Current (a resync): on a conflict, re-read and retry.
+    const update = async (): Promise<KubeObject> => {
+      const latest = await read();
+      if ((latest.metadata.generation ?? 0) !== before) throw new Error(`${kind.kind} changed generation under the test`);
+      const changed = { ...latest, spec: { ...(latest.spec as object), [kstatusProbeField(kind.kind)]: kstatusProbeValue(kind.kind) } };
+      return client.update(ref, changed).catch((e: unknown) => (isConflict(e) ? update() : Promise.reject(e)));
+    };
+    const updated = await update();
     expect(updated.metadata.generation).toBe(before + 1);
     expect(kstatus(updated).status).toBe("InProgress");
     await eventually(async () => kstatus(await read()).status === "Current", { what: `${kind.kind} Current again` });
@@ -71,10 +77,10 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
 
 // A harmless spec change per kind; each product adds its own line when it adds a kind.
 function kstatusProbeField(kind: string): string {
-  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs" } as Record<string, string>)[kind] ?? "";
+  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode" } as Record<string, string>)[kind] ?? "";
 }
 function kstatusProbeValue(kind: string): unknown {
-  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"] } as Record<string, unknown>)[kind];
+  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort" } as Record<string, unknown>)[kind];
 }
 
 /** Examples name each other (a NodePool its Cell): the copy names the copy, which is made from its example if missing. */

@@ -1,5 +1,6 @@
 // Every controller the manager can run, by the name --controllers uses. A product issue adds its
 // controllers here (and its RBAC rules to charts/cellcloud/templates/rbac.yaml).
+import { setupCatalogControllers } from "./compute/catalog-controller.ts";
 import { setupWidgetController } from "./demo/widget-controller.ts";
 import { setupCellController } from "./platform/cell-controller.ts";
 import { setupNodePoolController } from "./platform/nodepool-controller.ts";
@@ -13,4 +14,5 @@ export const controllers: Record<string, (mgr: Manager) => unknown> = {
   nodepool: setupNodePoolController,
   cell: setupCellController,
   "platform-pools": setupPoolControllers,
+  "compute-catalog": setupCatalogControllers,
 };

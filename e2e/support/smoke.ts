@@ -3,14 +3,17 @@
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../../operators/compute/catalog-controller.ts";
 import { schedulerName } from "../../operators/platform/scheduler/podrequest.ts";
+import { KubeClient } from "../../operators/runtime/kube.ts";
+import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
 import { metricValue } from "./manager.ts";
 import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { widgetsIn } from "./widgets.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog"];
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
@@ -63,6 +66,7 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   await widgets.delete(`${prefix}-ok`);
   await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
   await platformSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
+  await computeCatalogSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
   if (metricsUrl) {
     const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
     if (failures > 0) throw new Error(`the manager's informers had ${failures} failed list/watch requests`);
@@ -159,6 +163,27 @@ async function schedulerSmoke(kc: KubeConfig, namespace: string, base: string, p
   await scheduling.deleteCollectionPriorityClass({ labelSelector: `${SMOKE_LABEL}=${namespace}` });
 }
 
+const smokeKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBCv2o//hoglfeaB8uulpobDLmoPPYqgGaVA63agx92X smoke@cellcloud";
+
+/** The ECS catalog: a Flavor, an Image, a KeyPair (with its fingerprint) and a DeploymentSet report Ready. */
+async function computeCatalogSmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number): Promise<void> {
+  const client = new KubeClient(kc);
+  const labels = { [SMOKE_LABEL]: namespace };
+  const objects: Array<[ResourceRef, KubeObject & { spec: Record<string, unknown> }]> = [
+    [FlavorRef, { metadata: { name: `${base}-flv`, labels }, spec: { vcpus: 2, memory: "4Gi", family: "general", architectures: ["amd64"] } }],
+    [ImageRef, { metadata: { name: `${base}-img`, labels }, spec: { os: { type: "linux", distribution: "ubuntu", version: "22.04" }, architecture: "amd64", source: { url: "https://images.example.com/ubuntu.img" } } }],
+    [KeyPairRef, { metadata: { name: `${base}-kp`, namespace, labels }, spec: { publicKey: smokeKey } }],
+    [DeploymentSetRef, { metadata: { name: `${base}-ds`, namespace, labels }, spec: { domain: "rack" } }],
+  ];
+  for (const [ref, body] of objects) await client.create(ref, { apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind, ...body });
+  for (const [ref, { metadata: { name, namespace: ns } }] of objects) {
+    await eventually(async () => isReadyAtGeneration(await client.get(ref, name, ns) as never), { timeoutMs, what: `${ref.kind} ${name} Ready` });
+  }
+  const kp = await client.get<KubeObject & { status?: { fingerprint?: string } }>(KeyPairRef, `${base}-kp`, namespace);
+  if (!kp.status?.fingerprint?.startsWith("SHA256:")) throw new Error(`KeyPair has no fingerprint: ${JSON.stringify(kp.status)}`);
+  for (const [ref, { metadata: { name, namespace: ns } }] of objects) await client.delete(ref, name, ns);
+}
+
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
 export async function cleanSmoke(namespace: string): Promise<void> {
   const { kc, core } = clients();
@@ -182,4 +207,10 @@ export async function cleanSmoke(namespace: string): Promise<void> {
   }
   await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 }).catch(() => undefined);
   await kc.makeApiClient(SchedulingV1Api).deleteCollectionPriorityClass({ labelSelector: selector }).catch(() => undefined);
+  const client = new KubeClient(kc);
+  for (const ref of [FlavorRef, ImageRef]) {
+    for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) {
+      await client.delete(ref, o.metadata.name).catch(() => undefined);
+    }
+  }
 }
