@@ -10,6 +10,9 @@ import type { KubeObject, ResourceRef } from "./types.ts";
 
 export const EventRef: ResourceRef = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };
 const SERIES_WINDOW_MS = 30 * 60_000;
+const MAX_IN_FLIGHT = 4;
+const MAX_QUEUED = 1000;
+const MAX_SERIES = 50_000;
 
 export type EventType = "Normal" | "Warning";
 
@@ -24,6 +27,11 @@ interface Series {
 
 export class EventRecorder {
   private readonly series = new Map<string, Series>();
+  private readonly waiting: Array<() => void> = [];
+  private inFlight = 0;
+  private lastPrune = 0;
+  /** Events dropped because the write queue was full. */
+  dropped = 0;
   private readonly client: KubeClient;
   private readonly controller: string;
   private readonly instance: string;
@@ -46,7 +54,7 @@ export class EventRecorder {
     const prev = this.series.get(key);
     const s = prev && now - prev.last < SERIES_WINDOW_MS ? prev : this.newSeries(key, obj, now);
     const write = s === prev ? () => this.bump(s, now) : () => this.create(s, obj, type, reason, note, action, now);
-    s.chain = s.chain.then(write).catch((err: unknown) => this.log.warn({ err: String(err), reason }, "could not record event"));
+    s.chain = s.chain.then(() => this.limited(write)).catch((err: unknown) => this.log.warn({ err: String(err), reason }, "could not record event"));
   }
 
   private newSeries(key: string, obj: KubeObject, now: number): Series {
@@ -77,8 +85,36 @@ export class EventRecorder {
     });
   }
 
+  /**
+   * Events are best effort and must not crowd out the work they describe (a scheduler's binds): at
+   * most MAX_IN_FLIGHT writes at once and MAX_QUEUED waiting, beyond which an event is dropped and
+   * counted, as client-go's broadcaster drops when its 1000-event queue is full.
+   */
+  private async limited(write: () => Promise<void>): Promise<void> {
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      if (this.waiting.length >= MAX_QUEUED) {
+        if (this.dropped++ % 1000 === 0) this.log.warn({ dropped: this.dropped }, "event queue full: dropping events");
+        return;
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.inFlight++;
+    try {
+      await write();
+    } finally {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  // At most once a minute, and bounded: a scan per new series was quadratic at 30,000 pods.
   private prune(now: number): void {
-    if (this.series.size < 4096) return;
+    if (this.series.size < 4096 || now - this.lastPrune < 60_000) return;
+    this.lastPrune = now;
     for (const [k, s] of this.series) if (now - s.last >= SERIES_WINDOW_MS) this.series.delete(k);
+    for (const k of this.series.keys()) {
+      if (this.series.size <= MAX_SERIES) break;
+      this.series.delete(k); // oldest first (insertion order): a repeat then starts a new Event
+    }
   }
 }
