@@ -63,9 +63,12 @@ describe("operator runtime", () => {
     expect(ready(w)).toMatchObject({ reason: "BehaviorTerminal", message: expect.stringContaining("spec.behavior is Terminal") });
     // Stalled=True makes kstatus (Flux, Argo CD) report Failed rather than forever Progressing.
     expect(w.status?.conditions?.find((c) => c.type === "Stalled")).toMatchObject({ status: "True", reason: "BehaviorTerminal" });
+    // Its own writes (finalizer, status) each wake one more reconcile, which fails terminally too;
+    // let those settle, then no retry may follow (backoff would retry at 5, 10, 20… ms, ~1.3 s, ~2.6 s).
+    await new Promise((r) => setTimeout(r, 1000));
     const failures = m.failures(ns.name, "doomed");
     expect(failures.length).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, 3000));
     expect(m.failures(ns.name, "doomed")).toEqual(failures);
     expect(failures.every((f) => f.terminal)).toBe(true);
     const events = await clients().core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=doomed" });
