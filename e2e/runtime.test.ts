@@ -33,6 +33,8 @@ describe("operator runtime", () => {
   it("writes status only when it changed: 100 reconciles of an unchanged object make zero writes", async () => {
     await create("steady", { size: 2 });
     const before = await waitReady("steady");
+    // The test can read Ready before the manager has seen its own status PATCH return: count from there.
+    await eventually(() => m.writes.some((w) => w.endsWith("/widgets/steady/status")), { what: "the manager's status write recorded" });
     const writesBefore = m.writes.length;
     for (let i = 0; i < 100; i++) {
       const n = await m.reconciles();

@@ -140,7 +140,8 @@ describe("cell scheduler", () => {
     const names = ["g-0", "g-1", "g-2"];
     await createPod("g-0", { group, cpu: "3", annotations: gang("big") });
     await createPod("g-1", { group, cpu: "3", annotations: gang("big") });
-    const waiting = await eventually(scheduledCondition.bind(null, "g-0"), { what: "gang waiting" });
+    // The first member may be marked before the second exists ("1 exist"); wait for the message to catch up.
+    const waiting = await eventually(async () => { const c = await scheduledCondition("g-0"); return c?.message?.includes("2 exist") && c; }, { what: "gang waiting with 2 members" });
     expect(waiting).toMatchObject({ status: "False", reason: "WaitingForGang" });
     expect(waiting.message).toMatch(/gang big needs 3 pods and 2 exist/);
     await createPod("g-2", { group, cpu: "3", annotations: gang("big") });
