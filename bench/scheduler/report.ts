@@ -29,6 +29,8 @@ export interface RunResult {
   valid?: { ok: boolean; bound: number; unbound: number; problems: string[] };
   /** Binds per second from the apiserver's PodScheduled timestamps (1 s resolution), a check on the watch. */
   serverSide?: { binds: number; spanSeconds: number; avgPerSecond: number; perSecond: number[] };
+  /** Bench nodes not Ready or tainted: before the run, at most during it, and at its end. */
+  nodesUnhealthy?: { atStart: number; maxDuringRun: number; atEnd: number };
   /** ours: the commit and working-tree state it ran from. */
   source?: string;
 }

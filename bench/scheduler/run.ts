@@ -45,7 +45,8 @@ const apiserverArgs = "--max-requests-inflight=0 --max-mutating-requests-infligh
 // kwokctl's heartbeat factor 5 (BENCH.md "KWOK at 5000 nodes"): leases of 200 s and a 200 s grace period.
 const kcmArgs = "--node-monitor-grace-period=200s";
 // kwok logs every pod it touches at INFO; at WARN it spends its CPU on the pods, not on logging.
-const kwokArgs = "--node-lease-duration-seconds=200 --v=WARN";
+// kwok-bench.yaml raises its lease and stage workers from 4 to 16 (see there).
+const kwokArgs = `--node-lease-duration-seconds=200 --v=WARN --config=${repo}/bench/scheduler/kwok-bench.yaml`;
 const planeEnv = {
   ...env, CELLCLOUD_INSTANCE: "bench", CELLCLOUD_STATE: state, CELLCLOUD_PORT_BASE: String(portBase),
   CELLCLOUD_APISERVER_ARGS: apiserverArgs, CELLCLOUD_KCM_ARGS: kcmArgs, CELLCLOUD_KWOK_ARGS: kwokArgs,
@@ -85,6 +86,7 @@ function planeDown(): void {
 }
 
 interface NodeStatusJson extends NodeFactsJson {
+  metadata: NodeFactsJson["metadata"] & { resourceVersion?: string };
   status?: NodeFactsJson["status"] & { conditions?: Array<{ type: string; status: string }> };
 }
 
@@ -123,9 +125,7 @@ async function ensureNodes(api: Api, n: number): Promise<void> {
   const t0 = Date.now();
   for (let last = -1; ;) {
     const nodes = (await api.list<NodeStatusJson>("/api/v1/nodes", { labelSelector: selector })).items;
-    const ready = nodes.filter((o) =>
-      o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
-      !(o.spec?.taints ?? []).some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute"));
+    const ready = nodes.filter(healthyNode);
     if (ready.length === n && nodes.length === n) break;
     if (ready.length !== last) log(`${ready.length}/${n} nodes Ready and untainted`);
     last = ready.length;
@@ -184,6 +184,78 @@ async function settle(): Promise<number> {
     last = now;
   }
   return (Date.now() - t0) / 1000;
+}
+
+// --- node health during a run ----------------------------------------------------------------------
+
+const healthyNode = (o: NodeStatusJson) =>
+  !!o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
+  !(o.spec?.taints ?? []).some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute");
+
+/**
+ * Watches the bench nodes so a run can say whether its node set stayed whole: on an overloaded
+ * machine kwok can miss lease renewals, and the node controller then taints hosts unreachable.
+ */
+class NodeHealth {
+  readonly unhealthy = new Set<string>();
+  maxUnhealthy = 0;
+  private abort = new AbortController();
+  private readonly api: Api;
+
+  constructor(api: Api) {
+    this.api = api;
+  }
+
+  async start(): Promise<void> {
+    const { items, resourceVersion } = await this.api.list<NodeStatusJson>("/api/v1/nodes", { labelSelector: selector });
+    for (const o of items) this.observe(o);
+    let rv = resourceVersion;
+    const signal = this.abort.signal;
+    void (async () => {
+      while (!signal.aborted) {
+        try {
+          await this.api.watch<NodeStatusJson>("/api/v1/nodes", { labelSelector: selector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 }, (e) => {
+            if (e.type === "ERROR") throw new Error("node watch error");
+            if (e.object.metadata.resourceVersion) rv = e.object.metadata.resourceVersion;
+            if (e.type === "DELETED") this.unhealthy.delete(e.object.metadata.name);
+            else if (e.type !== "BOOKMARK") this.observe(e.object);
+          }, signal);
+        } catch {
+          if (signal.aborted) return;
+          try {
+            const fresh = await this.api.list<NodeStatusJson>("/api/v1/nodes", { labelSelector: selector });
+            for (const o of fresh.items) this.observe(o);
+            rv = fresh.resourceVersion;
+          } catch {
+            // the next round retries
+          }
+          await sleep(1000);
+        }
+      }
+    })();
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  private observe(o: NodeStatusJson): void {
+    if (healthyNode(o)) this.unhealthy.delete(o.metadata.name);
+    else this.unhealthy.add(o.metadata.name);
+    this.maxUnhealthy = Math.max(this.maxUnhealthy, this.unhealthy.size);
+  }
+}
+
+/** Waits (up to 5 min) until every bench node is Ready and untainted again; returns how many are not. */
+async function waitNodesHealthy(api: Api): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const nodes = (await api.list<NodeStatusJson>("/api/v1/nodes", { labelSelector: selector })).items;
+    const bad = nodes.filter((o) => !healthyNode(o)).length;
+    if (bad === 0 || Date.now() - t0 > 300_000) return bad;
+    log(`${bad} bench node(s) not Ready or tainted; waiting for kwok to catch up`);
+    await sleep(10_000);
+  }
 }
 
 // --- the pod watch (the throughput collector's informer) ----------------------------------------
@@ -416,6 +488,10 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
   };
   const title = `${workload}/${mode}/${schedulerTitle[which]}`;
   const pods = Array.from({ length: n }, (_, i) => benchPod(i, { namespace, runTag, schedulerName: schedulerName[which], workload, groupSize, topologySpread: which === "kube" }));
+  const unhealthyBefore = await waitNodesHealthy(api);
+  if (unhealthyBefore) log(`${title}: starting with ${unhealthyBefore} node(s) not Ready or tainted`);
+  const health = new NodeHealth(api);
+  await health.start();
   const watch = new PodWatch(api);
   await watch.start();
   const createdAt = new Map<string, number>();
@@ -530,6 +606,9 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
     if (running) await stopScheduler(running);
   }
   watch.stop();
+  health.stop();
+  result.nodesUnhealthy = { atStart: unhealthyBefore, maxDuringRun: health.maxUnhealthy, atEnd: health.unhealthy.size };
+  if (health.maxUnhealthy) log(`${title}: up to ${health.maxUnhealthy} node(s) were not Ready or tainted during the run`);
 
   if (watch.counter.scheduled > 0) {
     const [nodes, bound] = await Promise.all([
@@ -620,6 +699,9 @@ async function main(): Promise<void> {
     if (w && a && !Number.isNaN(w) && Math.abs(w - a) / a > 0.15) {
       out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]}: the watch (${w.toFixed(0)}/s) and the apiserver's timestamps (${a.toFixed(0)}/s) disagree: ` +
         `the bench's watch lagged behind the binds (${r.bench?.watchRestarts ?? 0} restarts) and caught up at the end`);
+    }
+    if (r.nodesUnhealthy?.maxDuringRun) {
+      out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]}: up to ${r.nodesUnhealthy.maxDuringRun} of ${scale.nodes} nodes were NotReady or tainted during the run (kwok missed heartbeats), so it had fewer eligible hosts`);
     }
     if (r.source) out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]} ran from ${r.source}`);
     if (r.error) out.push(`${r.workload}/${r.mode}/${schedulerTitle[r.scheduler]}: ${r.error.split("\n")[0]}`);

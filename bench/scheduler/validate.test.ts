@@ -60,6 +60,11 @@ describe("validatePlacement", () => {
     expect(r.violations.map((v) => [v.kind, v.subject])).toEqual([["taint", "bench/bad"]]);
   });
 
+  it("does not judge the node controller's heartbeat taints, which can appear after binding", () => {
+    const lost = node("u1", { taints: [{ key: "node.kubernetes.io/unreachable", effect: "NoSchedule" }] });
+    expect(validatePlacement([lost], [pod("a", "u1")]).ok).toBe(true);
+  });
+
   it("checks strict spread per group and domain with spread-max, and ignores best-effort groups", () => {
     const roomy = { cpu: 100_000, memory: 100 * Gi, pods: 100 };
     const nodes = [node("h1", { allocatable: roomy }), node("h2", { labels: { "cellcloud.io/rack": "r2" }, allocatable: roomy })];

@@ -1,6 +1,6 @@
 // Placement validity after a bench run, checked from what the apiserver holds (nodes and bound pods),
 // the same way for both schedulers: no node over its allocatable (cpu, memory, pods); every pod on a
-// node its nodeSelector, required node affinity and tolerations allow; every strict spread group
+// node its nodeSelector, required node affinity and tolerations (of deliberate taints) allow; every strict spread group
 // within its per-domain maximum; every pod bound (or the unbound ones named). Pure.
 import { bytes, cpuMillis } from "../../operators/platform/quantity.ts";
 
@@ -108,6 +108,9 @@ export function validatePlacement(nodes: readonly NodeFacts[], pods: readonly Po
       violations.push({ kind: "node-affinity", subject: pod.key, detail: `node ${node.name} matches no required nodeSelectorTerm` });
     }
     for (const t of node.taints) {
+      // The node controller's own taints (unreachable, not-ready…) come and go with heartbeats after
+      // a pod is bound; only taints someone put on purpose can be judged after the fact.
+      if (t.key.startsWith("node.kubernetes.io/")) continue;
       if ((t.effect === "NoSchedule" || t.effect === "NoExecute") && !pod.tolerations.some((tol) => tolerates(tol, t))) {
         violations.push({ kind: "taint", subject: pod.key, detail: `node ${node.name} has ${t.key}=${t.value ?? ""}:${t.effect}, not tolerated` });
       }
