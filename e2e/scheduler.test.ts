@@ -37,10 +37,11 @@ async function hosts(count: number, opts: KwokNodeOptions & { prefix?: string; j
     body: kwokNode(name, { cpu: "4", memory: "8Gi", pods: "110", ...opts, labels: { [runLabel]: group, "cellcloud.io/rack": `${name}-rack`, ...opts.labels } }),
   })));
   created.push(...names);
+  // Ready, and the node lifecycle controller has lifted the not-ready taint every new node starts with.
   await eventually(async () => {
     const nodes = await Promise.all(names.map((name) => core.readNode({ name })));
-    return nodes.every((n) => condition(n, "Ready") === "True");
-  }, { what: `${count} hosts Ready` });
+    return nodes.every((n) => condition(n, "Ready") === "True" && !n.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/")));
+  }, { what: `${count} hosts Ready and untainted` });
   return { group, names };
 }
 
@@ -123,7 +124,8 @@ describe("cell scheduler", () => {
       if (bound.length !== 3 || unbound.length !== 1) return false;
       expect(new Set(bound).size).toBe(3); // one per host
       const c = await scheduledCondition(unbound[0] as string);
-      return c?.status === "False" && { name: unbound[0] as string, message: c.message ?? "" };
+      // An earlier attempt's message may still show until the retry after the last change lands.
+      return c?.status === "False" && c.message?.includes("3 spread constraint") && { name: unbound[0] as string, message: c.message };
     }, { what: "three bound on distinct hosts, one pending" });
     expect(pending.message).toMatch(/3 spread constraint/);
     expect(nodes).toHaveLength(3);
