@@ -54,7 +54,13 @@ export class SchedulerCache {
       const node = pod.spec?.nodeName ?? "";
       if (current?.node === node) {
         current.state = "bound";
-        return false;
+        // An in-place resize (pods/resize) changes what the pod holds on the same node.
+        const placed = placedPodOf(pod);
+        const was = current.pod.requests;
+        if (placed.requests.cpu === was.cpu && placed.requests.memory === was.memory) return false;
+        this.drop(key);
+        this.put(key, { node, pod: placed, state: "bound" });
+        return placed.requests.cpu < was.cpu || placed.requests.memory < was.memory;
       }
       if (current) this.drop(key);
       this.put(key, { node, pod: placedPodOf(pod), state: "bound" });

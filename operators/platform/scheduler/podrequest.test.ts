@@ -86,6 +86,17 @@ describe("pod → PodRequest", () => {
 });
 
 describe("SchedulerCache", () => {
+  it("follows an in-place resize of a bound pod (pods/resize), and says when it freed room", () => {
+    const c = new SchedulerCache();
+    c.setNode(node("n1"));
+    c.observePod(pod("vm", { nodeName: "n1" }));
+    const sized = (cpu: string) => pod("vm", { nodeName: "n1", containers: [{ name: "c", resources: { requests: { cpu, memory: "1Gi" } } }] });
+    expect(c.observePod(sized("2"))).toBe(false);
+    expect(c.snapshot().node("n1")?.requested.cpu).toBe(2000);
+    expect(c.observePod(sized("1"))).toBe(true);
+    expect(c.snapshot().node("n1")?.requested.cpu).toBe(1000);
+  });
+
   it("counts bound and assumed pods; a failed bind's forget() frees the node, a bound pod stays", () => {
     const c = new SchedulerCache();
     c.setNode(node("n1"));
