@@ -82,13 +82,14 @@ async function smokeAs(prefix: string, timeoutMs: number): Promise<string> {
   }
 }
 
-/** "group resource verb" of every request the manager made that the apiserver allowed. */
+/** "group resource verb" of every request the manager made that the apiserver authorized. */
 function usedPermissions(output: string): Set<string> {
   const used = new Set<string>();
   for (const line of output.split("\n")) {
     if (!line.startsWith("{")) continue;
     const r = JSON.parse(line) as { msg?: string; code?: number; group?: string; resource?: string; verb?: string };
-    if (r.msg !== "api request" || !r.resource || r.code === undefined || r.code >= 400) continue;
+    // Only 401 and 403 mean "not allowed"; anything else (a 409 AlreadyExists included) got past authorization.
+    if (r.msg !== "api request" || !r.resource || r.code === undefined || r.code === 401 || r.code === 403) continue;
     used.add(`${r.group} ${r.resource} ${r.verb}`);
     // A server-side apply that creates the object (201) is authorized for create as well as patch.
     if (r.verb === "patch" && r.code === 201) used.add(`${r.group} ${r.resource} create`);

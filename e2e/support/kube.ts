@@ -3,6 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
+import { ApiError } from "../../operators/runtime/kube.ts";
 import { afterAll, beforeAll, inject } from "vitest";
 import { binDir } from "./plane.ts";
 
@@ -42,9 +43,9 @@ export function eventuallyGone(read: () => Promise<unknown>, what: string, timeo
   }, { what, ...(timeoutMs ? { timeoutMs } : {}) });
 }
 
-/** True when the error is the apiserver's 404. */
+/** True when the error is the apiserver's 404, from client-node or from the runtime's KubeClient. */
 export function isNotFound(err: unknown): boolean {
-  return err instanceof k8s.ApiException && err.code === 404;
+  return (err instanceof k8s.ApiException || err instanceof ApiError) && err.code === 404;
 }
 
 export function uniqueName(prefix: string): string {
