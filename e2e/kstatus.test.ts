@@ -77,14 +77,24 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
 
 // A harmless spec change per kind; each product adds its own line when it adds a kind.
 function kstatusProbeField(kind: string): string {
-  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode" } as Record<string, string>)[kind] ?? "";
+  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds" } as Record<string, string>)[kind] ?? "";
 }
 function kstatusProbeValue(kind: string): unknown {
-  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort" } as Record<string, unknown>)[kind];
+  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5 } as Record<string, unknown>)[kind];
 }
 
-/** Examples name each other (a NodePool its Cell): the copy names the copy, which is made from its example if missing. */
+/**
+ * Examples name each other (a NodePool its Cell): the copy names the copy, which is made from its
+ * example if missing. An Instance names the copies of its flavor, image, key pair and deployment set,
+ * which the earlier kinds' tests made (kinds run in registry order: platform, then the catalog), and
+ * runs on the hosts of the NodePool example's copy.
+ */
 async function createReferenced(client: KubeClient, body: KubeObject): Promise<void> {
+  if (body.kind === "Instance") {
+    const refs = body.spec as Record<string, unknown>;
+    for (const field of ["flavor", "image", "keyPair", "deploymentSet"]) if (typeof refs[field] === "string") refs[field] = `ks-${refs[field]}`;
+    return;
+  }
   const spec = body.spec as { cell?: unknown } | undefined;
   if (!spec || typeof spec.cell !== "string") return;
   const cell = examples.find((o) => o.apiVersion === Cell.apiVersion && o.kind === Cell.kind && o.metadata.name === spec.cell);

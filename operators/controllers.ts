@@ -1,6 +1,7 @@
 // Every controller the manager can run, by the name --controllers uses. A product issue adds its
 // controllers here (and its RBAC rules to charts/cellcloud/templates/rbac.yaml).
 import { setupCatalogControllers } from "./compute/catalog-controller.ts";
+import { setupInstanceController } from "./compute/instance-controller.ts";
 import { setupWidgetController } from "./demo/widget-controller.ts";
 import { setupCellController } from "./platform/cell-controller.ts";
 import { setupNodePoolController } from "./platform/nodepool-controller.ts";
@@ -15,4 +16,5 @@ export const controllers: Record<string, (mgr: Manager) => unknown> = {
   cell: setupCellController,
   "platform-pools": setupPoolControllers,
   "compute-catalog": setupCatalogControllers,
+  instance: setupInstanceController,
 };

@@ -4,16 +4,18 @@
 // its kinds here.
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../../operators/compute/catalog-controller.ts";
+import { InstanceRef } from "../../operators/compute/instance-controller.ts";
 import { schedulerName } from "../../operators/platform/scheduler/podrequest.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
+import { createCatalog, instancesIn } from "./compute.ts";
 import { metricValue } from "./manager.ts";
 import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { widgetsIn } from "./widgets.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance"];
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
@@ -89,7 +91,8 @@ async function platformSmoke(kc: KubeConfig, namespace: string, base: string, ti
   const nodesOf = async () => (await core.listNode({ labelSelector: `cellcloud.io/pool=${pool}` })).items;
   const ready = async (kind: keyof typeof p, name: string) => isReadyAtGeneration(await p[kind].read(name));
 
-  await p.cells.create(cell, { region: "smoke", zone: "smoke-az" }, labels);
+  const zone = `${base}-az`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  await p.cells.create(cell, { region: "smoke", zone }, labels);
   await p.storagePools.create(`${base}-sp`, { cell, mediaType: "SSD", capacity: "10Ti" }, labels);
   await p.externalIPPools.create(`${base}-ip`, { region: "smoke", cell, cidrs: ["192.0.2.0/28"] }, labels);
   await p.nodePools.create(pool, poolSpec(cell, { nodes: 2 }), labels);
@@ -107,6 +110,7 @@ async function platformSmoke(kc: KubeConfig, namespace: string, base: string, ti
     { ...opts, what: "nodes repaired: allocatable cpu 8 × 2 and the new label" });
 
   await schedulerSmoke(kc, namespace, base, pool, timeoutMs);
+  await instanceSmoke(kc, namespace, base, zone, timeoutMs);
 
   await core.createNamespacedPod({ namespace, body: {
     metadata: { name: `${base}-vm`, labels },
@@ -163,6 +167,31 @@ async function schedulerSmoke(kc: KubeConfig, namespace: string, base: string, p
   await scheduling.deleteCollectionPriorityClass({ labelSelector: `${SMOKE_LABEL}=${namespace}` });
 }
 
+/**
+ * An ECS instance on the pool's hosts: it runs (pods create; the HA PriorityClasses exist), pauses
+ * (pods patch), grows online (pods/resize), stops (pods delete) and is deleted (its finalizer goes).
+ */
+async function instanceSmoke(kc: KubeConfig, namespace: string, base: string, zone: string, timeoutMs: number): Promise<void> {
+  const { core } = clients(kc);
+  const labels = { [SMOKE_LABEL]: namespace };
+  const cat = await createCatalog(kc, `${base}-ecs`, labels);
+  const ecs = instancesIn(kc, core, namespace);
+  const vm = `${base}-vm1`.slice(-40).replace(/^[^a-z0-9]+/, "");
+  const opts = { timeoutMs };
+  await ecs.create(vm, { flavor: cat.flavor, image: cat.x86, zone, terminationGracePeriodSeconds: 0 });
+  await eventually(() => ecs.settled(vm), { ...opts, what: "Instance Running" });
+  await ecs.patch(vm, { powerState: "Paused" });
+  await eventually(() => ecs.settled(vm, "Paused"), { ...opts, what: "Instance Paused" });
+  await ecs.patch(vm, { powerState: "Running", flavor: cat.bigFlavor });
+  await eventually(async () => { const i = await ecs.settled(vm); return i && i.status?.vcpus === 4; }, { ...opts, what: "Instance resized online to 4 vCPU" });
+  await ecs.patch(vm, { powerState: "Stopped" });
+  await eventually(() => ecs.settled(vm, "Stopped"), { ...opts, what: "Instance Stopped" });
+  await ecs.delete(vm);
+  await eventuallyGone(() => ecs.read(vm), "Instance deleted", timeoutMs);
+  const client = new KubeClient(kc);
+  for (const [ref, name] of cat.all) await client.delete(ref, name);
+}
+
 const smokeKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBCv2o//hoglfeaB8uulpobDLmoPPYqgGaVA63agx92X smoke@cellcloud";
 
 /** The ECS catalog: a Flavor, an Image, a KeyPair (with its fingerprint) and a DeploymentSet report Ready. */
@@ -205,9 +234,13 @@ export async function cleanSmoke(namespace: string): Promise<void> {
       await p[kind].delete(o.metadata.name).catch(() => undefined);
     }
   }
+  const client = new KubeClient(kc);
+  for (const i of (await client.list(InstanceRef, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
+    await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
+    await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
+  }
   await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 }).catch(() => undefined);
   await kc.makeApiClient(SchedulingV1Api).deleteCollectionPriorityClass({ labelSelector: selector }).catch(() => undefined);
-  const client = new KubeClient(kc);
   for (const ref of [FlavorRef, ImageRef]) {
     for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) {
       await client.delete(ref, o.metadata.name).catch(() => undefined);

@@ -1,7 +1,7 @@
 // compute.cellcloud.io: the ECS catalog an Instance is built from. Flavors (sizes) and Images (boot
 // disks) are cluster-wide; KeyPairs and DeploymentSets (spread groups) belong to a tenant's namespace.
 import { z } from "zod";
-import { immutable, observed } from "./common.ts";
+import { count, immutable, labelValue, nameAtMost, observed } from "./common.ts";
 import { defineKind, type CelValidation } from "./crd.ts";
 import { architectures } from "./platform.ts";
 
@@ -14,6 +14,7 @@ export const MAX_MEMORY = "512Gi";
 
 const memory = z
   .string()
+  .max(16)
   .describe("Memory, as a quantity in Gi, e.g. 8Gi; at most 512Gi.")
   .meta({
     pattern: "^[0-9]+Gi$",
@@ -204,3 +205,167 @@ export const DeploymentSet = defineKind({
 export type DeploymentSetSpec = z.output<typeof deploymentSetSpec>;
 
 export const computeCatalogKinds = [Flavor, Image, KeyPair, DeploymentSet] as const;
+
+// ==================== Instance ====================
+
+/** Custom sizes come in steps of 2 vCPU and 4 GiB, as the seed's cloud sells them. */
+export const CUSTOM_VCPU_STEP = 2;
+export const CUSTOM_MEMORY_STEP_GI = 4;
+/** Data volumes an instance may have besides its system disk, and NICs it may have. */
+export const MAX_DATA_VOLUMES = 15;
+export const MAX_NICS = 16;
+/** Instance names end up in launcher pod names ("<name>-<5 chars>") and label values. */
+export const MAX_INSTANCE_NAME = 57;
+
+const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);
+
+const instanceSpec = z
+  .object({
+    flavor: refName("Name of the Flavor that sizes the instance. Exactly one of flavor or resources.").optional(),
+    resources: z
+      .object({
+        vcpus: z.int().min(CUSTOM_VCPU_STEP).max(MAX_VCPUS).multipleOf(CUSTOM_VCPU_STEP)
+          .describe(`Virtual CPUs, in steps of ${CUSTOM_VCPU_STEP}, at most ${MAX_VCPUS}.`),
+        memory: memory.meta({
+          "x-kubernetes-validations": [
+            { rule: `quantity(self).compareTo(quantity('${MAX_MEMORY}')) <= 0`, message: `spec.resources.memory must not exceed ${MAX_MEMORY}` },
+            { rule: `int(self.replace('Gi', '')) % ${CUSTOM_MEMORY_STEP_GI} == 0 && int(self.replace('Gi', '')) > 0`, message: `spec.resources.memory must be a positive multiple of ${CUSTOM_MEMORY_STEP_GI}Gi` },
+          ],
+        }),
+      })
+      .optional()
+      .describe(`A custom size instead of a flavor: vCPUs in steps of ${CUSTOM_VCPU_STEP} and memory in steps of ${CUSTOM_MEMORY_STEP_GI}Gi. Custom sizes may grow while Running.`),
+    image: refName("Name of the Image the system disk is built from. Changing it rebuilds the instance: the system disk is re-imaged and the instance reboots."),
+    zone: labelValue("Availability zone to run in (a Cell's zone). Empty: any zone.").optional(),
+    cell: labelValue("Cell to run in. Empty: any cell (of the zone, if one is given).").optional(),
+    powerState: z
+      .enum(["Running", "Stopped", "Paused"])
+      .default("Running")
+      .describe("Desired power state. Running boots the instance; Stopped shuts it down and releases its host (disks are kept); Paused freezes it on its host."),
+    restartRequestedAt: z.iso
+      .datetime()
+      .optional()
+      .describe("Set to the current time to reboot the instance (as kubectl rollout restart does); each new value reboots it once."),
+    terminationGracePeriodSeconds: z
+      .int()
+      .min(0)
+      .max(3600)
+      .default(30)
+      .describe("How long a stop, reboot or delete waits for the guest to shut down before cutting power. 0 forces it at once."),
+    systemDisk: z
+      .object({
+        sizeGiB: z.int().min(1).max(2048).optional().describe("System disk size in GiB; at least the image's minDiskGiB, which is also the default."),
+        type: refName("VolumeType of the system disk, e.g. ssd.").optional(),
+      })
+      .default({})
+      .describe("The boot disk, created from the image."),
+    nics: z
+      .array(
+        z.object({
+          subnet: refName("Name of the Subnet (in the instance's namespace) the NIC is attached to."),
+          fixedIP: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/).optional().describe("An IPv4 address to ask for; empty: the subnet assigns one."),
+          securityGroups: z.array(refName("Name of a SecurityGroup.")).max(5).optional().describe("Security groups applied to the NIC.")
+            .meta({ "x-kubernetes-list-type": "set" }),
+        }).describe("A network interface."),
+      )
+      .max(MAX_NICS)
+      .optional()
+      .describe(`Network interfaces, at most ${MAX_NICS}. Addresses are assigned by the VPC network once it exists; until then NICs are recorded only.`),
+    keyPair: refName("Name of a KeyPair in the instance's namespace whose public key is injected into the guest.").optional(),
+    userData: z
+      .object({
+        secretName: refName("Name of a Secret in the instance's namespace holding cloud-init user data."),
+        key: z.string().min(1).max(253).default("userdata").describe("Key in the Secret."),
+      })
+      .optional()
+      .describe("Cloud-init user data, by reference: CellCloud never reads or copies it."),
+    deploymentSet: refName("Name of a DeploymentSet in the instance's namespace; its members are spread over hosts, racks or switches.").optional(),
+    priority: z
+      .enum(["Low", "Normal", "High"])
+      .default("Normal")
+      .describe("HA priority: after a host failure higher-priority instances are placed first and may preempt lower-priority ones."),
+    migration: z
+      .object({
+        requestedAt: z.iso.datetime().describe("Set to the current time to request a migration; each new value migrates once."),
+        targetNode: z.string().min(1).max(253).optional().describe("Host to move to; empty: any other suitable host."),
+      })
+      .optional()
+      .describe("A migration request. The instance moves to another host (cold migration: it restarts there); status.migration records it."),
+    billing: z
+      .object({
+        mode: z.enum(["PayAsYouGo", "Subscription"]).default("PayAsYouGo").describe("How the instance is charged."),
+        periodMonths: z.int().min(1).max(36).optional().describe("Subscription period in months."),
+        autoRenew: z.boolean().default(false).describe("Whether a subscription renews itself."),
+      })
+      .optional()
+      .describe("Billing terms; metering starts with the billing product."),
+  })
+  .describe("Desired state of the instance.");
+
+const instanceValidations: CelValidation[] = [
+  { rule: "has(self.flavor) != has(self.resources)", message: "spec must set exactly one of flavor or resources", fieldPath: ".flavor" },
+  { rule: "!has(self.cell) || has(self.zone)", message: "spec.zone is required when spec.cell is set", fieldPath: ".zone" },
+  {
+    rule: "!has(self.billing) || self.billing.mode != 'Subscription' || has(self.billing.periodMonths)",
+    message: "spec.billing.periodMonths is required for a Subscription", fieldPath: ".billing.periodMonths",
+  },
+];
+
+export const instancePowerStates = ["Pending", "Starting", "Running", "Paused", "Stopping", "Stopped", "Rebooting", "Rebuilding", "Migrating"] as const;
+
+const instanceStatus = z
+  .object({
+    ...observed,
+    powerState: z.enum(instancePowerStates).optional().describe("What the instance is doing now."),
+    nodeName: z.string().optional().describe("Host the instance runs on; empty while stopped."),
+    cell: z.string().optional().describe("Cell of that host."),
+    zone: z.string().optional().describe("Zone of that host."),
+    architecture: z.string().optional().describe("CPU architecture it runs on, from its image."),
+    vcpus: z.int().min(0).optional().describe("vCPUs it runs with now."),
+    memory: z.string().optional().describe("Memory it runs with now."),
+    launcherPod: z.string().optional().describe("Name of the launcher Pod that runs the instance."),
+    lastBootTime: z.iso.datetime().optional().describe("When the instance last booted."),
+    migration: z
+      .object({
+        requestedAt: z.iso.datetime().describe("The request this record is for (spec.migration.requestedAt)."),
+        sourceNode: z.string().optional().describe("Host it left."),
+        targetNode: z.string().optional().describe("Host it arrived on."),
+        startTime: z.iso.datetime().optional().describe("When the migration started."),
+        completionTime: z.iso.datetime().optional().describe("When it was running on the new host."),
+        durationSeconds: z.int().min(0).optional().describe("completionTime - startTime, in seconds."),
+        state: z.enum(["Running", "Succeeded", "Failed"]).describe("Running, Succeeded or Failed."),
+        message: z.string().optional().describe("Why it failed, if it did."),
+      })
+      .optional()
+      .describe("The latest migration."),
+    failovers: count("How often the instance was restarted on another host after its host failed."),
+  })
+  .describe("Observed state of the instance.");
+
+export const Instance = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "Instance",
+  plural: "instances",
+  shortNames: ["ecs"],
+  scope: "Namespaced",
+  description:
+    "Instance is an ECS virtual machine: a flavor (or custom size) and an image, run by one launcher Pod that the cell scheduler places on an x86 or ARM host. Stop, start, pause, reboot, resize, rebuild and migrate it by editing its spec.",
+  spec: instanceSpec,
+  status: instanceStatus,
+  printerColumns: [
+    { name: "Power", type: "string", jsonPath: ".status.powerState" },
+    { name: "Flavor", type: "string", jsonPath: ".spec.flavor" },
+    { name: "Image", type: "string", jsonPath: ".spec.image", priority: 1 },
+    { name: "Arch", type: "string", jsonPath: ".status.architecture" },
+    { name: "Node", type: "string", jsonPath: ".status.nodeName" },
+    { name: "Zone", type: "string", jsonPath: ".status.zone", priority: 1 },
+  ],
+  validations: instanceValidations,
+  objectValidations: [nameAtMost(MAX_INSTANCE_NAME, "it names the launcher pod and label values")],
+});
+
+export type InstanceSpec = z.output<typeof instanceSpec>;
+export type InstanceStatus = z.output<typeof instanceStatus>;
+
+export const computeKinds = [...computeCatalogKinds, Instance] as const;

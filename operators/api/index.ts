@@ -1,7 +1,7 @@
 // The kind registry: every kind listed here gets a CRD in crds/ (see generate.ts).
 import type { DefinedKind } from "./crd.ts";
-import { computeCatalogKinds } from "./compute.ts";
+import { computeKinds } from "./compute.ts";
 import { Widget } from "./demo.ts";
 import { platformKinds } from "./platform.ts";
 
-export const kinds: readonly DefinedKind[] = [Widget, ...platformKinds, ...computeCatalogKinds];
+export const kinds: readonly DefinedKind[] = [Widget, ...platformKinds, ...computeKinds];

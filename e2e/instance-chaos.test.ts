@@ -1,0 +1,136 @@
+// Crash safety of the instance controller: 100 instances are created, half of them stopped or
+// deleted again, while the manager (a real `node operators/main.ts` process) is SIGKILLed at random
+// moments and restarted. Afterwards every instance converges: the running ones have exactly one
+// launcher (the one status names), the stopped ones none, the deleted ones are gone (no finalizer
+// left behind), no launcher pod is orphaned and no host holds more than its allocatable.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubeClient } from "../operators/runtime/kube.ts";
+import { cpuMillis } from "../operators/platform/quantity.ts";
+import { clients, eventually, uniqueName, useNamespace } from "./support/kube.ts";
+import { createCatalog, instancesIn } from "./support/compute.ts";
+import { spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { condition, kwokNode } from "./support/nodes.ts";
+
+const { core, kc } = clients();
+const ns = useNamespace("ecs-chaos");
+const base = uniqueName("chaos");
+const zone = `${base}-az`;
+const hosts = Array.from({ length: 8 }, (_, i) => `${base}-h${i}`);
+let cat: Awaited<ReturnType<typeof createCatalog>>;
+let manager: ManagerProcess | undefined;
+let kills = 0;
+const ecs = () => instancesIn(kc, core, ns.name);
+
+function start(): ManagerProcess {
+  manager = spawnManager({
+    leaseId: base, metricsPort: 16620, healthPort: 16621, controllers: "scheduler,compute-catalog,instance",
+    extraArgs: ["--leader-elect=false"],
+  });
+  return manager;
+}
+
+async function kill(): Promise<void> {
+  const m = manager;
+  if (!m) return;
+  const exited = new Promise((r) => m.child.once("exit", r));
+  m.child.kill("SIGKILL");
+  await exited;
+  kills++;
+  manager = undefined;
+}
+
+beforeAll(async () => {
+  cat = await createCatalog(kc, base);
+  await Promise.all(hosts.map((name) => core.createNode({ body: kwokNode(name, { cpu: "32", memory: "128Gi", zone }) })));
+  await eventually(async () => (await Promise.all(hosts.map((name) => core.readNode({ name })))).every((n) =>
+    condition(n, "Ready") === "True" && !n.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/"))), { what: "hosts Ready" });
+});
+
+afterAll(async () => {
+  if (!manager) start();
+  await Promise.all((await ecs().list().catch(() => [])).map((i) => ecs().delete(i.metadata.name).catch(() => undefined)));
+  await eventually(async () => (await ecs().list()).length === 0, { what: "instances deleted", timeoutMs: 90_000 }).catch(() => undefined);
+  await kill();
+  for (const name of hosts) await core.deleteNode({ name }).catch(() => undefined);
+  const client = new KubeClient(kc);
+  for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("instance controller under crashes", () => {
+  it("converges after being killed at random points while 100 instances are created, stopped and deleted", async () => {
+    start();
+    const names = Array.from({ length: 100 }, (_, i) => `vm-${i}`);
+    let chaos = true;
+    // The killer: SIGKILL every 0.8-2.5 s, restart 0.1-0.5 s later.
+    const killer = (async () => {
+      while (chaos) {
+        await sleep(800 + Math.random() * 1700);
+        if (!chaos) break;
+        await kill();
+        await sleep(100 + Math.random() * 400);
+        start();
+      }
+    })();
+    try {
+      for (let i = 0; i < names.length; i += 10) {
+        await Promise.all(names.slice(i, i + 10).map((n, k) => ecs().create(n, { flavor: cat.flavor, image: (i + k) % 2 ? cat.arm : cat.x86, zone, terminationGracePeriodSeconds: 0 })));
+        await sleep(1000);
+      }
+      // x86 hosts only: the ARM half stays Pending with a reason, which must survive crashes too.
+      await sleep(3000);
+      const deleted = names.filter((_, i) => i % 4 === 0);
+      const stopped = names.filter((_, i) => i % 4 === 1);
+      for (let i = 0; i < deleted.length; i += 5) {
+        await Promise.all([...deleted.slice(i, i + 5).map((n) => ecs().delete(n)), ...stopped.slice(i, i + 5).map((n) => ecs().patch(n, { powerState: "Stopped" }))]);
+        await sleep(500);
+      }
+      await sleep(3000);
+      chaos = false;
+      await killer;
+      if (!manager) start();
+      expect(kills).toBeGreaterThanOrEqual(5);
+
+      const x86 = (n: string) => Number(n.slice(3)) % 2 === 0;
+      await eventually(async () => {
+        const list = await ecs().list();
+        if (list.some((i) => deleted.includes(i.metadata.name))) return false;
+        return list.length === 75 && list.every((i) => {
+          const gen = i.status?.observedGeneration === i.metadata.generation;
+          const want = stopped.includes(i.metadata.name) ? "Stopped" : x86(i.metadata.name) ? "Running" : "Pending";
+          return gen && i.status?.powerState === want;
+        });
+      }, { what: "every instance converged (deleted gone, stopped Stopped, x86 Running, ARM Pending)", timeoutMs: 180_000, intervalMs: 1000 });
+
+      const pods = (await core.listNamespacedPod({ namespace: ns.name, labelSelector: "compute.cellcloud.io/instance" })).items;
+      const list = await ecs().list();
+      const byName = new Map(list.map((i) => [i.metadata.name, i]));
+      // No orphans: every launcher belongs to an instance that is running (or waiting for a host), and is the one its status names.
+      for (const pod of pods) {
+        const owner = byName.get(pod.metadata?.labels?.["compute.cellcloud.io/instance"] ?? "");
+        expect(owner, `launcher ${pod.metadata?.name} has an instance`).toBeDefined();
+        expect(owner?.status?.powerState).not.toBe("Stopped");
+        expect(pod.metadata?.deletionTimestamp).toBeUndefined();
+      }
+      const running = list.filter((i) => i.status?.powerState === "Running");
+      expect(running.length).toBe(list.filter((i) => !stopped.includes(i.metadata.name) && x86(i.metadata.name)).length);
+      for (const i of running) {
+        const own = pods.filter((pod) => pod.metadata?.labels?.["compute.cellcloud.io/instance"] === i.metadata.name);
+        expect(own.map((pod) => pod.metadata?.name)).toEqual([i.status?.launcherPod]);
+      }
+      const pending = list.filter((i) => i.status?.powerState === "Pending");
+      for (const i of pending) expect(i.status?.conditions?.find((c) => c.type === "Ready")?.message).toMatch(/wrong architecture/);
+      // No host over capacity.
+      for (const host of hosts) {
+        const used = pods.filter((pod) => pod.spec?.nodeName === host).reduce((a, pod) => a + cpuMillis(pod.spec?.containers[0]?.resources?.requests?.cpu ?? "0"), 0);
+        expect(used).toBeLessThanOrEqual(32_000);
+      }
+      // Deleted instances left no finalizer behind: they are gone (checked above), and so are their launchers.
+      expect(pods.some((pod) => deleted.includes(pod.metadata?.labels?.["compute.cellcloud.io/instance"] ?? ""))).toBe(false);
+    } finally {
+      chaos = false;
+      await killer;
+    }
+  }, 420_000);
+});
