@@ -213,8 +213,9 @@ export class ControllerBuilder {
     return this;
   }
 
-  watches(ref: ResourceRef, map: (o: KubeObject) => string[]): this {
-    this.sources.push({ ref, map });
+  /** Objects of another kind map to primary keys; `labelSelector` narrows (and names) the informer, as owns() does. */
+  watches(ref: ResourceRef, map: (o: KubeObject) => string[], labelSelector?: string): this {
+    this.sources.push({ ref, map, ...(labelSelector ? { selector: labelSelector } : {}) });
     return this;
   }
 

@@ -13,15 +13,18 @@ export interface StatusWithConditions {
   [key: string]: unknown;
 }
 
-/** Returns true when a write was made. `status` is the complete desired status. */
-export async function writeStatus(
-  client: KubeClient, ref: ResourceRef, obj: KubeObject, status: StatusWithConditions,
-): Promise<boolean> {
+/**
+ * `status` is the complete desired status. Returns the object as the apiserver stored it when a
+ * write was made (a reconcile that writes twice must diff its second write against this, not
+ * against its cache, which may not show the first yet), or undefined when nothing changed.
+ */
+export async function writeStatus<T extends KubeObject>(
+  client: KubeClient, ref: ResourceRef, obj: T, status: StatusWithConditions,
+): Promise<T | undefined> {
   const desired = { ...status, observedGeneration: obj.metadata.generation };
   const patch = mergePatch(obj.status ?? {}, desired);
-  if (patch === undefined) return false;
-  await client.patch(ref, obj.metadata.name, obj.metadata.namespace, { status: patch }, "merge", { subresource: "status" });
-  return true;
+  if (patch === undefined) return undefined;
+  return client.patch<T>(ref, obj.metadata.name, obj.metadata.namespace, { status: patch }, "merge", { subresource: "status" });
 }
 
 /** Ready=True and no Stalled condition: kstatus "Current" (GitOps tools report Healthy). */
