@@ -1,15 +1,19 @@
-// Crash safety of the instance controller: 100 instances are created, half of them stopped or
-// deleted again, while the manager (a real `node operators/main.ts` process) is SIGKILLed at random
-// moments and restarted. Afterwards every instance converges: the running ones have exactly one
-// launcher (the one status names), the stopped ones none, the deleted ones are gone (no finalizer
-// left behind), no launcher pod is orphaned and no host holds more than its allocatable.
+// Crash safety of the instance and volume controllers: 100 instances (half of them with a data
+// volume) are created, half of them stopped or deleted again (their volumes with them), while the
+// manager (a real `node operators/main.ts` process) is SIGKILLed at random moments and restarted.
+// Afterwards everything converges: running instances have exactly one launcher (the one status
+// names), stopped ones none, deleted ones are gone with their volumes, claims and PVs (no finalizer
+// left behind), no pod or PV is orphaned, no host holds more than its allocatable and the pool's
+// provisioned total is exactly what the remaining volumes hold.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import { cpuMillis } from "../operators/platform/quantity.ts";
 import { clients, eventually, uniqueName, useNamespace } from "./support/kube.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
-import { condition, kwokNode } from "./support/nodes.ts";
+import { platformIn } from "./support/platform.ts";
+import { storageIn } from "./support/storage.ts";
+import { hostsReady, kwokNode } from "./support/nodes.ts";
 
 const { core, kc } = clients();
 const ns = useNamespace("ecs-chaos");
@@ -20,10 +24,11 @@ let cat: Awaited<ReturnType<typeof createCatalog>>;
 let manager: ManagerProcess | undefined;
 let kills = 0;
 const ecs = () => instancesIn(kc, core, ns.name);
+const evs = () => storageIn(kc, ns.name);
 
 function start(): ManagerProcess {
   manager = spawnManager({
-    leaseId: base, metricsPort: 16620, healthPort: 16621, controllers: "scheduler,compute-catalog,instance",
+    leaseId: base, metricsPort: 16620, healthPort: 16621, controllers: "scheduler,compute-catalog,instance,volume,platform-pools",
     extraArgs: ["--leader-elect=false"],
   });
   return manager;
@@ -41,17 +46,24 @@ async function kill(): Promise<void> {
 
 beforeAll(async () => {
   cat = await createCatalog(kc, base);
+  await platformIn(kc).cells.create(`${base}-cell`, { region: "r-chaos", zone });
+  await platformIn(kc).storagePools.create(`${base}-sp`, { cell: `${base}-cell`, mediaType: "SSD", capacity: "1Ti" });
+  await storageIn(kc, ns.name).createType(`${base}-ssd`, { mediaType: "SSD", iops: { base: 100, perGiB: 1, max: 1000 } });
   await Promise.all(hosts.map((name) => core.createNode({ body: kwokNode(name, { cpu: "32", memory: "128Gi", zone }) })));
-  await eventually(async () => (await Promise.all(hosts.map((name) => core.readNode({ name })))).every((n) =>
-    condition(n, "Ready") === "True" && !n.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/"))), { what: "hosts Ready" });
+  await hostsReady(core, `topology.kubernetes.io/zone=${zone}`, hosts.length);
 });
 
 afterAll(async () => {
   if (!manager) start();
   await Promise.all((await ecs().list().catch(() => [])).map((i) => ecs().delete(i.metadata.name).catch(() => undefined)));
   await eventually(async () => (await ecs().list()).length === 0, { what: "instances deleted", timeoutMs: 90_000 }).catch(() => undefined);
+  await Promise.all((await evs().list().catch(() => [])).map((v) => evs().delete(v.metadata.name).catch(() => undefined)));
+  await eventually(async () => (await evs().list()).length === 0, { what: "volumes deleted", timeoutMs: 60_000 }).catch(() => undefined);
   await kill();
   for (const name of hosts) await core.deleteNode({ name }).catch(() => undefined);
+  await platformIn(kc).storagePools.delete(`${base}-sp`).catch(() => undefined);
+  await platformIn(kc).cells.delete(`${base}-cell`).catch(() => undefined);
+  await storageIn(kc, ns.name).deleteType(`${base}-ssd`).catch(() => undefined);
   const client = new KubeClient(kc);
   for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
 });
@@ -75,13 +87,25 @@ describe("instance controller under crashes", () => {
     })();
     try {
       for (let i = 0; i < names.length; i += 10) {
-        await Promise.all(names.slice(i, i + 10).map((n, k) => ecs().create(n, { flavor: cat.flavor, image: (i + k) % 2 ? cat.arm : cat.x86, zone, terminationGracePeriodSeconds: 0 })));
+        await Promise.all(names.slice(i, i + 10).map(async (n, k) => {
+          const withVolume = (i + k) % 2 === 0; // x86 ones: every 4th is deleted (volume with it), every 4th+2 keeps its volume
+          if (withVolume) await evs().create(`disk-${i + k}`, { size: "10Gi", type: `${base}-ssd`, zone });
+          await ecs().create(n, {
+            flavor: cat.flavor, image: (i + k) % 2 ? cat.arm : cat.x86, zone, terminationGracePeriodSeconds: 0,
+            ...(withVolume ? { dataVolumes: [{ volume: `disk-${i + k}`, deleteWithInstance: (i + k) % 4 === 0 }] } : {}),
+          });
+        }));
         await sleep(1000);
       }
       // x86 hosts only: the ARM half stays Pending with a reason, which must survive crashes too.
       await sleep(3000);
       const deleted = names.filter((_, i) => i % 4 === 0);
       const stopped = names.filter((_, i) => i % 4 === 1);
+      // An instance deleted before any controller saw it has no finalizer, so nothing could delete its
+      // deleteWithInstance volume (the admission webhook will add the finalizer at create); delete
+      // them once the controller has taken them on, which is the case the crashes must not break.
+      await eventually(async () => (await ecs().list()).filter((i) => deleted.includes(i.metadata.name)).every((i) => i.metadata.finalizers?.length),
+        { what: "instances to delete carry the controller's finalizer", timeoutMs: 60_000 });
       for (let i = 0; i < deleted.length; i += 5) {
         await Promise.all([...deleted.slice(i, i + 5).map((n) => ecs().delete(n)), ...stopped.slice(i, i + 5).map((n) => ecs().patch(n, { powerState: "Stopped" }))]);
         await sleep(500);
@@ -128,6 +152,25 @@ describe("instance controller under crashes", () => {
       }
       // Deleted instances left no finalizer behind: they are gone (checked above), and so are their launchers.
       expect(pods.some((pod) => deleted.includes(pod.metadata?.labels?.["compute.cellcloud.io/instance"] ?? ""))).toBe(false);
+
+      // Volumes: the deleted instances' went with them (claims and PVs too); the others are attached, and the pool holds exactly them.
+      const kept = names.filter((_, i) => i % 4 === 2).map((n) => `disk-${n.slice(3)}`);
+      let seen = "";
+      const vols = await eventually(async () => {
+        const all = await evs().list();
+        seen = all.filter((v) => v.status?.state !== "InUse").map((v) => `${v.metadata.name}: ${v.status?.state} ${JSON.stringify(v.status?.conditions?.find((c) => c.type === "Ready"))}${v.metadata.deletionTimestamp ? " (deleting)" : ""}`).join("; ");
+        return all.length === 25 && all.every((v) => v.status?.state === "InUse" && v.status.observedGeneration === v.metadata.generation) && all;
+      }, { what: "25 kept volumes InUse, the 25 others deleted", timeoutMs: 120_000, intervalMs: 1000 }).catch((e: Error) => { throw new Error(`${e.message}; not InUse: ${seen}`); });
+      expect(vols.map((v) => v.metadata.name).sort()).toEqual([...kept].sort());
+      for (const v of vols) expect(v.status?.attachments?.map((a) => a.instance)).toEqual([`vm-${v.metadata.name.slice(5)}`]);
+      const claims = (await core.listNamespacedPersistentVolumeClaim({ namespace: ns.name })).items.filter((c) => !c.metadata?.deletionTimestamp).map((c) => c.metadata?.name).sort();
+      expect(claims).toEqual(kept.map((k) => `evs-${k}`).sort());
+      const pvs = await eventually(async () => {
+        const items = (await core.listPersistentVolume({ labelSelector: `storage.cellcloud.io/namespace=${ns.name}` })).items;
+        return items.length === 25 && items;
+      }, { what: "exactly the 25 kept volumes' PVs" });
+      expect(pvs.map((pv) => pv.metadata?.labels?.["storage.cellcloud.io/volume"]).sort()).toEqual([...kept].sort());
+      await eventually(async () => (await platformIn(kc).storagePools.read(`${base}-sp`)).status?.provisioned === "250Gi", { what: "pool provisioned = 25 × 10Gi" });
     } finally {
       chaos = false;
       await killer;

@@ -12,7 +12,7 @@ import { clients, eventually, eventuallyGone, uniqueName, useNamespace } from ".
 import { binDir } from "./support/plane.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
-import { NODE_NOT_READY_LABEL } from "./support/nodes.ts";
+import { NODE_NOT_READY_LABEL, hostsReady } from "./support/nodes.ts";
 import { platformIn, poolSpec } from "./support/platform.ts";
 
 const { core, kc } = clients();
@@ -33,11 +33,7 @@ beforeAll(async () => {
   const capacity = { cpu: "32", memory: "128Gi" };
   await p.nodePools.create(pools.amd64, poolSpec(cell, { architecture: "amd64", cpuVendor: "intel", nodes: 3, capacity }));
   await p.nodePools.create(pools.arm64, poolSpec(cell, { architecture: "arm64", cpuVendor: "kunpeng", nodes: 3, capacity }));
-  await eventually(async () => {
-    const nodes = (await core.listNode({ labelSelector: `cellcloud.io/cell=${cell}` })).items;
-    return nodes.length === 6 && nodes.every((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
-      !n.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/")));
-  }, { what: "6 hosts Ready and untainted", timeoutMs: 90_000 });
+  await hostsReady(core, `cellcloud.io/cell=${cell}`, 6);
 });
 
 afterAll(async () => {
@@ -209,6 +205,8 @@ describe("ECS instances", () => {
     const nics = Array.from({ length: 17 }, (_, k) => ({ subnet: `s${k}` }));
     expect(await refusal(ecs().create("nics", { ...ok, nics }))).toMatch(/spec\.nics: Too many: 17: must have at most 16 items/);
     expect(await refusal(ecs().create("state", { ...ok, powerState: "Hibernated" }))).toMatch(/spec\.powerState: Unsupported value: "Hibernated"/);
+    const disks = Array.from({ length: 16 }, (_, k) => ({ volume: `d${k}` }));
+    expect(await refusal(ecs().create("disks", { ...ok, dataVolumes: disks }))).toMatch(/spec\.dataVolumes: Too many: 16: must have at most 15 items/);
 
     const late = `${base}-late`;
     await ecs().create("bad-flavor", { flavor: late, image: cat.x86 });

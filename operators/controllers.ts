@@ -8,6 +8,7 @@ import { setupNodePoolController } from "./platform/nodepool-controller.ts";
 import { setupPoolControllers } from "./platform/pools-controller.ts";
 import { setupScheduler } from "./platform/scheduler/scheduler.ts";
 import type { Manager } from "./runtime/manager.ts";
+import { setupVolumeControllers } from "./storage/volume-controller.ts";
 
 export const controllers: Record<string, (mgr: Manager) => unknown> = {
   widget: setupWidgetController,
@@ -17,4 +18,5 @@ export const controllers: Record<string, (mgr: Manager) => unknown> = {
   "platform-pools": setupPoolControllers,
   "compute-catalog": setupCatalogControllers,
   instance: setupInstanceController,
+  volume: setupVolumeControllers,
 };

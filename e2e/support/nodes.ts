@@ -1,5 +1,6 @@
 // Simulated hosts: Node objects that KWOK manages (it keeps them Ready and runs their pods).
 import type * as k8s from "@kubernetes/client-node";
+import { eventually } from "./kube.ts";
 
 export const KWOK_ANNOTATION = "kwok.x-k8s.io/node";
 /** Label honoured by the KWOK chaos stage in charts/cellcloud/files/kwok-stages.yaml: the node reports Ready=False. */
@@ -41,4 +42,12 @@ export function kwokNode(name: string, opts: KwokNodeOptions = {}): k8s.V1Node {
 export function condition(node: k8s.V1Node | k8s.V1Pod, type: string): string | undefined {
   const conds: Array<{ type: string; status: string }> = node.status?.conditions ?? [];
   return conds.find((c) => c.type === type)?.status;
+}
+
+/** Waits until `count` nodes match `labelSelector`, all Ready and free of the node controller's not-ready taints. */
+export async function hostsReady(core: k8s.CoreV1Api, labelSelector: string, count: number, timeoutMs = 90_000): Promise<k8s.V1Node[]> {
+  return eventually(async () => {
+    const nodes = (await core.listNode({ labelSelector })).items;
+    return nodes.length === count && nodes.every((n) => condition(n, "Ready") === "True" && !n.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/"))) && nodes;
+  }, { what: `${count} hosts (${labelSelector}) Ready and untainted`, timeoutMs });
 }

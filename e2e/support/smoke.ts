@@ -5,17 +5,19 @@
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../../operators/compute/catalog-controller.ts";
 import { InstanceRef } from "../../operators/compute/instance-controller.ts";
+import { VolumeRef, VolumeTypeRef } from "../../operators/storage/volume-controller.ts";
 import { schedulerName } from "../../operators/platform/scheduler/podrequest.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
 import { createCatalog, instancesIn } from "./compute.ts";
+import { storageIn } from "./storage.ts";
 import { metricValue } from "./manager.ts";
 import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { widgetsIn } from "./widgets.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume"];
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
@@ -178,8 +180,23 @@ async function instanceSmoke(kc: KubeConfig, namespace: string, base: string, zo
   const ecs = instancesIn(kc, core, namespace);
   const vm = `${base}-vm1`.slice(-40).replace(/^[^a-z0-9]+/, "");
   const opts = { timeoutMs };
-  await ecs.create(vm, { flavor: cat.flavor, image: cat.x86, zone, terminationGracePeriodSeconds: 0 });
+  // EVS: a volume with a snapshot schedule (the first is taken at once; a second makes the schedule
+  // prune one), grown (PV and claim follow), then attached to the instance and deleted with it.
+  const evs = storageIn(kc, namespace);
+  const vt = `${base}-ssd`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  await evs.createType(vt, { mediaType: "SSD", iops: { base: 1800, perGiB: 50, max: 10000 } }, labels);
+  const disk = `${base}-disk`.slice(-60).replace(/^[^a-z0-9]+/, "");
+  await evs.create(disk, { size: "10Gi", type: vt, zone, snapshotSchedule: { every: "1d", keep: 1 } });
+  await eventually(() => evs.settled(disk, "Available"), { ...opts, what: "Volume Available" });
+  const scheduled = `storage.cellcloud.io/scheduled-for=${disk}`;
+  await eventually(async () => (await evs.snapshots(scheduled)).length === 1, { ...opts, what: "the first scheduled snapshot" });
+  await evs.snapshot(`${disk}-extra`, disk, { "storage.cellcloud.io/scheduled-for": disk });
+  await eventually(async () => (await evs.snapshots(scheduled)).length === 1, { ...opts, what: "the schedule pruning to keep 1" });
+  await evs.patch(disk, { size: "20Gi" });
+  await eventually(async () => { const v = await evs.settled(disk); return v && v.status?.capacity === "20Gi"; }, { ...opts, what: "Volume grown to 20Gi" });
+  await ecs.create(vm, { flavor: cat.flavor, image: cat.x86, zone, terminationGracePeriodSeconds: 0, dataVolumes: [{ volume: disk, deleteWithInstance: true }] });
   await eventually(() => ecs.settled(vm), { ...opts, what: "Instance Running" });
+  await eventually(async () => (await evs.read(disk)).status?.attachments?.[0]?.instance === vm, { ...opts, what: "Volume attached" });
   await ecs.patch(vm, { powerState: "Paused" });
   await eventually(() => ecs.settled(vm, "Paused"), { ...opts, what: "Instance Paused" });
   await ecs.patch(vm, { powerState: "Running", flavor: cat.bigFlavor });
@@ -188,6 +205,9 @@ async function instanceSmoke(kc: KubeConfig, namespace: string, base: string, zo
   await eventually(() => ecs.settled(vm, "Stopped"), { ...opts, what: "Instance Stopped" });
   await ecs.delete(vm);
   await eventuallyGone(() => ecs.read(vm), "Instance deleted", timeoutMs);
+  await eventuallyGone(() => evs.read(disk), "Volume deleted with its instance (claim and PV first)", timeoutMs);
+  for (const s of await evs.snapshots()) await evs.deleteSnapshot(s.metadata.name);
+  await evs.deleteType(vt);
   const client = new KubeClient(kc);
   for (const [ref, name] of cat.all) await client.delete(ref, name);
 }
@@ -238,6 +258,13 @@ export async function cleanSmoke(namespace: string): Promise<void> {
   for (const i of (await client.list(InstanceRef, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
     await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
     await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
+  }
+  for (const v of (await client.list(VolumeRef, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
+    await client.patch(VolumeRef, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
+    await client.delete(VolumeRef, v.metadata.name, namespace).catch(() => undefined);
+  }
+  for (const ref of [VolumeTypeRef]) {
+    for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) await client.delete(ref, o.metadata.name).catch(() => undefined);
   }
   await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 }).catch(() => undefined);
   await kc.makeApiClient(SchedulingV1Api).deleteCollectionPriorityClass({ labelSelector: selector }).catch(() => undefined);

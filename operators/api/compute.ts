@@ -259,6 +259,17 @@ const instanceSpec = z
       })
       .default({})
       .describe("The boot disk, created from the image."),
+    dataVolumes: z
+      .array(
+        z.object({
+          volume: refName("Name of a Volume (in the instance's namespace and zone) to attach."),
+          deleteWithInstance: z.boolean().default(false).describe("Delete the volume when the instance is deleted; by default it is kept."),
+        }).describe("A data volume."),
+      )
+      .max(MAX_DATA_VOLUMES)
+      .optional()
+      .describe(`Data volumes, at most ${MAX_DATA_VOLUMES} besides the system disk. Attaching or detaching one restarts the launcher (hot-plug is not simulated).`)
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["volume"] }),
     nics: z
       .array(
         z.object({

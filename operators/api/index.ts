@@ -3,5 +3,6 @@ import type { DefinedKind } from "./crd.ts";
 import { computeKinds } from "./compute.ts";
 import { Widget } from "./demo.ts";
 import { platformKinds } from "./platform.ts";
+import { storageKinds } from "./storage.ts";
 
-export const kinds: readonly DefinedKind[] = [Widget, ...platformKinds, ...computeKinds];
+export const kinds: readonly DefinedKind[] = [Widget, ...platformKinds, ...computeKinds, ...storageKinds];

@@ -5,9 +5,11 @@
 import { Gauge } from "prom-client";
 import { instancePowerStates } from "../api/compute.ts";
 import { refOf } from "../api/crd.ts";
+import { Volume, type VolumeSpec, type VolumeStatus } from "../api/storage.ts";
 import { Instance, type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type KeyPairStatus } from "../api/compute.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { PodRef } from "../runtime/core.ts";
+import { ensureObjects } from "../runtime/ensure.ts";
 import { addFinalizer, isDeleting, removeFinalizer } from "../runtime/finalizers.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/kube.ts";
 import type { Manager } from "../runtime/manager.ts";
@@ -25,6 +27,8 @@ import {
 } from "./instance.ts";
 
 export const InstanceRef = refOf(Instance);
+/** Volumes by their API definition (not the storage controller's module, which imports this one). */
+const VolumeRef = refOf(Volume);
 const PriorityClassRef: ResourceRef = { group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", namespaced: false };
 
 const FINALIZER = "compute.cellcloud.io/launcher";
@@ -37,6 +41,7 @@ const idx = {
   image: "compute.cellcloud.io/instance-image",
   keyPair: "compute.cellcloud.io/instance-keypair",
   deploymentSet: "compute.cellcloud.io/instance-deploymentset",
+  volume: "compute.cellcloud.io/instance-volume",
 } as const;
 
 const nsKey = (o: KubeObject, name: string | undefined): string[] => (name ? [`${o.metadata.namespace}/${name}`] : []);
@@ -54,6 +59,8 @@ export function setupInstanceController(mgr: Manager): Controller {
   instances.addIndexer(idx.image, (i) => [i.spec.image]);
   instances.addIndexer(idx.keyPair, (i) => nsKey(i, i.spec.keyPair));
   instances.addIndexer(idx.deploymentSet, (i) => nsKey(i, i.spec.deploymentSet));
+  instances.addIndexer(idx.volume, (i) => (i.spec.dataVolumes ?? []).flatMap((d) => nsKey(i, d.volume)));
+  const volumes = mgr.informer<KubeObject & { spec: VolumeSpec; status?: VolumeStatus }>(VolumeRef);
   const pods = podCache(mgr);
   pods.addIndexer(idx.podInstance, (p) => nsKey(p, p.metadata.labels?.[launcher.instanceLabel]));
   const nodes = nodeCache(mgr);
@@ -67,6 +74,7 @@ export function setupInstanceController(mgr: Manager): Controller {
     image: (n) => images.get(n)?.spec,
     keyPair: (n) => keyPairs.get(`${ns}/${n}`),
     deploymentSet: (n) => deploymentSets.get(`${ns}/${n}`)?.spec,
+    volume: (n) => volumes.get(`${ns}/${n}`),
   });
 
   new Gauge({
@@ -84,7 +92,12 @@ export function setupInstanceController(mgr: Manager): Controller {
     },
   });
 
-  mgr.add(ensurePriorityClasses(mgr));
+  // The three HA priorities' PriorityClasses.
+  mgr.add(ensureObjects(mgr, PriorityClassRef, Object.entries(priorityClasses).map(([level, pc]) => ({
+    apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass",
+    metadata: { name: pc.name, labels: { "app.kubernetes.io/managed-by": "cellcloud" } },
+    value: pc.value, globalDefault: false, description: `CellCloud ECS instances with HA priority ${level}.`,
+  }))));
 
   /** Deletes a pod by uid (never a newer one of the same name); a pod on a dead host is force-deleted, as fencing. */
   async function deletePod(p: Pod, graceSeconds: number): Promise<"deleted" | "fenced" | "waiting"> {
@@ -121,6 +134,12 @@ export function setupInstanceController(mgr: Manager): Controller {
       await writeStatus(client, InstanceRef, inst, { ...inst.status, powerState: "Stopping" });
       return { requeueAfterMs: TRANSITION_RECHECK_MS };
     }
+    // Data volumes go with the instance only when asked to; the rest are detached and kept.
+    const doomed = (inst.spec.dataVolumes ?? []).filter((d) => d.deleteWithInstance).map((d) => d.volume);
+    for (const name of doomed) {
+      await client.delete(VolumeRef, name, inst.metadata.namespace).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+    }
+    if (doomed.length) events.record(inst, "Normal", "VolumesDeleted", `deleted data volumes ${doomed.join(", ")} with the instance`);
     await removeFinalizer(client, InstanceRef, inst, FINALIZER);
   }
 
@@ -130,6 +149,7 @@ export function setupInstanceController(mgr: Manager): Controller {
     .watches(ImageRef, (i) => instances.byIndex(idx.image, i.metadata.name).map(keyOf))
     .watches(KeyPairRef, (k) => instances.byIndex(idx.keyPair, keyOf(k)).map(keyOf))
     .watches(DeploymentSetRef, (d) => instances.byIndex(idx.deploymentSet, keyOf(d)).map(keyOf))
+    .watches(VolumeRef, (v) => instances.byIndex(idx.volume, keyOf(v)).map(keyOf))
     .complete(async (req) => {
       const key = requestKey(req);
       const cached = instances.get(key);
@@ -139,7 +159,7 @@ export function setupInstanceController(mgr: Manager): Controller {
       let inst = await addFinalizer(client, InstanceRef, cached, FINALIZER);
       const spec = inst.spec;
       const now = Date.now();
-      const resolved = resolve(spec, catalog(req.namespace));
+      const resolved = resolve(spec, catalog(req.namespace), req.name);
       const problem = isProblem(resolved) ? resolved : undefined;
       const want = spec.powerState !== "Stopped";
       const name = launcherName(inst);
@@ -154,7 +174,9 @@ export function setupInstanceController(mgr: Manager): Controller {
         migration = running && want && !problem
           ? { requestedAt: spec.migration.requestedAt, sourceNode: running.spec?.nodeName, targetNode: spec.migration.targetNode, startTime: iso(now), state: "Running" }
           : { requestedAt: spec.migration.requestedAt, state: "Failed", message: problem ? problem.message : "only a running instance can be migrated; start it first" };
-        if (!(await writeStatus(client, InstanceRef, inst, { ...inst.status, migration }))) migration = inst.status?.migration;
+        const written = await writeStatus(client, InstanceRef, inst, { ...inst.status, migration });
+        if (written) inst = written;
+        else migration = inst.status?.migration;
         if (migration?.state === "Running") events.record(inst, "Normal", "Migrating", `migrating from ${migration.sourceNode}${migration.targetNode ? ` to ${migration.targetNode}` : ""}`);
       }
 
@@ -180,7 +202,7 @@ export function setupInstanceController(mgr: Manager): Controller {
         if (host && hostDown(nodes.get(host))) {
           if (inst.status?.launcherPod === current.metadata.name) {
             failovers = (failovers ?? 0) + 1;
-            await writeStatus(client, InstanceRef, inst, { ...inst.status, nodeName: undefined, launcherPod: undefined, failovers, powerState: "Starting" });
+            inst = (await writeStatus(client, InstanceRef, inst, { ...inst.status, nodeName: undefined, launcherPod: undefined, failovers, powerState: "Starting" })) ?? inst;
             events.record(inst, "Warning", "Failover", `host ${host} failed; restarting on another host with the same disks`);
           }
           await deletePod(current, 0);
@@ -199,10 +221,9 @@ export function setupInstanceController(mgr: Manager): Controller {
         if (lost) {
           const down = hostDown(nodes.get(lost));
           failovers = (failovers ?? 0) + (down ? 1 : 0);
-          await writeStatus(client, InstanceRef, inst, { ...inst.status, nodeName: undefined, launcherPod: undefined, failovers, powerState: "Starting" });
+          inst = (await writeStatus(client, InstanceRef, inst, { ...inst.status, nodeName: undefined, launcherPod: undefined, failovers, powerState: "Starting" })) ?? inst;
           events.record(inst, down ? "Warning" : "Normal", down ? "Failover" : "Restarting",
             down ? `host ${lost} failed; restarting on another host with the same disks` : `launcher on ${lost} was removed (evicted or deleted); restarting`);
-          inst = instances.get(key) ?? inst;
         }
         const placement = migration?.state === "Running" ? { sourceNode: migration.sourceNode, targetNode: migration.targetNode } : undefined;
         try {
@@ -282,38 +303,4 @@ export function setupInstanceController(mgr: Manager): Controller {
       return moving ? { requeueAfterMs: TRANSITION_RECHECK_MS } : undefined;
     });
   return controller;
-}
-
-/** The three HA priorities' PriorityClasses, created once this manager leads (an existing one is left as it is). */
-function ensurePriorityClasses(mgr: Manager) {
-  let stopped = false;
-  return {
-    start() {
-      stopped = false;
-      void (async () => {
-        for (let delay = 1000; !stopped; delay = Math.min(delay * 2, 60_000)) {
-          try {
-            for (const [level, pc] of Object.entries(priorityClasses)) {
-              try {
-                await mgr.client.create(PriorityClassRef, {
-                  apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass",
-                  metadata: { name: pc.name, labels: { "app.kubernetes.io/managed-by": "cellcloud" } },
-                  value: pc.value, globalDefault: false, description: `CellCloud ECS instances with HA priority ${level}.`,
-                });
-              } catch (e) {
-                if (!isAlreadyExists(e)) throw e;
-              }
-            }
-            return;
-          } catch (e) {
-            mgr.log.warn({ err: e instanceof Error ? e.message : String(e) }, "could not create the instance PriorityClasses; retrying");
-            await new Promise((r) => setTimeout(r, delay));
-          }
-        }
-      })();
-    },
-    async stop() {
-      stopped = true;
-    },
-  };
 }

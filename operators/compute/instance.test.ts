@@ -13,11 +13,18 @@ const images: Record<string, ImageSpec> = {
   ubuntu: { os: { type: "linux", distribution: "ubuntu", version: "22.04" }, architecture: "amd64", minDiskGiB: 20, visibility: "Public", source: { url: "https://x/y.img" } },
   euler: { os: { type: "linux", distribution: "openEuler", version: "22.03" }, architecture: "arm64", minDiskGiB: 40, visibility: "Public", source: { url: "https://x/z.img" } },
 };
+const vol = (zone: string, attached: string[], multiAttach = false) => ({
+  spec: { size: "10Gi", type: "ssd", zone, multiAttach }, status: { attachments: attached.map((instance) => ({ instance })) },
+});
+const volumes: Record<string, ReturnType<typeof vol>> = {
+  d1: vol("az1", ["vm1"]), d2: vol("az2", ["vm1"]), held: vol("az1", ["other"]), pending: vol("az1", []), shared: vol("az1", ["other", "vm1"], true),
+};
 const catalog: Catalog = {
   flavor: (n) => flavors[n],
   image: (n) => images[n],
   keyPair: (n) => (n === "ops" ? { status: { fingerprint: "SHA256:abc" } } : n === "bad" ? {} : undefined),
   deploymentSet: (n) => (n === "web" ? { domain: "rack", mode: "strict", maxPerDomain: 1 } : undefined),
+  volume: (n) => volumes[n],
 };
 
 function spec(extra: Partial<InstanceSpec> = {}): InstanceSpec {
@@ -27,7 +34,7 @@ const inst = (s: InstanceSpec): InstanceObj => ({ metadata: { name: "vm1", names
 
 describe("Instance: resolving the catalog", () => {
   it("takes size from the flavor, architecture and default disk from the image", () => {
-    expect(resolve(spec(), catalog)).toEqual({ size: { vcpus: 2, memory: "4Gi", onlineResize: true, source: "flavor g1.large" }, arch: "amd64", diskGiB: 20 });
+    expect(resolve(spec(), catalog)).toEqual({ size: { vcpus: 2, memory: "4Gi", onlineResize: true, source: "flavor g1.large" }, arch: "amd64", diskGiB: 20, volumes: [] });
     expect(resolve(spec({ flavor: undefined, resources: { vcpus: 6, memory: "12Gi" }, image: "euler" }), catalog))
       .toMatchObject({ size: { vcpus: 6, memory: "12Gi", onlineResize: true, source: "custom size" }, arch: "arm64", diskGiB: 40 });
   });
@@ -46,6 +53,34 @@ describe("Instance: resolving the catalog", () => {
       const r = resolve(spec(extra), catalog);
       expect(isProblem(r), reason).toBe(true);
       expect(r).toMatchObject({ reason, stalled });
+      expect((r as { message: string }).message).toMatch(message);
+    }
+  });
+});
+
+describe("Instance: data volumes", () => {
+  const dv = (...names: string[]) => names.map((volume) => ({ volume, deleteWithInstance: false }));
+  it("mounts attached volumes as block devices and pins the instance to their zone", () => {
+    const s = spec({ dataVolumes: dv("d1", "shared") });
+    const r = resolve(s, catalog, "vm1") as Resolved;
+    expect(r).toMatchObject({ volumes: [{ name: "d1", claim: "evs-d1" }, { name: "shared", claim: "evs-shared" }], volumeZone: "az1" });
+    const pod = launcherPod(inst(s), r);
+    expect(pod.spec?.nodeSelector?.["topology.kubernetes.io/zone"]).toBe("az1");
+    expect(pod.spec?.volumes).toEqual([{ name: "data-0", persistentVolumeClaim: { claimName: "evs-d1" } }, { name: "data-1", persistentVolumeClaim: { claimName: "evs-shared" } }]);
+    expect(pod.spec?.containers[0]?.volumeDevices).toEqual([{ name: "data-0", devicePath: "/dev/vdb" }, { name: "data-1", devicePath: "/dev/vdc" }]);
+    expect(launcherName(inst(s))).not.toBe(launcherName(inst(spec({ dataVolumes: dv("d1") }))));
+  });
+  it("says which volume is missing, in another zone, held by another instance or still attaching", () => {
+    const cases: Array<[Partial<InstanceSpec>, string, RegExp]> = [
+      [{ dataVolumes: dv("nope") }, "VolumeNotFound", /^spec\.dataVolumes\[0\]: Volume "nope" not found/],
+      [{ dataVolumes: dv("d1"), zone: "az2" }, "VolumeZoneMismatch", /^spec\.dataVolumes\[0\]: Volume "d1" is in zone az1, but the instance is in zone az2/],
+      [{ dataVolumes: dv("d1", "d2") }, "VolumeZoneMismatch", /^spec\.dataVolumes\[1\]: Volume "d2" is in zone az2, but the instance has volumes in zone az1/],
+      [{ dataVolumes: dv("held") }, "VolumeInUse", /Volume "held" is attached to instance other and is not multiAttach/],
+      [{ dataVolumes: dv("pending") }, "AttachingVolume", /waiting for Volume "pending" to attach/],
+    ];
+    for (const [extra, reason, message] of cases) {
+      const r = resolve(spec(extra), catalog, "vm1");
+      expect(r, reason).toMatchObject({ reason });
       expect((r as { message: string }).message).toMatch(message);
     }
   });

@@ -4,6 +4,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
 import type { DeploymentSetSpec, FlavorSpec, ImageSpec, InstanceSpec, InstanceStatus, KeyPairStatus } from "../api/compute.ts";
+import type { VolumeSpec, VolumeStatus } from "../api/storage.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
 import type { KubeObject, OwnerReference } from "../runtime/types.ts";
 import { nodeLabels } from "../platform/nodepool.ts";
@@ -53,6 +54,7 @@ export interface Catalog {
   image(name: string): ImageSpec | undefined;
   keyPair(name: string): { status?: KeyPairStatus } | undefined;
   deploymentSet(name: string): DeploymentSetSpec | undefined;
+  volume(name: string): { metadata?: { deletionTimestamp?: string }; spec: VolumeSpec; status?: VolumeStatus } | undefined;
 }
 
 export interface Resolved {
@@ -61,6 +63,9 @@ export interface Resolved {
   diskGiB: number;
   fingerprint?: string;
   deploymentSet?: DeploymentSetSpec;
+  /** Attached data volumes, in spec order, and the zone they pin the instance to. */
+  volumes: Array<{ name: string; claim: string }>;
+  volumeZone?: string;
 }
 
 /** Why an instance cannot be (re)started. `stalled`: only a spec change fixes it; otherwise the missing object may still appear. */
@@ -70,7 +75,7 @@ export interface Problem {
   stalled: boolean;
 }
 
-export function resolve(spec: InstanceSpec, catalog: Catalog): Resolved | Problem {
+export function resolve(spec: InstanceSpec, catalog: Catalog, instanceName = ""): Resolved | Problem {
   let size: Size;
   let archs: readonly string[] | undefined;
   if (spec.flavor) {
@@ -100,7 +105,7 @@ export function resolve(spec: InstanceSpec, catalog: Catalog): Resolved | Proble
       stalled: true,
     };
   }
-  const out: Resolved = { size, arch: image.architecture, diskGiB };
+  const out: Resolved = { size, arch: image.architecture, diskGiB, volumes: [] };
   if (spec.keyPair) {
     const kp = catalog.keyPair(spec.keyPair);
     if (!kp) return { reason: "KeyPairNotFound", message: `spec.keyPair: KeyPair "${spec.keyPair}" not found in this namespace`, stalled: false };
@@ -112,19 +117,48 @@ export function resolve(spec: InstanceSpec, catalog: Catalog): Resolved | Proble
     if (!ds) return { reason: "DeploymentSetNotFound", message: `spec.deploymentSet: DeploymentSet "${spec.deploymentSet}" not found in this namespace`, stalled: false };
     out.deploymentSet = ds;
   }
-  return out;
+  const problem = resolveVolumes(spec, instanceName, catalog, out);
+  return problem ?? out;
+}
+
+/** Data volumes: each must exist, share one zone with the instance, and be attached to it by the volume controller. */
+function resolveVolumes(spec: InstanceSpec, instance: string, catalog: Catalog, out: Resolved): Problem | undefined {
+  for (const [i, d] of (spec.dataVolumes ?? []).entries()) {
+    const field = `spec.dataVolumes[${i}]`;
+    const v = catalog.volume(d.volume);
+    if (!v) return { reason: "VolumeNotFound", message: `${field}: Volume "${d.volume}" not found in this namespace`, stalled: false };
+    const zone = spec.zone ?? out.volumeZone;
+    if (zone && v.spec.zone !== zone) {
+      return { reason: "VolumeZoneMismatch", message: `${field}: Volume "${d.volume}" is in zone ${v.spec.zone}, but the instance ${spec.zone ? "is" : "has volumes"} in zone ${zone}; a volume attaches only in its own zone`, stalled: true };
+    }
+    out.volumeZone = v.spec.zone;
+    const attached = v.status?.attachments ?? [];
+    if (!attached.some((a) => a.instance === instance)) {
+      if (v.metadata?.deletionTimestamp) return { reason: "VolumeDeleting", message: `${field}: Volume "${d.volume}" is being deleted`, stalled: false };
+      const others = attached.map((a) => a.instance);
+      const held = !v.spec.multiAttach && others.length > 0;
+      return held
+        ? { reason: "VolumeInUse", message: `${field}: Volume "${d.volume}" is attached to instance ${others.join(", ")} and is not multiAttach`, stalled: false }
+        : { reason: "AttachingVolume", message: `${field}: waiting for Volume "${d.volume}" to attach`, stalled: false };
+    }
+    out.volumes.push({ name: d.volume, claim: `evs-${d.volume}` });
+  }
+  return undefined;
 }
 
 export const isProblem = (r: Resolved | Problem): r is Problem => "reason" in r;
 
 /**
  * The launcher pod's name: the instance's name plus a hash of what a boot is for (image, reboot and
- * migration requests). A new request gives a new name, so the old pod is replaced exactly once,
+ * migration requests, data volumes). A new request gives a new name, so the old pod is replaced exactly once,
  * and after a crash the controller still knows which pod is current.
  */
 export function launcherName(inst: InstanceObj): string {
   const s = inst.spec;
-  const h = createHash("sha256").update(JSON.stringify([s.image, s.restartRequestedAt ?? "", s.migration?.requestedAt ?? ""])).digest();
+  const volumes = (s.dataVolumes ?? []).map((d) => d.volume);
+  const boot: unknown[] = [s.image, s.restartRequestedAt ?? "", s.migration?.requestedAt ?? ""];
+  if (volumes.length) boot.push(volumes); // attach/detach restarts the launcher (pods cannot hot-plug)
+  const h = createHash("sha256").update(JSON.stringify(boot)).digest();
   return `${inst.metadata.name}-${h.readUInt32BE(0).toString(36).padStart(7, "0").slice(-5)}`;
 }
 
@@ -142,7 +176,8 @@ export function launcherPod(inst: InstanceObj, r: Resolved, migration?: Migratio
   const s = inst.spec;
   const name = inst.metadata.name;
   const nodeSelector: Record<string, string> = { [nodeLabels.arch]: r.arch };
-  if (s.zone) nodeSelector[nodeLabels.zone] = s.zone;
+  const zone = s.zone ?? r.volumeZone;
+  if (zone) nodeSelector[nodeLabels.zone] = zone;
   if (s.cell) nodeSelector[nodeLabels.cell] = s.cell;
   const fields: k8s.V1NodeSelectorRequirement[] = [];
   if (migration?.targetNode) fields.push({ key: "metadata.name", operator: "In", values: [migration.targetNode] });
@@ -161,6 +196,8 @@ export function launcherPod(inst: InstanceObj, r: Resolved, migration?: Migratio
     annotations[scheduling.spreadMax] = String(r.deploymentSet.maxPerDomain);
   }
   const resources = { cpu: String(r.size.vcpus), memory: r.size.memory };
+  const volumes: k8s.V1Volume[] = r.volumes.map((v, i) => ({ name: `data-${i}`, persistentVolumeClaim: { claimName: v.claim } }));
+  if (s.userData) volumes.push({ name: "userdata", secret: { secretName: s.userData.secretName, items: [{ key: s.userData.key, path: "userdata" }] } });
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -185,8 +222,12 @@ export function launcherPod(inst: InstanceObj, r: Resolved, migration?: Migratio
         key, operator: "Exists", effect: "NoExecute", tolerationSeconds: FAILOVER_TOLERATION_SECONDS,
       })),
       // Requests equal limits: a VM's vCPUs and memory are dedicated (Guaranteed QoS).
-      containers: [{ name: launcher.container, image: launcher.image_, resources: { requests: resources, limits: resources } }],
-      ...(s.userData ? { volumes: [{ name: "userdata", secret: { secretName: s.userData.secretName, items: [{ key: s.userData.key, path: "userdata" }] } }] } : {}),
+      containers: [{
+        name: launcher.container, image: launcher.image_, resources: { requests: resources, limits: resources },
+        // Data volumes are raw block devices: vdb, vdc, ... (vda is the system disk).
+        ...(r.volumes.length ? { volumeDevices: r.volumes.map((v, i) => ({ name: `data-${i}`, devicePath: `/dev/vd${String.fromCharCode(98 + i)}` })) } : {}),
+      }],
+      ...(volumes.length ? { volumes } : {}),
     },
   };
 }

@@ -1,0 +1,157 @@
+// EVS volumes' pure logic: IOPS from the type's formula, which pool a volume is carved from (thin
+// provisioning, never over the pool's allocatable), which instances it is attached to, the
+// PersistentVolume and claim that realize it, and the snapshot schedule. No client.
+import type * as k8s from "@kubernetes/client-node";
+import { MAX_ATTACHMENTS, type VolumeSpec, type VolumeStatus, type VolumeTypeSpec } from "../api/storage.ts";
+import type { KubeObject, OwnerReference } from "../runtime/types.ts";
+import { bytes, formatBytes } from "../platform/quantity.ts";
+
+export type VolumeObj = KubeObject & { spec: VolumeSpec; status?: VolumeStatus };
+
+const GiB = 2 ** 30;
+
+/** The CSI driver name CellCloud's volumes carry (no node plugin runs: KWOK hosts do not mount). */
+export const DRIVER = "evs.storage.cellcloud.io";
+/** The StorageClass of every EVS claim: it allows expansion, so claims can grow with their volume. */
+export const STORAGE_CLASS = "cellcloud-evs";
+export const volumeLabel = "storage.cellcloud.io/volume";
+export const scheduledSnapshotLabel = "storage.cellcloud.io/scheduled-for";
+
+export function iopsFor(type: VolumeTypeSpec, sizeBytes: number): number {
+  return Math.min(type.iops.max, type.iops.base + type.iops.perGiB * Math.floor(sizeBytes / GiB));
+}
+
+/** Names the realization uses: the PV by the volume's uid (cluster-wide unique), the claim by its name. */
+export const pvName = (v: VolumeObj): string => `evs-${v.metadata.uid}`;
+export const claimName = (volume: string): string => `evs-${volume}`;
+
+export interface PoolView {
+  name: string;
+  zone: string | undefined;
+  mediaType: string;
+  allocatable: number;
+  provisioned: number;
+}
+
+/** Bytes provisioned per pool: each volume counts what its status says it holds (written before its PV exists). */
+export function poolUsage(volumes: Iterable<{ uid: string; pool?: string; bytes: number }>): Map<string, number> {
+  const used = new Map<string, number>();
+  for (const v of volumes) if (v.pool) used.set(v.pool, (used.get(v.pool) ?? 0) + v.bytes);
+  return used;
+}
+
+export type PoolChoice = { pool: string } | { reason: string; message: string };
+
+/**
+ * A pool of the volume's zone and media with room for `need` bytes: the one with the most room left
+ * (spreading volumes over pools). Thin provisioning: room = allocatable (physical × ratio) − provisioned.
+ */
+export function pickPool(pools: readonly PoolView[], zone: string, mediaType: string, need: number): PoolChoice {
+  const candidates = pools.filter((p) => p.zone === zone && p.mediaType === mediaType);
+  if (candidates.length === 0) return { reason: "NoStoragePool", message: `no ${mediaType} StoragePool in zone ${zone}` };
+  const best = [...candidates].sort((a, b) => (b.allocatable - b.provisioned) - (a.allocatable - a.provisioned) || a.name.localeCompare(b.name))[0]!;
+  const room = best.allocatable - best.provisioned;
+  if (room < need) {
+    return { reason: "PoolExhausted", message: `no ${mediaType} StoragePool in zone ${zone} has ${formatBytes(need)} left (most: ${best.name} with ${formatBytes(Math.max(0, room))})` };
+  }
+  return { pool: best.name };
+}
+
+export interface Referrer {
+  instance: string;
+  /** The instance's creation time, for first-come order. */
+  created: string;
+  node?: string;
+  /** The instance is being deleted (it keeps its attachment until its pods are gone). */
+  deleting: boolean;
+}
+
+export interface AttachmentPlan {
+  attached: Array<{ instance: string; node?: string }>;
+  /** Instances that ask for the volume but may not have it, and why. */
+  refused: Array<{ instance: string; message: string }>;
+}
+
+/**
+ * Who the volume is attached to: instances still mounting it keep it, then those attached before,
+ * then the rest first-come; at most one unless multiAttach (then at most MAX_ATTACHMENTS).
+ */
+export function planAttachments(volume: string, multiAttach: boolean, current: readonly string[], referrers: readonly Referrer[], mounting: ReadonlySet<string>): AttachmentPlan {
+  const limit = multiAttach ? MAX_ATTACHMENTS : 1;
+  const rank = (r: Referrer) => (mounting.has(r.instance) ? 0 : current.includes(r.instance) ? 1 : 2);
+  const order = [...referrers].sort((a, b) => rank(a) - rank(b) || a.created.localeCompare(b.created) || a.instance.localeCompare(b.instance));
+  // Pods of instances that no longer name the volume still hold it until they are gone.
+  const attached: AttachmentPlan["attached"] = [...mounting].filter((m) => !referrers.some((r) => r.instance === m)).sort().map((instance) => ({ instance }));
+  const refused: AttachmentPlan["refused"] = [];
+  for (const r of order) {
+    if (attached.length < limit || mounting.has(r.instance)) {
+      attached.push({ instance: r.instance, ...(r.node ? { node: r.node } : {}) });
+      continue;
+    }
+    const holders = attached.map((a) => a.instance).join(", ");
+    refused.push({
+      instance: r.instance,
+      message: multiAttach
+        ? `volume ${volume} is already attached to ${MAX_ATTACHMENTS} instances, the most a multiAttach volume allows`
+        : `volume ${volume} is attached to instance ${holders} and is not multiAttach; detach it there first`,
+    });
+  }
+  return { attached, refused };
+}
+
+export function ownerRef(v: VolumeObj): OwnerReference {
+  return { apiVersion: "storage.cellcloud.io/v1alpha1", kind: "Volume", name: v.metadata.name, uid: v.metadata.uid ?? "", controller: true, blockOwnerDeletion: true };
+}
+
+const accessModes = (v: VolumeObj) => [v.spec.multiAttach ? "ReadWriteMany" : "ReadWriteOnce"];
+
+/** The PersistentVolume, pre-bound to the claim: a block device of the provisioned size in the volume's zone. */
+export function persistentVolume(v: VolumeObj, size: string, pool: string): k8s.V1PersistentVolume & KubeObject {
+  const ns = v.metadata.namespace ?? "";
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name: pvName(v), labels: { [volumeLabel]: v.metadata.name, "storage.cellcloud.io/namespace": ns, "app.kubernetes.io/managed-by": "cellcloud" } },
+    spec: {
+      capacity: { storage: size },
+      accessModes: accessModes(v),
+      volumeMode: "Block",
+      storageClassName: STORAGE_CLASS,
+      persistentVolumeReclaimPolicy: "Retain",
+      claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: ns, name: claimName(v.metadata.name) },
+      csi: { driver: DRIVER, volumeHandle: v.metadata.uid ?? "", volumeAttributes: { pool, type: v.spec.type } },
+      nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "topology.kubernetes.io/zone", operator: "In", values: [v.spec.zone] }] }] } },
+    },
+  };
+}
+
+export function persistentVolumeClaim(v: VolumeObj, size: string): k8s.V1PersistentVolumeClaim & KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: claimName(v.metadata.name), namespace: v.metadata.namespace, labels: { [volumeLabel]: v.metadata.name, "app.kubernetes.io/managed-by": "cellcloud" }, ownerReferences: [ownerRef(v)] },
+    spec: { accessModes: accessModes(v), volumeMode: "Block", storageClassName: STORAGE_CLASS, volumeName: pvName(v), resources: { requests: { storage: size } } },
+  };
+}
+
+/** A duration such as 30m, 12h or 1d, in milliseconds. */
+export function everyMs(every: string): number {
+  const n = Number(every.slice(0, -1));
+  return n * { m: 60_000, h: 3_600_000, d: 86_400_000 }[every.slice(-1) as "m" | "h" | "d"];
+}
+
+/** When the next scheduled snapshot is due (ms since epoch): one interval after the last, or now. */
+export function nextSnapshotAt(every: string, last: string | undefined, created: string | undefined, now: number): number {
+  const from = last ? Date.parse(last) : created ? Date.parse(created) : now;
+  return from + everyMs(every);
+}
+
+/** The scheduled snapshots to delete: all but the newest `keep`, by creation time. */
+export function snapshotsToPrune<T extends { metadata: { name: string; creationTimestamp?: string } }>(scheduled: readonly T[], keep: number): T[] {
+  const newestFirst = [...scheduled].sort((a, b) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") || b.metadata.name.localeCompare(a.metadata.name));
+  return newestFirst.slice(keep);
+}
+
+/** Size text for the bytes a volume holds ("100Gi"). Volumes are whole Gi. */
+export const sizeText = (n: number): string => (n % (1024 * GiB) === 0 ? `${n / (1024 * GiB)}Ti` : `${Math.ceil(n / GiB)}Gi`);
+export const sizeBytes = (s: string): number => bytes(s);
