@@ -295,7 +295,8 @@ export function setupInstanceController(mgr: Manager): Controller {
       });
       const ev = powerEvent(old, state.powerState, node);
       if (ev) events.record(inst, "Normal", ev.reason, ev.message);
-      if (problem && inst.status?.conditions?.find((c) => c.type === "Ready")?.reason !== problem.reason) {
+      // A problem is news once (waiting for a volume to attach is routine, not a warning).
+      if (problem && problem.reason !== "AttachingVolume" && inst.status?.conditions?.find((c) => c.type === "Ready")?.reason !== problem.reason) {
         events.record(inst, "Warning", problem.reason, problem.message);
       }
       // Pod events wake us for everything else; a replacement also waits on hosts and grace periods.
