@@ -42,3 +42,6 @@ export const observed = { conditions: conditionsSchema.optional(), observedGener
 
 /** A non-negative count in a status. */
 export const count = (what: string) => z.int().min(0).optional().describe(what);
+
+/** The name of another object (a DNS subdomain, as metadata.name is). */
+export const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);

@@ -1,7 +1,7 @@
 // compute.cellcloud.io: the ECS catalog an Instance is built from. Flavors (sizes) and Images (boot
 // disks) are cluster-wide; KeyPairs and DeploymentSets (spread groups) belong to a tenant's namespace.
 import { z } from "zod";
-import { count, immutable, labelValue, nameAtMost, observed } from "./common.ts";
+import { count, immutable, labelValue, nameAtMost, observed, refName } from "./common.ts";
 import { defineKind, type CelValidation } from "./crd.ts";
 import { architectures } from "./platform.ts";
 
@@ -216,8 +216,6 @@ export const MAX_DATA_VOLUMES = 15;
 export const MAX_NICS = 16;
 /** Instance names end up in launcher pod names ("<name>-<5 chars>") and label values. */
 export const MAX_INSTANCE_NAME = 57;
-
-const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);
 
 const instanceSpec = z
   .object({

@@ -3,7 +3,7 @@
 // PersistentVolume + PersistentVolumeClaim that launcher pods mount; a VolumeSnapshot captures a
 // Volume and can be restored into a new one.
 import { z } from "zod";
-import { count, immutable, labelValue, observed } from "./common.ts";
+import { count, immutable, labelValue, observed, refName } from "./common.ts";
 import { defineKind, type CelValidation } from "./crd.ts";
 
 const GROUP = "storage.cellcloud.io";
@@ -14,8 +14,6 @@ export const MIN_VOLUME = "1Gi";
 export const MAX_VOLUME = "32Ti";
 /** Instances a multi-attach volume may be attached to at once. */
 export const MAX_ATTACHMENTS = 16;
-
-const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);
 
 // ==================== VolumeType ====================
 
