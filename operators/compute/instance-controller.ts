@@ -7,6 +7,7 @@ import { instancePowerStates } from "../api/compute.ts";
 import { refOf } from "../api/crd.ts";
 import { Volume, type VolumeSpec, type VolumeStatus } from "../api/storage.ts";
 import { Instance, type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type KeyPairStatus } from "../api/compute.ts";
+import { isoSeconds } from "../runtime/clock.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { PodRef } from "../runtime/core.ts";
 import { ensureObjects } from "../runtime/ensure.ts";
@@ -45,7 +46,6 @@ const idx = {
 } as const;
 
 const nsKey = (o: KubeObject, name: string | undefined): string[] => (name ? [`${o.metadata.namespace}/${name}`] : []);
-const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /** A host that will never confirm a pod's deletion: gone, not Ready, or tainted unreachable by the node controller. */
 function hostDown(node: Node | undefined): boolean {
@@ -172,7 +172,7 @@ export function setupInstanceController(mgr: Manager): Controller {
       if (spec.migration && migration?.requestedAt !== spec.migration.requestedAt) {
         const running = owned.find((p) => alive(p) && p.spec?.nodeName);
         migration = running && want && !problem
-          ? { requestedAt: spec.migration.requestedAt, sourceNode: running.spec?.nodeName, targetNode: spec.migration.targetNode, startTime: iso(now), state: "Running" }
+          ? { requestedAt: spec.migration.requestedAt, sourceNode: running.spec?.nodeName, targetNode: spec.migration.targetNode, startTime: isoSeconds(now), state: "Running" }
           : { requestedAt: spec.migration.requestedAt, state: "Failed", message: problem ? problem.message : "only a running instance can be migrated; start it first" };
         const written = await writeStatus(client, InstanceRef, inst, { ...inst.status, migration });
         if (written) inst = written;
@@ -255,8 +255,8 @@ export function setupInstanceController(mgr: Manager): Controller {
           }
         }
         if (migration?.state === "Running" && shown.status?.phase === "Running" && node !== migration.sourceNode) {
-          const start = Date.parse(migration.startTime ?? iso(now));
-          migration = { ...migration, targetNode: node, completionTime: iso(now), durationSeconds: Math.max(0, Math.round((now - start) / 1000)), state: "Succeeded" };
+          const start = Date.parse(migration.startTime ?? isoSeconds(now));
+          migration = { ...migration, targetNode: node, completionTime: isoSeconds(now), durationSeconds: Math.max(0, Math.round((now - start) / 1000)), state: "Succeeded" };
           events.record(inst, "Normal", "Migrated", `migrated from ${migration.sourceNode} to ${node} in ${migration.durationSeconds}s`);
         }
       }
@@ -289,7 +289,7 @@ export function setupInstanceController(mgr: Manager): Controller {
         vcpus: size?.vcpus,
         memory: size?.memory,
         launcherPod: shown?.metadata.name ?? outgoing?.metadata.name,
-        lastBootTime: shown?.status?.startTime ? iso(Date.parse(String(shown.status.startTime))) : inst.status?.lastBootTime,
+        lastBootTime: shown?.status?.startTime ? isoSeconds(Date.parse(String(shown.status.startTime))) : inst.status?.lastBootTime,
         migration,
         failovers,
       });

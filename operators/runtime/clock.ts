@@ -5,6 +5,11 @@ export interface Clock {
 
 export const realClock: Clock = { now: () => Date.now() };
 
+/** Kubernetes Time (RFC 3339 in whole seconds), as metav1.Time serializes: conditions, status timestamps. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 /** Kubernetes MicroTime (RFC 3339 with microseconds), as Lease and Event timestamps require. */
 export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace("Z", "000Z");

@@ -1,7 +1,7 @@
 // metav1.Condition helpers, split by verb as cluster-api does: get, set, and a summary.
 // lastTransitionTime moves only when a condition's status changes; observedGeneration is stamped.
 import type { Clock } from "./clock.ts";
-import { realClock } from "./clock.ts";
+import { isoSeconds, realClock } from "./clock.ts";
 
 export type ConditionStatus = "True" | "False" | "Unknown";
 
@@ -47,7 +47,7 @@ export function setCondition(
     reason: input.reason,
     message: input.message ?? "",
     lastTransitionTime:
-      old && old.status === input.status ? old.lastTransitionTime : new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      old && old.status === input.status ? old.lastTransitionTime : isoSeconds(clock.now()),
     ...(observedGeneration === undefined ? {} : { observedGeneration }),
   };
   const list = conditions ?? [];

@@ -7,6 +7,7 @@
 import { refOf } from "../api/crd.ts";
 import { Volume, VolumeSnapshot, VolumeType, type VolumeSnapshotStatus, type VolumeTypeSpec } from "../api/storage.ts";
 import type { ImageSpec } from "../api/compute.ts";
+import { isoSeconds } from "../runtime/clock.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { addFinalizer, isDeleting, removeFinalizer } from "../runtime/finalizers.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/kube.ts";
@@ -61,7 +62,6 @@ export function instancesByVolume(mgr: Manager) {
   return instances;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function setupVolumeControllers(mgr: Manager): unknown[] {
   const { client, events } = mgr;
@@ -285,7 +285,7 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
             apiVersion: VolumeSnapshot.apiVersion, kind: "VolumeSnapshot",
             metadata: { name, namespace: v.metadata.namespace, labels: { [scheduledSnapshotLabel]: v.metadata.name } }, spec: { volume: v.metadata.name },
           }).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
-          lastSnapshotTime = iso(now);
+          lastSnapshotTime = isoSeconds(now);
           events.record(v, "Normal", "SnapshotTaken", `scheduled snapshot ${name}`);
         }
         const scheduled = snapshots.byIndex(storageIndexes.snapshotsByVolume, keyOf(v)).filter((s) => s.metadata.labels?.[scheduledSnapshotLabel] === v.metadata.name && !isDeleting(s));
@@ -329,7 +329,7 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
       }
       await writeStatus(client, VolumeSnapshotRef, s, {
         ...markReady(s, "Taken", `${v.status.capacity} of volume ${s.spec.volume}`),
-        size: v.status.capacity, volumeType: v.spec.type, zone: v.spec.zone, creationTime: iso(Date.now()), restores,
+        size: v.status.capacity, volumeType: v.spec.type, zone: v.spec.zone, creationTime: isoSeconds(Date.now()), restores,
       });
       events.record(v, "Normal", "SnapshotCreated", `snapshot ${s.metadata.name} taken at ${v.status.capacity}`);
     });
