@@ -101,7 +101,8 @@ export function setupInstanceController(mgr: Manager): Controller {
 
   /** Deletes a pod by uid (never a newer one of the same name); a pod on a dead host is force-deleted, as fencing. */
   async function deletePod(p: Pod, graceSeconds: number): Promise<"deleted" | "fenced" | "waiting"> {
-    const down = hostDown(p.spec?.nodeName ? nodes.get(p.spec.nodeName) : undefined) && Boolean(p.spec?.nodeName);
+    const host = p.spec?.nodeName;
+    const down = host !== undefined && hostDown(nodes.get(host));
     if (isTerminating(p) && !down) return "waiting";
     const grace = down || isFinished(p) ? 0 : graceSeconds;
     try {
@@ -167,6 +168,16 @@ export function setupInstanceController(mgr: Manager): Controller {
       const current = owned.find((p) => p.metadata.name === name && !isFinished(p));
       let migration = inst.status?.migration;
       let failovers = inst.status?.failovers;
+      /**
+       * The launcher on `host` is lost without anyone asking: status forgets it (written first, so a
+       * crash cannot count the loss twice), and a dead host counts as a failover.
+       */
+      const lostLauncher = async (host: string, down: boolean) => {
+        if (down) failovers = (failovers ?? 0) + 1;
+        inst = (await writeStatus(client, InstanceRef, inst, { ...inst.status, nodeName: undefined, launcherPod: undefined, failovers, powerState: "Starting" })) ?? inst;
+        events.record(inst, down ? "Warning" : "Normal", down ? "Failover" : "Restarting",
+          down ? `host ${host} failed; restarting on another host with the same disks` : `launcher on ${host} was removed (evicted or deleted); restarting`);
+      };
 
       // A new migration request: remember where the instance is before moving it.
       if (spec.migration && migration?.requestedAt !== spec.migration.requestedAt) {
@@ -200,11 +211,7 @@ export function setupInstanceController(mgr: Manager): Controller {
       if (current && isTerminating(current)) {
         const host = current.spec?.nodeName;
         if (host && hostDown(nodes.get(host))) {
-          if (inst.status?.launcherPod === current.metadata.name) {
-            failovers = (failovers ?? 0) + 1;
-            inst = (await writeStatus(client, InstanceRef, inst, { ...inst.status, nodeName: undefined, launcherPod: undefined, failovers, powerState: "Starting" })) ?? inst;
-            events.record(inst, "Warning", "Failover", `host ${host} failed; restarting on another host with the same disks`);
-          }
+          if (inst.status?.launcherPod === current.metadata.name) await lostLauncher(host, true);
           await deletePod(current, 0);
         } else {
           outgoing = current;
@@ -218,13 +225,7 @@ export function setupInstanceController(mgr: Manager): Controller {
       if (want && !isProblem(resolved) && !current && !othersLeft) {
         // The launcher we ran is gone though nobody asked (and we did not see it go): its host failed, or it was evicted.
         const lost = inst.status?.launcherPod === name && inst.status.nodeName;
-        if (lost) {
-          const down = hostDown(nodes.get(lost));
-          failovers = (failovers ?? 0) + (down ? 1 : 0);
-          inst = (await writeStatus(client, InstanceRef, inst, { ...inst.status, nodeName: undefined, launcherPod: undefined, failovers, powerState: "Starting" })) ?? inst;
-          events.record(inst, down ? "Warning" : "Normal", down ? "Failover" : "Restarting",
-            down ? `host ${lost} failed; restarting on another host with the same disks` : `launcher on ${lost} was removed (evicted or deleted); restarting`);
-        }
+        if (lost) await lostLauncher(lost, hostDown(nodes.get(lost)));
         const placement = migration?.state === "Running" ? { sourceNode: migration.sourceNode, targetNode: migration.targetNode } : undefined;
         try {
           await client.create(PodRef, launcherPod(inst, resolved, placement));
@@ -239,9 +240,8 @@ export function setupInstanceController(mgr: Manager): Controller {
       if (shown && node && !isProblem(resolved)) {
         const paused = shown.metadata.annotations?.[launcher.paused] === "true";
         if (paused !== (spec.powerState === "Paused")) {
-          const patched = await client.patch<Pod>(PodRef, shown.metadata.name, shown.metadata.namespace,
+          shown = await client.patch<Pod>(PodRef, shown.metadata.name, shown.metadata.namespace,
             { metadata: { annotations: { [launcher.paused]: paused ? null : "true" } } }, "merge");
-          shown = patched;
         }
         const size = podSize(shown);
         if (size) {
@@ -255,7 +255,7 @@ export function setupInstanceController(mgr: Manager): Controller {
           }
         }
         if (migration?.state === "Running" && shown.status?.phase === "Running" && node !== migration.sourceNode) {
-          const start = Date.parse(migration.startTime ?? isoSeconds(now));
+          const start = migration.startTime ? Date.parse(migration.startTime) : now;
           migration = { ...migration, targetNode: node, completionTime: isoSeconds(now), durationSeconds: Math.max(0, Math.round((now - start) / 1000)), state: "Succeeded" };
           events.record(inst, "Normal", "Migrated", `migrated from ${migration.sourceNode} to ${node} in ${migration.durationSeconds}s`);
         }
