@@ -18,13 +18,14 @@ import { statusController } from "../runtime/status-controller.ts";
 import { keyOf, requestKey, type KubeObject, type ResourceRef } from "../runtime/types.ts";
 import { CellRef, StoragePoolRef, type CellObj, type StoragePoolObj } from "../platform/caches.ts";
 import { storageTotals } from "../platform/pools.ts";
+import { bytes } from "../platform/quantity.ts";
 import { ImageRef } from "../compute/catalog-controller.ts";
 import { InstanceRef } from "../compute/instance-controller.ts";
 import type { InstanceObj, Pod } from "../compute/instance.ts";
 import { PodRef } from "../runtime/core.ts";
 import {
   STORAGE_CLASS, DRIVER, claimName, iopsFor, nextSnapshotAt, persistentVolume, persistentVolumeClaim, pickPool, planAttachments, poolUsage,
-  pvName, scheduledSnapshotLabel, sizeBytes, snapshotsToPrune, volumeLabel, type PoolView, type Referrer, type VolumeObj,
+  pvName, scheduledSnapshotLabel, snapshotsToPrune, volumeLabel, type PoolView, type Referrer, type VolumeObj,
 } from "./volume.ts";
 
 export const VolumeRef = refOf(Volume);
@@ -93,7 +94,7 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
     for (const uid of assumed.keys()) if (!live.has(uid)) assumed.delete(uid); // deleted before its write showed
     const usage = poolUsage([...volumes.list().map((v) => {
       const a = assumed.get(v.metadata.uid ?? "");
-      const fromCache = { pool: v.status?.storagePool, bytes: v.status?.capacity ? sizeBytes(v.status.capacity) : 0 };
+      const fromCache = { pool: v.status?.storagePool, bytes: v.status?.capacity ? bytes(v.status.capacity) : 0 };
       if (a && a.pool === fromCache.pool && a.bytes === fromCache.bytes) assumed.delete(v.metadata.uid ?? "");
       return { uid: v.metadata.uid ?? "", ...(a ?? fromCache) };
     })]);
@@ -101,7 +102,7 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
       name: p.metadata.name,
       zone: cells.get(p.spec.cell)?.spec.zone,
       mediaType: p.spec.mediaType,
-      allocatable: sizeBytes(storageTotals(p.spec).allocatable),
+      allocatable: bytes(storageTotals(p.spec).allocatable),
       provisioned: usage.get(p.metadata.name) ?? 0,
     }));
   }
@@ -112,7 +113,7 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
     // A volume being deleted keeps the attachments it has and takes no new one.
     const current = new Set((v.status?.attachments ?? []).map((a) => a.instance));
     const referrers: Referrer[] = instances.byIndex(storageIndexes.instancesByVolume, key).filter((i) => !isDeleting(v) || current.has(i.metadata.name)).map((i) => ({
-      instance: i.metadata.name, created: i.metadata.creationTimestamp ?? "", deleting: isDeleting(i),
+      instance: i.metadata.name, created: i.metadata.creationTimestamp ?? "",
       ...(i.status?.nodeName ? { node: i.status.nodeName } : {}),
     }));
     const mounting = new Set(pods.byIndex(storageIndexes.podsByClaim, `${ns}/${claimName(v.metadata.name)}`)
@@ -132,13 +133,13 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
     if (s?.snapshot) {
       const snap = snapshots.get(`${ns}/${s.snapshot}`);
       if (!snap?.status?.size) return { reason: "SnapshotNotReady", message: `spec.source.snapshot: VolumeSnapshot "${s.snapshot}" ${snap ? "is not taken yet" : "not found"}`, stalled: false };
-      if (need < sizeBytes(snap.status.size)) return { reason: "SizeTooSmall", message: `spec.size: ${v.spec.size} is smaller than snapshot "${s.snapshot}" (${snap.status.size})`, stalled: true };
+      if (need < bytes(snap.status.size)) return { reason: "SizeTooSmall", message: `spec.size: ${v.spec.size} is smaller than snapshot "${s.snapshot}" (${snap.status.size})`, stalled: true };
     }
     if (s?.volume) {
       const src = volumes.get(`${ns}/${s.volume}`);
       if (!src?.status?.capacity) return { reason: "SourceVolumeNotReady", message: `spec.source.volume: Volume "${s.volume}" ${src ? "is not provisioned yet" : "not found"}`, stalled: false };
       if (src.spec.zone !== v.spec.zone) return { reason: "ZoneMismatch", message: `spec.source.volume: Volume "${s.volume}" is in zone ${src.spec.zone}, not ${v.spec.zone}; a clone stays in its source's zone`, stalled: true };
-      if (need < sizeBytes(src.status.capacity)) return { reason: "SizeTooSmall", message: `spec.size: ${v.spec.size} is smaller than source volume "${s.volume}" (${src.status.capacity})`, stalled: true };
+      if (need < bytes(src.status.capacity)) return { reason: "SizeTooSmall", message: `spec.size: ${v.spec.size} is smaller than source volume "${s.volume}" (${src.status.capacity})`, stalled: true };
     }
     if (s?.image) {
       const img = images.get(s.image);
@@ -200,8 +201,8 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
         await setStatus(v, withCondition(v, { type: "Ready", status: "False", reason: "VolumeTypeNotFound", message: `spec.type: VolumeType "${v.spec.type}" not found` }), { attachments: attached.length ? attached : undefined });
         return;
       }
-      const need = sizeBytes(v.spec.size);
-      const holds = v.status?.capacity ? sizeBytes(v.status.capacity) : 0;
+      const need = bytes(v.spec.size);
+      const holds = v.status?.capacity ? bytes(v.status.capacity) : 0;
       const views = poolViews();
       const current = v.status?.storagePool ? views.find((p) => p.name === v.status?.storagePool) : undefined;
       const fits = current && current.zone === v.spec.zone && current.mediaType === type.spec.mediaType;
@@ -251,7 +252,7 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
       const pv = pvs.get(pvName(v));
       if (!pv) {
         await client.create(PersistentVolumeRef, persistentVolume(v, size, pool)).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
-      } else if (sizeBytes(pv.spec?.capacity?.storage ?? "0") < need) {
+      } else if (bytes(pv.spec?.capacity?.storage ?? "0") < need) {
         await client.patch(PersistentVolumeRef, pvName(v), undefined, { spec: { capacity: { storage: size } } }, "merge");
       }
       const claim = claims.get(`${v.metadata.namespace}/${claimName(v.metadata.name)}`);
@@ -262,14 +263,14 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
           if (!isAlreadyExists(e)) throw e;
         }
       } else {
-        if (sizeBytes(claim.spec?.resources?.requests?.storage ?? "0") < need) {
+        if (bytes(claim.spec?.resources?.requests?.storage ?? "0") < need) {
           await client.patch(ClaimRef, claim.metadata.name, claim.metadata.namespace, { spec: { resources: { requests: { storage: size } } } }, "merge");
         }
-        if (claim.status?.phase === "Bound" && sizeBytes(claim.status.capacity?.storage ?? "0") < need) {
+        if (claim.status?.phase === "Bound" && bytes(claim.status.capacity?.storage ?? "0") < need) {
           await client.patch(ClaimRef, claim.metadata.name, claim.metadata.namespace, { status: { capacity: { storage: size } } }, "merge", { subresource: "status" });
         }
       }
-      const bound = claim?.status?.phase === "Bound" && sizeBytes(claim.status.capacity?.storage ?? "0") >= need;
+      const bound = claim?.status?.phase === "Bound" && bytes(claim.status.capacity?.storage ?? "0") >= need;
 
       // Scheduled snapshots: take one when due, keep the newest N.
       let lastSnapshotTime = v.status?.lastSnapshotTime;

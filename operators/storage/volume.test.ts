@@ -33,7 +33,7 @@ describe("EVS: pools", () => {
 });
 
 describe("EVS: attachments", () => {
-  const r = (instance: string, created: string) => ({ instance, created, deleting: false });
+  const r = (instance: string, created: string) => ({ instance, created });
   it("gives a single-attach volume to the instance that had it, else the first to ask; the rest are told why", () => {
     const plan = planAttachments("data", false, [], [r("b", "2026-01-02"), r("a", "2026-01-01")], new Set());
     expect(plan.attached).toEqual([{ instance: "a" }]);

@@ -4,7 +4,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { MAX_ATTACHMENTS, type VolumeSpec, type VolumeStatus, type VolumeTypeSpec } from "../api/storage.ts";
 import type { KubeObject, OwnerReference } from "../runtime/types.ts";
-import { bytes, formatBytes } from "../platform/quantity.ts";
+import { formatBytes } from "../platform/quantity.ts";
 
 export type VolumeObj = KubeObject & { spec: VolumeSpec; status?: VolumeStatus };
 
@@ -62,8 +62,6 @@ export interface Referrer {
   /** The instance's creation time, for first-come order. */
   created: string;
   node?: string;
-  /** The instance is being deleted (it keeps its attachment until its pods are gone). */
-  deleting: boolean;
 }
 
 export interface AttachmentPlan {
@@ -152,6 +150,3 @@ export function snapshotsToPrune<T extends { metadata: { name: string; creationT
   return newestFirst.slice(keep);
 }
 
-/** Size text for the bytes a volume holds ("100Gi"). Volumes are whole Gi. */
-export const sizeText = (n: number): string => (n % (1024 * GiB) === 0 ? `${n / (1024 * GiB)}Ti` : `${Math.ceil(n / GiB)}Gi`);
-export const sizeBytes = (s: string): number => bytes(s);
