@@ -3,9 +3,9 @@
 // (or why its key is malformed).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../operators/compute/catalog-controller.ts";
-import { ApiError, KubeClient } from "../operators/runtime/kube.ts";
+import { KubeClient } from "../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
-import { eventually, kubeConfig, kubectl, uniqueName, useNamespace } from "./support/kube.ts";
+import { eventually, kubeConfig, kubectl, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 
 const ns = useNamespace("catalog");
@@ -26,9 +26,6 @@ function create(ref: ResourceRef, spec: Record<string, unknown>, name = uniqueNa
   if (!ref.namespaced) created.push([ref, name]);
   return client().create<Obj>(ref, { apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind, metadata: { name, ...(ref.namespaced ? { namespace: ns.name } : {}) }, spec });
 }
-
-/** The apiserver's refusal message, or "accepted". */
-const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: unknown) => (e instanceof ApiError ? e.message : String(e)));
 const ready = (o: Obj) => o.status?.conditions?.find((c) => c.type === "Ready");
 const image = (extra: Record<string, unknown>) => ({ os: { type: "linux", distribution: "ubuntu", version: "22.04" }, architecture: "amd64", source: { url: "https://example.com/u.img" }, ...extra });
 

@@ -3,13 +3,10 @@
 // Fifty instances reach Ready on hosts of their architecture; one instance goes through every power
 // and lifecycle operation; a host failure moves instances elsewhere; bad specs are refused by the
 // apiserver or shown as Ready=False, and nothing else breaks.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FlavorRef, ImageRef } from "../operators/compute/catalog-controller.ts";
-import { ApiError, KubeClient } from "../operators/runtime/kube.ts";
-import { clients, eventually, eventuallyGone, uniqueName, useNamespace } from "./support/kube.ts";
-import { binDir } from "./support/plane.ts";
+import { KubeClient } from "../operators/runtime/kube.ts";
+import { clients, eventually, eventuallyGone, kubectlAsync, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 import { NODE_NOT_READY_LABEL, hostsReady } from "./support/nodes.ts";
@@ -49,11 +46,6 @@ afterAll(async () => {
   await m?.mgr.stop();
 });
 
-const kubectlAsync = async (args: string[]) =>
-  (await promisify(execFile)(`${binDir}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], { encoding: "utf8" })).stdout;
-
-/** The apiserver's refusal message, or "accepted". */
-const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: unknown) => (e instanceof ApiError ? e.message : String(e)));
 const cellAllocatedCpu = async () => String(((await p.cells.read(cell)).status?.total as { allocated?: { cpu?: string } } | undefined)?.allocated?.cpu);
 const nodeArch = async (node: string) => (await core.readNode({ name: node })).metadata?.labels?.["kubernetes.io/arch"];
 

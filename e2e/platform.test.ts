@@ -2,9 +2,9 @@
 // architectures, cells aggregate their capacity, `kubectl scale` adds hosts, scale-down drains
 // (cordon, evict through the Eviction API, honouring a PodDisruptionBudget, then delete), a failed
 // host shows in the cell, bad specs are refused by the apiserver, and a missing Cell holds a pool.
-import { ApiException, PolicyV1Api, type V1Node } from "@kubernetes/client-node";
+import { PolicyV1Api, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clients, eventually, eventuallyGone, kubectl, uniqueName, useNamespace } from "./support/kube.ts";
+import { clients, eventually, eventuallyGone, kubectl, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { metricValue, startManager, type InProcessManager } from "./support/manager.ts";
 import { NODE_NOT_READY_LABEL, condition } from "./support/nodes.ts";
 import { conditionOf, isReadyAtGeneration, platformIn, poolSpec, type PlatformObject } from "./support/platform.ts";
@@ -33,7 +33,6 @@ interface CellStatus {
 }
 
 /** The apiserver's answer to a create/patch that should be refused, as text. */
-const refusal = (p: Promise<unknown>) => p.then(() => "accepted", (e: unknown) => (e instanceof ApiException ? String(e.body) : String(e)));
 
 function boundPod(name: string, node: string, cpu: string) {
   return {

@@ -4,9 +4,9 @@
 // unless multiAttach, no delete while attached), kept or deleted with their instance, and mounted
 // again by the re-placed launcher after a host failure.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiError, KubeClient } from "../operators/runtime/kube.ts";
+import { KubeClient } from "../operators/runtime/kube.ts";
 import { VolumeRef } from "../operators/storage/volume-controller.ts";
-import { clients, eventually, eventuallyGone, uniqueName, useNamespace } from "./support/kube.ts";
+import { clients, eventually, eventuallyGone, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 import { NODE_NOT_READY_LABEL, hostsReady } from "./support/nodes.ts";
@@ -57,7 +57,6 @@ afterAll(async () => {
   await m?.mgr.stop();
 });
 
-const refusal = (pr: Promise<unknown>) => pr.then(() => "accepted", (e: unknown) => (e instanceof ApiError ? e.message : String(e)));
 const readyOf = async (name: string) => { const v = await evs().read(name); return v.status?.observedGeneration === v.metadata.generation ? v.status?.conditions?.find((c) => c.type === "Ready") : undefined; };
 const eventsFor = async (name: string, reason: string) => (await core.listNamespacedEvent({ namespace: ns.name, fieldSelector: `involvedObject.name=${name}` })).items.filter((e) => e.reason === reason);
 

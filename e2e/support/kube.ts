@@ -1,6 +1,7 @@
 // Test helpers over the real apiserver: clients from the harness's kubeconfig, a namespace per
 // suite, and polling until an observable condition holds.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { ApiError } from "../../operators/runtime/kube.ts";
@@ -19,6 +20,16 @@ export function kubectl(args: string[], input?: string): string {
   return execFileSync(`${binDir}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], {
     input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"],
   });
+}
+
+/** The same, without blocking the event loop: for suites whose manager runs in the test process. */
+export async function kubectlAsync(args: string[]): Promise<string> {
+  return (await promisify(execFile)(`${binDir}/kubectl`, ["--kubeconfig", inject("kubeconfig"), ...args], { encoding: "utf8" })).stdout;
+}
+
+/** The apiserver's refusal message for a create or update (either client's), or "accepted". */
+export function refusal(p: Promise<unknown>): Promise<string> {
+  return p.then(() => "accepted", (e: unknown) => (e instanceof ApiError ? e.message : e instanceof k8s.ApiException ? String(e.body) : String(e)));
 }
 
 export function clients(kc = kubeConfig()) {
