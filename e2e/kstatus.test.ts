@@ -77,10 +77,10 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
 
 // A harmless spec change per kind; each product adds its own line when it adds a kind.
 function kstatusProbeField(kind: string): string {
-  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description" } as Record<string, string>)[kind] ?? "";
+  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description", Tenant: "displayName", Quota: "hard", QuotaLedger: "description" } as Record<string, string>)[kind] ?? "";
 }
 function kstatusProbeValue(kind: string): unknown {
-  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe" } as Record<string, unknown>)[kind];
+  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe", Tenant: "probe", Quota: { cpu: 8 }, QuotaLedger: "probe" } as Record<string, unknown>)[kind];
 }
 
 /**
@@ -90,6 +90,23 @@ function kstatusProbeValue(kind: string): unknown {
  * runs on the hosts of the NodePool example's copy.
  */
 async function createReferenced(client: KubeClient, body: KubeObject): Promise<void> {
+  // Tenancy: the Tenant copy is a root without namespaces, the Quota limits that copy, and the
+  // ledger copy must not be the one the tenant controller makes for it.
+  if (body.kind === "Tenant") {
+    const spec = body.spec as { parent?: string; namespaces?: string[] };
+    delete spec.parent;
+    delete spec.namespaces;
+    return;
+  }
+  if (body.kind === "Quota") {
+    const spec = body.spec as { tenant: string; zone?: string; architecture?: string };
+    spec.tenant = `ks-${spec.tenant}`;
+    return;
+  }
+  if (body.kind === "QuotaLedger") {
+    body.metadata.name = `ks-spare-${body.metadata.name}`;
+    return;
+  }
   if (["Instance", "Volume", "VolumeSnapshot"].includes(body.kind ?? "")) {
     const refs = body.spec as Record<string, unknown>;
     for (const field of ["flavor", "image", "keyPair", "deploymentSet", "type", "volume"]) if (typeof refs[field] === "string") refs[field] = `ks-${refs[field]}`;

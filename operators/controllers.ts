@@ -9,6 +9,7 @@ import { setupPoolControllers } from "./platform/pools-controller.ts";
 import { setupScheduler } from "./platform/scheduler/scheduler.ts";
 import type { Manager } from "./runtime/manager.ts";
 import { setupVolumeControllers } from "./storage/volume-controller.ts";
+import { setupTenancyControllers } from "./tenancy/tenant-controller.ts";
 
 export const controllers: Record<string, (mgr: Manager) => unknown> = {
   widget: setupWidgetController,
@@ -19,4 +20,5 @@ export const controllers: Record<string, (mgr: Manager) => unknown> = {
   "compute-catalog": setupCatalogControllers,
   instance: setupInstanceController,
   volume: setupVolumeControllers,
+  tenancy: setupTenancyControllers,
 };

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { controllers } from "./controllers.ts";
 import { newLogger } from "./runtime/log.ts";
 import { Manager } from "./runtime/manager.ts";
+import { setupTenancyWebhook, type WebhookOptions } from "./tenancy/webhook.ts";
 
 const usage = `Usage: cellcloud-manager [flags]
 
@@ -12,7 +13,12 @@ const usage = `Usage: cellcloud-manager [flags]
   --controllers a,b                 controllers to run (default: all = ${Object.keys(controllers).join(",")})
   --metrics-bind-address ADDR       /metrics listener, "0" disables (default 127.0.0.1:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz listener (default 127.0.0.1:8081)
-  --webhook-port PORT               admission webhook port (reserved for the quota webhook)
+  --webhook-port PORT               serve the tenancy admission webhook (quota, approvals) over TLS on PORT
+  --webhook-bind-address ADDR       address it listens on (default 0.0.0.0)
+  --webhook-url URL                 how the apiserver reaches it, e.g. https://127.0.0.1:PORT (local control plane)
+  --webhook-service NS/NAME[:PORT]  or through a Service (in cluster)
+  --webhook-hosts a,b               DNS names and IPs of its certificate (default: the URL's host, or the Service's names)
+  --webhook-namespace NS            where its certificate Secret lives; excluded from the webhook (default $POD_NAMESPACE, else kube-system)
   --concurrency N                   workers per controller (default 2)
   --leader-elect BOOL               run leader election (default true)
   --leader-election-namespace NS    namespace of the Lease (default $POD_NAMESPACE, else kube-system)
@@ -28,6 +34,11 @@ const { values: flags } = parseArgs({
     "metrics-bind-address": { type: "string", default: "127.0.0.1:8080" },
     "health-probe-bind-address": { type: "string", default: "127.0.0.1:8081" },
     "webhook-port": { type: "string" },
+    "webhook-bind-address": { type: "string" },
+    "webhook-url": { type: "string" },
+    "webhook-service": { type: "string" },
+    "webhook-hosts": { type: "string" },
+    "webhook-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
     concurrency: { type: "string", default: "2" },
     "leader-elect": { type: "string", default: "true" },
     "leader-election-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
@@ -74,6 +85,20 @@ const mgr = new Manager({
   onLostLeadership: () => process.exit(1),
 });
 for (const name of selected) controllers[name]!(mgr);
+if (flags["webhook-port"]) setupTenancyWebhook(mgr, webhookOptions());
+
+function webhookOptions(): WebhookOptions {
+  const svc = flags["webhook-service"]?.match(/^([^/]+)\/([^:]+)(?::(\d+))?$/);
+  if (flags["webhook-service"] && !svc) throw new Error("--webhook-service must be NAMESPACE/NAME[:PORT]");
+  const service = svc ? { namespace: svc[1]!, name: svc[2]!, port: svc[3] ? Number(svc[3]) : undefined } : undefined;
+  const url = flags["webhook-url"];
+  if (!url && !service) throw new Error("--webhook-port needs --webhook-url or --webhook-service");
+  const hosts = flags["webhook-hosts"]?.split(",").map((h) => h.trim()).filter(Boolean)
+    ?? (service ? [`${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}.svc.cluster.local`] : [new URL(url!).hostname.replace(/^\[|\]$/g, "")]);
+  return {
+    port: Number(flags["webhook-port"]), bindAddress: flags["webhook-bind-address"], url, service, hosts, namespace: flags["webhook-namespace"],
+  };
+}
 
 let stopping = false;
 for (const sig of ["SIGTERM", "SIGINT"] as const) {

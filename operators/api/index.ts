@@ -4,5 +4,6 @@ import { computeKinds } from "./compute.ts";
 import { Widget } from "./demo.ts";
 import { platformKinds } from "./platform.ts";
 import { storageKinds } from "./storage.ts";
+import { tenancyKinds } from "./tenancy.ts";
 
-export const kinds: readonly DefinedKind[] = [Widget, ...platformKinds, ...computeKinds, ...storageKinds];
+export const kinds: readonly DefinedKind[] = [Widget, ...platformKinds, ...computeKinds, ...storageKinds, ...tenancyKinds];

@@ -74,6 +74,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return keys ? [...keys].flatMap((k) => this.cache.get(k) ?? []) : [];
   }
 
+  /** Whether the first list has completed. */
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
   waitForSync(): Promise<void> {
     return this.synced ? Promise.resolve() : new Promise((r) => this.syncWaiters.push(r));
   }

@@ -54,6 +54,7 @@ export class Manager {
   private readonly opts: ManagerOptions;
   private readonly informers = new Map<string, Informer>();
   private readonly runnables: Runnable[] = [];
+  private readonly always: Runnable[] = [];
   private readonly abort = new AbortController();
   private elector?: LeaderElector;
   private servers: Array<Server | undefined> = [];
@@ -101,6 +102,13 @@ export class Manager {
     return r;
   }
 
+  /** Runs `r` in every replica, leader or not, from start() to stop() (the admission webhook). */
+  addAlways<R extends Runnable>(r: R): R {
+    this.always.push(r);
+    if (this.started) r.start();
+    return r;
+  }
+
   /** Watch restarts and relists summed over all informers (how often the caches had to recover). */
   informerStats(): { restarts: number; relists: number } {
     const all = [...this.informers.values()];
@@ -123,6 +131,7 @@ export class Manager {
     this.started = true;
     this.prepareElection();
     for (const inf of this.informers.values()) inf.start();
+    for (const r of this.always) r.start();
     await Promise.all([...this.informers.values()].map((i) => i.waitForSync()));
     this.synced = true;
     this.log.info({ informers: this.informers.size }, "caches synced");
@@ -164,6 +173,7 @@ export class Manager {
     await Promise.all(this.runnables.map((c) => c.stop()));
     await this.leading;
     await this.elector?.release();
+    await Promise.all(this.always.map((r) => r.stop()));
     for (const inf of this.informers.values()) inf.stop();
     await Promise.all(this.servers.map(close));
     this.log.info("manager stopped");

@@ -162,3 +162,15 @@ export function checkQuota(q: QuotaLimit, all: readonly QuotaLimit[], tree: Tree
   }
   return undefined;
 }
+
+/** A quota's view of the ledger: committed and reserved amounts of its tenant's tree within its scope. */
+export function quotaUsage(ledger: Ledger, tree: Tree, q: QuotaLimit, now: number): { used: Amounts; reserved: Amounts } {
+  const used: Amounts = {};
+  const reserved: Amounts = {};
+  for (const e of Object.values(ledger)) {
+    if (!live(e, now) || !inScope(e.charge, q) || !ancestorsAndSelf(tree, e.charge.tenant).includes(q.tenant)) continue;
+    const into = e.state === "Committed" ? used : reserved;
+    for (const dim of dimensions) if (e.charge.amounts[dim]) into[dim] = (into[dim] ?? 0) + (e.charge.amounts[dim] ?? 0);
+  }
+  return { used, reserved };
+}

@@ -1,0 +1,98 @@
+// Tenancy for e2e suites: a manager with the tenancy controllers and its admission webhook served on
+// a free port (the apiserver reaches it by URL), tenants and quotas, and instances to charge.
+import { createServer, type AddressInfo } from "node:net";
+import { refOf } from "../../operators/api/crd.ts";
+import { Quota, Tenant } from "../../operators/api/tenancy.ts";
+import { InstanceRef } from "../../operators/compute/instance-controller.ts";
+import { KubeClient, isNotFound } from "../../operators/runtime/kube.ts";
+import type { KubeObject } from "../../operators/runtime/types.ts";
+import { LedgerRef, type LedgerObject } from "../../operators/tenancy/ledger-store.ts";
+import { MutatingRef, SecretRef, ValidatingRef, WEBHOOK_CONFIG, setupTenancyWebhook, type TenancyWebhook, type WebhookOptions } from "../../operators/tenancy/webhook.ts";
+import { eventually, kubeConfig, refusal, uniqueName } from "./kube.ts";
+import { startManager, type InProcessManager } from "./manager.ts";
+
+export const TenantRef = refOf(Tenant);
+export const QuotaRef = refOf(Quota);
+
+/** Ports nothing listens on right now. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  const ports = await Promise.all(servers.map((s) => new Promise<number>((resolve, reject) => {
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => resolve((s.address() as AddressInfo).port));
+  })));
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface Tenancy {
+  m: InProcessManager;
+  webhook: TenancyWebhook;
+  client: KubeClient;
+  stop(): Promise<void>;
+}
+
+/** A manager running `controllers` plus the webhook (registered cluster-wide until stop()). */
+export async function startTenancy(systemNamespace: string, controllers = ["tenancy", "compute-catalog"], opts: Partial<WebhookOptions> = {}): Promise<Tenancy> {
+  const m = await startManager(controllers);
+  const [port] = await freePorts(1);
+  const secretName = uniqueName("webhook-cert");
+  const webhook = setupTenancyWebhook(m.mgr, {
+    port: port!, bindAddress: "127.0.0.1", url: `https://127.0.0.1:${port}`, hosts: ["127.0.0.1"], namespace: systemNamespace, secretName, ...opts,
+  });
+  const client = new KubeClient(kubeConfig());
+  // The apiserver picks a new webhook configuration up within a moment: wait until it calls ours.
+  await eventually(async () => {
+    const probe = { apiVersion: Tenant.apiVersion, kind: "Tenant", metadata: { name: uniqueName("probe") }, spec: { parent: "no-such-tenant" } };
+    return (await refusal(client.create(TenantRef, probe, { dryRun: "All" }))).includes("not found");
+  }, { what: "the apiserver calls the tenancy webhook" });
+  return {
+    m, webhook, client,
+    async stop() {
+      await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+      await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+      await client.delete(SecretRef, secretName, systemNamespace).catch(() => undefined);
+      await m.mgr.stop();
+    },
+  };
+}
+
+export function tenant(name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): KubeObject {
+  return { apiVersion: Tenant.apiVersion, kind: "Tenant", metadata: { name, labels }, spec };
+}
+
+export function quota(name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): KubeObject {
+  return { apiVersion: Quota.apiVersion, kind: "Quota", metadata: { name, labels }, spec };
+}
+
+export function instance(name: string, namespace: string, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Instance", metadata: { name, namespace }, spec: { powerState: "Stopped", ...spec } };
+}
+
+export interface QuotaView extends KubeObject { status?: { used?: Record<string, string>; reserved?: Record<string, string> } }
+
+/** Waits until the Quota's status shows `used` (a subset), and nothing reserved. */
+export function quotaUsed(client: KubeClient, name: string, used: Record<string, string>, timeoutMs = 90_000): Promise<QuotaView> {
+  return eventually(async () => {
+    const q = await client.get<QuotaView>(QuotaRef, name);
+    const u = q.status?.used ?? {};
+    const reserved = Object.values(q.status?.reserved ?? {}).filter((v) => v !== "0");
+    return Object.entries(used).every(([k, v]) => (u[k] ?? "0") === v) && reserved.length === 0 && q;
+  }, { what: `quota ${name} used ${JSON.stringify(used)}`, timeoutMs });
+}
+
+export async function ledgerEntries(client: KubeClient, root: string): Promise<Record<string, string>> {
+  return (await client.get<LedgerObject>(LedgerRef, root)).status?.entries ?? {};
+}
+
+/** Deletes the tenants' instances and waits until they are gone (the quota finalizer needs the manager). */
+export async function deleteInstances(client: KubeClient, namespaces: string[]): Promise<void> {
+  for (const ns of namespaces) {
+    const { items } = await client.list(InstanceRef, {}, ns);
+    await Promise.all(items.map((i) => client.delete(InstanceRef, i.metadata.name, ns).catch((e: unknown) => { if (!isNotFound(e)) throw e; })));
+  }
+  await eventually(async () => {
+    for (const ns of namespaces) if ((await client.list(InstanceRef, {}, ns)).items.length) return false;
+    return true;
+  }, { what: "instances deleted", timeoutMs: 120_000 });
+}

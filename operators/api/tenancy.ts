@@ -1,0 +1,204 @@
+// tenancy.cellcloud.io: tenants (departments are tenants with a parent, to any depth), their quotas,
+// and one ledger per root tenant that holds the usage of its whole tree, so one compare-and-swap of
+// one object deducts at every level at once (see operators/tenancy/ledger.ts).
+import { z } from "zod";
+import { count, labelValue, observed, quantity, refName } from "./common.ts";
+import { defineKind, type CelValidation } from "./crd.ts";
+import { architectures } from "./platform.ts";
+
+const GROUP = "tenancy.cellcloud.io";
+const VERSION = "v1alpha1";
+
+/** The label a tenant's namespaces carry; the quota webhook only looks at labelled namespaces. */
+export const TENANT_LABEL = "cellcloud.io/tenant";
+/** Set by the webhook on an object created by a tenant in Approval mode. */
+export const APPROVAL_REQUIRED = "tenancy.cellcloud.io/approval-required";
+/** Set to approve it; only a user allowed the `approve` verb on the kind in that namespace may. */
+export const APPROVED_BY = "tenancy.cellcloud.io/approved-by";
+
+// ==================== Tenant ====================
+
+const subject = z
+  .object({
+    kind: z.enum(["User", "Group", "ServiceAccount"]).describe("Kind of subject, as in a RoleBinding."),
+    name: z.string().min(1).max(253).describe("User, group or service account name."),
+    namespace: z.string().max(63).optional().describe("Namespace of a ServiceAccount."),
+  })
+  .describe("A user, group or service account.");
+
+const subjects = (what: string) => z.array(subject).max(64).optional().describe(what);
+
+const tenantSpec = z
+  .object({
+    displayName: z.string().max(128).optional().describe("Human-readable name, e.g. Acme Corp. or Research Dept."),
+    parent: refName("Parent tenant: a department names the tenant (or department) it belongs to. Empty for a root tenant. Immutable.").max(63).optional(),
+    admins: subjects("Subjects bound to ClusterRole cellcloud-tenant-admin in every namespace of this tenant and of its departments: they manage resources and approve orders."),
+    users: subjects("Subjects bound to ClusterRole cellcloud-tenant-user in this tenant's namespaces: they create and run resources."),
+    viewers: subjects("Subjects bound to ClusterRole cellcloud-viewer in this tenant's namespaces: read only."),
+    orderMode: z
+      .enum(["Direct", "Approval"])
+      .default("Direct")
+      .describe("Direct: new billable resources start at once. Approval: they wait with condition Approved=False until an admin sets the approved-by annotation."),
+    customSizes: z
+      .boolean()
+      .default(true)
+      .describe("Whether the tenant's instances may use custom sizes (spec.resources) instead of a Flavor; false in any ancestor forbids it."),
+    namespaces: z
+      .array(labelValue("A namespace name."))
+      .max(64)
+      .optional()
+      .describe(`Namespaces this tenant owns; the controller creates them and labels them ${TENANT_LABEL}=<tenant>. A namespace belongs to one tenant only.`)
+      .meta({ "x-kubernetes-list-type": "set" }),
+  })
+  .describe("Desired state of the tenant.");
+
+const tenantValidations: CelValidation[] = [
+  {
+    rule: "has(self.parent) == has(oldSelf.parent) && (!has(self.parent) || self.parent == oldSelf.parent)",
+    message: "spec.parent is immutable", fieldPath: ".parent",
+  },
+];
+
+export const Tenant = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "Tenant",
+  plural: "tenants",
+  shortNames: ["tnt"],
+  scope: "Cluster",
+  description: "Tenant is a customer or, with a parent, one of its departments: who administers it, which namespaces it owns and how its orders are approved.",
+  spec: tenantSpec,
+  status: z
+    .object({
+      ...observed,
+      root: z.string().optional().describe("The root tenant of this tenant's tree (itself for a root); its QuotaLedger holds the tree's usage."),
+      path: z.string().optional().describe("The chain from the root, e.g. acme/research/ml."),
+      namespaces: count("Namespaces that exist and are labelled for this tenant."),
+    })
+    .describe("Observed state of the tenant."),
+  printerColumns: [
+    { name: "Parent", type: "string", jsonPath: ".spec.parent" },
+    { name: "Mode", type: "string", jsonPath: ".spec.orderMode" },
+    { name: "Path", type: "string", jsonPath: ".status.path" },
+    { name: "Namespaces", type: "integer", jsonPath: ".status.namespaces" },
+  ],
+  validations: tenantValidations,
+  objectValidations: [{ rule: "self.metadata.name.size() <= 63", message: `metadata.name must be at most 63 characters: it is the value of the ${TENANT_LABEL} label` }],
+});
+
+export type TenantSpec = z.output<typeof tenantSpec>;
+
+// ==================== Quota ====================
+
+const hardQuantity = (what: string, field: string) => quantity(what, `spec.hard.${field}`).optional();
+const hardCount = (what: string) => z.int().min(0).max(10_000_000).optional().describe(what);
+
+export const quotaHard = z
+  .object({
+    cpu: hardQuantity("vCPUs, e.g. 64 or 500m.", "cpu"),
+    memory: hardQuantity("Memory, e.g. 256Gi.", "memory"),
+    storage: hardQuantity("Disk: system disks plus volumes, e.g. 10Ti.", "storage"),
+    instances: hardCount("ECS instances."),
+    volumes: hardCount("EVS volumes."),
+    snapshots: hardCount("Volume snapshots."),
+    vpcs: hardCount("VPCs."),
+    eips: hardCount("Elastic IPs."),
+    securitygroups: hardCount("Security groups."),
+    loadbalancers: hardCount("Load balancers."),
+    dbinstances: hardCount("RDS database instances."),
+    mqinstances: hardCount("MQ broker instances."),
+  })
+  .describe("Limits per dimension; a dimension left out is not limited by this quota.");
+
+const usage = (what: string) =>
+  z
+    .object(Object.fromEntries(Object.keys(quotaHard.shape).map((k) => [k, z.string().optional().describe(`${k}, as a quantity or count.`)])))
+    .describe(what);
+
+const quotaSpec = z
+  .object({
+    tenant: refName("The Tenant (or department) this quota limits, counting its departments' use too. Immutable.").max(63),
+    zone: labelValue("Only count resources in this zone; empty: every zone. Immutable.").optional(),
+    architecture: z.enum(architectures).optional().describe("Only count resources on this CPU architecture; empty: both. Immutable."),
+    hard: quotaHard,
+  })
+  .describe("Desired state of the quota.");
+
+const quotaValidations: CelValidation[] = [
+  { rule: "self.tenant == oldSelf.tenant", message: "spec.tenant is immutable", fieldPath: ".tenant" },
+  { rule: "has(self.zone) == has(oldSelf.zone) && (!has(self.zone) || self.zone == oldSelf.zone)", message: "spec.zone is immutable", fieldPath: ".zone" },
+  {
+    rule: "has(self.architecture) == has(oldSelf.architecture) && (!has(self.architecture) || self.architecture == oldSelf.architecture)",
+    message: "spec.architecture is immutable", fieldPath: ".architecture",
+  },
+];
+
+export const Quota = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "Quota",
+  plural: "quotas",
+  shortNames: ["cq"],
+  scope: "Cluster",
+  description:
+    "Quota caps what a tenant and its departments may hold (cpu, memory, storage, instance counts...), optionally in one zone or on one architecture. Enforced at admission: a create that does not fit is refused with the quota's name, the request, the usage and the limit.",
+  spec: quotaSpec,
+  status: z
+    .object({
+      ...observed,
+      used: usage("Committed usage of the tenant's tree within this quota's scope."),
+      reserved: usage("Admitted creates whose objects are not yet seen (they become used, or expire after a minute)."),
+    })
+    .describe("Observed state of the quota."),
+  printerColumns: [
+    { name: "Tenant", type: "string", jsonPath: ".spec.tenant" },
+    { name: "Zone", type: "string", jsonPath: ".spec.zone" },
+    { name: "Arch", type: "string", jsonPath: ".spec.architecture" },
+    { name: "CPU", type: "string", jsonPath: ".status.used.cpu", description: "vCPUs used" },
+    { name: "CPU-Limit", type: "string", jsonPath: ".spec.hard.cpu" },
+    { name: "Memory", type: "string", jsonPath: ".status.used.memory", description: "Memory used" },
+    { name: "Memory-Limit", type: "string", jsonPath: ".spec.hard.memory" },
+    { name: "Instances", type: "string", jsonPath: ".status.used.instances", priority: 1 },
+    { name: "Storage", type: "string", jsonPath: ".status.used.storage", priority: 1 },
+  ],
+  validations: quotaValidations,
+});
+
+export type QuotaSpec = z.output<typeof quotaSpec>;
+
+// ==================== QuotaLedger ====================
+
+export const QuotaLedger = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "QuotaLedger",
+  plural: "quotaledgers",
+  shortNames: ["qledger"],
+  scope: "Cluster",
+  description:
+    "QuotaLedger holds the charged usage of one root tenant's whole tree, one entry per object, written only by the quota webhook with compare-and-swap. Created by the tenant controller, named after the root tenant; not for hand editing.",
+  spec: z
+    .object({
+      tenant: refName("The root tenant whose tree this ledger counts.").max(63),
+      description: z.string().max(255).optional().describe("A note for humans."),
+    })
+    .describe("Desired state of the ledger."),
+  status: z
+    .object({
+      ...observed,
+      entries: z
+        .record(z.string(), z.string().max(512).describe("'<state> <tenant> <zone> <arch> <dim>=<n>,...', state C (committed) or R<expiry ms> (reserved)."))
+        .optional()
+        .describe("Charged objects by uid."),
+      charged: count("Number of entries."),
+      lastRecount: z.iso.datetime().optional().describe("When usage was last rebuilt from the objects that exist."),
+    })
+    .describe("Observed state of the ledger."),
+  printerColumns: [
+    { name: "Tenant", type: "string", jsonPath: ".spec.tenant" },
+    { name: "Charged", type: "integer", jsonPath: ".status.charged" },
+    { name: "Last-Recount", type: "date", jsonPath: ".status.lastRecount" },
+  ],
+});
+
+export const tenancyKinds = [Tenant, Quota, QuotaLedger] as const;

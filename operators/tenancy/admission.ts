@@ -1,0 +1,185 @@
+// The admission decisions of the tenancy webhook (the HTTPS server is webhook.ts):
+//   mutate   — a create in a tenant namespace gets the quota finalizer (so its delete releases
+//              usage) and, for a tenant in Approval mode, the approval-required annotation;
+//   validate — a create or a growing update is priced and deducted from the root tenant's ledger
+//              (reserve, then the usage controller commits); references the tenant may not use are
+//              refused; only a user allowed to `approve` may approve; Tenants and Quotas must fit
+//              their tree.
+import { APPROVAL_REQUIRED, APPROVED_BY, TENANT_LABEL } from "../api/tenancy.ts";
+import { isNotFound, type KubeClient } from "../runtime/kube.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { sameCharge, zoneRequired } from "./charges.ts";
+import type { LedgerStore } from "./ledger-store.ts";
+import { admit, ancestorsAndSelf, checkQuota, type Admission as Decision } from "./ledger.ts";
+import { chargedKind, TenantRef, type ChargedKind, type QuotaObject, type TenancyView, type TenantObject } from "./view.ts";
+import { quotaLimit } from "./charges.ts";
+
+export const QUOTA_FINALIZER = "tenancy.cellcloud.io/quota";
+
+export interface AdmissionRequest {
+  uid: string;
+  resource: { group: string; version: string; resource: string };
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
+  userInfo: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
+  object?: KubeObject;
+  oldObject?: KubeObject;
+  dryRun?: boolean;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; reason: string; message: string };
+  patchType?: "JSONPatch";
+  patch?: string;
+}
+
+const allow = (req: AdmissionRequest): AdmissionResponse => ({ uid: req.uid, allowed: true });
+const deny = (req: AdmissionRequest, code: number, reason: string, message: string): AdmissionResponse =>
+  ({ uid: req.uid, allowed: false, status: { code, reason, message } });
+
+const NOT_SYNCED = "the CellCloud quota webhook has not synced its caches yet (the manager just started); retry in a few seconds";
+const RESERVED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+export class Admission {
+  private readonly view: TenancyView;
+  private readonly store: LedgerStore;
+  private readonly client: KubeClient;
+
+  constructor(view: TenancyView, store: LedgerStore, client: KubeClient) {
+    this.view = view;
+    this.store = store;
+    this.client = client;
+  }
+
+  // ---------------- mutating ----------------
+
+  mutate(req: AdmissionRequest): AdmissionResponse {
+    const obj = req.object;
+    if (req.operation !== "CREATE" || !obj || !chargedKind(req.resource.group, req.resource.resource)) return allow(req);
+    if (!this.view.synced()) return deny(req, 503, "ServiceUnavailable", NOT_SYNCED);
+    const tenant = this.view.tenantOf(req.namespace);
+    if (!tenant) return allow(req);
+    const ops: unknown[] = [];
+    const finalizers = obj.metadata.finalizers;
+    if (!finalizers) ops.push({ op: "add", path: "/metadata/finalizers", value: [QUOTA_FINALIZER] });
+    else if (!finalizers.includes(QUOTA_FINALIZER)) ops.push({ op: "add", path: "/metadata/finalizers/-", value: QUOTA_FINALIZER });
+    const tree = this.view.tree();
+    const approval = ancestorsAndSelf(tree, tenant).some((t) => this.view.tenants.get(t)?.spec.orderMode === "Approval");
+    if (approval && obj.metadata.annotations?.[APPROVAL_REQUIRED] !== "true") {
+      if (!obj.metadata.annotations) ops.push({ op: "add", path: "/metadata/annotations", value: { [APPROVAL_REQUIRED]: "true" } });
+      else ops.push({ op: "add", path: `/metadata/annotations/${APPROVAL_REQUIRED.replaceAll("~", "~0").replaceAll("/", "~1")}`, value: "true" });
+    }
+    if (!ops.length) return allow(req);
+    return { uid: req.uid, allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(ops)).toString("base64") };
+  }
+
+  // ---------------- validating ----------------
+
+  async validate(req: AdmissionRequest): Promise<AdmissionResponse> {
+    const { group, resource } = req.resource;
+    if (req.subResource || !req.object) return allow(req);
+    if (group === "tenancy.cellcloud.io" && resource === "tenants") return this.gate(req, () => this.validateTenant(req, req.object as TenantObject));
+    if (group === "tenancy.cellcloud.io" && resource === "quotas") return this.gate(req, () => this.validateQuota(req, req.object as QuotaObject));
+    const kind = chargedKind(group, resource);
+    const tenant = this.view.tenantOf(req.namespace);
+    if (!kind || !tenant) return allow(req);
+    return this.gate(req, () => this.validateCharged(req, kind, tenant, req.object!));
+  }
+
+  private gate(req: AdmissionRequest, decide: () => AdmissionResponse | Promise<AdmissionResponse>): AdmissionResponse | Promise<AdmissionResponse> {
+    return this.view.synced() ? decide() : deny(req, 503, "ServiceUnavailable", NOT_SYNCED);
+  }
+
+  private async validateCharged(req: AdmissionRequest, kind: ChargedKind, tenant: string, obj: KubeObject): Promise<AdmissionResponse> {
+    const approvalDenied = await this.checkApproval(req, obj);
+    if (approvalDenied) return approvalDenied;
+    if (obj.metadata.deletionTimestamp) return allow(req); // finalizers being removed: nothing to charge
+    const tree = this.view.tree();
+    const lookup = this.view.lookup(req.namespace!, tree);
+    const priced = kind.price(obj, tenant, lookup);
+    if ("denied" in priced) return deny(req, 422, "Invalid", priced.denied);
+    const { charge } = priced;
+    if (req.operation === "UPDATE" && req.oldObject) {
+      const before = kind.price(req.oldObject, tenant, lookup);
+      if ("charge" in before && sameCharge(before.charge, charge)) return allow(req);
+    }
+    const quotas = this.view.quotaLimits();
+    const noZone = zoneRequired(charge, quotas, tree);
+    if (noZone) return deny(req, 422, "Invalid", noZone);
+    const uid = obj.metadata.uid;
+    if (!uid) return deny(req, 500, "InternalError", "the object has no metadata.uid to charge it by");
+    const root = this.view.rootOf(tenant, tree);
+    let decision: Decision;
+    if (req.dryRun) decision = admit(this.store.current(root), tree, quotas, uid, charge, Date.now());
+    else {
+      decision = await this.store.run(root, (ledger, now) => {
+        const d = admit(ledger, tree, quotas, uid, charge, now);
+        return { ledger: d.allowed ? d.ledger : ledger, result: d };
+      });
+    }
+    return decision.allowed ? allow(req) : deny(req, 403, "Forbidden", decision.message);
+  }
+
+  /** Setting or clearing the approval annotations needs the `approve` verb on the kind in that namespace. */
+  private async checkApproval(req: AdmissionRequest, obj: KubeObject): Promise<AdmissionResponse | undefined> {
+    const now = obj.metadata.annotations ?? {};
+    const before = req.oldObject?.metadata.annotations ?? {};
+    const approvedChanged = (now[APPROVED_BY] ?? "") !== (before[APPROVED_BY] ?? "");
+    const requirementDropped = req.operation === "UPDATE" && before[APPROVAL_REQUIRED] === "true" && now[APPROVAL_REQUIRED] !== "true";
+    if (!approvedChanged && !requirementDropped) return undefined;
+    const review = await this.client.request<{ status?: { allowed?: boolean } }>("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+      body: {
+        apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview",
+        spec: {
+          user: req.userInfo.username, uid: req.userInfo.uid, groups: req.userInfo.groups, extra: req.userInfo.extra,
+          resourceAttributes: { namespace: req.namespace, verb: "approve", group: req.resource.group, resource: req.resource.resource, name: req.name },
+        },
+      },
+    });
+    if (review.status?.allowed) return undefined;
+    const what = approvedChanged ? `metadata.annotations["${APPROVED_BY}"]` : `metadata.annotations["${APPROVAL_REQUIRED}"]`;
+    return deny(req, 403, "Forbidden",
+      `${what}: user "${req.userInfo.username}" may not approve ${req.resource.resource} in namespace ${req.namespace}; a tenant admin (ClusterRole cellcloud-tenant-admin) approves orders`);
+  }
+
+  /** A tenant the cache does not show yet may have been created a moment ago (kubectl apply of one file): ask. */
+  private async tenantExists(name: string): Promise<boolean> {
+    if (this.view.tenants.get(name)) return true;
+    return this.client.get(TenantRef, name).then(() => true, (e: unknown) => (isNotFound(e) ? false : Promise.reject(e)));
+  }
+
+  private async validateTenant(req: AdmissionRequest, t: TenantObject): Promise<AdmissionResponse> {
+    const name = t.metadata.name;
+    if (req.operation === "CREATE" && t.spec.parent) {
+      if (t.spec.parent === name) return deny(req, 422, "Invalid", `spec.parent: a tenant cannot be its own parent`);
+      if (!(await this.tenantExists(t.spec.parent))) return deny(req, 422, "Invalid", `spec.parent: Tenant "${t.spec.parent}" not found; create the parent first`);
+    }
+    for (const ns of t.spec.namespaces ?? []) {
+      if (RESERVED_NAMESPACES.includes(ns)) return deny(req, 422, "Invalid", `spec.namespaces: namespace "${ns}" is reserved for the platform`);
+      const other = this.view.tenants.list().find((x) => x.metadata.name !== name && (x.spec.namespaces ?? []).includes(ns));
+      const labelled = this.view.namespaces.get(ns)?.metadata.labels?.[TENANT_LABEL];
+      const owner = other?.metadata.name ?? (labelled && labelled !== name && this.view.tenants.get(labelled) ? labelled : undefined);
+      if (owner) return deny(req, 422, "Invalid", `spec.namespaces: namespace "${ns}" already belongs to tenant "${owner}"`);
+    }
+    return allow(req);
+  }
+
+  private async validateQuota(req: AdmissionRequest, q: QuotaObject): Promise<AdmissionResponse> {
+    if (!(await this.tenantExists(q.spec.tenant))) return deny(req, 422, "Invalid", `spec.tenant: Tenant "${q.spec.tenant}" not found`);
+    const tree = new Map(this.view.tree());
+    if (!tree.has(q.spec.tenant)) tree.set(q.spec.tenant, (await this.client.get<TenantObject>(TenantRef, q.spec.tenant)).spec.parent);
+    const limit = quotaLimit(q.metadata.name, q.spec);
+    const others = this.view.quotaLimits().filter((x) => x.name !== limit.name);
+    const twin = others.find((x) => x.tenant === limit.tenant && (x.zone ?? "") === (limit.zone ?? "") && (x.arch ?? "") === (limit.arch ?? ""));
+    if (twin) {
+      const scope = `${limit.zone ? `zone ${limit.zone}` : "every zone"}, ${limit.arch ?? "every architecture"}`;
+      return deny(req, 422, "Invalid", `spec: tenant "${limit.tenant}" already has quota "${twin.name}" for ${scope}; edit that one`);
+    }
+    const why = checkQuota(limit, [...others, limit], tree);
+    return why ? deny(req, 422, "Invalid", `spec.hard: ${why}`) : allow(req);
+  }
+}

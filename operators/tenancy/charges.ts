@@ -1,0 +1,146 @@
+// What an object costs against quota (pure): an Instance its vCPUs, memory, system disk and one
+// instance; a Volume its size and one volume; a VolumeSnapshot one snapshot. Also the rules that
+// need other objects to judge: the flavor and image must exist, the image must be visible to the
+// tenant, a custom size must be allowed, and a per-zone quota needs the zone.
+import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
+import type { VolumeSpec, VolumeSnapshotSpec } from "../api/storage.ts";
+import type { QuotaSpec } from "../api/tenancy.ts";
+import { bytes, cpuMillis } from "../platform/quantity.ts";
+import { ancestorsAndSelf, dimensions, type Amounts, type Charge, type Dimension, type Entry, type Ledger, type QuotaLimit, type Tree } from "./ledger.ts";
+
+const GiB = 1024 ** 3;
+
+export interface Lookup {
+  tree: Tree;
+  flavor(name: string): FlavorSpec | undefined;
+  image(name: string): ImageSpec | undefined;
+  /** A Volume in the object's namespace. */
+  volume(name: string): VolumeSpec | undefined;
+  /** Whether the tenant (or an ancestor) may use custom instance sizes. */
+  customSizes(tenant: string): boolean;
+}
+
+export type Priced = { charge: Charge } | { denied: string };
+
+/** Whether `tenant` may use `image`: Public to all; Private to its owner's tree; Shared also to the sharedWith tenants' trees. */
+export function imageVisible(image: ImageSpec, tenant: string, tree: Tree): boolean {
+  if (image.visibility === "Public") return true;
+  const chain = ancestorsAndSelf(tree, tenant);
+  if (image.owner && chain.includes(image.owner)) return true;
+  return image.visibility === "Shared" && (image.sharedWith ?? []).some((t) => chain.includes(t));
+}
+
+function visibleImage(field: string, name: string, tenant: string, lookup: Lookup): ImageSpec | string {
+  const image = lookup.image(name);
+  if (!image) return `${field}: Image "${name}" not found`;
+  if (!imageVisible(image, tenant, lookup.tree)) {
+    return `${field}: Image "${name}" is ${image.visibility} to tenant "${image.owner}" and not shared with tenant "${tenant}"`;
+  }
+  return image;
+}
+
+export function instanceCharge(spec: InstanceSpec, tenant: string, lookup: Lookup): Priced {
+  let vcpus: number;
+  let memory: string;
+  if (spec.flavor) {
+    const f = lookup.flavor(spec.flavor);
+    if (!f) return { denied: `spec.flavor: Flavor "${spec.flavor}" not found` };
+    vcpus = f.vcpus;
+    memory = f.memory;
+  } else if (spec.resources) {
+    if (!lookup.customSizes(tenant)) return { denied: `spec.resources: tenant "${tenant}" may not use custom sizes; choose a spec.flavor` };
+    vcpus = spec.resources.vcpus;
+    memory = spec.resources.memory;
+  } else {
+    return { denied: "spec must set exactly one of flavor or resources" };
+  }
+  const image = visibleImage("spec.image", spec.image, tenant, lookup);
+  if (typeof image === "string") return { denied: image };
+  const diskGiB = spec.systemDisk?.sizeGiB ?? image.minDiskGiB;
+  const first = spec.dataVolumes?.[0];
+  const zone = spec.zone ?? (first ? lookup.volume(first.volume)?.zone : undefined) ?? "";
+  return {
+    charge: {
+      tenant, zone, arch: image.architecture,
+      amounts: { cpu: vcpus * 1000, memory: bytes(memory), storage: diskGiB * GiB, instances: 1 },
+    },
+  };
+}
+
+export function volumeCharge(spec: VolumeSpec, tenant: string, lookup: Lookup): Priced {
+  if (spec.source?.image) {
+    const image = visibleImage("spec.source.image", spec.source.image, tenant, lookup);
+    if (typeof image === "string") return { denied: image };
+  }
+  return { charge: { tenant, zone: spec.zone, amounts: { storage: bytes(spec.size), volumes: 1 } } };
+}
+
+export function snapshotCharge(spec: VolumeSnapshotSpec, tenant: string, lookup: Lookup): Priced {
+  return { charge: { tenant, zone: lookup.volume(spec.volume)?.zone ?? "", amounts: { snapshots: 1 } } };
+}
+
+/** A per-zone quota can only count what names its zone: an object without one is refused. */
+export function zoneRequired(charge: Charge, quotas: readonly QuotaLimit[], tree: Tree): string | undefined {
+  if (charge.zone) return undefined;
+  const chain = ancestorsAndSelf(tree, charge.tenant);
+  const q = quotas.find((x) => x.zone && chain.includes(x.tenant));
+  return q ? `spec.zone is required: quota "${q.name}" of tenant "${q.tenant}" limits zone ${q.zone}` : undefined;
+}
+
+export const sameCharge = (a: Charge, b: Charge): boolean =>
+  a.tenant === b.tenant && a.zone === b.zone && a.arch === b.arch && dimensions.every((d) => (a.amounts[d] ?? 0) === (b.amounts[d] ?? 0));
+
+// ---- quotas and the ledger as stored ----
+
+export function quotaLimit(name: string, spec: QuotaSpec): QuotaLimit {
+  const hard: Amounts = {};
+  for (const dim of dimensions) {
+    const v = spec.hard[dim];
+    if (v === undefined) continue;
+    hard[dim] = dim === "cpu" ? cpuMillis(v) : dim === "memory" || dim === "storage" ? bytes(v) : Number(v);
+  }
+  return { name, tenant: spec.tenant, zone: spec.zone, arch: spec.architecture, hard };
+}
+
+/** "C acme az1 amd64 cpu=4000,instances=1" (committed) or "R1732390000000 ..." (reserved until then); "-" for no zone or arch. */
+export function encodeEntry(e: Entry): string {
+  const state = e.state === "Committed" ? "C" : `R${e.expiresAt ?? 0}`;
+  const amounts = dimensions.filter((d) => e.charge.amounts[d]).map((d) => `${d}=${e.charge.amounts[d]}`).join(",");
+  return `${state} ${e.charge.tenant} ${e.charge.zone || "-"} ${e.charge.arch || "-"} ${amounts || "-"}`;
+}
+
+export function decodeEntry(s: string): Entry | undefined {
+  const [state, tenant, zone, arch, amounts] = s.split(" ");
+  if (!state || !tenant || !zone || !arch || !amounts) return undefined;
+  const a: Amounts = {};
+  if (amounts !== "-") {
+    for (const kv of amounts.split(",")) {
+      const [k, v] = kv.split("=");
+      if ((dimensions as readonly string[]).includes(k ?? "") && Number.isFinite(Number(v))) a[k as Dimension] = Number(v);
+    }
+  }
+  const charge: Charge = { tenant, zone: zone === "-" ? "" : zone, amounts: a };
+  if (arch !== "-") charge.arch = arch;
+  if (state === "C") return { charge, state: "Committed" };
+  return state.startsWith("R") ? { charge, state: "Reserved", expiresAt: Number(state.slice(1)) } : undefined;
+}
+
+export function decodeLedger(entries: Record<string, string> | undefined): Ledger {
+  const out: Ledger = {};
+  for (const [uid, s] of Object.entries(entries ?? {})) {
+    const e = decodeEntry(s);
+    if (e) out[uid] = e;
+  }
+  return out;
+}
+
+/** A JSON merge patch of `entries` that turns `from` into `to` (null deletes a key). */
+export function entriesPatch(from: Ledger, to: Ledger): Record<string, string | null> {
+  const patch: Record<string, string | null> = {};
+  for (const uid of Object.keys(from)) if (!(uid in to)) patch[uid] = null;
+  for (const [uid, e] of Object.entries(to)) {
+    const s = encodeEntry(e);
+    if (!from[uid] || encodeEntry(from[uid]) !== s) patch[uid] = s;
+  }
+  return patch;
+}

@@ -1,0 +1,211 @@
+// Tenancy controllers:
+//   tenant  — a Tenant's namespaces (created, labelled cellcloud.io/tenant=<name>), its RoleBindings
+//             to the built-in ClusterRoles (an ancestor's admins administer its departments too),
+//             its root's QuotaLedger, and status (root, path, Ready);
+//   quota   — a Quota's status: used and reserved within its scope, from its root's ledger;
+//   ledger  — drops reservations whose object never appeared, and every few minutes recounts the
+//             ledger from the objects that exist (heals drift after crashes);
+//   usage   — per charged kind: commits a reservation once its object exists, charges an object
+//             the ledger does not know, and on delete releases by uid before removing the finalizer.
+import { QuotaLedger, TENANT_LABEL } from "../api/tenancy.ts";
+import { isoSeconds } from "../runtime/clock.ts";
+import { addFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
+import { isAlreadyExists, isNotFound } from "../runtime/kube.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
+import { keyOf, requestKey, type KubeObject, type ResourceRef } from "../runtime/types.ts";
+import { QUOTA_FINALIZER } from "./admission.ts";
+import { LedgerRef, LedgerStore, type LedgerObject } from "./ledger-store.ts";
+import { ancestorsAndSelf, commit, dimensions, expire, formatAmount, quotaUsage, recount, release, type Amounts, type Charge, type Ledger } from "./ledger.ts";
+import { NamespaceRef, QuotaRef, TenancyView, TenantRef, type QuotaObject, type TenantObject } from "./view.ts";
+import { quotaLimit } from "./charges.ts";
+
+export const RoleBindingRef: ResourceRef = { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true };
+
+/** The built-in roles a Tenant's subjects are bound to, in each of its namespaces. */
+export const tenantRoles = [
+  { binding: "cellcloud-tenant-admins", role: "cellcloud-tenant-admin", subjects: "admins" },
+  { binding: "cellcloud-tenant-users", role: "cellcloud-tenant-user", subjects: "users" },
+  { binding: "cellcloud-tenant-viewers", role: "cellcloud-viewer", subjects: "viewers" },
+] as const;
+
+/** How often each ledger is rebuilt from the objects that exist. */
+export const RECOUNT_EVERY_MS = Number(process.env.CELLCLOUD_QUOTA_RECOUNT_MS) || 180_000;
+
+interface Tenancy { view: TenancyView; store: LedgerStore }
+const shared = new WeakMap<Manager, Tenancy>();
+
+/** The caches and ledger store one manager's webhook and controllers share. */
+export function tenancyOf(mgr: Manager): Tenancy {
+  let t = shared.get(mgr);
+  if (!t) {
+    const view = new TenancyView(mgr);
+    t = { view, store: new LedgerStore(mgr.client, view.ledgers) };
+    shared.set(mgr, t);
+  }
+  return t;
+}
+
+const ownedBy = (t: TenantObject) => [{ apiVersion: t.apiVersion ?? "tenancy.cellcloud.io/v1alpha1", kind: "Tenant", name: t.metadata.name, uid: t.metadata.uid ?? "", controller: true, blockOwnerDeletion: false }];
+
+export function setupTenancyControllers(mgr: Manager): unknown[] {
+  const { view, store } = tenancyOf(mgr);
+  const descendants = (name: string) => view.tenants.list().filter((t) => ancestorsAndSelf(view.tree(), t.metadata.name).includes(name)).map(keyOf);
+
+  const tenant = mgr.controller("tenant").for(TenantRef)
+    .watches(TenantRef, (o) => descendants(o.metadata.name))
+    .watches(NamespaceRef, (o) => [o.metadata.labels?.[TENANT_LABEL] ?? ""].filter(Boolean), TENANT_LABEL)
+    .complete(async (req) => {
+      const t = view.tenants.get(requestKey(req));
+      if (!t || t.metadata.deletionTimestamp) return;
+      const tree = view.tree();
+      const chain = ancestorsAndSelf(tree, t.metadata.name);
+      const root = chain.at(-1)!;
+      const fields = { root, path: [...chain].reverse().join("/") };
+      if (t.spec.parent && !tree.has(t.spec.parent)) {
+        await writeStatus(mgr.client, TenantRef, t, { ...withCondition(t, { type: "Ready", status: "False", reason: "ParentNotFound", message: `spec.parent: Tenant "${t.spec.parent}" not found` }), ...fields });
+        return;
+      }
+      const conflicts: string[] = [];
+      let namespaces = 0;
+      for (const ns of t.spec.namespaces ?? []) {
+        const owner = await ensureNamespace(mgr, ns, t.metadata.name, view);
+        if (owner !== t.metadata.name) { conflicts.push(`namespace "${ns}" belongs to tenant "${owner}"`); continue; }
+        namespaces++;
+        for (const r of tenantRoles) {
+          const subjects = r.subjects === "admins"
+            ? chain.flatMap((x) => view.tenants.get(x)?.spec.admins ?? [])
+            : t.spec[r.subjects] ?? [];
+          await mgr.client.apply(RoleBindingRef, {
+            apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding",
+            metadata: { name: r.binding, namespace: ns, labels: { [TENANT_LABEL]: t.metadata.name }, ownerReferences: ownedBy(t) },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: r.role },
+            subjects: subjects.map((s) => ({ ...s, ...(s.kind === "ServiceAccount" ? {} : { apiGroup: "rbac.authorization.k8s.io" }) })),
+          } as KubeObject, mgr.fieldManager);
+        }
+      }
+      if (root === t.metadata.name) await ensureLedger(mgr, t, view);
+      const status = conflicts.length
+        ? withCondition(t, { type: "Ready", status: "False", reason: "NamespaceConflict", message: `spec.namespaces: ${conflicts.join("; ")}` })
+        : markReady(t, "Provisioned", `${namespaces} namespace(s) with role bindings`);
+      await writeStatus(mgr.client, TenantRef, t, { ...status, ...fields, namespaces });
+    });
+
+  const quotasOfRoot = (root: string) => view.quotas.list().filter((q) => view.tenants.get(q.spec.tenant) && view.rootOf(q.spec.tenant) === root).map(keyOf);
+  const quota = mgr.controller("quota").for(QuotaRef)
+    .watches(LedgerRef, (o) => quotasOfRoot(o.metadata.name))
+    .watches(TenantRef, () => view.quotas.list().map(keyOf))
+    .complete(async (req) => {
+      const q = view.quotas.get(requestKey(req));
+      if (!q) return;
+      const tree = view.tree();
+      if (!tree.has(q.spec.tenant)) {
+        await writeStatus(mgr.client, QuotaRef, q, withCondition(q, { type: "Ready", status: "False", reason: "TenantNotFound", message: `spec.tenant: Tenant "${q.spec.tenant}" not found` }));
+        return;
+      }
+      const limit = quotaLimit(q.metadata.name, q.spec);
+      const { used, reserved } = quotaUsage(store.current(view.rootOf(q.spec.tenant, tree)), tree, limit, Date.now());
+      const show = (a: Amounts) => Object.fromEntries(dimensions.filter((d) => limit.hard[d] !== undefined || a[d]).map((d) => [d, formatAmount(d, a[d] ?? 0)]));
+      const full = dimensions.filter((d) => limit.hard[d] !== undefined && (used[d] ?? 0) + (reserved[d] ?? 0) >= limit.hard[d]!);
+      const message = full.length ? `at the limit for ${full.join(", ")}` : "enforced at admission";
+      await writeStatus(mgr.client, QuotaRef, q, { ...markReady(q, "Enforced", message), used: show(used), reserved: show(reserved) });
+    });
+
+  const ledger = mgr.controller("quota-ledger").for(LedgerRef).complete(async (req) => {
+    const l = view.ledgers.get(requestKey(req));
+    if (!l) return;
+    const root = l.metadata.name;
+    const last = l.status?.lastRecount ? Date.parse(l.status.lastRecount) : 0;
+    const due = Date.now() - last >= RECOUNT_EVERY_MS;
+    if (due) {
+      const actual = actualCharges(view, root, store.current(root));
+      await store.run(root, (led, now) => ({ ledger: recount(led, actual, now), result: undefined }));
+    } else {
+      await store.run(root, (led, now) => ({ ledger: expire(led, now), result: undefined }));
+    }
+    const fresh = view.ledgers.get(requestKey(req)) ?? l;
+    const status = markReady(fresh, "Counting", "");
+    await writeStatus(mgr.client, LedgerRef, fresh, { ...status, ...(due ? { lastRecount: isoSeconds(Date.now()) } : {}) });
+    const nextReservation = Object.values(store.current(root)).filter((e) => e.state === "Reserved").map((e) => (e.expiresAt ?? 0) - Date.now());
+    return { requeueAfterMs: Math.max(1000, Math.min(RECOUNT_EVERY_MS, ...nextReservation.map((ms) => ms + 500))) };
+  });
+
+  const usage = [...view.charged.entries()].map(([kind, informer]) =>
+    mgr.controller(`quota-usage-${kind.ref.plural}`).for(kind.ref).concurrency(4).complete(async (req) => {
+      const obj = informer.get(requestKey(req));
+      if (!obj) return;
+      const uid = obj.metadata.uid ?? "";
+      const tenant = view.tenantOf(obj.metadata.namespace);
+      const root = tenant && view.tenants.get(tenant) ? view.rootOf(tenant) : undefined;
+      const mine = hasFinalizer(obj, QUOTA_FINALIZER);
+      if (obj.metadata.deletionTimestamp) {
+        // Release only when ours is the last finalizer: until then the delete may still fail.
+        if (!mine || (obj.metadata.finalizers ?? []).some((f) => f !== QUOTA_FINALIZER)) return;
+        if (root) await store.run(root, (l) => ({ ledger: release(l, uid), result: undefined }));
+        await removeFinalizer(mgr.client, kind.ref, obj, QUOTA_FINALIZER);
+        return;
+      }
+      if (!root) {
+        if (mine) await removeFinalizer(mgr.client, kind.ref, obj, QUOTA_FINALIZER);
+        return;
+      }
+      if (!mine) await addFinalizer(mgr.client, kind.ref, obj, QUOTA_FINALIZER);
+      const entry = store.current(root)[uid];
+      if (entry?.state === "Committed") return;
+      const priced = entry ? undefined : kind.price(obj, tenant!, view.lookup(obj.metadata.namespace!));
+      await store.run(root, (l) => {
+        if (l[uid]) return { ledger: commit(l, uid), result: undefined };
+        return priced && "charge" in priced ? { ledger: { ...l, [uid]: { charge: priced.charge, state: "Committed" as const } }, result: undefined } : { ledger: l, result: undefined };
+      });
+    }),
+  );
+  return [tenant, quota, ledger, ...usage];
+}
+
+/** What every object of `root`'s tree holds now; an object that can no longer be priced keeps its ledger charge. */
+function actualCharges(view: TenancyView, root: string, ledger: Ledger): Map<string, Charge> {
+  const tree = view.tree();
+  const out = new Map<string, Charge>();
+  for (const ns of view.namespaces.list()) {
+    const tenant = ns.metadata.labels?.[TENANT_LABEL];
+    if (!tenant || !tree.has(tenant) || view.rootOf(tenant, tree) !== root) continue;
+    const lookup = view.lookup(ns.metadata.name, tree);
+    for (const [kind, informer] of view.charged) {
+      for (const obj of informer.list(ns.metadata.name)) {
+        const uid = obj.metadata.uid ?? "";
+        const priced = kind.price(obj, tenant, lookup);
+        if ("charge" in priced) out.set(uid, priced.charge);
+        else if (ledger[uid]) out.set(uid, ledger[uid].charge);
+      }
+    }
+  }
+  return out;
+}
+
+/** Creates or labels `name` for `tenant`; returns the tenant that owns it (another one: a conflict). */
+async function ensureNamespace(mgr: Manager, name: string, tenant: string, view: TenancyView): Promise<string> {
+  let ns: KubeObject | undefined;
+  try {
+    ns = await mgr.client.get(NamespaceRef, name);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  const owner = ns?.metadata.labels?.[TENANT_LABEL];
+  if (owner && owner !== tenant && view.tenants.get(owner)) return owner;
+  if (!ns) {
+    await mgr.client.create(NamespaceRef, { apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { [TENANT_LABEL]: tenant } } });
+  } else if (owner !== tenant) {
+    await mgr.client.patch(NamespaceRef, name, undefined, { metadata: { labels: { [TENANT_LABEL]: tenant } } }, "merge");
+  }
+  return tenant;
+}
+
+async function ensureLedger(mgr: Manager, t: TenantObject, view: TenancyView): Promise<void> {
+  const name = t.metadata.name;
+  const l = view.ledgers.get(name);
+  const body = { apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name, ownerReferences: ownedBy(t) }, spec: { tenant: name } };
+  if (!l) await mgr.client.create(LedgerRef, body).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+  else if (!l.metadata.ownerReferences?.some((r) => r.uid === t.metadata.uid)) {
+    await mgr.client.patch(LedgerRef, name, undefined, { metadata: { ownerReferences: ownedBy(t) } }, "merge");
+  }
+}
