@@ -26,7 +26,7 @@ let catalog: Awaited<ReturnType<typeof createCatalog>>;
 const namespaces: string[] = [];
 
 beforeAll(async () => {
-  t = await startTenancy(system.name);
+  t = await startTenancy(system.name, ["tenancy", "compute-catalog", "instance"]);
   catalog = await createCatalog(kubeConfig(), base);
 });
 
@@ -238,6 +238,13 @@ describe("isolation", () => {
     expect(await annotate(`${ap}-user`, [`${APPROVED_BY}=${ap}-user`]))
       .toContain(`user "${ap}-user" may not approve instances in namespace ${ns}`);
     expect(await annotate(`${ap}-user`, [`${APPROVAL_REQUIRED}-`])).toContain("may not approve");
+    const approved = (status: string) => eventually(async () => {
+      const o = await t.client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }>(InstanceRef, "order", ns);
+      const c = o.status?.conditions?.find((x) => x.type === "Approved");
+      return c?.status === status && c;
+    }, { what: `order Approved=${status}` });
+    expect(await approved("False")).toMatchObject({ reason: "AwaitingApproval" });
     expect(await annotate(`${ap}-admin`, [`${APPROVED_BY}=${ap}-admin`])).toContain("annotated");
+    expect(await approved("True")).toMatchObject({ reason: "Approved", message: `approved by ${ap}-admin` });
   });
 });

@@ -12,6 +12,7 @@ import type { Controller } from "../runtime/controller.ts";
 import { PodRef } from "../runtime/core.ts";
 import { ensureObjects } from "../runtime/ensure.ts";
 import { addFinalizer, isDeleting, removeFinalizer } from "../runtime/finalizers.ts";
+import { approvalGate } from "../tenancy/approval.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/kube.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { setCondition } from "../runtime/conditions.ts";
@@ -158,6 +159,9 @@ export function setupInstanceController(mgr: Manager): Controller {
       const owned = pods.byIndex(idx.podInstance, key);
       if (isDeleting(cached)) return finalize(cached, owned);
       let inst = await addFinalizer(client, InstanceRef, cached, FINALIZER);
+      const gated = await approvalGate(client, InstanceRef, inst);
+      if (!gated) return;
+      inst = gated;
       const spec = inst.spec;
       const now = Date.now();
       const resolved = resolve(spec, catalog(req.namespace), req.name);

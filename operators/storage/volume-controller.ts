@@ -10,6 +10,7 @@ import type { ImageSpec } from "../api/compute.ts";
 import { isoSeconds } from "../runtime/clock.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { addFinalizer, isDeleting, removeFinalizer } from "../runtime/finalizers.ts";
+import { approvalGate } from "../tenancy/approval.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/kube.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { ensureObjects } from "../runtime/ensure.ts";
@@ -195,6 +196,9 @@ export function setupVolumeControllers(mgr: Manager): unknown[] {
       if (!cached) return;
       if (isDeleting(cached)) return finalize(cached);
       let v = await addFinalizer(client, VolumeRef, cached, FINALIZER);
+      const gated = await approvalGate(client, VolumeRef, v);
+      if (!gated) return;
+      v = gated;
       const type = types.get(v.spec.type);
       const { attached } = attachmentsOf(v);
       if (!type) {
