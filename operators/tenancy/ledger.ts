@@ -43,7 +43,7 @@ export interface QuotaLimit {
 export type Tree = ReadonlyMap<string, string | undefined>;
 
 /** How long a reservation waits for its object (kube-apiserver may fail a create after admission). */
-export const RESERVATION_TTL_MS = 60_000;
+export const RESERVATION_TTL_MS = Number(process.env.CELLCLOUD_QUOTA_RESERVATION_MS) || 60_000;
 
 export function ancestorsAndSelf(tree: Tree, tenant: string): string[] {
   const out: string[] = [];

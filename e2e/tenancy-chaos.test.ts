@@ -1,0 +1,134 @@
+// Crash safety of quota: instances are created (and some deleted) concurrently while the manager —
+// a real `node operators/main.ts` serving the webhook — is SIGKILLed at random moments, including
+// between a deducting admission and the object's creation. A namespace ResourceQuota (evaluated by
+// kube-apiserver after the webhooks) also fails creates after they were admitted (kubernetes
+// #119593). Afterwards the ledger and the Quota's `used` equal what really exists, nothing stays
+// reserved, and deleting everything leaves no finalizer behind and usage at zero.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InstanceRef } from "../operators/compute/instance-controller.ts";
+import { isNotFound } from "../operators/runtime/kube.ts";
+import type { KubeObject } from "../operators/runtime/types.ts";
+import { NamespaceRef } from "../operators/tenancy/view.ts";
+import { createCatalog } from "./support/compute.ts";
+import { eventually, kubeConfig, refusal, uniqueName, useNamespace } from "./support/kube.ts";
+import { spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { QuotaRef, TenantRef, deleteInstances, freePorts, instance, ledgerEntries, quota, quotaUsed, tenant } from "./support/tenancy.ts";
+import { KubeClient } from "../operators/runtime/kube.ts";
+import { MutatingRef, SecretRef, ValidatingRef, WEBHOOK_CONFIG } from "../operators/tenancy/webhook.ts";
+
+const system = useNamespace("tenancy-chaos-system");
+const base = uniqueName("qc");
+const root = `${base}-t`;
+const ns = `${root}-ns`;
+const LABEL = { "cellcloud.io/test": "tenancy-chaos" };
+const client = new KubeClient(kubeConfig());
+const ResourceQuotaRef = { group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true };
+let cat: Awaited<ReturnType<typeof createCatalog>>;
+let manager: ManagerProcess | undefined;
+let ports: number[] = [];
+let kills = 0;
+
+function start(): ManagerProcess {
+  const [metricsPort, healthPort, webhookPort] = ports as [number, number, number];
+  manager = spawnManager({
+    leaseId: base, metricsPort, healthPort, controllers: "tenancy,compute-catalog",
+    extraArgs: [
+      "--leader-elect=false", `--webhook-port=${webhookPort}`, "--webhook-bind-address=127.0.0.1",
+      `--webhook-url=https://127.0.0.1:${webhookPort}`, `--webhook-namespace=${system.name}`,
+    ],
+  });
+  return manager;
+}
+
+async function kill(): Promise<void> {
+  const m = manager;
+  if (!m) return;
+  const exited = new Promise((r) => m.child.once("exit", r));
+  m.child.kill("SIGKILL");
+  await exited;
+  kills++;
+  manager = undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  ports = await freePorts(3);
+  // short reservations and recounts, so the test sees expiry and healing within its time
+  process.env.CELLCLOUD_QUOTA_RESERVATION_MS = "8000";
+  process.env.CELLCLOUD_QUOTA_RECOUNT_MS = "15000";
+  cat = await createCatalog(kubeConfig(), base);
+  start();
+  await client.create(TenantRef, tenant(root, { namespaces: [ns] }, LABEL));
+  await eventually(() => client.get(NamespaceRef, ns).then((n) => n.metadata.labels?.["cellcloud.io/tenant"] === root), { what: "tenant namespace" });
+  await eventually(async () => (await refusal(client.create(QuotaRef, quota(root, { tenant: root, hard: { cpu: 1000, instances: 1000 } }, LABEL)))) === "accepted",
+    { what: "the webhook admits the Quota", timeoutMs: 60_000 });
+  await client.create(ResourceQuotaRef, { apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "count", namespace: ns }, spec: { hard: { "count/instances.compute.cellcloud.io": "30" } } } as KubeObject);
+});
+
+afterAll(async () => {
+  if (!manager) start();
+  await deleteInstances(client, [ns]).catch(() => undefined);
+  await client.delete(QuotaRef, root).catch(() => undefined);
+  await client.delete(TenantRef, root).catch(() => undefined);
+  await client.delete(NamespaceRef, ns).catch(() => undefined);
+  await kill();
+  await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+  await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+  await client.delete(SecretRef, "cellcloud-webhook-cert", system.name).catch(() => undefined);
+  for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+  delete process.env.CELLCLOUD_QUOTA_RESERVATION_MS;
+  delete process.env.CELLCLOUD_QUOTA_RECOUNT_MS;
+});
+
+describe("quota under crashes", () => {
+  it("ends with used equal to real usage after the manager is killed between admissions and creates", async () => {
+    let chaos = true;
+    const killer = (async () => {
+      while (chaos) {
+        await sleep(1000 + Math.random() * 2000);
+        if (!chaos) break;
+        await kill();
+        await sleep(100 + Math.random() * 500);
+        start();
+      }
+    })();
+    const outcomes: Record<string, number> = {};
+    const tally = (r: string) => {
+      const k = r === "accepted" ? "accepted" : r.includes("exceeded quota") ? "resourcequota" : r.includes("failed calling webhook") ? "webhook down" : r.includes("not synced") ? "not synced" : "other";
+      outcomes[k] = (outcomes[k] ?? 0) + 1;
+    };
+    const deadline = Date.now() + 30_000;
+    for (let round = 0; Date.now() < deadline; round++) {
+      const batch = Array.from({ length: 8 }, (_, i) => refusal(client.create(InstanceRef, instance(`vm-${round}-${i}`, ns, { flavor: cat.flavor, image: cat.x86, zone: "az1" }))));
+      (await Promise.all(batch)).forEach(tally);
+      // delete a couple, so releases race with the kills too
+      const { items } = await client.list(InstanceRef, {}, ns);
+      for (const i of items.slice(0, 2)) await client.delete(InstanceRef, i.metadata.name, ns).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+      await sleep(100);
+    }
+    chaos = false;
+    await killer;
+    if (!manager) start();
+    console.log(`tenancy chaos: ${kills} kills, outcomes ${JSON.stringify(outcomes)}`);
+    expect(kills).toBeGreaterThanOrEqual(5);
+    expect(outcomes.accepted ?? 0).toBeGreaterThan(0);
+    expect(outcomes.resourcequota ?? 0).toBeGreaterThan(0); // admitted by us, then refused by kube-apiserver
+
+    // Converged: every existing (not deleting) instance is charged exactly once; nothing else is.
+    const existing = async () => (await client.list(InstanceRef, {}, ns)).items;
+    await eventually(async () => {
+      const live = await existing();
+      const entries = await ledgerEntries(client, root);
+      const uids = live.map((i) => i.metadata.uid).sort();
+      return live.every((i) => !i.metadata.deletionTimestamp) && JSON.stringify(Object.keys(entries).sort()) === JSON.stringify(uids)
+        && Object.values(entries).every((e) => e.startsWith("C "));
+    }, { what: "ledger = the instances that exist, all committed", timeoutMs: 120_000 });
+    const n = (await existing()).length;
+    await quotaUsed(client, root, { cpu: String(2 * n), instances: String(n), memory: n ? `${4 * n}Gi` : "0" });
+
+    await deleteInstances(client, [ns]);
+    await quotaUsed(client, root, { cpu: "0", instances: "0" });
+    expect(await ledgerEntries(client, root)).toEqual({});
+  });
+});
