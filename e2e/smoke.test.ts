@@ -4,15 +4,20 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
-import { SMOKE_CONTROLLERS, cleanSmoke, runSmoke } from "./support/smoke.ts";
+import { SMOKE_CONTROLLERS, cleanSmoke, runSmoke, smokeWebhookArgs } from "./support/smoke.ts";
 
 const external = Boolean(process.env.CELLCLOUD_KUBECONFIG);
 const ns = useNamespace("smoke");
+const system = useNamespace("smoke-system");
 const leaseId = uniqueName("smoke");
 let manager: ManagerProcess | undefined;
 
 beforeAll(() => {
-  if (!external) manager = spawnManager({ leaseId, metricsPort: 16580, healthPort: 16581, controllers: SMOKE_CONTROLLERS.join(",") });
+  if (!external) {
+    manager = spawnManager({
+      leaseId, metricsPort: 16580, healthPort: 16581, controllers: SMOKE_CONTROLLERS.join(","), extraArgs: smokeWebhookArgs(16582, system.name),
+    });
+  }
 });
 afterAll(async () => {
   manager?.child.kill("SIGTERM");
@@ -23,6 +28,7 @@ describe("product smoke suite", () => {
   it("passes", async () => {
     await runSmoke({
       namespace: ns.name, prefix: "smoke", timeoutMs: 60_000,
+      webhook: { namespace: manager ? system.name : process.env.CELLCLOUD_NAMESPACE ?? "cellcloud-system", rotates: Boolean(manager) },
       ...(manager ? { metricsUrl: manager.metricsUrl, lease: { namespace: "kube-system", name: leaseId } } : {}),
     });
   });

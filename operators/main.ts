@@ -19,6 +19,8 @@ const usage = `Usage: cellcloud-manager [flags]
   --webhook-service NS/NAME[:PORT]  or through a Service (in cluster)
   --webhook-hosts a,b               DNS names and IPs of its certificate (default: the URL's host, or the Service's names)
   --webhook-namespace NS            where its certificate Secret lives; excluded from the webhook (default $POD_NAMESPACE, else kube-system)
+  --webhook-cert-validity SECONDS   lifetime of its serving certificate, renewed with a third left (default 90 days)
+  --webhook-cert-check SECONDS      how often the certificate is checked and re-read (default 3600)
   --concurrency N                   workers per controller (default 2)
   --leader-elect BOOL               run leader election (default true)
   --leader-election-namespace NS    namespace of the Lease (default $POD_NAMESPACE, else kube-system)
@@ -39,6 +41,8 @@ const { values: flags } = parseArgs({
     "webhook-service": { type: "string" },
     "webhook-hosts": { type: "string" },
     "webhook-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
+    "webhook-cert-validity": { type: "string" },
+    "webhook-cert-check": { type: "string" },
     concurrency: { type: "string", default: "2" },
     "leader-elect": { type: "string", default: "true" },
     "leader-election-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
@@ -97,6 +101,8 @@ function webhookOptions(): WebhookOptions {
     ?? (service ? [`${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}.svc.cluster.local`] : [new URL(url!).hostname.replace(/^\[|\]$/g, "")]);
   return {
     port: Number(flags["webhook-port"]), bindAddress: flags["webhook-bind-address"], url, service, hosts, namespace: flags["webhook-namespace"],
+    ...(flags["webhook-cert-validity"] ? { certValidityMs: seconds(flags["webhook-cert-validity"]) } : {}),
+    ...(flags["webhook-cert-check"] ? { checkEveryMs: seconds(flags["webhook-cert-check"]) } : {}),
   };
 }
 

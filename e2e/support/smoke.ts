@@ -5,7 +5,10 @@
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../../operators/compute/catalog-controller.ts";
 import { InstanceRef } from "../../operators/compute/instance-controller.ts";
-import { VolumeRef, VolumeTypeRef } from "../../operators/storage/volume-controller.ts";
+import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/storage/volume-controller.ts";
+import { RoleBindingRef } from "../../operators/tenancy/tenant-controller.ts";
+import { NamespaceRef, QuotaRef, TenantRef } from "../../operators/tenancy/view.ts";
+import { MutatingRef, ValidatingRef, WEBHOOK_CONFIG } from "../../operators/tenancy/webhook.ts";
 import { schedulerName } from "../../operators/platform/scheduler/podrequest.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
@@ -17,7 +20,18 @@ import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { widgetsIn } from "./widgets.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "tenancy"];
+
+/**
+ * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
+ * lives 12 s (renewed with 4 s left, checked every second), so a smoke run sees it rotate.
+ */
+export function smokeWebhookArgs(port: number, namespace: string): string[] {
+  return [
+    `--webhook-port=${port}`, "--webhook-bind-address=127.0.0.1", `--webhook-url=https://127.0.0.1:${port}`,
+    `--webhook-namespace=${namespace}`, "--webhook-cert-validity=12", "--webhook-cert-check=1",
+  ];
+}
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
@@ -31,9 +45,11 @@ export interface SmokeOptions {
   metricsUrl?: string;
   /** Another cluster than the harness's (the k3s suite). */
   kubeConfig?: KubeConfig;
+  /** Where the webhook keeps its certificate Secret, and whether its certificate is short-lived enough to see it rotate. */
+  webhook: { namespace: string; rotates: boolean };
 }
 
-export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig }: SmokeOptions): Promise<void> {
+export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig, webhook }: SmokeOptions): Promise<void> {
   const { kc, core, coordination } = clients(kubeConfig);
   const widgets = widgetsIn(kc, namespace);
   const events = kc.makeApiClient(EventsV1Api);
@@ -71,6 +87,7 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
   await platformSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
   await computeCatalogSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
+  await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
   if (metricsUrl) {
     const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
     if (failures > 0) throw new Error(`the manager's informers had ${failures} failed list/watch requests`);
@@ -233,6 +250,61 @@ async function computeCatalogSmoke(kc: KubeConfig, namespace: string, base: stri
   for (const [ref, { metadata: { name, namespace: ns } }] of objects) await client.delete(ref, name, ns);
 }
 
+/**
+ * Tenancy: a Tenant claims an existing namespace (labelled) and a new one (created), with role
+ * bindings; its Quota counts what the webhook admits and refuses what does not fit, naming the quota;
+ * a snapshot and a volume are charged too; an approval is checked by SubjectAccessReview; the
+ * webhook rotates its certificate; deleting releases everything (the quota finalizer comes off).
+ */
+async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number, webhook: SmokeOptions["webhook"]): Promise<void> {
+  const client = new KubeClient(kc);
+  const { core } = clients(kc);
+  const labels = { [SMOKE_LABEL]: namespace };
+  const opts = { timeoutMs };
+  const name = `${base}-t`;
+  const [nsOld, nsNew] = [`${base}-t1`, `${base}-t2`];
+  const secret = async () => (await core.readNamespacedSecret({ name: "cellcloud-webhook-cert", namespace: webhook.namespace })).data?.["tls.crt"];
+  const firstCert = await eventually(secret, { ...opts, what: "webhook certificate Secret" });
+  await core.createNamespace({ body: { metadata: { name: nsOld, labels } } });
+  await client.create(TenantRef, { apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Tenant", metadata: { name, labels }, spec: { namespaces: [nsOld, nsNew], admins: [{ kind: "User", name: `${base}-admin` }] } });
+  await eventually(async () => isReadyAtGeneration(await client.get(TenantRef, name) as never), { ...opts, what: "Tenant Ready" });
+  for (const ns of [nsOld, nsNew]) {
+    const got = await core.readNamespace({ name: ns });
+    if (got.metadata?.labels?.["cellcloud.io/tenant"] !== name) throw new Error(`namespace ${ns} is not labelled for tenant ${name}`);
+    await client.patch(NamespaceRef, ns, undefined, { metadata: { labels } }, "merge");
+    await client.get(RoleBindingRef, "cellcloud-tenant-admins", ns);
+  }
+  await client.create(QuotaRef, { apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Quota", metadata: { name, labels }, spec: { tenant: name, hard: { cpu: 4, instances: 5, snapshots: 2 } } });
+  await eventually(async () => isReadyAtGeneration(await client.get(QuotaRef, name) as never), { ...opts, what: "Quota Ready" });
+  const cat = await createCatalog(kc, `${base}-q`, labels);
+  const vm = (n: string) => ({ apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Instance", metadata: { name: n, namespace: nsNew }, spec: { flavor: cat.flavor, image: cat.x86, powerState: "Stopped" } });
+  // The webhook may take a moment to be called after its configuration appears: retry until charged.
+  await eventually(() => client.create(InstanceRef, vm("a")).then(() => true), { ...opts, what: "Instance admitted" });
+  await client.create(InstanceRef, vm("b"));
+  const refused = await client.create(InstanceRef, vm("c")).then(() => "accepted", (e: unknown) => String(e));
+  if (!refused.includes(`quota "${name}" exceeded for cpu: requested 2, used 4, limit 4`)) throw new Error(`third Instance: ${refused}`);
+  await client.create(VolumeRef, { apiVersion: "storage.cellcloud.io/v1alpha1", kind: "Volume", metadata: { name: "v", namespace: nsNew }, spec: { size: "10Gi", type: "none", zone: "az1" } });
+  await client.create(VolumeSnapshotRef, { apiVersion: "storage.cellcloud.io/v1alpha1", kind: "VolumeSnapshot", metadata: { name: "s", namespace: nsNew }, spec: { volume: "v" } });
+  const used = (want: Record<string, string>) => eventually(async () => {
+    const q = await client.get<KubeObject & { status?: { used?: Record<string, string> } }>(QuotaRef, name);
+    return Object.entries(want).every(([k, v]) => q.status?.used?.[k] === v);
+  }, { ...opts, what: `Quota used ${JSON.stringify(want)}` });
+  await used({ cpu: "4", instances: "2", snapshots: "1" });
+  // approving asks the apiserver whether the user may `approve` (the admin may)
+  await client.patch(InstanceRef, "a", nsNew, { metadata: { annotations: { "tenancy.cellcloud.io/approved-by": "smoke" } } }, "merge");
+  if (webhook.rotates) await eventually(async () => (await secret()) !== firstCert, { timeoutMs: Math.max(timeoutMs, 20_000), what: "webhook certificate rotated" });
+  for (const n of ["a", "b"]) await client.delete(InstanceRef, n, nsNew);
+  await client.delete(VolumeSnapshotRef, "s", nsNew);
+  await client.delete(VolumeRef, "v", nsNew);
+  await used({ cpu: "0", instances: "0", snapshots: "0" });
+  for (const n of ["a", "b"]) await eventuallyGone(() => client.get(InstanceRef, n, nsNew), `Instance ${n} deleted`, timeoutMs);
+  await eventuallyGone(() => client.get(VolumeSnapshotRef, "s", nsNew), "VolumeSnapshot deleted", timeoutMs);
+  await eventuallyGone(() => client.get(VolumeRef, "v", nsNew), "Volume deleted", timeoutMs);
+  await client.delete(QuotaRef, name);
+  await client.delete(TenantRef, name);
+  for (const [ref, n] of cat.all) await client.delete(ref, n);
+}
+
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
 export async function cleanSmoke(namespace: string): Promise<void> {
   const { kc, core } = clients();
@@ -272,5 +344,20 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) {
       await client.delete(ref, o.metadata.name).catch(() => undefined);
     }
+  }
+  // tenancy: the webhook goes first (its manager is gone, and it fails closed), then what it guarded
+  await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+  await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+  for (const ns of (await core.listNamespace({ labelSelector: selector }).catch(() => ({ items: [] }))).items) {
+    const n = ns.metadata?.name ?? "";
+    for (const ref of [InstanceRef, VolumeRef, VolumeSnapshotRef]) {
+      for (const o of (await client.list(ref, {}, n).catch(() => ({ items: [] as KubeObject[] }))).items) {
+        await client.patch(ref, o.metadata.name, n, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
+      }
+    }
+    await core.deleteNamespace({ name: n }).catch(() => undefined);
+  }
+  for (const ref of [QuotaRef, TenantRef]) {
+    for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) await client.delete(ref, o.metadata.name).catch(() => undefined);
   }
 }

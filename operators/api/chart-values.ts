@@ -33,6 +33,7 @@ export const chartValues = z.object({
     serviceMonitor: z.object({ enabled: z.boolean(), interval: z.string().regex(/^\d+[smh]$/), labels: z.record(z.string(), z.string()) }).strict(),
   }).strict(),
   health: z.object({ port }).strict(),
+  webhook: z.object({ enabled: z.boolean(), port }).strict().describe("The tenancy admission webhook."),
   resources,
   podDisruptionBudget: z.object({ enabled: z.boolean(), minAvailable: z.union([z.int().min(0), z.string().regex(/^\d+%$/)]) }).strict(),
   topologySpreadConstraints: z.array(anyObject),

@@ -7,8 +7,8 @@ import { refOf } from "../api/crd.ts";
 import { QuotaLedger } from "../api/tenancy.ts";
 import type { Condition } from "../runtime/conditions.ts";
 import type { Informer } from "../runtime/informer.ts";
-import { isConflict, isNotFound, isAlreadyExists, type KubeClient } from "../runtime/kube.ts";
-import type { KubeObject } from "../runtime/types.ts";
+import { isConflict, isAlreadyExists, type KubeClient } from "../runtime/kube.ts";
+import type { KubeObject, OwnerReference } from "../runtime/types.ts";
 import { decodeLedger, entriesPatch } from "./charges.ts";
 import type { Ledger } from "./ledger.ts";
 
@@ -41,9 +41,13 @@ export class LedgerStore {
   /** Ledger writes made (a batch is one write). */
   writes = 0;
 
-  constructor(client: KubeClient, informer: Informer<LedgerObject>, now: () => number = Date.now) {
+  /** Owner references for a ledger the store has to create (its root Tenant). */
+  private readonly owner: (root: string) => OwnerReference[] | undefined;
+
+  constructor(client: KubeClient, informer: Informer<LedgerObject>, owner: (root: string) => OwnerReference[] | undefined, now: () => number = Date.now) {
     this.client = client;
     this.informer = informer;
+    this.owner = owner;
     this.now = now;
   }
 
@@ -90,7 +94,7 @@ export class LedgerStore {
   }
 
   private async decideAndStore(root: string, changes: Array<Change<unknown>>): Promise<unknown[]> {
-    let base = await this.base(root, false);
+    let base = await this.base(root);
     for (let attempt = 1; ; attempt++) {
       const now = this.now();
       let ledger = base.ledger;
@@ -110,30 +114,37 @@ export class LedgerStore {
         return results;
       } catch (e) {
         if (!isConflict(e) || attempt >= MAX_ATTEMPTS) throw e;
-        base = await this.base(root, true);
+        this.known.delete(root);
+        base = await this.base(root, base.rv);
       }
     }
   }
 
-  /** The ledger to decide from: the store's own, or a fresh read after a conflict; created if missing. */
-  private async base(root: string, fresh: boolean): Promise<{ rv: string; ledger: Ledger }> {
-    if (!fresh) {
+  /**
+   * The ledger to decide from: the store's own last write, else the cache. After a conflict, the
+   * newer version that caused it arrives through the watch: wait for the cache to show a version
+   * other than the stale one (no extra read). A missing ledger is created (the tenant controller
+   * normally has).
+   */
+  private async base(root: string, staleRv?: string): Promise<{ rv: string; ledger: Ledger }> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
       const cached = this.informer.get(root);
       const mine = this.known.get(root);
-      if (mine && (!cached || Number(cached.metadata.resourceVersion) <= Number(mine.rv))) return mine;
-      if (cached) return { rv: cached.metadata.resourceVersion ?? "", ledger: decodeLedger(cached.status?.entries) };
+      if (staleRv === undefined && mine && (!cached || Number(cached.metadata.resourceVersion) <= Number(mine.rv))) return mine;
+      if (cached && cached.metadata.resourceVersion !== staleRv) return { rv: cached.metadata.resourceVersion ?? "", ledger: decodeLedger(cached.status?.entries) };
+      if (!cached && staleRv === undefined) {
+        try {
+          const made = await this.client.create<LedgerObject>(LedgerRef, {
+            apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name: root, ownerReferences: this.owner(root) }, spec: { tenant: root },
+          });
+          return { rv: made.metadata.resourceVersion ?? "", ledger: {} };
+        } catch (e) {
+          if (!isAlreadyExists(e)) throw e;
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`the QuotaLedger "${root}" changed and the new version has not arrived; retry`);
+      await new Promise((r) => setTimeout(r, 20));
     }
-    let obj: LedgerObject;
-    try {
-      obj = await this.client.get<LedgerObject>(LedgerRef, root);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      obj = await this.client
-        .create<LedgerObject>(LedgerRef, { apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name: root }, spec: { tenant: root } })
-        .catch((err: unknown) => (isAlreadyExists(err) ? this.client.get<LedgerObject>(LedgerRef, root) : Promise.reject(err)));
-    }
-    const got = { rv: obj.metadata.resourceVersion ?? "", ledger: decodeLedger(obj.status?.entries) };
-    this.known.set(root, got);
-    return got;
   }
 }

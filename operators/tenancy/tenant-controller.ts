@@ -40,7 +40,8 @@ export function tenancyOf(mgr: Manager): Tenancy {
   let t = shared.get(mgr);
   if (!t) {
     const view = new TenancyView(mgr);
-    t = { view, store: new LedgerStore(mgr.client, view.ledgers) };
+    const owner = (root: string) => { const t = view.tenants.get(root); return t ? ownedBy(t) : undefined; };
+    t = { view, store: new LedgerStore(mgr.client, view.ledgers, owner) };
     shared.set(mgr, t);
   }
   return t;
@@ -66,6 +67,8 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
         await writeStatus(mgr.client, TenantRef, t, { ...withCondition(t, { type: "Ready", status: "False", reason: "ParentNotFound", message: `spec.parent: Tenant "${t.spec.parent}" not found` }), ...fields });
         return;
       }
+      // The ledger first: by the time a namespace carries the tenant label, admission finds it.
+      if (root === t.metadata.name) await ensureLedger(mgr, t, view);
       const conflicts: string[] = [];
       let namespaces = 0;
       for (const ns of t.spec.namespaces ?? []) {
@@ -84,7 +87,6 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
           } as KubeObject, mgr.fieldManager);
         }
       }
-      if (root === t.metadata.name) await ensureLedger(mgr, t, view);
       const status = conflicts.length
         ? withCondition(t, { type: "Ready", status: "False", reason: "NamespaceConflict", message: `spec.namespaces: ${conflicts.join("; ")}` })
         : markReady(t, "Provisioned", `${namespaces} namespace(s) with role bindings`);
@@ -205,7 +207,4 @@ async function ensureLedger(mgr: Manager, t: TenantObject, view: TenancyView): P
   const l = view.ledgers.get(name);
   const body = { apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name, ownerReferences: ownedBy(t) }, spec: { tenant: name } };
   if (!l) await mgr.client.create(LedgerRef, body).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
-  else if (!l.metadata.ownerReferences?.some((r) => r.uid === t.metadata.uid)) {
-    await mgr.client.patch(LedgerRef, name, undefined, { metadata: { ownerReferences: ownedBy(t) } }, "merge");
-  }
 }
