@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
+import type { VolumeSpec } from "../api/storage.ts";
+import { decodeEntry, decodeLedger, encodeEntry, entriesPatch, imageVisible, instanceCharge, quotaLimit, sameCharge, volumeCharge, zoneRequired, type Lookup } from "./charges.ts";
+import { quotaUsage, type Ledger, type Tree } from "./ledger.ts";
+
+const GiB = 1024 ** 3;
+const tree: Tree = new Map([["acme", undefined], ["rnd", "acme"], ["ml", "rnd"], ["other", undefined]]);
+const image = (over: Partial<ImageSpec> = {}): ImageSpec => ({
+  os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "arm64", minDiskGiB: 20, visibility: "Public", source: { url: "https://x/y.img" }, ...over,
+});
+const lookup = (over: Partial<Lookup> = {}): Lookup => ({
+  tree,
+  flavor: (n) => (n === "g2" ? ({ vcpus: 4, memory: "8Gi", architectures: ["amd64", "arm64"], family: "general", onlineResize: true } satisfies FlavorSpec) : undefined),
+  image: (n) => ({ pub: image(), mine: image({ visibility: "Private", owner: "rnd" }), shared: image({ visibility: "Shared", owner: "other", sharedWith: ["rnd"] }) } as Record<string, ImageSpec>)[n],
+  volume: (n) => (n === "d1" ? ({ size: "100Gi", type: "ssd", zone: "az2", multiAttach: false } satisfies VolumeSpec) : undefined),
+  customSizes: (t) => t !== "other",
+  ...over,
+});
+const spec = (over: Partial<InstanceSpec>): InstanceSpec => ({ image: "pub", powerState: "Running", terminationGracePeriodSeconds: 30, systemDisk: {}, priority: "Normal", ...over }) as InstanceSpec;
+
+describe("pricing", () => {
+  it("charges an instance its flavor's cpu and memory, its system disk and one instance, on its image's arch", () => {
+    expect(instanceCharge(spec({ flavor: "g2", zone: "az1", systemDisk: { sizeGiB: 50 } }), "ml", lookup())).toEqual({
+      charge: { tenant: "ml", zone: "az1", arch: "arm64", amounts: { cpu: 4000, memory: 8 * GiB, storage: 50 * GiB, instances: 1 } },
+    });
+    // no zone: the first data volume's zone; the image's minimum disk when no size is given
+    const r = instanceCharge(spec({ resources: { vcpus: 2, memory: "4Gi" }, dataVolumes: [{ volume: "d1", deleteWithInstance: false }] }), "ml", lookup());
+    expect(r).toMatchObject({ charge: { zone: "az2", amounts: { cpu: 2000, memory: 4 * GiB, storage: 20 * GiB } } });
+  });
+
+  it("refuses what it cannot price or the tenant may not use, naming the field", () => {
+    expect(instanceCharge(spec({ flavor: "nope" }), "ml", lookup())).toEqual({ denied: 'spec.flavor: Flavor "nope" not found' });
+    expect(instanceCharge(spec({ flavor: "g2", image: "gone" }), "ml", lookup())).toEqual({ denied: 'spec.image: Image "gone" not found' });
+    expect(instanceCharge(spec({ resources: { vcpus: 2, memory: "4Gi" } }), "other", lookup()))
+      .toEqual({ denied: 'spec.resources: tenant "other" may not use custom sizes; choose a spec.flavor' });
+    expect(instanceCharge(spec({ flavor: "g2", image: "mine" }), "other", lookup()))
+      .toEqual({ denied: 'spec.image: Image "mine" is Private to tenant "rnd" and not shared with tenant "other"' });
+    expect(volumeCharge({ size: "10Gi", type: "ssd", zone: "az1", multiAttach: false, source: { image: "mine" } }, "other", lookup()))
+      .toMatchObject({ denied: expect.stringContaining("spec.source.image") });
+  });
+
+  it("shows a private image to its owner's departments, a shared one to the tenants it names and theirs", () => {
+    const l = lookup();
+    expect(imageVisible(l.image("mine")!, "ml", tree)).toBe(true);
+    expect(imageVisible(l.image("mine")!, "acme", tree)).toBe(false); // a parent does not see a department's private image
+    expect(imageVisible(l.image("shared")!, "ml", tree)).toBe(true);
+    expect(imageVisible(l.image("shared")!, "acme", tree)).toBe(false);
+    expect(imageVisible(l.image("pub")!, "other", tree)).toBe(true);
+  });
+
+  it("needs a zone when a per-zone quota of the tenant or an ancestor applies", () => {
+    const quotas = [quotaLimit("acme-az1", { tenant: "acme", zone: "az1", hard: { cpu: 8 } })];
+    expect(zoneRequired({ tenant: "ml", zone: "", amounts: {} }, quotas, tree)).toBe('spec.zone is required: quota "acme-az1" of tenant "acme" limits zone az1');
+    expect(zoneRequired({ tenant: "other", zone: "", amounts: {} }, quotas, tree)).toBeUndefined();
+    expect(zoneRequired({ tenant: "ml", zone: "az2", amounts: {} }, quotas, tree)).toBeUndefined();
+  });
+});
+
+describe("the ledger as stored", () => {
+  it("round-trips entries through their compact form", () => {
+    const c = { charge: { tenant: "ml", zone: "az1", arch: "amd64", amounts: { cpu: 2000, instances: 1 } }, state: "Committed" as const };
+    expect(encodeEntry(c)).toBe("C ml az1 amd64 cpu=2000,instances=1");
+    expect(decodeEntry(encodeEntry(c))).toEqual(c);
+    const r = { charge: { tenant: "ml", zone: "", amounts: { volumes: 1 } }, state: "Reserved" as const, expiresAt: 1700000000000 };
+    expect(encodeEntry(r)).toBe("R1700000000000 ml - - volumes=1");
+    expect(decodeEntry(encodeEntry(r))).toEqual(r);
+    expect(decodeEntry("garbage")).toBeUndefined();
+    expect(decodeLedger({ a: "C ml az1 - cpu=1000", b: "nonsense" })).toEqual({ a: { charge: { tenant: "ml", zone: "az1", amounts: { cpu: 1000 } }, state: "Committed" } });
+  });
+
+  it("writes only what changed: new and changed entries, and null for released ones", () => {
+    const from = decodeLedger({ a: "C ml az1 - cpu=1000", b: "C ml az1 - cpu=2000", c: "R5 ml az1 - cpu=2000" });
+    const to = { ...decodeLedger({ a: "C ml az1 - cpu=1000", c: "C ml az1 - cpu=2000", d: "R9 ml az1 - cpu=4000" }) };
+    expect(entriesPatch(from, to)).toEqual({ b: null, c: "C ml az1 - cpu=2000", d: "R9 ml az1 - cpu=4000" });
+  });
+
+  it("parses a Quota's limits and reports its used and reserved amounts within its scope", () => {
+    const q = quotaLimit("rnd-arm", { tenant: "rnd", architecture: "arm64", hard: { cpu: "500m", memory: "1Gi", instances: 3 } });
+    expect(q.hard).toEqual({ cpu: 500, memory: GiB, instances: 3 });
+    const ledger: Ledger = decodeLedger({
+      a: "C ml az1 arm64 cpu=2000,instances=1", b: "R9999999999999 rnd az2 arm64 cpu=1000,instances=1", c: "C ml az1 amd64 cpu=8000", d: "C other az1 arm64 cpu=64000",
+    });
+    expect(quotaUsage(ledger, tree, q, 0)).toEqual({ used: { cpu: 2000, instances: 1 }, reserved: { cpu: 1000, instances: 1 } });
+    expect(sameCharge(ledger.a!.charge, { ...ledger.a!.charge, amounts: { instances: 1, cpu: 2000 } })).toBe(true);
+    expect(sameCharge(ledger.a!.charge, ledger.c!.charge)).toBe(false);
+  });
+});
