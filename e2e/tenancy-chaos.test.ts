@@ -31,7 +31,7 @@ let kills = 0;
 function start(): ManagerProcess {
   const [metricsPort, healthPort, webhookPort] = ports as [number, number, number];
   manager = spawnManager({
-    leaseId: base, metricsPort, healthPort, controllers: "tenancy,compute-catalog",
+    leaseId: base, metricsPort, healthPort, controllers: "tenancy,compute-catalog,instance",
     extraArgs: [
       "--leader-elect=false", `--webhook-port=${webhookPort}`, "--webhook-bind-address=127.0.0.1",
       `--webhook-url=https://127.0.0.1:${webhookPort}`, `--webhook-namespace=${system.name}`,

@@ -42,7 +42,7 @@ healthy() {
     kube-controller-manager) "${c[@]}" -k "https://127.0.0.1:$PORT_KCM/healthz" ;;
     kube-scheduler) "${c[@]}" -k "https://127.0.0.1:$PORT_SCHED/healthz" ;;
     kwok) "${c[@]}" "http://127.0.0.1:$PORT_KWOK/healthz" ;;
-    manager) "${c[@]}" "http://127.0.0.1:$PORT_HEALTH/healthz" ;;
+    manager) "${c[@]}" "http://127.0.0.1:$PORT_HEALTH/readyz" ;;  # caches synced: the webhook answers
   esac 2>/dev/null
 }
 

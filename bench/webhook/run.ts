@@ -8,7 +8,7 @@
 //   node bench/webhook/run.ts        (make bench-webhook)
 // Environment: BENCH_PRELOAD (1000), BENCH_CREATES (1000), BENCH_KEEP_PLANE=1.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -47,6 +47,11 @@ function summary(ms: number[]): { n: number; p50: number; p90: number; p99: numb
 }
 
 async function main(): Promise<void> {
+  if (env.BENCH_KEEP_PLANE !== "1") {
+    // a fresh plane: objects of an earlier run would change the ledger's size
+    spawnSync(`${repo}/hack/down`, [], { env: planeEnv, stdio: "ignore" });
+    rmSync(state, { recursive: true, force: true });
+  }
   log(`bringing up the bench plane (${state}, ports ${portBase + 1}-${portBase + 10})`);
   const up = spawnSync(`${repo}/hack/up`, ["--plane-only", "--quiet"], { env: planeEnv, stdio: ["ignore", "inherit", "inherit"] });
   if (up.status !== 0) throw new Error(`hack/up failed (exit ${up.status})`);
@@ -74,8 +79,10 @@ async function main(): Promise<void> {
     if (i > 600) throw new Error("the tenant namespace never appeared");
     await new Promise((r) => setTimeout(r, 100));
   }
-  const big = preload + creates + 10;
-  await ensure(QuotaRef, { apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Quota", metadata: { name: TENANT }, spec: { tenant: TENANT, hard: { cpu: 2 * big, memory: `${4 * big}Gi`, instances: big } } });
+  const big = (await client.list(InstanceRef, {}, TENANT_NS)).items.length + preload + creates + 10;
+  const hard = { cpu: 2 * big, memory: `${4 * big}Gi`, instances: big };
+  await ensure(QuotaRef, { apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Quota", metadata: { name: TENANT }, spec: { tenant: TENANT, hard } });
+  await client.patch(QuotaRef, TENANT, undefined, { spec: { hard } }, "merge");
 
   const vm = (ns: string, name: string) => ({ apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Instance", metadata: { name, namespace: ns }, spec: { flavor: "bench-2c4g", image: "bench-linux", zone: "az1", powerState: "Stopped" } });
   const existing = async (ns: string) => (await client.list(InstanceRef, {}, ns)).items.length;
@@ -124,7 +131,10 @@ async function main(): Promise<void> {
   await mgr.stop();
   await client.delete({ group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", plural: "validatingwebhookconfigurations", namespaced: false }, "cellcloud-tenancy").catch(() => undefined);
   await client.delete({ group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", plural: "mutatingwebhookconfigurations", namespaced: false }, "cellcloud-tenancy").catch(() => undefined);
-  if (env.BENCH_KEEP_PLANE !== "1") spawnSync(`${repo}/hack/down`, [], { env: planeEnv, stdio: ["ignore", "inherit", "inherit"] });
+  if (env.BENCH_KEEP_PLANE !== "1") {
+    spawnSync(`${repo}/hack/down`, [], { env: planeEnv, stdio: ["ignore", "inherit", "inherit"] });
+    rmSync(state, { recursive: true, force: true });
+  }
 }
 
 await main();

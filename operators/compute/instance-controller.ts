@@ -33,7 +33,7 @@ export const InstanceRef = refOf(Instance);
 const VolumeRef = refOf(Volume);
 const PriorityClassRef: ResourceRef = { group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", namespaced: false };
 
-const FINALIZER = "compute.cellcloud.io/launcher";
+export const FINALIZER = "compute.cellcloud.io/launcher";
 /** While pods come and go, look again this often even without an event. */
 const TRANSITION_RECHECK_MS = 3_000;
 

@@ -36,7 +36,7 @@ export const PersistentVolumeRef: ResourceRef = { group: "", version: "v1", kind
 export const ClaimRef: ResourceRef = { group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", namespaced: true };
 const StorageClassRef: ResourceRef = { group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", namespaced: false };
 
-const FINALIZER = "storage.cellcloud.io/volume";
+export const FINALIZER = "storage.cellcloud.io/volume";
 const RECHECK_MS = 3_000;
 
 type SnapshotObj = KubeObject & { spec: { volume: string }; status?: VolumeSnapshotStatus };

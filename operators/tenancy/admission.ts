@@ -59,14 +59,17 @@ export class Admission {
 
   mutate(req: AdmissionRequest): AdmissionResponse {
     const obj = req.object;
-    if (req.operation !== "CREATE" || !obj || !chargedKind(req.resource.group, req.resource.resource)) return allow(req);
+    const kind = chargedKind(req.resource.group, req.resource.resource);
+    if (req.operation !== "CREATE" || !obj || !kind) return allow(req);
     if (!this.view.synced()) return deny(req, 503, "ServiceUnavailable", NOT_SYNCED);
     const tenant = this.view.tenantOf(req.namespace);
     if (!tenant) return allow(req);
     const ops: unknown[] = [];
-    const finalizers = obj.metadata.finalizers;
-    if (!finalizers) ops.push({ op: "add", path: "/metadata/finalizers", value: [QUOTA_FINALIZER] });
-    else if (!finalizers.includes(QUOTA_FINALIZER)) ops.push({ op: "add", path: "/metadata/finalizers/-", value: QUOTA_FINALIZER });
+    // The quota finalizer releases usage on delete; the product's own one (an instance's, which
+    // deletes its deleteWithInstance volumes) is there before anyone can delete the object.
+    const missing = [QUOTA_FINALIZER, ...(kind.finalizer ? [kind.finalizer] : [])].filter((f) => !obj.metadata.finalizers?.includes(f));
+    if (missing.length && !obj.metadata.finalizers) ops.push({ op: "add", path: "/metadata/finalizers", value: missing });
+    else for (const f of missing) ops.push({ op: "add", path: "/metadata/finalizers/-", value: f });
     const tree = this.view.tree();
     const approval = ancestorsAndSelf(tree, tenant).some((t) => this.view.tenants.get(t)?.spec.orderMode === "Approval");
     if (approval && obj.metadata.annotations?.[APPROVAL_REQUIRED] !== "true") {

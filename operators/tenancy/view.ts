@@ -5,11 +5,11 @@ import { Quota, Tenant, TENANT_LABEL, type QuotaSpec, type TenantSpec } from "..
 import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
 import type { VolumeSnapshotSpec, VolumeSpec } from "../api/storage.ts";
 import { FlavorRef, ImageRef } from "../compute/catalog-controller.ts";
-import { InstanceRef } from "../compute/instance-controller.ts";
+import { FINALIZER as INSTANCE_FINALIZER, InstanceRef } from "../compute/instance-controller.ts";
 import type { Informer } from "../runtime/informer.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { KubeObject, ResourceRef } from "../runtime/types.ts";
-import { VolumeRef, VolumeSnapshotRef } from "../storage/volume-controller.ts";
+import { FINALIZER as VOLUME_FINALIZER, VolumeRef, VolumeSnapshotRef } from "../storage/volume-controller.ts";
 import { instanceCharge, quotaLimit, snapshotCharge, volumeCharge, type Lookup, type Priced } from "./charges.ts";
 import { LedgerRef, type LedgerObject } from "./ledger-store.ts";
 import { ancestorsAndSelf, type QuotaLimit, type Tree } from "./ledger.ts";
@@ -26,11 +26,13 @@ type Spec<S> = KubeObject & { spec: S };
 export interface ChargedKind {
   ref: ResourceRef;
   price(obj: KubeObject, tenant: string, lookup: Lookup): Priced;
+  /** The product controller's own finalizer, added at create so no delete can outrun its cleanup. */
+  finalizer?: string;
 }
 
 export const chargedKinds: readonly ChargedKind[] = [
-  { ref: InstanceRef, price: (o, t, l) => instanceCharge((o as Spec<InstanceSpec>).spec, t, l) },
-  { ref: VolumeRef, price: (o, t, l) => volumeCharge((o as Spec<VolumeSpec>).spec, t, l) },
+  { ref: InstanceRef, price: (o, t, l) => instanceCharge((o as Spec<InstanceSpec>).spec, t, l), finalizer: INSTANCE_FINALIZER },
+  { ref: VolumeRef, price: (o, t, l) => volumeCharge((o as Spec<VolumeSpec>).spec, t, l), finalizer: VOLUME_FINALIZER },
   { ref: VolumeSnapshotRef, price: (o, t, l) => snapshotCharge((o as Spec<VolumeSnapshotSpec>).spec, t, l) },
 ];
 
