@@ -59,8 +59,8 @@ describe("pricing", () => {
 
 describe("the ledger as stored", () => {
   it("round-trips entries through their compact form", () => {
-    const c = { charge: { tenant: "ml", zone: "az1", arch: "amd64", amounts: { cpu: 2000, instances: 1 } }, state: "Committed" as const };
-    expect(encodeEntry(c)).toBe("C ml az1 amd64 cpu=2000,instances=1");
+    const c = { charge: { tenant: "ml", zone: "az1", arch: "amd64", amounts: { cpu: 2000, memory: 4 * GiB, storage: 1536 * 1024 ** 2, instances: 1 } }, state: "Committed" as const };
+    expect(encodeEntry(c)).toBe("C ml az1 amd64 cpu=2000,memory=4Gi,storage=1536Mi,instances=1");
     expect(decodeEntry(encodeEntry(c))).toEqual(c);
     const r = { charge: { tenant: "ml", zone: "", amounts: { volumes: 1 } }, state: "Reserved" as const, expiresAt: 1700000000000 };
     expect(encodeEntry(r)).toBe("R1700000000000 ml - - volumes=1");

@@ -5,7 +5,7 @@
 import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
 import type { VolumeSpec, VolumeSnapshotSpec } from "../api/storage.ts";
 import type { QuotaSpec } from "../api/tenancy.ts";
-import { bytes, cpuMillis } from "../platform/quantity.ts";
+import { bytes, cpuMillis, formatBytes } from "../platform/quantity.ts";
 import { ancestorsAndSelf, dimensions, type Amounts, type Charge, type Dimension, type Entry, type Ledger, type QuotaLimit, type Tree } from "./ledger.ts";
 
 const GiB = 1024 ** 3;
@@ -102,10 +102,13 @@ export function quotaLimit(name: string, spec: QuotaSpec): QuotaLimit {
   return { name, tenant: spec.tenant, zone: spec.zone, arch: spec.architecture, hard };
 }
 
-/** "C acme az1 amd64 cpu=4000,instances=1" (committed) or "R1732390000000 ..." (reserved until then); "-" for no zone or arch. */
+const isBytes = (d: Dimension) => d === "memory" || d === "storage";
+const safeBytes = (v: string) => { try { return bytes(v); } catch { return NaN; } };
+
+/** "C acme az1 amd64 cpu=4000,memory=8Gi,instances=1" (committed) or "R1732390000000 ..." (reserved until then); "-" for no zone or arch. */
 export function encodeEntry(e: Entry): string {
   const state = e.state === "Committed" ? "C" : `R${e.expiresAt ?? 0}`;
-  const amounts = dimensions.filter((d) => e.charge.amounts[d]).map((d) => `${d}=${e.charge.amounts[d]}`).join(",");
+  const amounts = dimensions.filter((d) => e.charge.amounts[d]).map((d) => `${d}=${isBytes(d) ? formatBytes(e.charge.amounts[d]!) : e.charge.amounts[d]}`).join(",");
   return `${state} ${e.charge.tenant} ${e.charge.zone || "-"} ${e.charge.arch || "-"} ${amounts || "-"}`;
 }
 
@@ -116,7 +119,9 @@ export function decodeEntry(s: string): Entry | undefined {
   if (amounts !== "-") {
     for (const kv of amounts.split(",")) {
       const [k, v] = kv.split("=");
-      if ((dimensions as readonly string[]).includes(k ?? "") && Number.isFinite(Number(v))) a[k as Dimension] = Number(v);
+      if (!(dimensions as readonly string[]).includes(k ?? "") || !v) continue;
+      const n = isBytes(k as Dimension) ? safeBytes(v) : Number(v);
+      if (Number.isFinite(n)) a[k as Dimension] = n;
     }
   }
   const charge: Charge = { tenant, zone: zone === "-" ? "" : zone, amounts: a };

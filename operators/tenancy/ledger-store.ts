@@ -29,9 +29,14 @@ interface Pending {
 }
 
 const MAX_ATTEMPTS = 8;
+/** How long a commit or release waits for an admission's write to ride along with. */
+const DEFER_MS = 500;
 
 export class LedgerStore {
   private readonly queues = new Map<string, Pending[]>();
+  private readonly deferred = new Map<string, Pending[]>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private decoded?: { root: string; rv: string; ledger: Ledger };
   private readonly flushing = new Set<string>();
   /** The last ledger this store wrote or read, per root, with its resourceVersion. */
   private readonly known = new Map<string, { rv: string; ledger: Ledger }>();
@@ -56,7 +61,16 @@ export class LedgerStore {
     const cached = this.informer.get(root);
     const mine = this.known.get(root);
     if (mine && (!cached || Number(cached.metadata.resourceVersion) <= Number(mine.rv))) return mine.ledger;
-    return decodeLedger(cached?.status?.entries);
+    return this.decode(root, cached);
+  }
+
+  /** The cached ledger decoded, remembered for its resourceVersion (readers ask often, it changes less). */
+  private decode(root: string, cached: LedgerObject | undefined): Ledger {
+    const rv = cached?.metadata.resourceVersion ?? "";
+    if (this.decoded?.root === root && this.decoded.rv === rv) return this.decoded.ledger;
+    const ledger = decodeLedger(cached?.status?.entries);
+    this.decoded = { root, rv, ledger };
+    return ledger;
   }
 
   /** Queues `change` for `root`'s ledger; resolves with its result once the ledger holding it is stored. */
@@ -69,6 +83,25 @@ export class LedgerStore {
     });
   }
 
+  /**
+   * As run(), for changes that may wait (commits, releases): they ride along with the next
+   * admission's write, or go out on their own after DEFER_MS. A write costs the same whatever it
+   * carries (the whole ledger is rewritten), so this saves one write per create and per delete.
+   */
+  defer<T>(root: string, change: Change<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const q = this.deferred.get(root) ?? [];
+      q.push({ change, resolve: resolve as (v: unknown) => void, reject });
+      this.deferred.set(root, q);
+      if (!this.timers.has(root)) {
+        this.timers.set(root, setTimeout(() => {
+          this.timers.delete(root);
+          if (!this.flushing.has(root) && this.deferred.get(root)?.length) void this.flush(root);
+        }, DEFER_MS).unref());
+      }
+    });
+  }
+
   private async flush(root: string): Promise<void> {
     this.flushing.add(root);
     try {
@@ -76,11 +109,17 @@ export class LedgerStore {
     } finally {
       this.flushing.delete(root);
     }
+    // deferred changes that arrived during the last write, with no admission to carry them
+    if (this.deferred.get(root)?.length && !this.timers.has(root)) {
+      this.timers.set(root, setTimeout(() => { this.timers.delete(root); if (!this.flushing.has(root)) void this.flush(root); }, DEFER_MS).unref());
+    }
   }
 
+  /** Deferred changes first (they concern objects that already exist), then the queued admissions. */
   private take(root: string): Pending[] {
-    const q = this.queues.get(root) ?? [];
+    const q = [...(this.deferred.get(root) ?? []), ...(this.queues.get(root) ?? [])];
     this.queues.delete(root);
+    this.deferred.delete(root);
     return q;
   }
 
@@ -132,7 +171,7 @@ export class LedgerStore {
       const cached = this.informer.get(root);
       const mine = this.known.get(root);
       if (staleRv === undefined && mine && (!cached || Number(cached.metadata.resourceVersion) <= Number(mine.rv))) return mine;
-      if (cached && cached.metadata.resourceVersion !== staleRv) return { rv: cached.metadata.resourceVersion ?? "", ledger: decodeLedger(cached.status?.entries) };
+      if (cached && cached.metadata.resourceVersion !== staleRv) return { rv: cached.metadata.resourceVersion ?? "", ledger: this.decode(root, cached) };
       if (!cached && staleRv === undefined) {
         try {
           const made = await this.client.create<LedgerObject>(LedgerRef, {

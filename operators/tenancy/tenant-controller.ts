@@ -143,7 +143,7 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
       if (obj.metadata.deletionTimestamp) {
         // Release only when ours is the last finalizer: until then the delete may still fail.
         if (!mine || (obj.metadata.finalizers ?? []).some((f) => f !== QUOTA_FINALIZER)) return;
-        if (root) await store.run(root, (l) => ({ ledger: release(l, uid), result: undefined }));
+        if (root) await store.defer(root, (l) => ({ ledger: release(l, uid), result: undefined }));
         await removeFinalizer(mgr.client, kind.ref, obj, QUOTA_FINALIZER);
         return;
       }
@@ -155,7 +155,7 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
       const entry = store.current(root)[uid];
       if (entry?.state === "Committed") return;
       const priced = entry ? undefined : kind.price(obj, tenant!, view.lookup(obj.metadata.namespace!));
-      await store.run(root, (l) => {
+      await store.defer(root, (l) => {
         if (l[uid]) return { ledger: commit(l, uid), result: undefined };
         return priced && "charge" in priced ? { ledger: { ...l, [uid]: { charge: priced.charge, state: "Committed" as const } }, result: undefined } : { ledger: l, result: undefined };
       });
