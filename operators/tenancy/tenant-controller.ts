@@ -127,7 +127,7 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
     }
     const fresh = view.ledgers.get(requestKey(req)) ?? l;
     const status = markReady(fresh, "Counting", "");
-    await writeStatus(mgr.client, LedgerRef, fresh, { ...status, ...(due ? { lastRecount: isoSeconds(Date.now()) } : {}) });
+    await writeStatus(mgr.client, LedgerRef, fresh, { ...status, charged: Object.keys(store.current(root)).length, ...(due ? { lastRecount: isoSeconds(Date.now()) } : {}) });
     const nextReservation = Object.values(store.current(root)).filter((e) => e.state === "Reserved").map((e) => (e.expiresAt ?? 0) - Date.now());
     return { requeueAfterMs: Math.max(1000, Math.min(RECOUNT_EVERY_MS, ...nextReservation.map((ms) => ms + 500))) };
   });
