@@ -12,7 +12,7 @@ import { NamespaceRef } from "../operators/tenancy/view.ts";
 import { createCatalog } from "./support/compute.ts";
 import { eventually, kubeConfig, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
-import { QuotaRef, TenantRef, deleteInstances, freePorts, instance, ledgerEntries, quota, quotaUsed, tenant } from "./support/tenancy.ts";
+import { QuotaRef, TenantRef, deleteInstances, freePorts, instance, ledgerOf, quota, quotaUsed, tenant } from "./support/tenancy.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import { MutatingRef, SecretRef, ValidatingRef, WEBHOOK_CONFIG } from "../operators/tenancy/webhook.ts";
 
@@ -115,20 +115,20 @@ describe("quota under crashes", () => {
     expect(outcomes.accepted ?? 0).toBeGreaterThan(0);
     expect(outcomes.resourcequota ?? 0).toBeGreaterThan(0); // admitted by us, then refused by kube-apiserver
 
-    // Converged: every existing (not deleting) instance is charged exactly once; nothing else is.
+    // Converged: the committed totals are exactly what the existing instances hold, nothing pending.
     const existing = async () => (await client.list(InstanceRef, {}, ns)).items;
+    let n = 0;
     await eventually(async () => {
       const live = await existing();
-      const entries = await ledgerEntries(client, root);
-      const uids = live.map((i) => i.metadata.uid).sort();
-      return live.every((i) => !i.metadata.deletionTimestamp) && JSON.stringify(Object.keys(entries).sort()) === JSON.stringify(uids)
-        && Object.values(entries).every((e) => e.startsWith("C "));
-    }, { what: "ledger = the instances that exist, all committed", timeoutMs: 120_000 });
-    const n = (await existing()).length;
+      const ledger = await ledgerOf(client, root);
+      n = live.length;
+      const want = n ? { [`${root} az1 amd64`]: `cpu=${2000 * n},memory=${4 * n}Gi,storage=${20 * n}Gi,instances=${n}` } : {};
+      return live.every((i) => !i.metadata.deletionTimestamp) && Object.keys(ledger.pending).length === 0 && JSON.stringify(ledger.usage) === JSON.stringify(want);
+    }, { what: "ledger totals = the instances that exist, nothing pending", timeoutMs: 120_000 });
     await quotaUsed(client, root, { cpu: String(2 * n), instances: String(n), memory: n ? `${4 * n}Gi` : "0" });
 
     await deleteInstances(client, [ns]);
     await quotaUsed(client, root, { cpu: "0", instances: "0" });
-    expect(await ledgerEntries(client, root)).toEqual({});
+    expect(await ledgerOf(client, root)).toEqual({ usage: {}, pending: {} });
   });
 });

@@ -81,8 +81,10 @@ export function quotaUsed(client: KubeClient, name: string, used: Record<string,
   }, { what: `quota ${name} used ${JSON.stringify(used)}`, timeoutMs });
 }
 
-export async function ledgerEntries(client: KubeClient, root: string): Promise<Record<string, string>> {
-  return (await client.get<LedgerObject>(LedgerRef, root)).status?.entries ?? {};
+/** The root tenant's ledger as stored: committed usage per tenant × zone × arch, and changes pending. */
+export async function ledgerOf(client: KubeClient, root: string): Promise<{ usage: Record<string, string>; pending: Record<string, string> }> {
+  const s = (await client.get<LedgerObject>(LedgerRef, root)).status;
+  return { usage: s?.usage ?? {}, pending: s?.pending ?? {} };
 }
 
 /** Deletes the tenants' instances and waits until they are gone (the quota finalizer needs the manager). */

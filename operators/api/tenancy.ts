@@ -13,6 +13,8 @@ const VERSION = "v1alpha1";
 export const TENANT_LABEL = "cellcloud.io/tenant";
 /** Set by the webhook on an object created by a tenant in Approval mode. */
 export const APPROVAL_REQUIRED = "tenancy.cellcloud.io/approval-required";
+/** What an object in a tenant namespace is charged, set by the webhook ("<tenant> <zone> <arch> <amounts>"). */
+export const CHARGE_ANNOTATION = "tenancy.cellcloud.io/charge";
 /** Set to approve it; only a user allowed the `approve` verb on the kind in that namespace may. */
 export const APPROVED_BY = "tenancy.cellcloud.io/approved-by";
 
@@ -168,6 +170,10 @@ export type QuotaSpec = z.output<typeof quotaSpec>;
 
 // ==================== QuotaLedger ====================
 
+// One field for server-side field management each: tracking every key made every write slower.
+const stringMap = (what: string, value: string) =>
+  z.record(z.string(), z.string().max(256).describe(value)).optional().describe(what).meta({ "x-kubernetes-map-type": "atomic" });
+
 export const QuotaLedger = defineKind({
   group: GROUP,
   version: VERSION,
@@ -176,7 +182,7 @@ export const QuotaLedger = defineKind({
   shortNames: ["qledger"],
   scope: "Cluster",
   description:
-    "QuotaLedger holds the charged usage of one root tenant's whole tree, one entry per object, written only by the quota webhook with compare-and-swap. Created by the tenant controller, named after the root tenant; not for hand editing.",
+    "QuotaLedger holds the usage of one root tenant's whole tree (totals per department, zone and architecture, plus admitted changes in flight), written only by the quota webhook and controllers with compare-and-swap. Created by the tenant controller, named after the root tenant; not for hand editing.",
   spec: z
     .object({
       tenant: refName("The root tenant whose tree this ledger counts.").max(63),
@@ -186,19 +192,20 @@ export const QuotaLedger = defineKind({
   status: z
     .object({
       ...observed,
-      entries: z
-        .record(z.string(), z.string().max(512).describe("'<state> <tenant> <zone> <arch> <dim>=<n>,...', state C (committed) or R<expiry ms> (reserved)."))
-        .optional()
-        .describe("Charged objects by uid.")
-        // One field for server-side field management: tracking thousands of keys made every write slow.
-        .meta({ "x-kubernetes-map-type": "atomic" }),
-      charged: count("Number of entries."),
+      usage: stringMap(
+        "Committed usage by tenant (or department), zone and architecture: key '<tenant> <zone> <arch>', value '<dim>=<amount>,...' ('-' for no zone or arch).",
+        "Amounts, e.g. cpu=8000,memory=16Gi,instances=4 (cpu in millicores).",
+      ),
+      pending: stringMap(
+        "Admitted changes not yet seen done, by object uid: '<expiry ms> <to charge>[ <from charge>]', a charge being '<tenant> <zone> <arch> <amounts>'. They count against quota until committed or expired.",
+        "A pending change.",
+      ),
+      released: stringMap("Objects whose usage was released, by uid, with when that is forgotten (ms): a repeated release finds it.", "Until when (ms since epoch)."),
       lastRecount: z.iso.datetime().optional().describe("When usage was last rebuilt from the objects that exist."),
     })
     .describe("Observed state of the ledger."),
   printerColumns: [
     { name: "Tenant", type: "string", jsonPath: ".spec.tenant" },
-    { name: "Charged", type: "integer", jsonPath: ".status.charged" },
     { name: "Last-Recount", type: "date", jsonPath: ".status.lastRecount" },
   ],
 });

@@ -10,6 +10,7 @@ const view = (synced: boolean, orderMode = "Direct") => ({
   tenantOf: (ns?: string) => (ns === "t-ns" ? "t" : undefined),
   tree: () => new Map([["t", undefined]]),
   tenants: { get: () => ({ spec: { orderMode } }) },
+  lookup: () => ({ tree: new Map(), flavor: () => undefined, image: () => undefined, volume: () => undefined, customSizes: () => true }),
 }) as unknown as TenancyView;
 const nothing = {} as LedgerStore & KubeClient;
 const req = (over: Partial<AdmissionRequest>): AdmissionRequest => ({

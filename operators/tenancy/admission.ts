@@ -5,10 +5,10 @@
 //              (reserve, then the usage controller commits); references the tenant may not use are
 //              refused; only a user allowed to `approve` may approve; Tenants and Quotas must fit
 //              their tree.
-import { APPROVAL_REQUIRED, APPROVED_BY, TENANT_LABEL } from "../api/tenancy.ts";
+import { APPROVAL_REQUIRED, APPROVED_BY, CHARGE_ANNOTATION, TENANT_LABEL } from "../api/tenancy.ts";
 import { isNotFound, type KubeClient } from "../runtime/kube.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { sameCharge, zoneRequired } from "./charges.ts";
+import { encodeCharge, sameCharge, zoneRequired } from "./charges.ts";
 import type { LedgerStore } from "./ledger-store.ts";
 import { admit, ancestorsAndSelf, checkQuota, type Admission as Decision } from "./ledger.ts";
 import { chargedKind, TenantRef, type ChargedKind, type QuotaObject, type TenancyView, type TenantObject } from "./view.ts";
@@ -43,6 +43,12 @@ const deny = (req: AdmissionRequest, code: number, reason: string, message: stri
 
 const NOT_SYNCED = "the CellCloud quota webhook has not synced its caches yet (the manager just started); retry in a few seconds";
 const RESERVED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+/** JSON with object keys sorted, so two decodings of one spec compare equal. */
+const canonical = (v: unknown): string =>
+  v && typeof v === "object" && !Array.isArray(v)
+    ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`
+    : Array.isArray(v) ? `[${v.map(canonical).join(",")}]` : JSON.stringify(v) ?? "null";
+const sameSpec = (a: KubeObject, b: KubeObject) => canonical((a as { spec?: unknown }).spec) === canonical((b as { spec?: unknown }).spec);
 
 export class Admission {
   private readonly view: TenancyView;
@@ -60,21 +66,31 @@ export class Admission {
   mutate(req: AdmissionRequest): AdmissionResponse {
     const obj = req.object;
     const kind = chargedKind(req.resource.group, req.resource.resource);
-    if (req.operation !== "CREATE" || !obj || !kind) return allow(req);
+    if ((req.operation !== "CREATE" && req.operation !== "UPDATE") || req.subResource || !obj || !kind) return allow(req);
     if (!this.view.synced()) return deny(req, 503, "ServiceUnavailable", NOT_SYNCED);
     const tenant = this.view.tenantOf(req.namespace);
     if (!tenant) return allow(req);
     const ops: unknown[] = [];
-    // The quota finalizer releases usage on delete; the product's own one (an instance's, which
-    // deletes its deleteWithInstance volumes) is there before anyone can delete the object.
-    const missing = [QUOTA_FINALIZER, ...(kind.finalizer ? [kind.finalizer] : [])].filter((f) => !obj.metadata.finalizers?.includes(f));
-    if (missing.length && !obj.metadata.finalizers) ops.push({ op: "add", path: "/metadata/finalizers", value: missing });
-    else for (const f of missing) ops.push({ op: "add", path: "/metadata/finalizers/-", value: f });
-    const tree = this.view.tree();
-    const approval = ancestorsAndSelf(tree, tenant).some((t) => this.view.tenants.get(t)?.spec.orderMode === "Approval");
-    if (approval && obj.metadata.annotations?.[APPROVAL_REQUIRED] !== "true") {
-      if (!obj.metadata.annotations) ops.push({ op: "add", path: "/metadata/annotations", value: { [APPROVAL_REQUIRED]: "true" } });
-      else ops.push({ op: "add", path: `/metadata/annotations/${APPROVAL_REQUIRED.replaceAll("~", "~0").replaceAll("/", "~1")}`, value: "true" });
+    const annotations: Record<string, string> = {};
+    if (req.operation === "CREATE") {
+      // The quota finalizer releases usage on delete; the product's own one (an instance's, which
+      // deletes its deleteWithInstance volumes) is there before anyone can delete the object.
+      const missing = [QUOTA_FINALIZER, ...(kind.finalizer ? [kind.finalizer] : [])].filter((f) => !obj.metadata.finalizers?.includes(f));
+      if (missing.length && !obj.metadata.finalizers) ops.push({ op: "add", path: "/metadata/finalizers", value: missing });
+      else for (const f of missing) ops.push({ op: "add", path: "/metadata/finalizers/-", value: f });
+      const approval = ancestorsAndSelf(this.view.tree(), tenant).some((t) => this.view.tenants.get(t)?.spec.orderMode === "Approval");
+      if (approval && obj.metadata.annotations?.[APPROVAL_REQUIRED] !== "true") annotations[APPROVAL_REQUIRED] = "true";
+    }
+    // The charge annotation: what the object holds, set here only. An update that leaves the spec
+    // alone keeps the old one (a later catalog change does not reprice it); others are repriced.
+    const old = req.oldObject;
+    const charge = old && sameSpec(old, obj)
+      ? old.metadata.annotations?.[CHARGE_ANNOTATION]
+      : ((p) => ("charge" in p ? encodeCharge(p.charge) : undefined))(kind.price(obj, tenant, this.view.lookup(req.namespace!)));
+    if (charge && obj.metadata.annotations?.[CHARGE_ANNOTATION] !== charge) annotations[CHARGE_ANNOTATION] = charge;
+    if (Object.keys(annotations).length) {
+      if (!obj.metadata.annotations) ops.push({ op: "add", path: "/metadata/annotations", value: annotations });
+      else for (const [k, v] of Object.entries(annotations)) ops.push({ op: "add", path: `/metadata/annotations/${k.replaceAll("~", "~0").replaceAll("/", "~1")}`, value: v });
     }
     if (!ops.length) return allow(req);
     return { uid: req.uid, allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(ops)).toString("base64") };
@@ -103,24 +119,28 @@ export class Admission {
     if (obj.metadata.deletionTimestamp) return allow(req); // finalizers being removed: nothing to charge
     const tree = this.view.tree();
     const lookup = this.view.lookup(req.namespace!, tree);
+    const old = req.operation === "UPDATE" ? req.oldObject : undefined;
+    if (old && sameSpec(old, obj) && old.metadata.annotations?.[CHARGE_ANNOTATION] === obj.metadata.annotations?.[CHARGE_ANNOTATION]) return allow(req);
     const priced = kind.price(obj, tenant, lookup);
     if ("denied" in priced) return deny(req, 422, "Invalid", priced.denied);
-    const { charge } = priced;
-    if (req.operation === "UPDATE" && req.oldObject) {
-      const before = kind.price(req.oldObject, tenant, lookup);
-      if ("charge" in before && sameCharge(before.charge, charge)) return allow(req);
+    const to = priced.charge;
+    if (obj.metadata.annotations?.[CHARGE_ANNOTATION] !== encodeCharge(to)) {
+      return deny(req, 422, "Invalid", `metadata.annotations["${CHARGE_ANNOTATION}"] is set by the CellCloud webhook only (expected "${encodeCharge(to)}")`);
     }
+    const from = old ? this.view.chargeOf(kind, old, tenant, lookup) : undefined;
+    if (from && sameCharge(from, to)) return allow(req);
     const quotas = this.view.quotaLimits();
-    const noZone = zoneRequired(charge, quotas, tree);
+    const noZone = zoneRequired(to, quotas, tree);
     if (noZone) return deny(req, 422, "Invalid", noZone);
     const uid = obj.metadata.uid;
     if (!uid) return deny(req, 500, "InternalError", "the object has no metadata.uid to charge it by");
     const root = this.view.rootOf(tenant, tree);
     let decision: Decision;
-    if (req.dryRun) decision = admit(this.store.current(root), tree, quotas, uid, charge, Date.now());
+    const change = { ...(from ? { from } : {}), to };
+    if (req.dryRun) decision = admit(this.store.current(root), tree, quotas, uid, change, Date.now(), this.view.alive);
     else {
       decision = await this.store.run(root, (ledger, now) => {
-        const d = admit(ledger, tree, quotas, uid, charge, now);
+        const d = admit(ledger, tree, quotas, uid, change, now, this.view.alive);
         return { ledger: d.allowed ? d.ledger : ledger, result: d };
       });
     }

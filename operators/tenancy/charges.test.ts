@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
 import type { VolumeSpec } from "../api/storage.ts";
-import { decodeEntry, decodeLedger, encodeEntry, entriesPatch, imageVisible, instanceCharge, quotaLimit, sameCharge, volumeCharge, zoneRequired, type Lookup } from "./charges.ts";
-import { quotaUsage, type Ledger, type Tree } from "./ledger.ts";
+import { decodeCharge, decodeLedger, encodeCharge, encodeLedger, imageVisible, instanceCharge, ledgerPatch, quotaLimit, sameCharge, volumeCharge, zoneRequired, type Lookup } from "./charges.ts";
+import { commit, emptyLedger, quotaUsage, type Ledger, type Tree } from "./ledger.ts";
 
 const GiB = 1024 ** 3;
 const tree: Tree = new Map([["acme", undefined], ["rnd", "acme"], ["ml", "rnd"], ["other", undefined]]);
@@ -58,31 +58,42 @@ describe("pricing", () => {
 });
 
 describe("the ledger as stored", () => {
-  it("round-trips entries through their compact form", () => {
-    const c = { charge: { tenant: "ml", zone: "az1", arch: "amd64", amounts: { cpu: 2000, memory: 4 * GiB, storage: 1536 * 1024 ** 2, instances: 1 } }, state: "Committed" as const };
-    expect(encodeEntry(c)).toBe("C ml az1 amd64 cpu=2000,memory=4Gi,storage=1536Mi,instances=1");
-    expect(decodeEntry(encodeEntry(c))).toEqual(c);
-    const r = { charge: { tenant: "ml", zone: "", amounts: { volumes: 1 } }, state: "Reserved" as const, expiresAt: 1700000000000 };
-    expect(encodeEntry(r)).toBe("R1700000000000 ml - - volumes=1");
-    expect(decodeEntry(encodeEntry(r))).toEqual(r);
-    expect(decodeEntry("garbage")).toBeUndefined();
-    expect(decodeLedger({ a: "C ml az1 - cpu=1000", b: "nonsense" })).toEqual({ a: { charge: { tenant: "ml", zone: "az1", amounts: { cpu: 1000 } }, state: "Committed" } });
+  it("round-trips charges and the ledger through their compact stored form", () => {
+    const c = { tenant: "ml", zone: "az1", arch: "amd64", amounts: { cpu: 2000, memory: 4 * GiB, storage: 1536 * 1024 ** 2, instances: 1 } };
+    expect(encodeCharge(c)).toBe("ml az1 amd64 cpu=2000,memory=4Gi,storage=1536Mi,instances=1");
+    expect(decodeCharge(encodeCharge(c))).toEqual(c);
+    const v = { tenant: "ml", zone: "", amounts: { volumes: 1 } };
+    expect(encodeCharge(v)).toBe("ml - - volumes=1");
+    expect(decodeCharge(encodeCharge(v))).toEqual(v);
+    expect(decodeCharge("garbage")).toBeUndefined();
+    const ledger: Ledger = { usage: { "ml az1 amd64": { cpu: 2000 } }, pending: { u1: { to: c, expiresAt: 5 }, u2: { from: v, to: v, expiresAt: 6 } }, released: { u3: 9 } };
+    const stored = encodeLedger(ledger);
+    expect(stored).toEqual({
+      usage: { "ml az1 amd64": "cpu=2000" },
+      pending: { u1: "5 ml az1 amd64 cpu=2000,memory=4Gi,storage=1536Mi,instances=1", u2: "6 ml - - volumes=1 ml - - volumes=1" },
+      released: { u3: "9" },
+    });
+    expect(decodeLedger(stored)).toEqual(ledger);
+    expect(decodeLedger({ pending: { bad: "nonsense" } })).toEqual(emptyLedger());
   });
 
-  it("writes only what changed: new and changed entries, and null for released ones", () => {
-    const from = decodeLedger({ a: "C ml az1 - cpu=1000", b: "C ml az1 - cpu=2000", c: "R5 ml az1 - cpu=2000" });
-    const to = { ...decodeLedger({ a: "C ml az1 - cpu=1000", c: "C ml az1 - cpu=2000", d: "R9 ml az1 - cpu=4000" }) };
-    expect(entriesPatch(from, to)).toEqual({ b: null, c: "C ml az1 - cpu=2000", d: "R9 ml az1 - cpu=4000" });
+  it("writes only what changed: new and changed keys, and null for removed ones", () => {
+    const c = { tenant: "ml", zone: "az1", amounts: { cpu: 2000 } };
+    const before: Ledger = { usage: { "ml az1 -": { cpu: 2000 } }, pending: { u1: { to: c, expiresAt: 5 } }, released: {} };
+    expect(ledgerPatch(before, before)).toBeUndefined();
+    expect(ledgerPatch(before, commit(before, "u1"))).toEqual({ usage: { "ml az1 -": "cpu=4000" }, pending: { u1: null } });
   });
 
   it("parses a Quota's limits and reports its used and reserved amounts within its scope", () => {
     const q = quotaLimit("rnd-arm", { tenant: "rnd", architecture: "arm64", hard: { cpu: "500m", memory: "1Gi", instances: 3 } });
     expect(q.hard).toEqual({ cpu: 500, memory: GiB, instances: 3 });
     const ledger: Ledger = decodeLedger({
-      a: "C ml az1 arm64 cpu=2000,instances=1", b: "R9999999999999 rnd az2 arm64 cpu=1000,instances=1", c: "C ml az1 amd64 cpu=8000", d: "C other az1 arm64 cpu=64000",
+      usage: { "ml az1 arm64": "cpu=2000,instances=1", "ml az1 amd64": "cpu=8000", "other az1 arm64": "cpu=64000" },
+      pending: { b: "9999999999999 rnd az2 arm64 cpu=1000,instances=1" },
     });
     expect(quotaUsage(ledger, tree, q, 0)).toEqual({ used: { cpu: 2000, instances: 1 }, reserved: { cpu: 1000, instances: 1 } });
-    expect(sameCharge(ledger.a!.charge, { ...ledger.a!.charge, amounts: { instances: 1, cpu: 2000 } })).toBe(true);
-    expect(sameCharge(ledger.a!.charge, ledger.c!.charge)).toBe(false);
+    const a = decodeCharge("ml az1 arm64 cpu=2000,instances=1")!;
+    expect(sameCharge(a, { ...a, amounts: { instances: 1, cpu: 2000 } })).toBe(true);
+    expect(sameCharge(a, { ...a, arch: "amd64" })).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
 import type { VolumeSpec, VolumeSnapshotSpec } from "../api/storage.ts";
 import type { QuotaSpec } from "../api/tenancy.ts";
 import { bytes, cpuMillis, formatBytes } from "../platform/quantity.ts";
-import { ancestorsAndSelf, dimensions, type Amounts, type Charge, type Dimension, type Entry, type Ledger, type QuotaLimit, type Tree } from "./ledger.ts";
+import { ancestorsAndSelf, cellKey, dimensions, emptyLedger, parseCellKey, type Amounts, type Charge, type Dimension, type Ledger, type Pending, type QuotaLimit, type Tree } from "./ledger.ts";
 
 const GiB = 1024 ** 3;
 
@@ -105,47 +105,80 @@ export function quotaLimit(name: string, spec: QuotaSpec): QuotaLimit {
 const isBytes = (d: Dimension) => d === "memory" || d === "storage";
 const safeBytes = (v: string) => { try { return bytes(v); } catch { return NaN; } };
 
-/** "C acme az1 amd64 cpu=4000,memory=8Gi,instances=1" (committed) or "R1732390000000 ..." (reserved until then); "-" for no zone or arch. */
-export function encodeEntry(e: Entry): string {
-  const state = e.state === "Committed" ? "C" : `R${e.expiresAt ?? 0}`;
-  const amounts = dimensions.filter((d) => e.charge.amounts[d]).map((d) => `${d}=${isBytes(d) ? formatBytes(e.charge.amounts[d]!) : e.charge.amounts[d]}`).join(",");
-  return `${state} ${e.charge.tenant} ${e.charge.zone || "-"} ${e.charge.arch || "-"} ${amounts || "-"}`;
+/** "cpu=4000,memory=8Gi,instances=1" ("-" for nothing): memory and storage as quantities. */
+export function encodeAmounts(a: Amounts): string {
+  return dimensions.filter((d) => a[d]).map((d) => `${d}=${isBytes(d) ? formatBytes(a[d]!) : a[d]}`).join(",") || "-";
 }
 
-export function decodeEntry(s: string): Entry | undefined {
-  const [state, tenant, zone, arch, amounts] = s.split(" ");
-  if (!state || !tenant || !zone || !arch || !amounts) return undefined;
+export function decodeAmounts(s: string): Amounts {
   const a: Amounts = {};
-  if (amounts !== "-") {
-    for (const kv of amounts.split(",")) {
-      const [k, v] = kv.split("=");
-      if (!(dimensions as readonly string[]).includes(k ?? "") || !v) continue;
-      const n = isBytes(k as Dimension) ? safeBytes(v) : Number(v);
-      if (Number.isFinite(n)) a[k as Dimension] = n;
-    }
+  if (s === "-") return a;
+  for (const kv of s.split(",")) {
+    const [k, v] = kv.split("=");
+    if (!(dimensions as readonly string[]).includes(k ?? "") || !v) continue;
+    const n = isBytes(k as Dimension) ? safeBytes(v) : Number(v);
+    if (Number.isFinite(n)) a[k as Dimension] = n;
   }
-  const charge: Charge = { tenant, zone: zone === "-" ? "" : zone, amounts: a };
-  if (arch !== "-") charge.arch = arch;
-  if (state === "C") return { charge, state: "Committed" };
-  return state.startsWith("R") ? { charge, state: "Reserved", expiresAt: Number(state.slice(1)) } : undefined;
+  return a;
 }
 
-export function decodeLedger(entries: Record<string, string> | undefined): Ledger {
-  const out: Ledger = {};
-  for (const [uid, s] of Object.entries(entries ?? {})) {
-    const e = decodeEntry(s);
-    if (e) out[uid] = e;
-  }
-  return out;
+/** "acme az1 amd64 cpu=4000,memory=8Gi,instances=1"; "-" for no zone or arch. Also an object's charge annotation. */
+export function encodeCharge(c: Charge): string {
+  return `${cellKey(c)} ${encodeAmounts(c.amounts)}`;
 }
 
-/** A JSON merge patch of `entries` that turns `from` into `to` (null deletes a key). */
-export function entriesPatch(from: Ledger, to: Ledger): Record<string, string | null> {
-  const patch: Record<string, string | null> = {};
-  for (const uid of Object.keys(from)) if (!(uid in to)) patch[uid] = null;
-  for (const [uid, e] of Object.entries(to)) {
-    const s = encodeEntry(e);
-    if (!from[uid] || encodeEntry(from[uid]) !== s) patch[uid] = s;
+export function decodeCharge(s: string | undefined): Charge | undefined {
+  const t = s?.split(" ") ?? [];
+  if (t.length !== 4 || !t[0]) return undefined;
+  return { ...parseCellKey(t.slice(0, 3).join(" ")), amounts: decodeAmounts(t[3]!) };
+}
+
+/** What the QuotaLedger's status holds: three maps of strings (see api/tenancy.ts). */
+export interface StoredLedger {
+  usage?: Record<string, string>;
+  pending?: Record<string, string>;
+  released?: Record<string, string>;
+}
+
+/** A pending change: "<expiresAt ms> <to charge>[ <from charge>]". */
+const encodePending = (p: Pending) => `${p.expiresAt} ${encodeCharge(p.to)}${p.from ? ` ${encodeCharge(p.from)}` : ""}`;
+function decodePending(s: string): Pending | undefined {
+  const t = s.split(" ");
+  const to = decodeCharge(t.slice(1, 5).join(" "));
+  if (!to || !Number.isFinite(Number(t[0]))) return undefined;
+  const from = t.length >= 9 ? decodeCharge(t.slice(5, 9).join(" ")) : undefined;
+  return { ...(from ? { from } : {}), to, expiresAt: Number(t[0]) };
+}
+
+export function encodeLedger(l: Ledger): Required<StoredLedger> {
+  return {
+    usage: Object.fromEntries(Object.entries(l.usage).map(([k, a]) => [k, encodeAmounts(a)])),
+    pending: Object.fromEntries(Object.entries(l.pending).map(([uid, p]) => [uid, encodePending(p)])),
+    released: Object.fromEntries(Object.entries(l.released).map(([uid, until]) => [uid, String(until)])),
+  };
+}
+
+export function decodeLedger(s: StoredLedger | undefined): Ledger {
+  const l = emptyLedger();
+  for (const [k, v] of Object.entries(s?.usage ?? {})) l.usage[k] = decodeAmounts(v);
+  for (const [uid, v] of Object.entries(s?.pending ?? {})) {
+    const p = decodePending(v);
+    if (p) l.pending[uid] = p;
   }
-  return patch;
+  for (const [uid, v] of Object.entries(s?.released ?? {})) if (Number.isFinite(Number(v))) l.released[uid] = Number(v);
+  return l;
+}
+
+/** A JSON merge patch of the stored maps that turns `from` into `to` (null deletes a key); undefined when equal. */
+export function ledgerPatch(from: Ledger, to: Ledger): StoredLedger | undefined {
+  const a = encodeLedger(from);
+  const b = encodeLedger(to);
+  const out: Record<string, Record<string, string | null>> = {};
+  for (const field of ["usage", "pending", "released"] as const) {
+    const patch: Record<string, string | null> = {};
+    for (const k of Object.keys(a[field])) if (!(k in b[field])) patch[k] = null;
+    for (const [k, v] of Object.entries(b[field])) if (a[field][k] !== v) patch[k] = v;
+    if (Object.keys(patch).length) out[field] = patch;
+  }
+  return Object.keys(out).length ? (out as StoredLedger) : undefined;
 }

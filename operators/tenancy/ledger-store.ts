@@ -9,14 +9,14 @@ import type { Condition } from "../runtime/conditions.ts";
 import type { Informer } from "../runtime/informer.ts";
 import { isConflict, isAlreadyExists, type KubeClient } from "../runtime/kube.ts";
 import type { KubeObject, OwnerReference } from "../runtime/types.ts";
-import { decodeLedger, entriesPatch } from "./charges.ts";
-import type { Ledger } from "./ledger.ts";
+import { decodeLedger, ledgerPatch, type StoredLedger } from "./charges.ts";
+import { emptyLedger, type Ledger } from "./ledger.ts";
 
 export const LedgerRef = refOf(QuotaLedger);
 
 export interface LedgerObject extends KubeObject {
   spec: { tenant: string; description?: string };
-  status?: { entries?: Record<string, string>; charged?: number; lastRecount?: string; conditions?: Condition[]; observedGeneration?: number };
+  status?: StoredLedger & { lastRecount?: string; conditions?: Condition[]; observedGeneration?: number };
 }
 
 /** Decides a change from the current ledger; returns the ledger to store (the same object: no write) and a result. */
@@ -68,7 +68,7 @@ export class LedgerStore {
   private decode(root: string, cached: LedgerObject | undefined): Ledger {
     const rv = cached?.metadata.resourceVersion ?? "";
     if (this.decoded?.root === root && this.decoded.rv === rv) return this.decoded.ledger;
-    const ledger = decodeLedger(cached?.status?.entries);
+    const ledger = decodeLedger(cached?.status);
     this.decoded = { root, rv, ledger };
     return ledger;
   }
@@ -143,10 +143,10 @@ export class LedgerStore {
         ledger = r.ledger;
         results.push(r.result);
       }
-      const patch = entriesPatch(base.ledger, ledger);
-      if (!Object.keys(patch).length) return results;
+      const patch = ledgerPatch(base.ledger, ledger);
+      if (!patch) return results;
       try {
-        const body = { metadata: { resourceVersion: base.rv }, status: { entries: patch, charged: Object.keys(ledger).length } };
+        const body = { metadata: { resourceVersion: base.rv }, status: patch };
         const stored = await this.client.patch<LedgerObject>(LedgerRef, root, undefined, body, "merge", { subresource: "status" });
         this.writes++;
         this.known.set(root, { rv: stored.metadata.resourceVersion ?? "", ledger });
@@ -177,7 +177,7 @@ export class LedgerStore {
           const made = await this.client.create<LedgerObject>(LedgerRef, {
             apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name: root, ownerReferences: this.owner(root) }, spec: { tenant: root },
           });
-          return { rv: made.metadata.resourceVersion ?? "", ledger: {} };
+          return { rv: made.metadata.resourceVersion ?? "", ledger: emptyLedger() };
         } catch (e) {
           if (!isAlreadyExists(e)) throw e;
         }

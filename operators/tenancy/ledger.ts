@@ -1,11 +1,16 @@
 // Hierarchical quota arithmetic (issue 8), pure: no client, no clock of its own.
 //
-// One ledger per root tenant holds the usage of its whole tree, one entry per charged object (by
-// uid): which tenant (department) it belongs to, its zone and architecture, and what it counts
-// (cpu, memory, instances, ...). Because every level's usage is derived from the same entries, one
-// compare-and-swap of the ledger object deducts at every level at once. A create is first reserved
-// (with an expiry, for creates that fail after admission), then committed once the object exists;
-// a delete releases by uid, idempotently; a recount rebuilds the entries from the real objects.
+// One ledger per root tenant holds the usage of its whole tree: committed totals per department ×
+// zone × architecture, the pending reservations of admitted changes by object uid ({from, to,
+// expiry}), and tombstones of released uids. Every level's usage is derived from the same totals,
+// so one compare-and-swap of the ledger object deducts at every level at once, and the object stays
+// small however many objects the tree holds (its size grows with departments × zones × arches and
+// with changes in flight, not with objects).
+//
+// A create or a growing update is reserved (with an expiry, for changes that fail after admission);
+// it is committed into the totals once the object shows it; a delete releases the object's
+// committed charge by uid, once (a tombstone makes a second release harmless); a recount rebuilds
+// the totals from the objects that exist.
 import { formatBytes, formatCpu } from "../platform/quantity.ts";
 
 export const dimensions = [
@@ -15,6 +20,7 @@ export type Dimension = (typeof dimensions)[number];
 /** cpu in millicores, memory and storage in bytes, the rest as counts. */
 export type Amounts = Partial<Record<Dimension, number>>;
 
+/** What one object holds, and where it counts. */
 export interface Charge {
   tenant: string;
   zone: string;
@@ -22,14 +28,23 @@ export interface Charge {
   amounts: Amounts;
 }
 
-export interface Entry {
-  charge: Charge;
-  state: "Reserved" | "Committed";
-  /** ms since epoch; a reservation whose object never appeared is void after this. */
-  expiresAt?: number;
+/** An admitted change not yet seen done: a create (no `from`) or an update from one charge to another. */
+export interface Pending {
+  from?: Charge;
+  to: Charge;
+  /** ms since epoch; after this a change whose object does not show it is void. */
+  expiresAt: number;
 }
 
-export type Ledger = Record<string, Entry>;
+export interface Ledger {
+  /** Committed totals by cellKey (tenant, zone, arch). */
+  usage: Record<string, Amounts>;
+  pending: Record<string, Pending>;
+  /** uid → until when its release is remembered. */
+  released: Record<string, number>;
+}
+
+export const emptyLedger = (): Ledger => ({ usage: {}, pending: {}, released: {} });
 
 export interface QuotaLimit {
   name: string;
@@ -42,8 +57,14 @@ export interface QuotaLimit {
 /** Tenant → parent (roots have none). */
 export type Tree = ReadonlyMap<string, string | undefined>;
 
+/** Whether a pending change still stands past its expiry (its object exists and shows it). */
+export type Alive = (uid: string, p: Pending) => boolean;
+const never: Alive = () => false;
+
 /** How long a reservation waits for its object (kube-apiserver may fail a create after admission). */
 export const RESERVATION_TTL_MS = Number(process.env.CELLCLOUD_QUOTA_RESERVATION_MS) || 60_000;
+/** How long a release is remembered (a finalizer removal retried after a crash finds it). */
+export const TOMBSTONE_TTL_MS = 15 * 60_000;
 
 export function ancestorsAndSelf(tree: Tree, tenant: string): string[] {
   const out: string[] = [];
@@ -51,17 +72,40 @@ export function ancestorsAndSelf(tree: Tree, tenant: string): string[] {
   return out;
 }
 
-const live = (e: Entry, now: number) => e.state === "Committed" || (e.expiresAt ?? 0) > now;
-const inScope = (c: Charge, q: { zone?: string; arch?: string }) => (!q.zone || q.zone === c.zone) && (!q.arch || q.arch === c.arch);
+export const cellKey = (c: Pick<Charge, "tenant" | "zone" | "arch">) => `${c.tenant} ${c.zone || "-"} ${c.arch || "-"}`;
+export function parseCellKey(k: string): Pick<Charge, "tenant" | "zone" | "arch"> {
+  const [tenant = "", zone = "-", arch = "-"] = k.split(" ");
+  return { tenant, zone: zone === "-" ? "" : zone, ...(arch === "-" ? {} : { arch }) };
+}
 
-/** Usage of `tenant` and all its descendants within a quota's scope, for one dimension. */
-export function used(ledger: Ledger, tree: Tree, tenant: string, scope: { zone?: string; arch?: string }, dim: Dimension, now: number, except?: string): number {
+const inScope = (c: Pick<Charge, "zone" | "arch">, q: { zone?: string; arch?: string }) => (!q.zone || q.zone === c.zone) && (!q.arch || q.arch === c.arch);
+const under = (tree: Tree, c: Pick<Charge, "tenant">, tenant: string) => ancestorsAndSelf(tree, c.tenant).includes(tenant);
+const live = (uid: string, p: Pending, now: number, alive: Alive) => p.expiresAt > now || alive(uid, p);
+
+/** A charge's share of a quota's scope, for one dimension. */
+function share(c: Charge | undefined, tree: Tree, q: { tenant: string; zone?: string; arch?: string }, dim: Dimension): number {
+  return c && inScope(c, q) && under(tree, c, q.tenant) ? c.amounts[dim] ?? 0 : 0;
+}
+
+/** What a pending change adds within a scope (a shrink adds nothing until it is committed). */
+function pendingShare(p: Pending, tree: Tree, q: { tenant: string; zone?: string; arch?: string }, dim: Dimension): number {
+  return Math.max(0, share(p.to, tree, q, dim) - share(p.from, tree, q, dim));
+}
+
+/** Committed usage of `tenant` and its descendants within a scope, for one dimension. */
+export function committed(ledger: Ledger, tree: Tree, q: { tenant: string; zone?: string; arch?: string }, dim: Dimension): number {
   let sum = 0;
-  for (const [uid, e] of Object.entries(ledger)) {
-    if (uid === except || !live(e, now) || !inScope(e.charge, scope)) continue;
-    if (!ancestorsAndSelf(tree, e.charge.tenant).includes(tenant)) continue;
-    sum += e.charge.amounts[dim] ?? 0;
+  for (const [k, a] of Object.entries(ledger.usage)) {
+    const cell = parseCellKey(k);
+    if (inScope(cell, q) && under(tree, cell, q.tenant)) sum += a[dim] ?? 0;
   }
+  return sum;
+}
+
+/** Committed plus reserved usage, leaving out the pending change of `except`. */
+export function used(ledger: Ledger, tree: Tree, q: { tenant: string; zone?: string; arch?: string }, dim: Dimension, now: number, except?: string, alive: Alive = never): number {
+  let sum = committed(ledger, tree, q, dim);
+  for (const [uid, p] of Object.entries(ledger.pending)) if (uid !== except && live(uid, p, now, alive)) sum += pendingShare(p, tree, q, dim);
   return sum;
 }
 
@@ -74,67 +118,109 @@ export function formatAmount(dim: Dimension, n: number): string {
 export type Admission = { allowed: true; ledger: Ledger } | { allowed: false; message: string };
 
 /**
- * Pre-check and deduct: the object `uid` is charged `charge` (an update is charged the difference
- * to what its entry held). Every quota of the tenant and its ancestors whose scope covers the
- * charge must have room; the first that has not is named in the denial.
+ * Pre-check and deduct: object `uid` goes from `from` (its committed charge; none for a create) to
+ * `to`. A change still pending for the same object is folded in (it keeps its `from`). Every quota
+ * of the tenant and its ancestors whose scope covers `to` must have room for the growth; the first
+ * that has not is named in the denial.
  */
-export function admit(ledger: Ledger, tree: Tree, quotas: readonly QuotaLimit[], uid: string, charge: Charge, now: number): Admission {
-  const before = ledger[uid];
-  const chain = ancestorsAndSelf(tree, charge.tenant);
-  for (const tenant of chain) {
-    for (const q of quotas.filter((x) => x.tenant === tenant && inScope(charge, x))) {
+export function admit(ledger: Ledger, tree: Tree, quotas: readonly QuotaLimit[], uid: string, change: { from?: Charge; to: Charge }, now: number, alive: Alive = never): Admission {
+  const earlier = ledger.pending[uid];
+  const from = earlier && live(uid, earlier, now, alive) ? earlier.from : change.from;
+  const to = change.to;
+  for (const tenant of ancestorsAndSelf(tree, to.tenant)) {
+    for (const q of quotas.filter((x) => x.tenant === tenant && inScope(to, x))) {
       for (const dim of dimensions) {
         const hard = q.hard[dim];
         if (hard === undefined) continue;
-        const want = charge.amounts[dim] ?? 0;
-        const had = before && live(before, now) && inScope(before.charge, q) && ancestorsAndSelf(tree, before.charge.tenant).includes(tenant) ? before.charge.amounts[dim] ?? 0 : 0;
-        if (want <= had) continue; // shrinking or unchanged never needs room
-        const usage = used(ledger, tree, tenant, q, dim, now, uid);
+        const want = share(to, tree, q, dim) - share(from, tree, q, dim);
+        if (want <= 0) continue; // shrinking or unchanged never needs room
+        const usage = used(ledger, tree, q, dim, now, uid, alive);
         if (usage + want > hard) {
           const where = `${q.zone ? ` in zone ${q.zone}` : ""}${q.arch ? ` on ${q.arch}` : ""}`;
           return {
             allowed: false,
-            message: `quota "${q.name}" exceeded for ${dim}${where}: requested ${formatAmount(dim, want - had)}, used ${formatAmount(dim, usage + had)}, limit ${formatAmount(dim, hard)}`,
+            message: `quota "${q.name}" exceeded for ${dim}${where}: requested ${formatAmount(dim, want)}, used ${formatAmount(dim, usage)}, limit ${formatAmount(dim, hard)}`,
           };
         }
       }
     }
   }
-  const state = before?.state === "Committed" ? "Committed" : "Reserved";
-  const entry: Entry = state === "Committed" ? { charge, state } : { charge, state, expiresAt: now + RESERVATION_TTL_MS };
-  return { allowed: true, ledger: { ...ledger, [uid]: entry } };
+  const p: Pending = { ...(from ? { from } : {}), to, expiresAt: now + RESERVATION_TTL_MS };
+  return { allowed: true, ledger: { ...ledger, pending: { ...ledger.pending, [uid]: p } } };
 }
 
-/** The object exists: its reservation becomes a commitment (a missing entry stays missing). */
-export function commit(ledger: Ledger, uid: string): Ledger {
-  const e = ledger[uid];
-  if (!e || e.state === "Committed") return ledger;
-  return { ...ledger, [uid]: { charge: e.charge, state: "Committed" } };
-}
-
-/** The object is gone: its entry goes. Releasing twice, or something never charged, changes nothing. */
-export function release(ledger: Ledger, uid: string): Ledger {
-  if (!(uid in ledger)) return ledger;
-  const { [uid]: _gone, ...rest } = ledger;
-  return rest;
-}
-
-/** Drops reservations whose object never appeared in time. */
-export function expire(ledger: Ledger, now: number): Ledger {
-  const out: Ledger = {};
-  for (const [uid, e] of Object.entries(ledger)) if (live(e, now)) out[uid] = e;
+function add(usage: Record<string, Amounts>, c: Charge | undefined, sign: 1 | -1): Record<string, Amounts> {
+  if (!c) return usage;
+  const k = cellKey(c);
+  const a: Amounts = { ...usage[k] };
+  for (const dim of dimensions) {
+    const v = (a[dim] ?? 0) + sign * (c.amounts[dim] ?? 0);
+    if (v > 0) a[dim] = v;
+    else delete a[dim];
+  }
+  const out = { ...usage };
+  if (Object.keys(a).length) out[k] = a;
+  else delete out[k];
   return out;
+}
+
+/** The object shows its pending change: move it into the totals (a missing change stays missing). */
+export function commit(ledger: Ledger, uid: string): Ledger {
+  const p = ledger.pending[uid];
+  if (!p) return ledger;
+  const { [uid]: _done, ...pending } = ledger.pending;
+  return { ...ledger, usage: add(add(ledger.usage, p.from, -1), p.to, 1), pending };
 }
 
 /**
- * Rebuilds the ledger from the objects that exist (uid → charge): each is committed at what it
- * really holds; a live reservation without its object yet is kept (its create may still land).
+ * The object is going: its committed charge leaves the totals, once. `charge` is what it holds
+ * committed when no change of it is pending; a pending create was never committed, a pending
+ * update committed only its `from`. Releasing twice changes nothing.
  */
-export function recount(ledger: Ledger, actual: ReadonlyMap<string, Charge>, now: number): Ledger {
-  const out: Ledger = {};
-  for (const [uid, charge] of actual) out[uid] = { charge, state: "Committed" };
-  for (const [uid, e] of Object.entries(ledger)) if (!actual.has(uid) && e.state === "Reserved" && live(e, now)) out[uid] = e;
-  return out;
+export function release(ledger: Ledger, uid: string, charge: Charge | undefined, now: number): Ledger {
+  if (uid in ledger.released) return ledger;
+  const p = ledger.pending[uid];
+  const held = p ? p.from : charge;
+  const { [uid]: _gone, ...pending } = ledger.pending;
+  return { usage: add(ledger.usage, held, -1), pending, released: { ...ledger.released, [uid]: now + TOMBSTONE_TTL_MS } };
+}
+
+/** Drops changes that expired without their object showing them, and old tombstones. */
+export function expire(ledger: Ledger, now: number, alive: Alive = never): Ledger {
+  const pending = Object.fromEntries(Object.entries(ledger.pending).filter(([uid, p]) => live(uid, p, now, alive)));
+  const released = Object.fromEntries(Object.entries(ledger.released).filter(([, until]) => until > now));
+  if (Object.keys(pending).length === Object.keys(ledger.pending).length && Object.keys(released).length === Object.keys(ledger.released).length) return ledger;
+  return { ...ledger, pending, released };
+}
+
+/**
+ * Rebuilds the totals from the objects that exist (uid → the charge it holds committed): an
+ * object with a pending create is left out (its commit adds it), one with a pending update counts
+ * at its `from`; released objects are left out. Pending changes and tombstones are kept.
+ */
+export function recount(ledger: Ledger, actual: ReadonlyMap<string, Charge>, now: number, alive: Alive = never): Ledger {
+  const kept = expire(ledger, now, alive);
+  let usage: Record<string, Amounts> = {};
+  for (const [uid, charge] of actual) {
+    if (uid in kept.released) continue;
+    const p = kept.pending[uid];
+    usage = add(usage, p ? p.from : charge, 1);
+  }
+  return { ...kept, usage };
+}
+
+/** A quota's view of the ledger: committed and reserved amounts of its tenant's tree within its scope. */
+export function quotaUsage(ledger: Ledger, tree: Tree, q: QuotaLimit, now: number, alive: Alive = never): { used: Amounts; reserved: Amounts } {
+  const usedOut: Amounts = {};
+  const reserved: Amounts = {};
+  for (const dim of dimensions) {
+    const c = committed(ledger, tree, q, dim);
+    if (c) usedOut[dim] = c;
+    let r = 0;
+    for (const [uid, p] of Object.entries(ledger.pending)) if (live(uid, p, now, alive)) r += pendingShare(p, tree, q, dim);
+    if (r) reserved[dim] = r;
+  }
+  return { used: usedOut, reserved };
 }
 
 /**
@@ -161,16 +247,4 @@ export function checkQuota(q: QuotaLimit, all: readonly QuotaLimit[], tree: Tree
     }
   }
   return undefined;
-}
-
-/** A quota's view of the ledger: committed and reserved amounts of its tenant's tree within its scope. */
-export function quotaUsage(ledger: Ledger, tree: Tree, q: QuotaLimit, now: number): { used: Amounts; reserved: Amounts } {
-  const used: Amounts = {};
-  const reserved: Amounts = {};
-  for (const e of Object.values(ledger)) {
-    if (!live(e, now) || !inScope(e.charge, q) || !ancestorsAndSelf(tree, e.charge.tenant).includes(q.tenant)) continue;
-    const into = e.state === "Committed" ? used : reserved;
-    for (const dim of dimensions) if (e.charge.amounts[dim]) into[dim] = (into[dim] ?? 0) + (e.charge.amounts[dim] ?? 0);
-  }
-  return { used, reserved };
 }

@@ -16,7 +16,7 @@ import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf, requestKey, type KubeObject, type ResourceRef } from "../runtime/types.ts";
 import { QUOTA_FINALIZER } from "./admission.ts";
 import { LedgerRef, LedgerStore, type LedgerObject } from "./ledger-store.ts";
-import { ancestorsAndSelf, commit, dimensions, expire, formatAmount, quotaUsage, recount, release, type Amounts, type Charge, type Ledger } from "./ledger.ts";
+import { ancestorsAndSelf, commit, dimensions, expire, formatAmount, quotaUsage, recount, release, type Amounts, type Charge } from "./ledger.ts";
 import { NamespaceRef, QuotaRef, TenancyView, TenantRef, type QuotaObject, type TenantObject } from "./view.ts";
 import { quotaLimit } from "./charges.ts";
 
@@ -106,7 +106,7 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
         return;
       }
       const limit = quotaLimit(q.metadata.name, q.spec);
-      const { used, reserved } = quotaUsage(store.current(view.rootOf(q.spec.tenant, tree)), tree, limit, Date.now());
+      const { used, reserved } = quotaUsage(store.current(view.rootOf(q.spec.tenant, tree)), tree, limit, Date.now(), view.alive);
       const show = (a: Amounts) => Object.fromEntries(dimensions.filter((d) => limit.hard[d] !== undefined || a[d]).map((d) => [d, formatAmount(d, a[d] ?? 0)]));
       const full = dimensions.filter((d) => limit.hard[d] !== undefined && (used[d] ?? 0) + (reserved[d] ?? 0) >= limit.hard[d]!);
       const message = full.length ? `at the limit for ${full.join(", ")}` : "enforced at admission";
@@ -120,16 +120,17 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
     const last = l.status?.lastRecount ? Date.parse(l.status.lastRecount) : 0;
     const due = Date.now() - last >= RECOUNT_EVERY_MS;
     if (due) {
-      const actual = actualCharges(view, root, store.current(root));
-      await store.run(root, (led, now) => ({ ledger: recount(led, actual, now), result: undefined }));
+      const actual = actualCharges(view, root);
+      await store.run(root, (led, now) => ({ ledger: recount(led, actual, now, view.alive), result: undefined }));
     } else {
-      await store.run(root, (led, now) => ({ ledger: expire(led, now), result: undefined }));
+      await store.run(root, (led, now) => ({ ledger: expire(led, now, view.alive), result: undefined }));
     }
     const fresh = view.ledgers.get(requestKey(req)) ?? l;
     const status = markReady(fresh, "Counting", "");
-    await writeStatus(mgr.client, LedgerRef, fresh, { ...status, charged: Object.keys(store.current(root)).length, ...(due ? { lastRecount: isoSeconds(Date.now()) } : {}) });
-    const nextReservation = Object.values(store.current(root)).filter((e) => e.state === "Reserved").map((e) => (e.expiresAt ?? 0) - Date.now());
-    return { requeueAfterMs: Math.max(1000, Math.min(RECOUNT_EVERY_MS, ...nextReservation.map((ms) => ms + 500))) };
+    await writeStatus(mgr.client, LedgerRef, fresh, { ...status, ...(due ? { lastRecount: isoSeconds(Date.now()) } : {}) });
+    const { pending, released } = store.current(root);
+    const waits = [...Object.values(pending).map((p) => p.expiresAt), ...Object.values(released)].map((t) => t - Date.now() + 500);
+    return { requeueAfterMs: Math.max(1000, Math.min(RECOUNT_EVERY_MS, ...waits)) };
   });
 
   const usage = [...view.charged.entries()].map(([kind, informer]) =>
@@ -143,7 +144,10 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
       if (obj.metadata.deletionTimestamp) {
         // Release only when ours is the last finalizer: until then the delete may still fail.
         if (!mine || (obj.metadata.finalizers ?? []).some((f) => f !== QUOTA_FINALIZER)) return;
-        if (root) await store.defer(root, (l) => ({ ledger: release(l, uid), result: undefined }));
+        if (root) {
+          const held = view.chargeOf(kind, obj, tenant!, view.lookup(obj.metadata.namespace!));
+          await store.defer(root, (l, now) => ({ ledger: release(l, uid, held, now), result: undefined }));
+        }
         await removeFinalizer(mgr.client, kind.ref, obj, QUOTA_FINALIZER);
         return;
       }
@@ -152,20 +156,17 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
         return;
       }
       if (!mine) await addFinalizer(mgr.client, kind.ref, obj, QUOTA_FINALIZER);
-      const entry = store.current(root)[uid];
-      if (entry?.state === "Committed") return;
-      const priced = entry ? undefined : kind.price(obj, tenant!, view.lookup(obj.metadata.namespace!));
-      await store.defer(root, (l) => {
-        if (l[uid]) return { ledger: commit(l, uid), result: undefined };
-        return priced && "charge" in priced ? { ledger: { ...l, [uid]: { charge: priced.charge, state: "Committed" as const } }, result: undefined } : { ledger: l, result: undefined };
-      });
+      // The object shows its pending change (its charge annotation is the change's target): commit.
+      const p = store.current(root).pending[uid];
+      if (!p || !view.alive(uid, p)) return;
+      await store.defer(root, (l) => ({ ledger: l.pending[uid] && view.alive(uid, l.pending[uid]) ? commit(l, uid) : l, result: undefined }));
     }),
   );
   return [tenant, quota, ledger, ...usage];
 }
 
-/** What every object of `root`'s tree holds now; an object that can no longer be priced keeps its ledger charge. */
-function actualCharges(view: TenancyView, root: string, ledger: Ledger): Map<string, Charge> {
+/** What every object of `root`'s tree holds now (its charge annotation, else its price). */
+function actualCharges(view: TenancyView, root: string): Map<string, Charge> {
   const tree = view.tree();
   const out = new Map<string, Charge>();
   for (const ns of view.namespaces.list()) {
@@ -174,10 +175,8 @@ function actualCharges(view: TenancyView, root: string, ledger: Ledger): Map<str
     const lookup = view.lookup(ns.metadata.name, tree);
     for (const [kind, informer] of view.charged) {
       for (const obj of informer.list(ns.metadata.name)) {
-        const uid = obj.metadata.uid ?? "";
-        const priced = kind.price(obj, tenant, lookup);
-        if ("charge" in priced) out.set(uid, priced.charge);
-        else if (ledger[uid]) out.set(uid, ledger[uid].charge);
+        const charge = view.chargeOf(kind, obj, tenant, lookup);
+        if (charge) out.set(obj.metadata.uid ?? "", charge);
       }
     }
   }

@@ -1,7 +1,7 @@
 // The tenancy caches every tenancy component reads: namespaces labelled for a tenant, tenants,
 // quotas, ledgers, the catalog an instance is priced from, and the charged product kinds.
 import { refOf } from "../api/crd.ts";
-import { Quota, Tenant, TENANT_LABEL, type QuotaSpec, type TenantSpec } from "../api/tenancy.ts";
+import { CHARGE_ANNOTATION, Quota, Tenant, TENANT_LABEL, type QuotaSpec, type TenantSpec } from "../api/tenancy.ts";
 import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
 import type { VolumeSnapshotSpec, VolumeSpec } from "../api/storage.ts";
 import { FlavorRef, ImageRef } from "../compute/catalog-controller.ts";
@@ -10,9 +10,9 @@ import type { Informer } from "../runtime/informer.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { KubeObject, ResourceRef } from "../runtime/types.ts";
 import { FINALIZER as VOLUME_FINALIZER, VolumeRef, VolumeSnapshotRef } from "../storage/volume-controller.ts";
-import { instanceCharge, quotaLimit, snapshotCharge, volumeCharge, type Lookup, type Priced } from "./charges.ts";
+import { decodeCharge, encodeCharge, instanceCharge, quotaLimit, snapshotCharge, volumeCharge, type Lookup, type Priced } from "./charges.ts";
 import { LedgerRef, type LedgerObject } from "./ledger-store.ts";
-import { ancestorsAndSelf, type QuotaLimit, type Tree } from "./ledger.ts";
+import { ancestorsAndSelf, type Charge, type Pending, type QuotaLimit, type Tree } from "./ledger.ts";
 
 export const TenantRef = refOf(Tenant);
 export const QuotaRef = refOf(Quota);
@@ -58,8 +58,28 @@ export class TenancyView {
     this.flavors = mgr.informer(FlavorRef);
     this.images = mgr.informer(ImageRef);
     this.charged = new Map(chargedKinds.map((k) => [k, mgr.informer(k.ref)]));
+    for (const inf of this.charged.values()) inf.addIndexer("uid", (o) => (o.metadata.uid ? [o.metadata.uid] : []));
     this.volumes = mgr.informer<Spec<VolumeSpec>>(VolumeRef);
     this.all = [this.namespaces, this.tenants, this.quotas, this.ledgers, this.flavors, this.images, ...this.charged.values()] as Informer[];
+  }
+
+  byUid(uid: string): KubeObject | undefined {
+    for (const inf of this.charged.values()) {
+      const o = inf.byIndex("uid", uid)[0];
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  /** A pending change stands while its object exists and shows it (its charge annotation is the change's `to`). */
+  readonly alive = (uid: string, p: Pending): boolean => this.byUid(uid)?.metadata.annotations?.[CHARGE_ANNOTATION] === encodeCharge(p.to);
+
+  /** What an object holds: its charge annotation, else its price now. */
+  chargeOf(kind: ChargedKind, obj: KubeObject, tenant: string, lookup: Lookup): Charge | undefined {
+    const annotated = decodeCharge(obj.metadata.annotations?.[CHARGE_ANNOTATION]);
+    if (annotated) return annotated;
+    const priced = kind.price(obj, tenant, lookup);
+    return "charge" in priced ? priced.charge : undefined;
   }
 
   /** Whether every cache has listed once; until then admission refuses rather than guesses. */

@@ -225,7 +225,7 @@ export class TenancyWebhook implements Runnable {
       apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: WEBHOOK_CONFIG, labels: { "app.kubernetes.io/managed-by": "cellcloud-manager" } },
       webhooks: [{
         name: "defaults.tenancy.cellcloud.io", clientConfig: this.clientConfig("/mutate", bundle), namespaceSelector: this.namespaceSelector(), sideEffects: "None", reinvocationPolicy: "Never",
-        rules: products.map((r) => ({ ...r, operations: ["CREATE"] })), ...common,
+        rules: products, ...common,
       }],
     };
     await this.client.apply(ValidatingRef, validating as unknown as KubeObject, "cellcloud-manager");
