@@ -29,13 +29,11 @@ interface Pending {
 }
 
 const MAX_ATTEMPTS = 8;
-/** How long a commit or release waits for an admission's write to ride along with. */
-const DEFER_MS = 500;
 
 export class LedgerStore {
   private readonly queues = new Map<string, Pending[]>();
   private readonly deferred = new Map<string, Pending[]>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private decoded?: { root: string; rv: string; ledger: Ledger };
   private readonly flushing = new Set<string>();
   /** The last ledger this store wrote or read, per root, with its resourceVersion. */
@@ -43,8 +41,10 @@ export class LedgerStore {
   private readonly client: KubeClient;
   private readonly informer: Informer<LedgerObject>;
   private readonly now: () => number;
-  /** Ledger writes made (a batch is one write). */
+  /** Ledger writes made (a batch is one write), and how many of them met a newer ledger. */
   writes = 0;
+  conflicts = 0;
+  private readonly waiters = new Map<string, Array<() => void>>();
 
   /** Owner references for a ledger the store has to create (its root Tenant). */
   private readonly owner: (root: string) => OwnerReference[] | undefined;
@@ -52,6 +52,11 @@ export class LedgerStore {
   constructor(client: KubeClient, informer: Informer<LedgerObject>, owner: (root: string) => OwnerReference[] | undefined, now: () => number = Date.now) {
     this.client = client;
     this.informer = informer;
+    informer.addHandler((_t, o) => {
+      const waiting = this.waiters.get(o.metadata.name);
+      this.waiters.delete(o.metadata.name);
+      for (const w of waiting ?? []) w();
+    });
     this.owner = owner;
     this.now = now;
   }
@@ -84,43 +89,54 @@ export class LedgerStore {
   }
 
   /**
-   * As run(), for changes that may wait (commits, releases): they ride along with the next
-   * admission's write, or go out on their own after DEFER_MS. A write costs the same whatever it
-   * carries (the whole ledger is rewritten), so this saves one write per create and per delete.
+   * As run(), for changes that may wait up to `waitMs` (commits, releases): they ride along with
+   * the next admission's write, or go out on their own when the wait is over. A write costs about
+   * the same whatever it carries, and an admission queued behind one waits for it.
    */
-  defer<T>(root: string, change: Change<T>): Promise<T> {
+  defer<T>(root: string, change: Change<T>, waitMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const q = this.deferred.get(root) ?? [];
       q.push({ change, resolve: resolve as (v: unknown) => void, reject });
       this.deferred.set(root, q);
-      if (!this.timers.has(root)) {
-        this.timers.set(root, setTimeout(() => {
-          this.timers.delete(root);
-          if (!this.flushing.has(root) && this.deferred.get(root)?.length) void this.flush(root);
-        }, DEFER_MS).unref());
-      }
+      this.wakeAt(root, Date.now() + waitMs);
     });
   }
 
-  private async flush(root: string): Promise<void> {
+  /** Flushes `root`'s deferred changes at `at` at the latest (an earlier wake-up stays). */
+  private wakeAt(root: string, at: number): void {
+    const t = this.timers.get(root);
+    if (t && t.at <= at) return;
+    if (t) clearTimeout(t.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(root);
+      if (!this.deferred.get(root)?.length) return;
+      if (this.flushing.has(root)) this.wakeAt(root, Date.now() + 50);
+      else void this.flush(root, true);
+    }, Math.max(0, at - Date.now())).unref();
+    this.timers.set(root, { at, timer });
+  }
+
+  /**
+   * Writes what is queued for `root` until nothing is: admissions, with whatever deferred changes
+   * are waiting riding along. Deferred changes alone go out only when their wait is over (`due`),
+   * so an admission never queues behind a write it did not need.
+   */
+  private async flush(root: string, due = false): Promise<void> {
     this.flushing.add(root);
     try {
-      for (let batch = this.take(root); batch.length; batch = this.take(root)) await this.write(root, batch);
+      for (;;) {
+        const queued = this.queues.get(root) ?? [];
+        if (!queued.length && !due) break;
+        due = false;
+        const batch = [...(this.deferred.get(root) ?? []), ...queued];
+        this.queues.delete(root);
+        this.deferred.delete(root);
+        if (!batch.length) break;
+        await this.write(root, batch);
+      }
     } finally {
       this.flushing.delete(root);
     }
-    // deferred changes that arrived during the last write, with no admission to carry them
-    if (this.deferred.get(root)?.length && !this.timers.has(root)) {
-      this.timers.set(root, setTimeout(() => { this.timers.delete(root); if (!this.flushing.has(root)) void this.flush(root); }, DEFER_MS).unref());
-    }
-  }
-
-  /** Deferred changes first (they concern objects that already exist), then the queued admissions. */
-  private take(root: string): Pending[] {
-    const q = [...(this.deferred.get(root) ?? []), ...(this.queues.get(root) ?? [])];
-    this.queues.delete(root);
-    this.deferred.delete(root);
-    return q;
   }
 
   private async write(root: string, batch: Pending[]): Promise<void> {
@@ -153,6 +169,7 @@ export class LedgerStore {
         return results;
       } catch (e) {
         if (!isConflict(e) || attempt >= MAX_ATTEMPTS) throw e;
+        this.conflicts++;
         this.known.delete(root);
         base = await this.base(root, base.rv);
       }
@@ -183,7 +200,12 @@ export class LedgerStore {
         }
       }
       if (Date.now() > deadline) throw new Error(`the QuotaLedger "${root}" changed and the new version has not arrived; retry`);
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(0, deadline - Date.now()));
+        const list = this.waiters.get(root) ?? [];
+        list.push(() => { clearTimeout(t); r(); });
+        this.waiters.set(root, list);
+      });
     }
   }
 }

@@ -209,15 +209,21 @@ export function recount(ledger: Ledger, actual: ReadonlyMap<string, Charge>, now
   return { ...kept, usage };
 }
 
-/** A quota's view of the ledger: committed and reserved amounts of its tenant's tree within its scope. */
+/**
+ * A quota's view of the ledger: `used` is what the tree holds (committed, plus pending changes
+ * their objects already show), `reserved` what was admitted and is not yet seen.
+ */
 export function quotaUsage(ledger: Ledger, tree: Tree, q: QuotaLimit, now: number, alive: Alive = never): { used: Amounts; reserved: Amounts } {
   const usedOut: Amounts = {};
   const reserved: Amounts = {};
   for (const dim of dimensions) {
-    const c = committed(ledger, tree, q, dim);
-    if (c) usedOut[dim] = c;
+    let u = committed(ledger, tree, q, dim);
     let r = 0;
-    for (const [uid, p] of Object.entries(ledger.pending)) if (live(uid, p, now, alive)) r += pendingShare(p, tree, q, dim);
+    for (const [uid, p] of Object.entries(ledger.pending)) {
+      if (alive(uid, p)) u += share(p.to, tree, q, dim) - share(p.from, tree, q, dim);
+      else if (p.expiresAt > now) r += pendingShare(p, tree, q, dim);
+    }
+    if (u) usedOut[dim] = u;
     if (r) reserved[dim] = r;
   }
   return { used: usedOut, reserved };

@@ -29,6 +29,14 @@ export const tenantRoles = [
   { binding: "cellcloud-tenant-viewers", role: "cellcloud-viewer", subjects: "viewers" },
 ] as const;
 
+/**
+ * How long a commit may wait for an admission's ledger write to ride along with: a change its object
+ * shows counts as used either way, so only the ledger's tidiness waits. A release holds a finalizer,
+ * so it waits less.
+ */
+const COMMIT_WAIT_MS = 10_000;
+const RELEASE_WAIT_MS = 300;
+
 /** How often each ledger is rebuilt from the objects that exist. */
 export const RECOUNT_EVERY_MS = Number(process.env.CELLCLOUD_QUOTA_RECOUNT_MS) || 180_000;
 
@@ -93,6 +101,8 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
       await writeStatus(mgr.client, TenantRef, t, { ...status, ...fields, namespaces });
     });
 
+  // A busy tree changes its ledger many times a second: show each Quota's usage at most once a second.
+  const shown = new Map<string, number>();
   const quotasOfRoot = (root: string) => view.quotas.list().filter((q) => view.tenants.get(q.spec.tenant) && view.rootOf(q.spec.tenant) === root).map(keyOf);
   const quota = mgr.controller("quota").for(QuotaRef)
     .watches(LedgerRef, (o) => quotasOfRoot(o.metadata.name))
@@ -105,12 +115,14 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
         await writeStatus(mgr.client, QuotaRef, q, withCondition(q, { type: "Ready", status: "False", reason: "TenantNotFound", message: `spec.tenant: Tenant "${q.spec.tenant}" not found` }));
         return;
       }
+      const since = Date.now() - (shown.get(q.metadata.name) ?? 0);
+      if (since < 1000) return { requeueAfterMs: 1000 - since };
       const limit = quotaLimit(q.metadata.name, q.spec);
       const { used, reserved } = quotaUsage(store.current(view.rootOf(q.spec.tenant, tree)), tree, limit, Date.now(), view.alive);
       const show = (a: Amounts) => Object.fromEntries(dimensions.filter((d) => limit.hard[d] !== undefined || a[d]).map((d) => [d, formatAmount(d, a[d] ?? 0)]));
       const full = dimensions.filter((d) => limit.hard[d] !== undefined && (used[d] ?? 0) + (reserved[d] ?? 0) >= limit.hard[d]!);
       const message = full.length ? `at the limit for ${full.join(", ")}` : "enforced at admission";
-      await writeStatus(mgr.client, QuotaRef, q, { ...markReady(q, "Enforced", message), used: show(used), reserved: show(reserved) });
+      if (await writeStatus(mgr.client, QuotaRef, q, { ...markReady(q, "Enforced", message), used: show(used), reserved: show(reserved) })) shown.set(q.metadata.name, Date.now());
     });
 
   const ledger = mgr.controller("quota-ledger").for(LedgerRef).complete(async (req) => {
@@ -146,7 +158,7 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
         if (!mine || (obj.metadata.finalizers ?? []).some((f) => f !== QUOTA_FINALIZER)) return;
         if (root) {
           const held = view.chargeOf(kind, obj, tenant!, view.lookup(obj.metadata.namespace!));
-          await store.defer(root, (l, now) => ({ ledger: release(l, uid, held, now), result: undefined }));
+          await store.defer(root, (l, now) => ({ ledger: release(l, uid, held, now), result: undefined }), RELEASE_WAIT_MS);
         }
         await removeFinalizer(mgr.client, kind.ref, obj, QUOTA_FINALIZER);
         return;
@@ -159,7 +171,7 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
       // The object shows its pending change (its charge annotation is the change's target): commit.
       const p = store.current(root).pending[uid];
       if (!p || !view.alive(uid, p)) return;
-      await store.defer(root, (l) => ({ ledger: l.pending[uid] && view.alive(uid, l.pending[uid]) ? commit(l, uid) : l, result: undefined }));
+      await store.defer(root, (l) => ({ ledger: l.pending[uid] && view.alive(uid, l.pending[uid]) ? commit(l, uid) : l, result: undefined }), COMMIT_WAIT_MS);
     }),
   );
   return [tenant, quota, ledger, ...usage];
