@@ -10,7 +10,7 @@ import { KubeClient } from "../operators/runtime/kube.ts";
 import { cpuMillis } from "../operators/platform/quantity.ts";
 import { clients, eventually, uniqueName, useNamespace } from "./support/kube.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
-import { spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { CrashingManager, spawnManager } from "./support/manager.ts";
 import { platformIn } from "./support/platform.ts";
 import { storageIn } from "./support/storage.ts";
 import { hostsReady, kwokNode } from "./support/nodes.ts";
@@ -21,28 +21,13 @@ const base = uniqueName("chaos");
 const zone = `${base}-az`;
 const hosts = Array.from({ length: 8 }, (_, i) => `${base}-h${i}`);
 let cat: Awaited<ReturnType<typeof createCatalog>>;
-let manager: ManagerProcess | undefined;
-let kills = 0;
 const ecs = () => instancesIn(kc, core, ns.name);
 const evs = () => storageIn(kc, ns.name);
 
-function start(): ManagerProcess {
-  manager = spawnManager({
-    leaseId: base, metricsPort: 16620, healthPort: 16621, controllers: "scheduler,compute-catalog,instance,volume,platform-pools",
-    extraArgs: ["--leader-elect=false"],
-  });
-  return manager;
-}
-
-async function kill(): Promise<void> {
-  const m = manager;
-  if (!m) return;
-  const exited = new Promise((r) => m.child.once("exit", r));
-  m.child.kill("SIGKILL");
-  await exited;
-  kills++;
-  manager = undefined;
-}
+const manager = new CrashingManager(() => spawnManager({
+  leaseId: base, metricsPort: 16620, healthPort: 16621, controllers: "scheduler,compute-catalog,instance,volume,platform-pools",
+  extraArgs: ["--leader-elect=false"],
+}));
 
 beforeAll(async () => {
   cat = await createCatalog(kc, base);
@@ -54,12 +39,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (!manager) start();
+  manager.ensure();
   await Promise.all((await ecs().list().catch(() => [])).map((i) => ecs().delete(i.metadata.name).catch(() => undefined)));
   await eventually(async () => (await ecs().list()).length === 0, { what: "instances deleted", timeoutMs: 90_000 }).catch(() => undefined);
   await Promise.all((await evs().list().catch(() => [])).map((v) => evs().delete(v.metadata.name).catch(() => undefined)));
   await eventually(async () => (await evs().list()).length === 0, { what: "volumes deleted", timeoutMs: 60_000 }).catch(() => undefined);
-  await kill();
+  await manager.kill();
   for (const name of hosts) await core.deleteNode({ name }).catch(() => undefined);
   await platformIn(kc).storagePools.delete(`${base}-sp`).catch(() => undefined);
   await platformIn(kc).cells.delete(`${base}-cell`).catch(() => undefined);
@@ -72,19 +57,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("instance controller under crashes", () => {
   it("converges after being killed at random points while 100 instances are created, stopped and deleted", async () => {
-    start();
+    manager.start();
     const names = Array.from({ length: 100 }, (_, i) => `vm-${i}`);
-    let chaos = true;
-    // The killer: SIGKILL every 0.8-2.5 s, restart 0.1-0.5 s later.
-    const killer = (async () => {
-      while (chaos) {
-        await sleep(800 + Math.random() * 1700);
-        if (!chaos) break;
-        await kill();
-        await sleep(100 + Math.random() * 400);
-        start();
-      }
-    })();
+    const calm = manager.chaos([800, 2500]); // SIGKILL every 0.8-2.5 s, restart 0.1-0.6 s later
     try {
       for (let i = 0; i < names.length; i += 10) {
         await Promise.all(names.slice(i, i + 10).map(async (n, k) => {
@@ -102,8 +77,9 @@ describe("instance controller under crashes", () => {
       const deleted = names.filter((_, i) => i % 4 === 0);
       const stopped = names.filter((_, i) => i % 4 === 1);
       // An instance deleted before any controller saw it has no finalizer, so nothing could delete its
-      // deleteWithInstance volume (the admission webhook will add the finalizer at create); delete
-      // them once the controller has taken them on, which is the case the crashes must not break.
+      // deleteWithInstance volume (in a tenant's namespace the admission webhook adds it at create;
+      // this one is no tenant's); delete them once the controller has taken them on, which is the
+      // case the crashes must not break.
       await eventually(async () => (await ecs().list()).filter((i) => deleted.includes(i.metadata.name)).every((i) => i.metadata.finalizers?.length),
         { what: "instances to delete carry the controller's finalizer", timeoutMs: 60_000 });
       for (let i = 0; i < deleted.length; i += 5) {
@@ -111,10 +87,8 @@ describe("instance controller under crashes", () => {
         await sleep(500);
       }
       await sleep(3000);
-      chaos = false;
-      await killer;
-      if (!manager) start();
-      expect(kills).toBeGreaterThanOrEqual(5);
+      await calm();
+      expect(manager.kills).toBeGreaterThanOrEqual(5);
 
       const x86 = (n: string) => Number(n.slice(3)) % 2 === 0;
       await eventually(async () => {
@@ -172,8 +146,7 @@ describe("instance controller under crashes", () => {
       expect(pvs.map((pv) => pv.metadata?.labels?.["storage.cellcloud.io/volume"]).sort()).toEqual([...kept].sort());
       await eventually(async () => (await platformIn(kc).storagePools.read(`${base}-sp`)).status?.provisioned === "250Gi", { what: "pool provisioned = 25 × 10Gi" });
     } finally {
-      chaos = false;
-      await killer;
+      await calm();
     }
   }, 420_000);
 });

@@ -11,7 +11,7 @@ import type { KubeObject } from "../operators/runtime/types.ts";
 import { NamespaceRef } from "../operators/tenancy/view.ts";
 import { createCatalog } from "./support/compute.ts";
 import { eventually, kubeConfig, refusal, uniqueName, useNamespace } from "./support/kube.ts";
-import { spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { CrashingManager, spawnManager } from "./support/manager.ts";
 import { QuotaRef, TenantRef, deleteInstances, freePorts, instance, ledgerOf, quota, quotaUsed, tenant } from "./support/tenancy.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import { MutatingRef, SecretRef, ValidatingRef, WEBHOOK_CONFIG } from "../operators/tenancy/webhook.ts";
@@ -24,31 +24,18 @@ const LABEL = { "cellcloud.io/test": "tenancy-chaos" };
 const client = new KubeClient(kubeConfig());
 const ResourceQuotaRef = { group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true };
 let cat: Awaited<ReturnType<typeof createCatalog>>;
-let manager: ManagerProcess | undefined;
 let ports: number[] = [];
-let kills = 0;
 
-function start(): ManagerProcess {
+const manager = new CrashingManager(() => {
   const [metricsPort, healthPort, webhookPort] = ports as [number, number, number];
-  manager = spawnManager({
+  return spawnManager({
     leaseId: base, metricsPort, healthPort, controllers: "tenancy,compute-catalog,instance",
     extraArgs: [
       "--leader-elect=false", `--webhook-port=${webhookPort}`, "--webhook-bind-address=127.0.0.1",
       `--webhook-url=https://127.0.0.1:${webhookPort}`, `--webhook-namespace=${system.name}`,
     ],
   });
-  return manager;
-}
-
-async function kill(): Promise<void> {
-  const m = manager;
-  if (!m) return;
-  const exited = new Promise((r) => m.child.once("exit", r));
-  m.child.kill("SIGKILL");
-  await exited;
-  kills++;
-  manager = undefined;
-}
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,7 +45,7 @@ beforeAll(async () => {
   process.env.CELLCLOUD_QUOTA_RESERVATION_MS = "8000";
   process.env.CELLCLOUD_QUOTA_RECOUNT_MS = "15000";
   cat = await createCatalog(kubeConfig(), base);
-  start();
+  manager.start();
   await client.create(TenantRef, tenant(root, { namespaces: [ns] }, LABEL));
   await eventually(() => client.get(NamespaceRef, ns).then((n) => n.metadata.labels?.["cellcloud.io/tenant"] === root), { what: "tenant namespace" });
   await eventually(async () => (await refusal(client.create(QuotaRef, quota(root, { tenant: root, hard: { cpu: 1000, instances: 1000 } }, LABEL)))) === "accepted",
@@ -67,12 +54,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (!manager) start();
+  manager.ensure();
   await deleteInstances(client, [ns]).catch(() => undefined);
   await client.delete(QuotaRef, root).catch(() => undefined);
   await client.delete(TenantRef, root).catch(() => undefined);
   await client.delete(NamespaceRef, ns).catch(() => undefined);
-  await kill();
+  await manager.kill();
   await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
   await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
   await client.delete(SecretRef, "cellcloud-webhook-cert", system.name).catch(() => undefined);
@@ -83,16 +70,7 @@ afterAll(async () => {
 
 describe("quota under crashes", () => {
   it("ends with used equal to real usage after the manager is killed between admissions and creates", async () => {
-    let chaos = true;
-    const killer = (async () => {
-      while (chaos) {
-        await sleep(1000 + Math.random() * 2000);
-        if (!chaos) break;
-        await kill();
-        await sleep(100 + Math.random() * 500);
-        start();
-      }
-    })();
+    const calm = manager.chaos([1000, 3000]);
     const outcomes: Record<string, number> = {};
     const tally = (r: string) => {
       const k = r === "accepted" ? "accepted" : r.includes("exceeded quota") ? "resourcequota" : r.includes("failed calling webhook") ? "webhook down" : r.includes("not synced") ? "not synced" : "other";
@@ -107,11 +85,9 @@ describe("quota under crashes", () => {
       for (const i of items.slice(0, 2)) await client.delete(InstanceRef, i.metadata.name, ns).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
       await sleep(100);
     }
-    chaos = false;
-    await killer;
-    if (!manager) start();
-    console.log(`tenancy chaos: ${kills} kills, outcomes ${JSON.stringify(outcomes)}`);
-    expect(kills).toBeGreaterThanOrEqual(5);
+    await calm();
+    console.log(`tenancy chaos: ${manager.kills} kills, outcomes ${JSON.stringify(outcomes)}`);
+    expect(manager.kills).toBeGreaterThanOrEqual(5);
     expect(outcomes.accepted ?? 0).toBeGreaterThan(0);
     expect(outcomes.resourcequota ?? 0).toBeGreaterThan(0); // admitted by us, then refused by kube-apiserver
 

@@ -89,3 +89,57 @@ export function metricValue(text: string, name: string, labelFilter = ""): numbe
     .filter((l) => l.startsWith(name) && (l[name.length] === "{" || l[name.length] === " ") && l.includes(labelFilter))
     .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
 }
+
+/**
+ * A manager process a chaos test SIGKILLs and restarts: start() spawns it, kill() waits until it is
+ * dead, chaos() kills it every `everyMs` (random within the range) and restarts it 0.1-0.6 s later
+ * until the returned stop() is awaited (which leaves a manager running).
+ */
+export class CrashingManager {
+  kills = 0;
+  current?: ManagerProcess;
+  private readonly spawnIt: () => ManagerProcess;
+
+  constructor(spawnIt: () => ManagerProcess) {
+    this.spawnIt = spawnIt;
+  }
+
+  start(): ManagerProcess {
+    this.current = this.spawnIt();
+    return this.current;
+  }
+
+  /** A running manager: the current one, or a new one. */
+  ensure(): ManagerProcess {
+    return this.current ?? this.start();
+  }
+
+  async kill(): Promise<void> {
+    const m = this.current;
+    if (!m) return;
+    const exited = new Promise((r) => m.child.once("exit", r));
+    m.child.kill("SIGKILL");
+    await exited;
+    this.kills++;
+    this.current = undefined;
+  }
+
+  chaos([min, max]: [number, number]): () => Promise<void> {
+    let on = true;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const loop = (async () => {
+      while (on) {
+        await sleep(min + Math.random() * (max - min));
+        if (!on) break;
+        await this.kill();
+        await sleep(100 + Math.random() * 500);
+        this.start();
+      }
+    })();
+    return async () => {
+      on = false;
+      await loop;
+      this.ensure();
+    };
+  }
+}
