@@ -254,9 +254,9 @@ function decodeSecret(s: Secret): Material | undefined {
 }
 
 /** The new CA first, then the previous bundle's CAs that have not expired (clients mid-rotation still trust them). */
-function caBundle(ca: string, previous: string | undefined): string {
+export function caBundle(ca: string, previous: string | undefined, now = Date.now()): string {
   const certs = (previous ?? "").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
-  const keep = certs.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).filter((c) => c !== ca && new Date(new X509Certificate(c).validTo).getTime() > Date.now());
+  const keep = certs.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).filter((c) => c !== ca && new Date(new X509Certificate(c).validTo).getTime() > now);
   return [ca, ...keep].slice(0, 3).join("");
 }
 
