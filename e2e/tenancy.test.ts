@@ -35,8 +35,14 @@ afterAll(async () => {
   await deleteInstances(t.client, namespaces).catch(() => undefined);
   const { items } = await t.client.list(QuotaRef, { labelSelector: "cellcloud.io/test=tenancy" });
   for (const q of items) await t.client.delete(QuotaRef, q.metadata.name).catch(() => undefined);
-  const tenants = (await t.client.list(TenantRef, { labelSelector: "cellcloud.io/test=tenancy" })).items;
-  for (const x of tenants.reverse()) await t.client.delete(TenantRef, x.metadata.name).catch(() => undefined);
+  // departments first: the webhook refuses to delete a tenant that still has some
+  for (let round = 0; round < 5; round++) {
+    const tenants = (await t.client.list<KubeObject & { spec: { parent?: string } }>(TenantRef, { labelSelector: "cellcloud.io/test=tenancy" })).items;
+    const parents = new Set(tenants.map((x) => x.spec.parent));
+    for (const x of tenants.filter((x) => !parents.has(x.metadata.name))) await t.client.delete(TenantRef, x.metadata.name).catch(() => undefined);
+    if (!tenants.length) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
   for (const ns of namespaces) await t.client.delete(NamespaceRef, ns).catch(() => undefined);
   for (const [ref, name] of catalog?.all ?? []) await t.client.delete(ref, name).catch(() => undefined);
   await t.stop();
@@ -83,6 +89,18 @@ describe("tenants", () => {
       .toContain(`namespace "kube-system" is reserved`);
     const org = await t.client.get<KubeObject & { spec: Record<string, unknown> }>(TenantRef, `${base}-org`);
     expect(await refusal(t.client.update(TenantRef, { ...org, spec: { ...org.spec, parent: `${base}-dept` } }))).toContain("spec.parent is immutable");
+    expect(await refusal(t.client.delete(TenantRef, `${base}-org`))).toContain(`Tenant "${base}-org" has departments (${base}-dept): delete them first`);
+  });
+
+  it("gives a namespace up when it leaves spec.namespaces: label and role bindings go, another tenant may take it", async () => {
+    const ns = await makeTenant(`${base}-lender`, { users: [{ kind: "User", name: `${base}-lender-user` }] });
+    await t.client.get(RoleBindingRef, "cellcloud-tenant-users", ns);
+    await t.client.patch(TenantRef, `${base}-lender`, undefined, { spec: { namespaces: [] } }, "merge");
+    await eventually(async () => !(await t.client.get(NamespaceRef, ns)).metadata.labels?.[TENANT_LABEL], { what: `${ns} unlabelled` });
+    await eventually(() => t.client.get(RoleBindingRef, "cellcloud-tenant-users", ns).then(() => false, () => true), { what: "the lender's role binding gone" });
+    await eventually(() => t.webhook.view.tenantOf(ns) === undefined, { what: "the webhook sees the namespace released" });
+    expect(await refusal(t.client.create(TenantRef, tenant(`${base}-borrower`, { namespaces: [ns] }, LABEL)))).toBe("accepted");
+    await eventually(async () => (await t.client.get(NamespaceRef, ns)).metadata.labels?.[TENANT_LABEL] === `${base}-borrower`, { what: `${ns} labelled for the borrower` });
   });
 });
 

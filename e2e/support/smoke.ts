@@ -292,6 +292,10 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   await used({ cpu: "4", instances: "2", snapshots: "1" });
   // approving asks the apiserver whether the user may `approve` (the admin may)
   await client.patch(InstanceRef, "a", nsNew, { metadata: { annotations: { "tenancy.cellcloud.io/approved-by": "smoke" } } }, "merge");
+  // a namespace taken out of the tenant loses its label and the tenant's role bindings
+  await client.patch(TenantRef, name, undefined, { spec: { namespaces: [nsNew] } }, "merge");
+  await eventually(async () => (await core.readNamespace({ name: nsOld })).metadata?.labels?.["cellcloud.io/tenant"] === undefined, { ...opts, what: `${nsOld} released` });
+  await eventuallyGone(() => client.get(RoleBindingRef, "cellcloud-tenant-admins", nsOld), `role binding in ${nsOld} deleted`, timeoutMs);
   if (webhook.rotates) await eventually(async () => (await secret()) !== firstCert, { timeoutMs: Math.max(timeoutMs, 20_000), what: "webhook certificate rotated" });
   for (const n of ["a", "b"]) await client.delete(InstanceRef, n, nsNew);
   await client.delete(VolumeSnapshotRef, "s", nsNew);

@@ -100,6 +100,9 @@ export class Admission {
 
   async validate(req: AdmissionRequest): Promise<AdmissionResponse> {
     const { group, resource } = req.resource;
+    if (req.operation === "DELETE" && group === "tenancy.cellcloud.io" && resource === "tenants" && !req.subResource) {
+      return this.gate(req, () => this.validateTenantDelete(req));
+    }
     if (req.subResource || !req.object) return allow(req);
     if (group === "tenancy.cellcloud.io" && resource === "tenants") return this.gate(req, () => this.validateTenant(req, req.object as TenantObject));
     if (group === "tenancy.cellcloud.io" && resource === "quotas") return this.gate(req, () => this.validateQuota(req, req.object as QuotaObject));
@@ -189,6 +192,14 @@ export class Admission {
       if (owner) return deny(req, 422, "Invalid", `spec.namespaces: namespace "${ns}" already belongs to tenant "${owner}"`);
     }
     return allow(req);
+  }
+
+  /** A tenant with departments cannot go: they would lose their parent (and their quotas' ceiling). */
+  private validateTenantDelete(req: AdmissionRequest): AdmissionResponse {
+    const name = req.name ?? req.oldObject?.metadata.name ?? "";
+    const departments = this.view.tenants.list().filter((t) => t.spec.parent === name).map((t) => t.metadata.name).sort();
+    if (!departments.length) return allow(req);
+    return deny(req, 409, "Conflict", `Tenant "${name}" has departments (${departments.join(", ")}): delete them first`);
   }
 
   private async validateQuota(req: AdmissionRequest, q: QuotaObject): Promise<AdmissionResponse> {

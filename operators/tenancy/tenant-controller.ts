@@ -95,6 +95,15 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
           } as KubeObject, mgr.fieldManager);
         }
       }
+      // A namespace taken out of spec.namespaces leaves the tenant: its label and the tenant's role
+      // bindings go (the namespace and what is in it stay), so it can be given to another tenant.
+      for (const ns of view.namespaces.list()) {
+        if (ns.metadata.labels?.[TENANT_LABEL] !== t.metadata.name || (t.spec.namespaces ?? []).includes(ns.metadata.name)) continue;
+        for (const r of tenantRoles) {
+          await mgr.client.delete(RoleBindingRef, r.binding, ns.metadata.name).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+        }
+        await mgr.client.patch(NamespaceRef, ns.metadata.name, undefined, { metadata: { labels: { [TENANT_LABEL]: null } } }, "merge");
+      }
       const status = conflicts.length
         ? withCondition(t, { type: "Ready", status: "False", reason: "NamespaceConflict", message: `spec.namespaces: ${conflicts.join("; ")}` })
         : markReady(t, "Provisioned", `${namespaces} namespace(s) with role bindings`);

@@ -217,7 +217,10 @@ export class TenancyWebhook implements Runnable {
         { name: "quota.tenancy.cellcloud.io", clientConfig: this.clientConfig("/validate", bundle), rules: products, namespaceSelector: this.namespaceSelector(), sideEffects: "NoneOnDryRun", ...common },
         {
           name: "tree.tenancy.cellcloud.io", clientConfig: this.clientConfig("/validate", bundle), sideEffects: "None", ...common,
-          rules: [{ apiGroups: ["tenancy.cellcloud.io"], apiVersions: ["*"], resources: ["tenants", "quotas"], operations: ["CREATE", "UPDATE"], scope: "Cluster" }],
+          rules: [
+            { apiGroups: ["tenancy.cellcloud.io"], apiVersions: ["*"], resources: ["tenants"], operations: ["CREATE", "UPDATE", "DELETE"], scope: "Cluster" },
+            { apiGroups: ["tenancy.cellcloud.io"], apiVersions: ["*"], resources: ["quotas"], operations: ["CREATE", "UPDATE"], scope: "Cluster" },
+          ],
         },
       ],
     };
