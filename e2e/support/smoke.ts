@@ -17,6 +17,7 @@ import { createCatalog, instancesIn } from "./compute.ts";
 import { storageIn } from "./storage.ts";
 import { metricValue } from "./manager.ts";
 import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
+import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
@@ -266,7 +267,7 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   const secret = async () => (await core.readNamespacedSecret({ name: "cellcloud-webhook-cert", namespace: webhook.namespace })).data?.["tls.crt"];
   const firstCert = await eventually(secret, { ...opts, what: "webhook certificate Secret" });
   await core.createNamespace({ body: { metadata: { name: nsOld, labels } } });
-  await client.create(TenantRef, { apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Tenant", metadata: { name, labels }, spec: { namespaces: [nsOld, nsNew], admins: [{ kind: "User", name: `${base}-admin` }] } });
+  await client.create(TenantRef, tenant(name, { namespaces: [nsOld, nsNew], admins: [{ kind: "User", name: `${base}-admin` }] }, labels));
   await eventually(async () => isReadyAtGeneration(await client.get(TenantRef, name) as never), { ...opts, what: "Tenant Ready" });
   for (const ns of [nsOld, nsNew]) {
     const got = await core.readNamespace({ name: ns });
@@ -274,10 +275,10 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
     await client.patch(NamespaceRef, ns, undefined, { metadata: { labels } }, "merge");
     await client.get(RoleBindingRef, "cellcloud-tenant-admins", ns);
   }
-  await client.create(QuotaRef, { apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Quota", metadata: { name, labels }, spec: { tenant: name, hard: { cpu: 4, instances: 5, snapshots: 2 } } });
+  await client.create(QuotaRef, quota(name, { tenant: name, hard: { cpu: 4, instances: 5, snapshots: 2 } }, labels));
   await eventually(async () => isReadyAtGeneration(await client.get(QuotaRef, name) as never), { ...opts, what: "Quota Ready" });
   const cat = await createCatalog(kc, `${base}-q`, labels);
-  const vm = (n: string) => ({ apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Instance", metadata: { name: n, namespace: nsNew }, spec: { flavor: cat.flavor, image: cat.x86, powerState: "Stopped" } });
+  const vm = (n: string) => instance(n, nsNew, { flavor: cat.flavor, image: cat.x86 }); // Stopped
   // The webhook may take a moment to be called after its configuration appears: retry until charged.
   await eventually(() => client.create(InstanceRef, vm("a")).then(() => true), { ...opts, what: "Instance admitted" });
   await client.create(InstanceRef, vm("b"));

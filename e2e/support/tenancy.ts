@@ -1,18 +1,17 @@
 // Tenancy for e2e suites: a manager with the tenancy controllers and its admission webhook served on
 // a free port (the apiserver reaches it by URL), tenants and quotas, and instances to charge.
 import { createServer, type AddressInfo } from "node:net";
-import { refOf } from "../../operators/api/crd.ts";
 import { Quota, Tenant } from "../../operators/api/tenancy.ts";
 import { InstanceRef } from "../../operators/compute/instance-controller.ts";
 import { KubeClient, isNotFound } from "../../operators/runtime/kube.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
 import { LedgerRef, type LedgerObject } from "../../operators/tenancy/ledger-store.ts";
+import { QuotaRef, TenantRef } from "../../operators/tenancy/view.ts";
 import { MutatingRef, SecretRef, ValidatingRef, WEBHOOK_CONFIG, setupTenancyWebhook, type TenancyWebhook, type WebhookOptions } from "../../operators/tenancy/webhook.ts";
 import { eventually, kubeConfig, refusal, uniqueName } from "./kube.ts";
 import { startManager, type InProcessManager } from "./manager.ts";
 
-export const TenantRef = refOf(Tenant);
-export const QuotaRef = refOf(Quota);
+export { QuotaRef, TenantRef };
 
 /** Ports nothing listens on right now. */
 export async function freePorts(n: number): Promise<number[]> {

@@ -14,6 +14,11 @@ import { emptyLedger, type Ledger } from "./ledger.ts";
 
 export const LedgerRef = refOf(QuotaLedger);
 
+/** A new, empty QuotaLedger for `root` (the tenant controller makes it; the store if it finds none). */
+export function ledgerObject(root: string, ownerReferences?: OwnerReference[]): LedgerObject {
+  return { apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name: root, ...(ownerReferences ? { ownerReferences } : {}) }, spec: { tenant: root } };
+}
+
 export interface LedgerObject extends KubeObject {
   spec: { tenant: string; description?: string };
   status?: StoredLedger & { lastRecount?: string; conditions?: Condition[]; observedGeneration?: number };
@@ -63,17 +68,22 @@ export class LedgerStore {
 
   /** The ledger of `root` as last known (own write, else the cache). */
   current(root: string): Ledger {
+    return this.latest(root)?.ledger ?? emptyLedger();
+  }
+
+  /** The newest version of `root`'s ledger this store knows: its own last write, or the cache's if that is newer. */
+  private latest(root: string): { rv: string; ledger: Ledger } | undefined {
     const cached = this.informer.get(root);
     const mine = this.known.get(root);
-    if (mine && (!cached || Number(cached.metadata.resourceVersion) <= Number(mine.rv))) return mine.ledger;
-    return this.decode(root, cached);
+    if (mine && (!cached || Number(cached.metadata.resourceVersion) <= Number(mine.rv))) return mine;
+    return cached ? { rv: cached.metadata.resourceVersion ?? "", ledger: this.decode(root, cached) } : undefined;
   }
 
   /** The cached ledger decoded, remembered for its resourceVersion (readers ask often, it changes less). */
-  private decode(root: string, cached: LedgerObject | undefined): Ledger {
-    const rv = cached?.metadata.resourceVersion ?? "";
+  private decode(root: string, cached: LedgerObject): Ledger {
+    const rv = cached.metadata.resourceVersion ?? "";
     if (this.decoded?.root === root && this.decoded.rv === rv) return this.decoded.ledger;
-    const ledger = decodeLedger(cached?.status);
+    const ledger = decodeLedger(cached.status);
     this.decoded = { root, rv, ledger };
     return ledger;
   }
@@ -185,15 +195,11 @@ export class LedgerStore {
   private async base(root: string, staleRv?: string): Promise<{ rv: string; ledger: Ledger }> {
     const deadline = Date.now() + 5_000;
     for (;;) {
-      const cached = this.informer.get(root);
-      const mine = this.known.get(root);
-      if (staleRv === undefined && mine && (!cached || Number(cached.metadata.resourceVersion) <= Number(mine.rv))) return mine;
-      if (cached && cached.metadata.resourceVersion !== staleRv) return { rv: cached.metadata.resourceVersion ?? "", ledger: this.decode(root, cached) };
-      if (!cached && staleRv === undefined) {
+      const latest = this.latest(root); // after a conflict the store's own copy is already forgotten
+      if (latest && latest.rv !== staleRv) return latest;
+      if (!latest && staleRv === undefined) {
         try {
-          const made = await this.client.create<LedgerObject>(LedgerRef, {
-            apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name: root, ownerReferences: this.owner(root) }, spec: { tenant: root },
-          });
+          const made = await this.client.create<LedgerObject>(LedgerRef, ledgerObject(root, this.owner(root)));
           return { rv: made.metadata.resourceVersion ?? "", ledger: emptyLedger() };
         } catch (e) {
           if (!isAlreadyExists(e)) throw e;

@@ -3,11 +3,11 @@
 //             to the built-in ClusterRoles (an ancestor's admins administer its departments too),
 //             its root's QuotaLedger, and status (root, path, Ready);
 //   quota   — a Quota's status: used and reserved within its scope, from its root's ledger;
-//   ledger  — drops reservations whose object never appeared, and every few minutes recounts the
-//             ledger from the objects that exist (heals drift after crashes);
-//   usage   — per charged kind: commits a reservation once its object exists, charges an object
-//             the ledger does not know, and on delete releases by uid before removing the finalizer.
-import { QuotaLedger, TENANT_LABEL } from "../api/tenancy.ts";
+//   ledger  — drops changes that expired without their object showing them, and every few minutes
+//             rebuilds the totals from the objects that exist (heals drift after crashes);
+//   usage   — per charged kind: commits a pending change once its object shows it, and on delete
+//             releases the object's charge by uid before removing the finalizer.
+import { TENANT_LABEL } from "../api/tenancy.ts";
 import { isoSeconds } from "../runtime/clock.ts";
 import { addFinalizer, hasFinalizer, removeFinalizer } from "../runtime/finalizers.ts";
 import { isAlreadyExists, isNotFound } from "../runtime/kube.ts";
@@ -15,7 +15,7 @@ import type { Manager } from "../runtime/manager.ts";
 import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf, requestKey, type KubeObject, type ResourceRef } from "../runtime/types.ts";
 import { QUOTA_FINALIZER } from "./admission.ts";
-import { LedgerRef, LedgerStore, type LedgerObject } from "./ledger-store.ts";
+import { LedgerRef, LedgerStore, ledgerObject } from "./ledger-store.ts";
 import { ancestorsAndSelf, commit, dimensions, expire, formatAmount, quotaUsage, recount, release, type Amounts, type Charge } from "./ledger.ts";
 import { NamespaceRef, QuotaRef, TenancyView, TenantRef, type QuotaObject, type TenantObject } from "./view.ts";
 import { quotaLimit } from "./charges.ts";
@@ -59,7 +59,10 @@ const ownedBy = (t: TenantObject) => [{ apiVersion: t.apiVersion ?? "tenancy.cel
 
 export function setupTenancyControllers(mgr: Manager): unknown[] {
   const { view, store } = tenancyOf(mgr);
-  const descendants = (name: string) => view.tenants.list().filter((t) => ancestorsAndSelf(view.tree(), t.metadata.name).includes(name)).map(keyOf);
+  const descendants = (name: string) => {
+    const tree = view.tree();
+    return view.tenants.list().filter((t) => ancestorsAndSelf(tree, t.metadata.name).includes(name)).map(keyOf);
+  };
 
   const tenant = mgr.controller("tenant").for(TenantRef)
     .watches(TenantRef, (o) => descendants(o.metadata.name))
@@ -112,7 +115,10 @@ export function setupTenancyControllers(mgr: Manager): unknown[] {
 
   // A busy tree changes its ledger many times a second: show each Quota's usage at most once a second.
   const shown = new Map<string, number>();
-  const quotasOfRoot = (root: string) => view.quotas.list().filter((q) => view.tenants.get(q.spec.tenant) && view.rootOf(q.spec.tenant) === root).map(keyOf);
+  const quotasOfRoot = (root: string) => {
+    const tree = view.tree();
+    return view.quotas.list().filter((q) => tree.has(q.spec.tenant) && view.rootOf(q.spec.tenant, tree) === root).map(keyOf);
+  };
   const quota = mgr.controller("quota").for(QuotaRef)
     .watches(LedgerRef, (o) => quotasOfRoot(o.metadata.name))
     .watches(TenantRef, () => view.quotas.list().map(keyOf))
@@ -223,8 +229,6 @@ async function ensureNamespace(mgr: Manager, name: string, tenant: string, view:
 }
 
 async function ensureLedger(mgr: Manager, t: TenantObject, view: TenancyView): Promise<void> {
-  const name = t.metadata.name;
-  const l = view.ledgers.get(name);
-  const body = { apiVersion: QuotaLedger.apiVersion, kind: QuotaLedger.kind, metadata: { name, ownerReferences: ownedBy(t) }, spec: { tenant: name } };
-  if (!l) await mgr.client.create(LedgerRef, body).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+  if (view.ledgers.get(t.metadata.name)) return;
+  await mgr.client.create(LedgerRef, ledgerObject(t.metadata.name, ownedBy(t))).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
 }

@@ -53,7 +53,6 @@ export class TenancyWebhook implements Runnable {
   private readonly opts: Required<Omit<WebhookOptions, "url" | "service" | "bindAddress">> & WebhookOptions;
   private readonly latency: Histogram;
   private server?: Server;
-  private material?: Material;
   private timer?: NodeJS.Timeout;
   /** Serving certificates used so far (their serial numbers), for tests of rotation. */
   readonly served: string[] = [];
@@ -102,8 +101,9 @@ export class TenancyWebhook implements Runnable {
 
   /** Reads (or makes, or renews) the certificate, publishes the CA bundle, then serves with it. */
   async refresh(): Promise<void> {
-    const m = await this.certificate();
-    await this.ensureConfigurations(m.bundle);
+    const { material: m, published } = await this.certificate();
+    // Applied on every check, so a configuration someone edited or deleted comes back.
+    if (!published) await this.ensureConfigurations(m.bundle);
     const serial = new X509Certificate(m.leaf.cert).serialNumber;
     if (!this.server) await this.listen(m);
     else if (this.served.at(-1) !== serial) this.server.setSecureContext({ cert: m.leaf.cert, key: m.leaf.key });
@@ -111,7 +111,6 @@ export class TenancyWebhook implements Runnable {
       this.served.push(serial);
       this.log.info({ serial, validTo: new X509Certificate(m.leaf.cert).validTo }, "serving webhook certificate");
     }
-    this.material = m;
   }
 
   private async listen(m: Material): Promise<void> {
@@ -160,14 +159,15 @@ export class TenancyWebhook implements Runnable {
 
   // ---------------- certificate ----------------
 
-  private async certificate(): Promise<Material> {
+  /** The certificate to serve; `published` when a renewal has just put its bundle into the configurations. */
+  private async certificate(): Promise<{ material: Material; published: boolean }> {
     const { namespace, secretName: name, hosts } = this.opts;
     for (let attempt = 0; attempt < 5; attempt++) {
       const secret = await this.client.get<Secret>(SecretRef, name, namespace).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
       const have = secret && decodeSecret(secret);
       const renewCA = !have || needsRenewal(have.ca.cert, this.opts.caValidityMs / 3);
       const renewLeaf = renewCA || !have || needsRenewal(have.leaf.cert, this.opts.certValidityMs / 3) || !servingCertMatches(have.leaf.cert, have.ca.cert, hosts);
-      if (have && !renewLeaf) return have;
+      if (have && !renewLeaf) return { material: have, published: false };
       const ca = renewCA ? newCA({ commonName: "cellcloud-webhook-ca", validForMs: this.opts.caValidityMs }) : have!.ca;
       const leaf = newServingCert(ca, hosts, { commonName: "cellcloud-webhook", validForMs: this.opts.certValidityMs });
       const bundle = caBundle(ca.cert, have?.bundle);
@@ -178,7 +178,7 @@ export class TenancyWebhook implements Runnable {
         if (secret) await this.client.update(SecretRef, { ...secret, data });
         else await this.client.create(SecretRef, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, type: "kubernetes.io/tls", data } as Secret);
         this.log.info({ renewedCA: renewCA }, "renewed the webhook certificate");
-        return { ca, leaf, bundle };
+        return { material: { ca, leaf, bundle }, published: true };
       } catch (e) {
         if (!isConflict(e) && !isAlreadyExists(e)) throw e;
       }
@@ -233,11 +233,6 @@ export class TenancyWebhook implements Runnable {
     };
     await this.client.apply(ValidatingRef, validating as unknown as KubeObject, "cellcloud-manager");
     await this.client.apply(MutatingRef, mutating as unknown as KubeObject, "cellcloud-manager");
-  }
-
-  /** The CA bundle the configurations currently carry (tests). */
-  get bundle(): string | undefined {
-    return this.material?.bundle;
   }
 }
 
