@@ -2,11 +2,11 @@
 // keys with a message naming the field; the controller reports Ready, and a key pair's fingerprint
 // (or why its key is malformed).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../operators/compute/catalog-controller.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
 import { eventually, kubeConfig, kubectl, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
+import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../operators/api/compute.ts";
 
 const ns = useNamespace("catalog");
 const client = () => new KubeClient(kubeConfig());

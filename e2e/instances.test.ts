@@ -4,13 +4,13 @@
 // and lifecycle operation; a host failure moves instances elsewhere; bad specs are refused by the
 // apiserver or shown as Ready=False, and nothing else breaks.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FlavorRef, ImageRef } from "../operators/compute/catalog-controller.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import { clients, eventually, eventuallyGone, kubectlAsync, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 import { NODE_NOT_READY_LABEL, hostsReady } from "./support/nodes.ts";
 import { platformIn, poolSpec } from "./support/platform.ts";
+import { FlavorRef, ImageRef } from "../operators/api/compute.ts";
 
 const { core, kc } = clients();
 const ns = useNamespace("ecs");

@@ -4,8 +4,8 @@
 // counts in "0/N nodes" are this cluster's, but the placements are the test's alone.
 import type * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { annotations, schedulerName } from "../operators/platform/scheduler/podrequest.ts";
-import { cpuMillis } from "../operators/platform/quantity.ts";
+import { schedulingAnnotations as annotations, schedulerName } from "../operators/api/platform.ts";
+import { cpuMillis } from "../operators/api/quantity.ts";
 import { clients, eventually, uniqueName, useNamespace } from "./support/kube.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 import { NODE_NOT_READY_LABEL, condition, kwokNode, type KwokNodeOptions } from "./support/nodes.ts";

@@ -5,15 +5,13 @@
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { APPROVAL_REQUIRED, APPROVED_BY, TENANT_LABEL } from "../operators/api/tenancy.ts";
-import { ImageRef } from "../operators/compute/catalog-controller.ts";
-import { InstanceRef } from "../operators/compute/instance-controller.ts";
-import { VolumeRef } from "../operators/storage/volume-controller.ts";
-import { RoleBindingRef } from "../operators/tenancy/tenant-controller.ts";
-import { NamespaceRef } from "../operators/tenancy/view.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
 import { createCatalog } from "./support/compute.ts";
 import { binDir } from "./support/plane.ts";
 import { eventually, kubeConfig, kubectlAsync, refusal, uniqueName, useNamespace } from "./support/kube.ts";
+import { ImageRef, InstanceRef } from "../operators/api/compute.ts";
+import { VolumeRef } from "../operators/api/storage.ts";
+import { NamespaceRef, RoleBindingRef } from "../operators/runtime/core.ts";
 import {
   QuotaRef, TenantRef, deleteInstances, instance, ledgerOf, quota, quotaUsed, startTenancy, tenant, type Tenancy,
 } from "./support/tenancy.ts";
@@ -55,7 +53,7 @@ async function makeTenant(name: string, spec: Record<string, unknown> = {}): Pro
   await t.client.create(TenantRef, tenant(name, { namespaces: [ns], ...spec }, LABEL));
   await eventually(async () => {
     const got = await t.client.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(TenantRef, name);
-    return got.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && t.webhook.view.tenantOf(ns) === name;
+    return got.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && t.tenancy.view.tenantOf(ns) === name;
   }, { what: `tenant ${name} Ready with namespace ${ns}` });
   return ns;
 }
@@ -98,7 +96,7 @@ describe("tenants", () => {
     await t.client.patch(TenantRef, `${base}-lender`, undefined, { spec: { namespaces: [] } }, "merge");
     await eventually(async () => !(await t.client.get(NamespaceRef, ns)).metadata.labels?.[TENANT_LABEL], { what: `${ns} unlabelled` });
     await eventually(() => t.client.get(RoleBindingRef, "cellcloud-tenant-users", ns).then(() => false, () => true), { what: "the lender's role binding gone" });
-    await eventually(() => t.webhook.view.tenantOf(ns) === undefined, { what: "the webhook sees the namespace released" });
+    await eventually(() => t.tenancy.view.tenantOf(ns) === undefined, { what: "the webhook sees the namespace released" });
     expect(await refusal(t.client.create(TenantRef, tenant(`${base}-borrower`, { namespaces: [ns] }, LABEL)))).toBe("accepted");
     await eventually(async () => (await t.client.get(NamespaceRef, ns)).metadata.labels?.[TENANT_LABEL] === `${base}-borrower`, { what: `${ns} labelled for the borrower` });
   });
@@ -236,13 +234,13 @@ describe("isolation", () => {
       spec: { os: { type: "linux", distribution: "rhel", version: "9" }, architecture: "amd64", visibility: "Private", owner: a, source: { url: "https://images.example.com/rhel.img" } },
     });
     catalog.all.push([ImageRef, image]);
-    await eventually(() => t.webhook.view.images.get(image), { what: "image in the webhook's cache" });
+    await eventually(() => t.m.mgr.informer<KubeObject & { spec: { visibility?: string } }>(ImageRef).get(image), { what: "image in the webhook's cache" });
     expect(await create(`${a}-user`, nsA, "private-ok", image)).toContain("created");
     expect(await create(`${b}-user`, nsB, "private-no", image))
       .toContain(`spec.image: Image "${image}" is Private to tenant "${a}" and not shared with tenant "${b}"`);
     const img = await t.client.get<KubeObject & { spec: Record<string, unknown> }>(ImageRef, image);
     await t.client.update(ImageRef, { ...img, spec: { ...img.spec, visibility: "Shared", sharedWith: [b] } });
-    await eventually(() => t.webhook.view.images.get(image)?.spec.visibility === "Shared", { what: "shared image in the webhook's cache" });
+    await eventually(() => t.m.mgr.informer<KubeObject & { spec: { visibility?: string } }>(ImageRef).get(image)?.spec.visibility === "Shared", { what: "shared image in the webhook's cache" });
     expect(await create(`${b}-user`, nsB, "shared-ok", image)).toContain("created");
   });
 

@@ -5,13 +5,13 @@
 // again by the re-placed launcher after a host failure.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../operators/runtime/kube.ts";
-import { VolumeRef } from "../operators/storage/volume-controller.ts";
 import { clients, eventually, eventuallyGone, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 import { NODE_NOT_READY_LABEL, hostsReady } from "./support/nodes.ts";
 import { platformIn, poolSpec } from "./support/platform.ts";
 import { storageIn } from "./support/storage.ts";
+import { VolumeRef } from "../operators/api/storage.ts";
 
 const { core, kc } = clients();
 const ns = useNamespace("evs");

@@ -2,10 +2,10 @@
 // with leader election, metrics and health endpoints, and a graceful SIGTERM.
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseArgs } from "node:util";
-import { controllers } from "./controllers.ts";
+import { controllers, productContext, registerWebhooks, setupControllers } from "./products.ts";
 import { newLogger } from "./runtime/log.ts";
 import { Manager } from "./runtime/manager.ts";
-import { setupTenancyWebhook, type WebhookOptions } from "./tenancy/webhook.ts";
+import { WebhookServer, type WebhookServerOptions } from "./runtime/webhook.ts";
 
 const usage = `Usage: cellcloud-manager [flags]
 
@@ -13,7 +13,7 @@ const usage = `Usage: cellcloud-manager [flags]
   --controllers a,b                 controllers to run (default: all = ${Object.keys(controllers).join(",")})
   --metrics-bind-address ADDR       /metrics listener, "0" disables (default 127.0.0.1:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz listener (default 127.0.0.1:8081)
-  --webhook-port PORT               serve the tenancy admission webhook (quota, approvals) over TLS on PORT
+  --webhook-port PORT               serve the admission webhooks (quota, approvals) over TLS on PORT
   --webhook-bind-address ADDR       address it listens on (default 0.0.0.0)
   --webhook-url URL                 how the apiserver reaches it, e.g. https://127.0.0.1:PORT (local control plane)
   --webhook-service NS/NAME[:PORT]  or through a Service (in cluster)
@@ -22,6 +22,8 @@ const usage = `Usage: cellcloud-manager [flags]
   --webhook-cert-validity SECONDS   lifetime of its serving certificate, renewed with a third left (default 90 days)
   --webhook-cert-check SECONDS      how often the certificate is checked and re-read (default 3600)
   --concurrency N                   workers per controller (default 2)
+  --quota-reservation SECONDS       how long an admitted quota reservation waits for its object (default 60, or $CELLCLOUD_QUOTA_RESERVATION_MS / 1000)
+  --quota-recount SECONDS           how often each quota ledger is rebuilt from the objects that exist (default 180, or $CELLCLOUD_QUOTA_RECOUNT_MS / 1000)
   --leader-elect BOOL               run leader election (default true)
   --leader-election-namespace NS    namespace of the Lease (default $POD_NAMESPACE, else kube-system)
   --leader-election-id NAME         name of the Lease (default cellcloud-manager)
@@ -44,6 +46,8 @@ const { values: flags } = parseArgs({
     "webhook-cert-validity": { type: "string" },
     "webhook-cert-check": { type: "string" },
     concurrency: { type: "string", default: "2" },
+    "quota-reservation": { type: "string" },
+    "quota-recount": { type: "string" },
     "leader-elect": { type: "string", default: "true" },
     "leader-election-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
     "leader-election-id": { type: "string", default: "cellcloud-manager" },
@@ -68,6 +72,9 @@ if (unknown.length) {
   process.exit(2);
 }
 
+// A bug that escapes a promise must not take the webhook (and with it every tenant write) down.
+process.on("unhandledRejection", (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, "unhandled promise rejection; still serving"));
+
 const kc = new KubeConfig();
 const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
 if (kubeconfig) kc.loadFromFile(kubeconfig);
@@ -88,10 +95,15 @@ const mgr = new Manager({
   // controller-runtime exits when leadership is lost; a supervisor restarts the process as a standby.
   onLostLeadership: () => process.exit(1),
 });
-for (const name of selected) controllers[name]!(mgr);
-if (flags["webhook-port"]) setupTenancyWebhook(mgr, webhookOptions());
+const msOf = (flag: string | undefined, env: string | undefined) => (flag ? seconds(flag) : Number(env) || undefined);
+const ctx = productContext({
+  quotaReservationMs: msOf(flags["quota-reservation"], process.env.CELLCLOUD_QUOTA_RESERVATION_MS),
+  quotaRecountMs: msOf(flags["quota-recount"], process.env.CELLCLOUD_QUOTA_RECOUNT_MS),
+});
+setupControllers(mgr, ctx, selected);
+if (flags["webhook-port"]) registerWebhooks(mgr, mgr.addAlways(new WebhookServer(mgr, webhookOptions())), ctx);
 
-function webhookOptions(): WebhookOptions {
+function webhookOptions(): WebhookServerOptions {
   const svc = flags["webhook-service"]?.match(/^([^/]+)\/([^:]+)(?::(\d+))?$/);
   if (flags["webhook-service"] && !svc) throw new Error("--webhook-service must be NAMESPACE/NAME[:PORT]");
   const service = svc ? { namespace: svc[1]!, name: svc[2]!, port: svc[3] ? Number(svc[3]) : undefined } : undefined;

@@ -2,7 +2,7 @@
 // the same way for both schedulers: no node over its allocatable (cpu, memory, pods); every pod on a
 // node its nodeSelector, required node affinity and tolerations (of deliberate taints) allow; every strict spread group
 // within its per-domain maximum; every pod bound (or the unbound ones named). Pure.
-import { bytes, cpuMillis } from "../../operators/platform/quantity.ts";
+import { bytes, cpuMillis } from "../../operators/api/quantity.ts";
 
 export const spreadAnnotations = {
   group: "scheduling.cellcloud.io/spread-group",

@@ -1,12 +1,11 @@
 // ECS instances as a user drives them (create, merge-patch the spec, read status), plus what the
 // suites look at around them: launcher pods and the instance's Events.
 import type * as k8s from "@kubernetes/client-node";
-import { FlavorRef, ImageRef } from "../../operators/compute/catalog-controller.ts";
-import { InstanceRef } from "../../operators/compute/instance-controller.ts";
-import { launcher } from "../../operators/compute/instance.ts";
+import { launcher } from "../../operators/api/compute.ts";
 import { ApiError, KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
 import type { Condition } from "./platform.ts";
+import { FlavorRef, ImageRef, InstanceRef } from "../../operators/api/compute.ts";
 
 export interface InstanceView extends KubeObject {
   spec: Record<string, unknown>;

@@ -55,7 +55,7 @@ export function eventuallyGone(read: () => Promise<unknown>, what: string, timeo
 }
 
 /** True when the error is the apiserver's 404, from client-node or from the runtime's KubeClient. */
-export function isNotFound(err: unknown): boolean {
+function isNotFound(err: unknown): boolean {
   return (err instanceof k8s.ApiException || err instanceof ApiError) && err.code === 404;
 }
 

@@ -3,13 +3,7 @@
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef } from "../../operators/compute/catalog-controller.ts";
-import { InstanceRef } from "../../operators/compute/instance-controller.ts";
-import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/storage/volume-controller.ts";
-import { RoleBindingRef } from "../../operators/tenancy/tenant-controller.ts";
-import { NamespaceRef, QuotaRef, TenantRef } from "../../operators/tenancy/view.ts";
-import { MutatingRef, ValidatingRef, WEBHOOK_CONFIG } from "../../operators/tenancy/webhook.ts";
-import { schedulerName } from "../../operators/platform/scheduler/podrequest.ts";
+import { schedulerName } from "../../operators/api/platform.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
@@ -19,6 +13,11 @@ import { metricValue } from "./manager.ts";
 import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
+import { DeploymentSetRef, FlavorRef, ImageRef, InstanceRef, KeyPairRef } from "../../operators/api/compute.ts";
+import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
+import { MutatingRef, NamespaceRef, RoleBindingRef, ValidatingRef } from "../../operators/runtime/core.ts";
+import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
+import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
 export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "tenancy"];

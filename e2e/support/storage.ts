@@ -1,9 +1,9 @@
 // EVS as a user drives it: volume types, volumes and snapshots through the runtime's KubeClient.
 import type * as k8s from "@kubernetes/client-node";
-import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/storage/volume-controller.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
 import type { Condition } from "./platform.ts";
+import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
 
 export interface StorageView extends KubeObject {
   spec: Record<string, unknown>;

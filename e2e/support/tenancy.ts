@@ -2,14 +2,18 @@
 // a free port (the apiserver reaches it by URL), tenants and quotas, and instances to charge.
 import { createServer, type AddressInfo } from "node:net";
 import { Quota, Tenant } from "../../operators/api/tenancy.ts";
-import { InstanceRef } from "../../operators/compute/instance-controller.ts";
 import { KubeClient, isNotFound } from "../../operators/runtime/kube.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
 import { LedgerRef, type LedgerObject } from "../../operators/tenancy/ledger-store.ts";
-import { QuotaRef, TenantRef } from "../../operators/tenancy/view.ts";
-import { MutatingRef, SecretRef, ValidatingRef, WEBHOOK_CONFIG, setupTenancyWebhook, type TenancyWebhook, type WebhookOptions } from "../../operators/tenancy/webhook.ts";
+import { registerWebhooks } from "../../operators/products.ts";
+import { WebhookServer, type WebhookServerOptions } from "../../operators/runtime/webhook.ts";
+import { tenancyOf, type Tenancy as TenancyState } from "../../operators/tenancy/shared.ts";
 import { eventually, kubeConfig, refusal, uniqueName } from "./kube.ts";
 import { startManager, type InProcessManager } from "./manager.ts";
+import { InstanceRef } from "../../operators/api/compute.ts";
+import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
+import { MutatingRef, SecretRef, ValidatingRef } from "../../operators/runtime/core.ts";
+import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 export { QuotaRef, TenantRef };
 
@@ -26,19 +30,22 @@ export async function freePorts(n: number): Promise<number[]> {
 
 export interface Tenancy {
   m: InProcessManager;
-  webhook: TenancyWebhook;
+  webhook: WebhookServer;
+  /** The caches and ledger store the webhook and the tenancy controllers share. */
+  tenancy: TenancyState;
   client: KubeClient;
   stop(): Promise<void>;
 }
 
 /** A manager running `controllers` plus the webhook (registered cluster-wide until stop()). */
-export async function startTenancy(systemNamespace: string, controllers = ["tenancy", "compute-catalog"], opts: Partial<WebhookOptions> = {}): Promise<Tenancy> {
+export async function startTenancy(systemNamespace: string, controllers = ["tenancy", "compute-catalog"], opts: Partial<WebhookServerOptions> = {}): Promise<Tenancy> {
   const m = await startManager(controllers);
   const [port] = await freePorts(1);
   const secretName = uniqueName("webhook-cert");
-  const webhook = setupTenancyWebhook(m.mgr, {
+  const webhook = m.mgr.addAlways(new WebhookServer(m.mgr, {
     port: port!, bindAddress: "127.0.0.1", url: `https://127.0.0.1:${port}`, hosts: ["127.0.0.1"], namespace: systemNamespace, secretName, ...opts,
-  });
+  }));
+  registerWebhooks(m.mgr, webhook, m.ctx);
   const client = new KubeClient(kubeConfig());
   // The apiserver picks a new webhook configuration up within a moment: wait until it calls ours.
   await eventually(async () => {
@@ -46,7 +53,7 @@ export async function startTenancy(systemNamespace: string, controllers = ["tena
     return (await refusal(client.create(TenantRef, probe, { dryRun: "All" }))).includes("not found");
   }, { what: "the apiserver calls the tenancy webhook" });
   return {
-    m, webhook, client,
+    m, webhook, client, tenancy: tenancyOf(m.mgr, () => m.ctx.charged(m.mgr)),
     async stop() {
       await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
       await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);

@@ -14,7 +14,7 @@ const image = z.object({
 const port = z.int().min(1).max(65535);
 const anyObject = z.record(z.string(), z.unknown());
 
-export const chartValues = z.object({
+const chartValues = z.object({
   image: image.describe("The manager image."),
   imagePullSecrets: z.array(z.object({ name: z.string() }).strict()),
   replicaCount: z.int().min(0).describe("Manager replicas; they elect a leader."),

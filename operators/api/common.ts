@@ -45,3 +45,9 @@ export const count = (what: string) => z.int().min(0).optional().describe(what);
 
 /** The name of another object (a DNS subdomain, as metadata.name is). */
 export const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);
+
+/** spec.deletionPolicy, on every kind with a realization (as Crossplane's managed resources). */
+// Optional in TypeScript (objects built in code need not name it), defaulted by the apiserver.
+export const deletionPolicy = (realization: string) =>
+  z.enum(["Delete", "Orphan"]).optional().meta({ default: "Delete" })
+    .describe(`What happens to ${realization} when this object is deleted: Delete (the default) removes it; Orphan leaves it in place, no longer owned or managed.`);

@@ -1,16 +1,18 @@
 // compute.cellcloud.io: the ECS catalog an Instance is built from. Flavors (sizes) and Images (boot
 // disks) are cluster-wide; KeyPairs and DeploymentSets (spread groups) belong to a tenant's namespace.
 import { z } from "zod";
-import { count, immutable, labelValue, nameAtMost, observed, refName } from "./common.ts";
-import { defineKind, type CelValidation } from "./crd.ts";
+import { createHash } from "node:crypto";
+import { count, deletionPolicy, immutable, labelValue, nameAtMost, observed, refName } from "./common.ts";
+import { defineKind, refOf, type CelValidation } from "./crd.ts";
+import type { KubeObject } from "./meta.ts";
 import { architectures } from "./platform.ts";
 
 const GROUP = "compute.cellcloud.io";
 const VERSION = "v1alpha1";
 
 /** The seed's largest instance: 256 vCPU and 512 GiB. */
-export const MAX_VCPUS = 256;
-export const MAX_MEMORY = "512Gi";
+const MAX_VCPUS = 256;
+const MAX_MEMORY = "512Gi";
 
 const memory = z
   .string()
@@ -204,18 +206,18 @@ export const DeploymentSet = defineKind({
 
 export type DeploymentSetSpec = z.output<typeof deploymentSetSpec>;
 
-export const computeCatalogKinds = [Flavor, Image, KeyPair, DeploymentSet] as const;
+const computeCatalogKinds = [Flavor, Image, KeyPair, DeploymentSet] as const;
 
 // ==================== Instance ====================
 
 /** Custom sizes come in steps of 2 vCPU and 4 GiB, as the seed's cloud sells them. */
-export const CUSTOM_VCPU_STEP = 2;
-export const CUSTOM_MEMORY_STEP_GI = 4;
+const CUSTOM_VCPU_STEP = 2;
+const CUSTOM_MEMORY_STEP_GI = 4;
 /** Data volumes an instance may have besides its system disk, and NICs it may have. */
-export const MAX_DATA_VOLUMES = 15;
-export const MAX_NICS = 16;
+const MAX_DATA_VOLUMES = 15;
+const MAX_NICS = 16;
 /** Instance names end up in launcher pod names ("<name>-<5 chars>") and label values. */
-export const MAX_INSTANCE_NAME = 57;
+const MAX_INSTANCE_NAME = 57;
 
 const instanceSpec = z
   .object({
@@ -308,6 +310,7 @@ const instanceSpec = z
       })
       .optional()
       .describe("Billing terms; metering starts with the billing product."),
+    deletionPolicy: deletionPolicy("the launcher Pod (with the running VM) and the data volumes marked deleteWithInstance"),
   })
   .describe("Desired state of the instance.");
 
@@ -378,3 +381,46 @@ export type InstanceSpec = z.output<typeof instanceSpec>;
 export type InstanceStatus = z.output<typeof instanceStatus>;
 
 export const computeKinds = [...computeCatalogKinds, Instance] as const;
+
+// ==================== Contracts ====================
+
+export const FlavorRef = refOf(Flavor);
+export const ImageRef = refOf(Image);
+export const KeyPairRef = refOf(KeyPair);
+export const DeploymentSetRef = refOf(DeploymentSet);
+export const InstanceRef = refOf(Instance);
+
+export type InstanceObj = KubeObject & { spec: InstanceSpec; status?: InstanceStatus };
+
+/** The instance controller's finalizer: the launcher is gone (and deleteWithInstance volumes with it) before the instance. */
+export const INSTANCE_FINALIZER = "compute.cellcloud.io/launcher";
+
+/** Labels and annotations on launcher pods. */
+export const launcher = {
+  /** The instance's name, on every launcher pod (its controller, and storage, find its pods by it). */
+  instanceLabel: "compute.cellcloud.io/instance",
+  /** What the pod was booted for: a new value of any of these needs a new pod. */
+  image: "compute.cellcloud.io/image",
+  restart: "compute.cellcloud.io/restart-requested-at",
+  migration: "compute.cellcloud.io/migration-requested-at",
+  /** Set while the instance is paused (its vCPUs frozen; it keeps its host). */
+  paused: "compute.cellcloud.io/paused",
+  keyPair: "compute.cellcloud.io/key-fingerprint",
+  container: "compute",
+  /** The launcher's container image. KWOK does not run it; a real cluster runs a VMM in it, as KubeVirt's virt-launcher. */
+  containerImage: "registry.k8s.io/pause:3.10",
+} as const;
+
+/**
+ * The launcher pod's name: the instance's name plus a hash of what a boot is for (image, reboot and
+ * migration requests, data volumes). A new request gives a new name, so the old pod is replaced
+ * exactly once, and after a crash the controller still knows which pod is current.
+ */
+export function launcherName(inst: { metadata: { name: string }; spec: InstanceSpec }): string {
+  const s = inst.spec;
+  const volumes = (s.dataVolumes ?? []).map((d) => d.volume);
+  const boot: unknown[] = [s.image, s.restartRequestedAt ?? "", s.migration?.requestedAt ?? ""];
+  if (volumes.length) boot.push(volumes); // attach/detach restarts the launcher (pods cannot hot-plug)
+  const h = createHash("sha256").update(JSON.stringify(boot)).digest();
+  return `${inst.metadata.name}-${h.readUInt32BE(0).toString(36).padStart(7, "0").slice(-5)}`;
+}

@@ -1,6 +1,6 @@
 // Turns zod schemas into CustomResourceDefinitions: zod's own JSON Schema export, then one pass that
 // rewrites it into a Kubernetes structural schema and rejects what the apiserver or `kubectl explain` cannot use.
-import type { ResourceRef } from "../runtime/types.ts";
+import type { ResourceRef } from "./meta.ts";
 import { z } from "zod";
 
 export interface PrinterColumn {

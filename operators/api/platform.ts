@@ -2,8 +2,10 @@
 // unit; NodePools put (simulated) hosts into it; StoragePools and ExternalIPPools hold the disk and
 // public-address capacity that volumes and elastic IPs are carved from.
 import { z } from "zod";
-import { count, immutable, labelValue, nameAtMost, observed, quantity, resourceList } from "./common.ts";
-import { defineKind, type CelValidation } from "./crd.ts";
+import { count, deletionPolicy, immutable, labelValue, nameAtMost, observed, quantity, resourceList } from "./common.ts";
+import { defineKind, refOf, type CelValidation } from "./crd.ts";
+import type { KubeObject } from "./meta.ts";
+import { bytes, overcommitted } from "./quantity.ts";
 
 const GROUP = "platform.cellcloud.io";
 const VERSION = "v1alpha1";
@@ -87,7 +89,7 @@ export type ArchResources = z.output<ReturnType<typeof archResources>>;
 // ==================== NodePool ====================
 
 export const architectures = ["amd64", "arm64"] as const;
-export const cpuVendors = ["intel", "amd", "hygon", "kunpeng", "phytium"] as const;
+const cpuVendors = ["intel", "amd", "hygon", "kunpeng", "phytium"] as const;
 
 const taint = z
   .object({
@@ -148,6 +150,7 @@ const nodePoolSpec = z
           },
         ],
       }),
+    deletionPolicy: deletionPolicy("the pool's hosts (Nodes): Delete drains and deletes them first"),
   })
   .describe("Desired state of the node pool.");
 
@@ -324,3 +327,64 @@ export type ExternalIPPoolSpec = z.output<typeof externalIPPoolSpec>;
 export type ExternalIPPoolStatus = z.output<typeof externalIPPoolStatus>;
 
 export const platformKinds = [Cell, NodePool, StoragePool, ExternalIPPool] as const;
+
+// ==================== Contracts ====================
+
+export const CellRef = refOf(Cell);
+export const NodePoolRef = refOf(NodePool);
+export const StoragePoolRef = refOf(StoragePool);
+export const ExternalIPPoolRef = refOf(ExternalIPPool);
+
+export type CellObj = KubeObject & { spec: CellSpec; status?: CellStatus };
+export type NodePoolObj = KubeObject & { spec: NodePoolSpec; status?: NodePoolStatus };
+export type StoragePoolObj = KubeObject & { spec: StoragePoolSpec; status?: StoragePoolStatus };
+export type ExternalIPPoolObj = KubeObject & { spec: ExternalIPPoolSpec; status?: ExternalIPPoolStatus };
+
+/** The labels every pool node carries. The scheduler filters and spreads by them; products pin pods with them. */
+export const nodeLabels = {
+  arch: "kubernetes.io/arch",
+  os: "kubernetes.io/os",
+  hostname: "kubernetes.io/hostname",
+  region: "topology.kubernetes.io/region",
+  zone: "topology.kubernetes.io/zone",
+  cell: "cellcloud.io/cell",
+  pool: "cellcloud.io/pool",
+  rack: "cellcloud.io/rack",
+  switch: "cellcloud.io/switch",
+  cpuVendor: "cellcloud.io/cpu-vendor",
+} as const;
+
+export const nodeAnnotations = {
+  /** KWOK manages (heartbeats, runs the pods of) nodes that carry this annotation with value "fake". */
+  kwok: "kwok.x-k8s.io/node",
+  /** Set while the controller drains the node before deleting it; the value is why. */
+  draining: "platform.cellcloud.io/draining",
+  /** The spec.labels keys and spec.taints the controller put on the node, so it can take them off again. */
+  managed: "platform.cellcloud.io/managed",
+} as const;
+
+/** Every CellCloud workload pod asks for the cell scheduler by this name. */
+export const schedulerName = "cellcloud-scheduler";
+
+/** Pod annotations for what plain pod fields cannot say (DeploymentSet spread, HA anti-affinity, gangs). */
+export const schedulingAnnotations = {
+  spreadGroup: "scheduling.cellcloud.io/spread-group",
+  spreadDomain: "scheduling.cellcloud.io/spread-domain", // host | rack | switch
+  spreadMode: "scheduling.cellcloud.io/spread-mode", // strict | best-effort (default strict)
+  spreadMax: "scheduling.cellcloud.io/spread-max", // members per domain, default 1
+  antiAffinityGroup: "scheduling.cellcloud.io/anti-affinity-group", // never two members on one host
+  gang: "scheduling.cellcloud.io/gang", // all-or-nothing group name
+  gangSize: "scheduling.cellcloud.io/gang-size", // members the group needs
+} as const;
+
+export const platformFinalizers = {
+  /** A NodePool's hosts are drained and deleted before it goes. */
+  nodes: "platform.cellcloud.io/nodes",
+  /** Held while node pools name the Cell, so deleting it cannot strand their hosts. */
+  cellInUse: "platform.cellcloud.io/in-use",
+} as const;
+
+/** Thin provisioning: volumes may add up to physical × oversubscription ratio (bytes). */
+export function storagePoolAllocatable(spec: StoragePoolSpec): number {
+  return overcommitted(bytes(spec.capacity), spec.oversubscriptionRatio);
+}

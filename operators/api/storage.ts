@@ -3,15 +3,16 @@
 // PersistentVolume + PersistentVolumeClaim that launcher pods mount; a VolumeSnapshot captures a
 // Volume and can be restored into a new one.
 import { z } from "zod";
-import { count, immutable, labelValue, observed, refName } from "./common.ts";
-import { defineKind, type CelValidation } from "./crd.ts";
+import { count, deletionPolicy, immutable, labelValue, observed, refName } from "./common.ts";
+import { defineKind, refOf, type CelValidation } from "./crd.ts";
+import type { KubeObject } from "./meta.ts";
 
 const GROUP = "storage.cellcloud.io";
 const VERSION = "v1alpha1";
 
 /** The seed's volume sizes: 1 GiB to 32 TiB. */
-export const MIN_VOLUME = "1Gi";
-export const MAX_VOLUME = "32Ti";
+const MIN_VOLUME = "1Gi";
+const MAX_VOLUME = "32Ti";
 /** Instances a multi-attach volume may be attached to at once. */
 export const MAX_ATTACHMENTS = 16;
 
@@ -88,6 +89,7 @@ const volumeSpec = z
       })
       .optional()
       .describe("Automatic snapshots: one every `every`, the newest `keep` kept."),
+    deletionPolicy: deletionPolicy("the PersistentVolume and PersistentVolumeClaim (with the data)"),
   })
   .describe("Desired state of the volume.");
 
@@ -187,3 +189,36 @@ export type VolumeSnapshotSpec = z.output<typeof snapshotSpec>;
 export type VolumeSnapshotStatus = z.output<typeof snapshotStatus>;
 
 export const storageKinds = [VolumeType, Volume, VolumeSnapshot] as const;
+
+// ==================== Contracts ====================
+
+export const VolumeTypeRef = refOf(VolumeType);
+export const VolumeRef = refOf(Volume);
+export const VolumeSnapshotRef = refOf(VolumeSnapshot);
+
+export type VolumeTypeObj = KubeObject & { spec: VolumeTypeSpec };
+export type VolumeObj = KubeObject & { spec: VolumeSpec; status?: VolumeStatus };
+export type VolumeSnapshotObj = KubeObject & { spec: VolumeSnapshotSpec; status?: VolumeSnapshotStatus };
+
+/** The volume controller's finalizer: a volume goes once detached, with its claim and PV. */
+export const VOLUME_FINALIZER = "storage.cellcloud.io/volume";
+/** The CSI driver name CellCloud's volumes carry (no node plugin runs: KWOK hosts do not mount). */
+export const DRIVER = "evs.storage.cellcloud.io";
+/** The StorageClass of every EVS claim: it allows expansion, so claims can grow with their volume. */
+export const STORAGE_CLASS = "cellcloud-evs";
+
+export const volumeLabels = {
+  /** On a volume's claim and PV: the volume's name. */
+  volume: "storage.cellcloud.io/volume",
+  /** On a volume's PV: the volume's namespace (PVs are cluster-wide). */
+  namespace: "storage.cellcloud.io/namespace",
+  /** On a scheduled snapshot: the volume it was taken for. */
+  scheduledFor: "storage.cellcloud.io/scheduled-for",
+} as const;
+
+/** The claim launcher pods mount for a volume, in the volume's namespace. */
+export const claimName = (volume: string): string => `evs-${volume}`;
+/** The volume a claim name belongs to, if it is one of ours. */
+export const volumeOfClaim = (claim: string): string | undefined => (claim.startsWith("evs-") ? claim.slice(4) : undefined);
+/** The PV of a volume, by its uid (PVs are cluster-wide, names are not). */
+export const pvName = (v: { metadata: { uid?: string } }): string => `evs-${v.metadata.uid}`;

@@ -3,7 +3,8 @@
 // one object deducts at every level at once (see operators/tenancy/ledger.ts).
 import { z } from "zod";
 import { count, labelValue, observed, quantity, refName } from "./common.ts";
-import { defineKind, type CelValidation } from "./crd.ts";
+import { defineKind, refOf, type CelValidation } from "./crd.ts";
+import type { KubeObject, ResourceRef } from "./meta.ts";
 import { architectures } from "./platform.ts";
 
 const GROUP = "tenancy.cellcloud.io";
@@ -95,7 +96,7 @@ export type TenantSpec = z.output<typeof tenantSpec>;
 const hardQuantity = (what: string, field: string) => quantity(what, `spec.hard.${field}`).optional();
 const hardCount = (what: string) => z.int().min(0).max(10_000_000).optional().describe(what);
 
-export const quotaHard = z
+const quotaHard = z
   .object({
     cpu: hardQuantity("vCPUs, e.g. 64 or 500m.", "cpu"),
     memory: hardQuantity("Memory, e.g. 256Gi.", "memory"),
@@ -211,3 +212,61 @@ export const QuotaLedger = defineKind({
 });
 
 export const tenancyKinds = [Tenant, Quota, QuotaLedger] as const;
+
+// ==================== Contracts ====================
+
+export const TenantRef = refOf(Tenant);
+export const QuotaRef = refOf(Quota);
+export const QuotaLedgerRef = refOf(QuotaLedger);
+
+export interface TenantObject extends KubeObject { spec: TenantSpec }
+export interface QuotaObject extends KubeObject { spec: QuotaSpec }
+
+/** Held by every charged object in a tenant namespace until its usage is released. */
+export const QUOTA_FINALIZER = "tenancy.cellcloud.io/quota";
+
+export const dimensions = [
+  "cpu", "memory", "storage", "instances", "volumes", "snapshots", "vpcs", "eips", "securitygroups", "loadbalancers", "dbinstances", "mqinstances",
+] as const;
+export type Dimension = (typeof dimensions)[number];
+/** cpu in millicores, memory and storage in bytes, the rest as counts. */
+export type Amounts = Partial<Record<Dimension, number>>;
+
+/** What one object holds against quota, and where it counts. */
+export interface Charge {
+  tenant: string;
+  zone: string;
+  arch?: string;
+  amounts: Amounts;
+}
+
+export type Priced = { charge: Charge } | { denied: string };
+
+/** An image's visibility fields, as tenancy judges them. */
+export interface Visibility {
+  visibility: "Public" | "Private" | "Shared";
+  owner?: string;
+  sharedWith?: string[];
+}
+
+/** What tenancy tells a product pricing one object. */
+export interface PricingContext {
+  tenant: string;
+  namespace: string;
+  /** Whether the tenant (and every ancestor) allows custom instance sizes. */
+  customSizes: boolean;
+  /** Whether the tenant may use something of this visibility (an Image). */
+  visible(v: Visibility): boolean;
+}
+
+/**
+ * A kind whose objects are charged against quota, as its product registers it (operators/products.ts):
+ * tenancy prices, admits and releases them without knowing the product.
+ */
+export interface ChargedKind {
+  ref: ResourceRef;
+  /** The product controller's own finalizer, added at create so no delete can outrun its cleanup. */
+  finalizer?: string;
+  /** The charge, or why the object may not be admitted (a field named). Objects read from the product's own caches. */
+  price(obj: KubeObject, ctx: PricingContext): Priced;
+}

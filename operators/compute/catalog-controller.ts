@@ -1,16 +1,10 @@
 // Status for the ECS catalog: Flavors, Images, KeyPairs and DeploymentSets report Ready (a KeyPair
 // also its fingerprint). Instances read them from the same caches.
-import { refOf } from "../api/crd.ts";
-import { DeploymentSet, Flavor, Image, KeyPair, type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type KeyPairSpec } from "../api/compute.ts";
+import { DeploymentSetRef, FlavorRef, ImageRef, KeyPairRef, type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type KeyPairSpec } from "../api/compute.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { statusController } from "../runtime/status-controller.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { deploymentSetStatus, flavorStatus, imageStatus, keyPairStatus } from "./catalog.ts";
-
-export const FlavorRef = refOf(Flavor);
-export const ImageRef = refOf(Image);
-export const KeyPairRef = refOf(KeyPair);
-export const DeploymentSetRef = refOf(DeploymentSet);
 
 type With<S> = KubeObject & { spec: S };
 

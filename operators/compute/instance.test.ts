@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
-import {
-  instanceState, isProblem, launcher, launcherName, launcherPod, planResize, powerEvent, replacementCause, resolve,
-  type Catalog, type InstanceObj, type Pod, type Resolved,
-} from "./instance.ts";
+import { isProblem, launcher, launcherName, launcherPod, resolve, type Catalog, type InstanceObj, type Pod, type Resolved } from "./instance.ts";
+import { instanceState, planResize, powerEvent, replacementCause } from "./instance-state.ts";
 
 const flavors: Record<string, FlavorSpec> = {
   "g1.large": { vcpus: 2, memory: "4Gi", architectures: ["amd64", "arm64"], family: "general", onlineResize: true },

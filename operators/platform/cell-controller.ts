@@ -1,23 +1,20 @@
 // Keeps each Cell's status (node counts, per-architecture capacity, allocatable and allocated) and
-// the matching Prometheus gauges current. Churn is coalesced: node and pod events mark the cell dirty
-// and one reconcile follows after a short delay, however many pods moved in between.
+// the matching Prometheus gauges current, and holds a Cell that node pools still name. Churn is
+// coalesced: node and pod events wait a short delay, so a burst of them is one aggregation.
 import { Gauge } from "prom-client";
+import { CellRef, NodePoolRef, nodeLabels, platformFinalizers, type CellObj, type NodePoolObj } from "../api/platform.ts";
+import { NodeRef, PodRef, type Pod } from "../runtime/core.ts";
 import type { Controller } from "../runtime/controller.ts";
-import { isNotFound } from "../runtime/kube.ts";
+import type { ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
-import { addFinalizer, isDeleting, removeFinalizer } from "../runtime/finalizers.ts";
-import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
+import { changed, generationChanged } from "../runtime/predicates.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
-import { aggregateCell, cellStatus, nodeAmounts, type Amounts, type CellAggregate, type NodeAmounts } from "./cell.ts";
-import { CellRef, coalescing, indexes, nodeCache, nodePoolCache, onNodeChange, onSpecChange, podCache, type CellObj } from "./caches.ts";
-import { nodeLabels, type Pod } from "./nodepool.ts";
+import { aggregateCell, cellInUse, cellStatus, nodeAmounts, type Amounts, type CellAggregate, type NodeAmounts } from "./cell.ts";
+import { cellCache, indexes, nodeCache, nodeChanged, nodePoolCache, podCache } from "./caches.ts";
 import { occupiesNode, podResources } from "./scheduler/podrequest.ts";
 
-/** Held while node pools name the Cell, so deleting it cannot strand their hosts. */
-export const IN_USE = "platform.cellcloud.io/in-use";
-
 /** How long node and pod events for one cell are gathered before it is aggregated again. */
-export const COALESCE_MS = 500;
+const COALESCE_MS = 500;
 
 /** A value computed from an object, kept until the object's resourceVersion changes. */
 class Memo<V> {
@@ -36,10 +33,6 @@ class Memo<V> {
     this.entries.delete(keyOf(obj));
   }
 }
-
-const ignoreNotFound = (e: unknown): void => {
-  if (!isNotFound(e)) throw e; // the cell was deleted while being aggregated
-};
 
 const resources = ["cpu", "memory", "pods"] as const;
 const nodeStates = ["ready", "notReady", "cordoned"] as const;
@@ -90,33 +83,76 @@ class CellMetrics {
 }
 
 /** What a pod contributes to its cell's allocation; pod updates that keep it leave the cell alone. */
-function footprint(pod: Pod): string {
+const footprint = (pod: Pod): string => {
   if (!occupiesNode(pod)) return "";
   return `${pod.spec?.nodeName}\n${JSON.stringify(pod.spec?.containers.map((c) => c.resources?.requests))}\n${JSON.stringify(pod.spec?.initContainers?.map((c) => c.resources?.requests))}`;
+};
+
+interface CellObservation {
+  agg: CellAggregate;
+  /** Node pools that name the cell. */
+  users: string[];
 }
 
 export function setupCellController(mgr: Manager): Controller {
-  const cells = mgr.informer<CellObj>(CellRef);
+  const cells = cellCache(mgr);
   const pools = nodePoolCache(mgr);
   const nodes = nodeCache(mgr);
   const pods = podCache(mgr);
   const metrics = new CellMetrics(mgr);
-  const { client } = mgr;
-
+  const requested = podTotals(pods);
   // Parsed quantities per object version: at 5000 nodes and 30,000 pods parsing is most of an aggregation.
   const nodeMemo = new Memo<NodeAmounts>();
-  const podMemo = new Memo<Amounts | undefined>();
-  const podAmounts = (pod: Pod): Amounts | undefined => {
+  nodes.addHandler((type, node) => { if (type === "delete") nodeMemo.delete(node); });
+  cells.addHandler((type, cell) => { if (type === "delete") metrics.remove(cell.metadata.name); });
+
+  const cell: ManagedResource<CellObj, CellObservation> = {
+    finalizer: platformFinalizers.cellInUse,
+    observe(c) {
+      const name = c.metadata.name;
+      const users = pools.byIndex(indexes.poolsByCell, name).map((p) => p.metadata.name).sort();
+      const agg = aggregateCell(nodes.byIndex(indexes.nodesByCell, name), users.length, (n) => requested(n.metadata.name), (n) => nodeMemo.get(n, nodeAmounts));
+      metrics.set(name, agg);
+      return { agg, users };
+    },
+    plan(_c, o) {
+      const { fields, ready } = cellStatus(o.agg);
+      return { status: { conditions: [ready], fields } };
+    },
+    // In-use protection, as pvc-protection does for claims: a Cell goes only once no pool names it.
+    finalize(_c, o) {
+      const held = cellInUse(o.users);
+      return held ? { status: { conditions: [held] } } : { done: true };
+    },
+  };
+
+  const cellOf = (p: KubeObject) => {
+    const node = (p as Pod).spec?.nodeName;
+    return node ? nodes.get(node)?.metadata.labels?.[nodeLabels.cell] : undefined;
+  };
+  return mgr.controller("cell").for(CellRef)
+    .watches(NodePoolRef, (p) => [(p as NodePoolObj).spec.cell], { predicate: generationChanged }) // the pool count; nodes tell the rest
+    .watches(NodeRef, (n) => [n.metadata.labels?.[nodeLabels.cell] ?? ""].filter(Boolean), { predicate: nodeChanged, delayMs: COALESCE_MS })
+    .watches(PodRef, (p, old) => [...new Set([cellOf(p), old && cellOf(old)])].filter((c): c is string => Boolean(c)),
+      { predicate: changed((p) => footprint(p as Pod)), delayMs: COALESCE_MS })
+    .manage(cell);
+}
+
+/** What the pods bound to a node request, summed (parsed once per pod version). */
+function podTotals(pods: ReturnType<typeof podCache>): (node: string) => Amounts {
+  const memo = new Memo<Amounts | undefined>();
+  pods.addHandler((type, pod) => { if (type === "delete") memo.delete(pod); });
+  const amounts = (pod: Pod): Amounts | undefined => {
     try {
       return occupiesNode(pod) ? podResources(pod) : undefined;
     } catch {
       return undefined; // the apiserver validated the quantities; this only guards against a parser gap
     }
   };
-  const requested = (nodeName: string): Amounts => {
+  return (node) => {
     const sum: Amounts = { cpu: 0, memory: 0, pods: 0 };
-    for (const pod of pods.byIndex(indexes.podsByNode, nodeName)) {
-      const r = podMemo.get(pod, podAmounts);
+    for (const pod of pods.byIndex(indexes.podsByNode, node)) {
+      const r = memo.get(pod, amounts);
       if (!r) continue;
       sum.cpu += r.cpu;
       sum.memory += r.memory;
@@ -124,46 +160,4 @@ export function setupCellController(mgr: Manager): Controller {
     }
     return sum;
   };
-
-  const controller = mgr.controller("cell").for(CellRef)
-    .complete(async (req) => {
-      let cell = cells.get(req.name);
-      if (!cell) {
-        metrics.remove(req.name);
-        return;
-      }
-      // In-use protection, as pvc-protection does for claims: a Cell goes only once no pool names it.
-      if (isDeleting(cell)) {
-        const users = pools.byIndex(indexes.poolsByCell, req.name).map((p) => p.metadata.name).sort();
-        if (users.length === 0) return void (await removeFinalizer(client, CellRef, cell, IN_USE));
-        const message = `cell is still used by node pool(s) ${users.slice(0, 10).join(", ")}${users.length > 10 ? ` and ${users.length - 10} more` : ""}; delete them first`;
-        await writeStatus(client, CellRef, cell, withCondition(cell, { type: "Ready", status: "False", reason: "InUse", message })).catch(ignoreNotFound);
-        return;
-      }
-      cell = await addFinalizer(client, CellRef, cell, IN_USE);
-      const agg = aggregateCell(nodes.byIndex(indexes.nodesByCell, req.name), pools.byIndex(indexes.poolsByCell, req.name).length,
-        (node) => requested(node.metadata.name), (node) => nodeMemo.get(node, nodeAmounts));
-      metrics.set(req.name, agg);
-      const { fields, ready } = cellStatus(agg);
-      await writeStatus(client, CellRef, cell, { ...markReady(cell, ready.reason, ready.message), ...fields }).catch(ignoreNotFound);
-    });
-
-  onSpecChange(pools, (pool) => controller.enqueue(pool.spec.cell)); // the pool count; nodes tell the rest
-  const soon = coalescing(controller, COALESCE_MS);
-  // Node changes are coalesced too: a 5000-node scale-up is a few aggregations, not 5000.
-  onNodeChange(nodes, (node) => {
-    const cell = node.metadata.labels?.[nodeLabels.cell];
-    if (cell) soon(cell);
-  });
-  nodes.addHandler((type, node) => { if (type === "delete") nodeMemo.delete(node); });
-  pods.addHandler((type, pod, old) => {
-    if (type === "delete") podMemo.delete(pod);
-    if (type === "update" && old && footprint(old) === footprint(pod)) return;
-    for (const p of old && old !== pod ? [old, pod] : [pod]) {
-      const nodeName = p.spec?.nodeName;
-      const cell = nodeName ? nodes.get(nodeName)?.metadata.labels?.[nodeLabels.cell] : undefined;
-      if (cell) soon(cell);
-    }
-  });
-  return controller;
 }

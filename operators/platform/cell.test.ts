@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { aggregateCell, cellStatus, type Amounts } from "./cell.ts";
+import { aggregateCell, cellInUse, cellStatus, type Amounts } from "./cell.ts";
 import type { Node } from "./nodepool.ts";
 
 function node(name: string, arch: string, o: { ready?: boolean; cordoned?: boolean; cpu?: string; allocCpu?: string } = {}): Node {
@@ -57,5 +57,14 @@ describe("aggregateCell", () => {
     const { fields } = cellStatus(aggregateCell([], 0, () => none));
     expect(fields.architectures).toEqual({});
     expect(fields.total).toEqual({ nodes: 0, capacity: { cpu: "0", memory: "0", pods: "0" }, allocatable: { cpu: "0", memory: "0", pods: "0" }, allocated: { cpu: "0", memory: "0", pods: "0" } });
+  });
+});
+
+describe("cellInUse", () => {
+  it("holds a cell while pools name it, listing at most ten of them", () => {
+    expect(cellInUse([])).toBeUndefined();
+    expect(cellInUse(["a", "b"])).toMatchObject({ status: "False", reason: "InUse", message: "cell is still used by node pool(s) a, b; delete them first" });
+    const many = Array.from({ length: 12 }, (_, i) => `p${i}`);
+    expect(cellInUse(many)?.message).toMatch(/p9 and 2 more; delete them first$/);
   });
 });

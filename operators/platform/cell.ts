@@ -2,8 +2,10 @@
 // the nodes from its cache and a function giving the requests on each node.
 import type { ArchResources, CellStatus, ResourceSummary } from "../api/platform.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
-import { isReady, nodeLabels, type Node } from "./nodepool.ts";
-import { bytes, cpuMillis, formatBytes, formatCpu } from "./quantity.ts";
+import { nodeLabels } from "../api/platform.ts";
+import type { Node } from "../runtime/core.ts";
+import { isReady } from "./nodepool.ts";
+import { bytes, cpuMillis, formatBytes, formatCpu } from "../api/quantity.ts";
 
 /** cpu in millicores, memory in bytes, pods as a count. */
 export interface Amounts {
@@ -37,7 +39,7 @@ function add(into: Amounts, a: Amounts): void {
 }
 
 /** A node's status.capacity or status.allocatable; an unparseable amount counts as zero. */
-export function amountsOf(list: Record<string, string> | undefined): Amounts {
+function amountsOf(list: Record<string, string> | undefined): Amounts {
   const parse = (f: (q: string) => number, q: string | undefined): number => {
     if (q === undefined) return 0;
     try {
@@ -87,7 +89,7 @@ export function aggregateCell(
   return agg;
 }
 
-export function formatAmounts(a: Amounts): ResourceSummary {
+function formatAmounts(a: Amounts): ResourceSummary {
   return { cpu: formatCpu(a.cpu), memory: formatBytes(a.memory), pods: String(a.pods) };
 }
 
@@ -108,4 +110,11 @@ export function cellStatus(agg: CellAggregate): { fields: Omit<CellStatus, "cond
     fields: { pools: agg.pools, nodes: { ...n }, total: formatTotals(agg.total), architectures },
     ready: { type: "Ready", status: "True", reason: "Aggregated", message },
   };
+}
+
+/** Ready=False while node pools still name a cell being deleted (undefined once none does). */
+export function cellInUse(users: readonly string[]): ConditionInput | undefined {
+  if (users.length === 0) return undefined;
+  const more = users.length > 10 ? ` and ${users.length - 10} more` : "";
+  return { type: "Ready", status: "False", reason: "InUse", message: `cell is still used by node pool(s) ${users.slice(0, 10).join(", ")}${more}; delete them first` };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { CellSpec, NodePoolSpec } from "../api/platform.ts";
+import { overcommitted } from "../api/quantity.ts";
 import {
-  desiredNode, drainStep, nodeIndex, nodeName, nodeRepair, nodeResources, overcommitted, planPool, rackOf, summarizePool,
+  desiredNode, drainPlan, drainStep, nodeIndex, nodeName, nodeRepair, nodeResources, planPool, poolEvents, rackOf, summarizePool,
   type Node, type Pod, type PoolView,
 } from "./nodepool.ts";
 
@@ -184,6 +185,37 @@ describe("drainStep", () => {
     expect(step.remaining.map((p) => p.metadata.name)).toEqual(["web", "leaving"]);
     expect(step.evict.map((p) => p.metadata.name)).toEqual(["web"]);
     expect(drainStep([pods[2]!, pods[3]!])).toEqual({ remaining: [], evict: [] });
+  });
+});
+
+describe("drainPlan", () => {
+  const p = pool();
+  it("cordons first; evicts the pods of a cordoned host; deletes a cordoned host once it is empty", () => {
+    const fresh = existing(p, 3);
+    const cordoned = existing(p, 2, (n) => { n.spec = { ...n.spec, unschedulable: true }; n.metadata.annotations = { ...n.metadata.annotations, "platform.cellcloud.io/draining": "scaled down to 2" }; });
+    const empty = existing(p, 1, (n) => { n.spec = { ...n.spec, unschedulable: true }; n.metadata.annotations = { ...n.metadata.annotations, "platform.cellcloud.io/draining": "scaled down to 1" }; });
+    const on: Record<string, Pod[]> = { "x86-2": [pod("a"), pod("b", { metadata: { name: "b", deletionTimestamp: "t" } } as Partial<Pod>)] };
+    const d = drainPlan([fresh, cordoned, empty], (n) => on[n] ?? [], "scaled down to 1");
+    expect(d.cordoned).toEqual(["x86-3"]);
+    expect(d.draining).toEqual([{ name: "x86-3", pods: 0 }, { name: "x86-2", pods: 2 }, { name: "x86-1", pods: 0 }]);
+    expect(d.actions.map((a) => `${a.verb} ${a.ref.kind}${"subresource" in a && a.subresource ? `/${a.subresource}` : ""}`)).toEqual([
+      "update Node", "create Pod/eviction", "delete Node",
+    ]);
+    expect(d.evictions).toBe(1);
+    expect(d.emptied).toEqual(["x86-1"]);
+  });
+
+  it("turns what the calls met into Events: created, repaired, draining, evictions refused by a PodDisruptionBudget, deleted", () => {
+    const d = drainPlan([existing(p, 3)], () => [], "pool deleted");
+    const node = { verb: "create" as const, ref: { group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false }, object: { metadata: { name: "x" } } };
+    const evict = { verb: "create" as const, ref: { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true }, object: { metadata: { name: "a" } }, subresource: "eviction" };
+    const events = poolEvents([{ action: node, result: "created" }, { action: node, result: "exists" }, { action: evict, result: "refused" }], ["x86-0"], d);
+    expect(events.map((e) => [e.type, e.reason, e.message])).toEqual([
+      ["Normal", "ScaledUp", "created 1 node(s)"],
+      ["Normal", "NodesRepaired", "brought 1 node(s) back in line with the pool: x86-0"],
+      ["Normal", "Draining", "cordoned 1 node(s) (pool deleted): x86-3"],
+      ["Warning", "EvictionBlocked", "1 eviction(s) refused by a PodDisruptionBudget; retrying"],
+    ]);
   });
 });
 

@@ -2,36 +2,14 @@
 // overcommit), how an existing node differs from that, which nodes to drain on scale-down and which
 // of their pods to evict, and the pool's status. No client: the controller feeds it from its caches.
 import type * as k8s from "@kubernetes/client-node";
-import type { CellSpec, NodePoolSpec } from "../api/platform.ts";
+import { nodeAnnotations, nodeLabels, type CellSpec, type NodePoolSpec } from "../api/platform.ts";
+import { NodeRef, PodRef, type Node, type Pod } from "../runtime/core.ts";
+import type { Action, EventSpec, Outcome } from "../runtime/managed.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
 import type { KubeObject, OwnerReference } from "../runtime/types.ts";
-import { bytes, cpuMillis, formatBytes, formatCpu } from "./quantity.ts";
+import { bytes, cpuMillis, formatBytes, formatCpu, overcommitted } from "../api/quantity.ts";
 
-export type Node = k8s.V1Node & KubeObject;
-export type Pod = k8s.V1Pod & KubeObject;
-
-/** The labels every pool node carries. The scheduler filters and spreads by them. */
-export const nodeLabels = {
-  arch: "kubernetes.io/arch",
-  os: "kubernetes.io/os",
-  hostname: "kubernetes.io/hostname",
-  region: "topology.kubernetes.io/region",
-  zone: "topology.kubernetes.io/zone",
-  cell: "cellcloud.io/cell",
-  pool: "cellcloud.io/pool",
-  rack: "cellcloud.io/rack",
-  switch: "cellcloud.io/switch",
-  cpuVendor: "cellcloud.io/cpu-vendor",
-} as const;
-
-export const nodeAnnotations = {
-  /** KWOK manages (heartbeats, runs the pods of) nodes that carry this annotation with value "fake". */
-  kwok: "kwok.x-k8s.io/node",
-  /** Set while the controller drains the node before deleting it; the value is why. */
-  draining: "platform.cellcloud.io/draining",
-  /** The spec.labels keys and spec.taints the controller put on the node, so it can take them off again. */
-  managed: "platform.cellcloud.io/managed",
-} as const;
+export type { Node, Pod };
 
 /** What a pool's nodes are built from: the pool (name, uid, spec) and its Cell's spec. */
 export interface PoolView {
@@ -57,10 +35,6 @@ export function rackOf(pool: string, index: number, hostsPerRack: number): { rac
   return { rack: `${pool}-r${k}`, switch: `${pool}-s${k}` };
 }
 
-/** value × ratio rounded down, with the ratio taken to thousandths so no float error creeps in. */
-export function overcommitted(value: number, ratio: number): number {
-  return Number((BigInt(value) * BigInt(Math.round(ratio * 1000))) / 1000n);
-}
 
 export interface NodeResources {
   capacity: Record<string, string>;
@@ -114,7 +88,7 @@ function managedOf(node: Node): Managed {
   return m;
 }
 
-export function ownerReference(pool: PoolView): OwnerReference {
+function ownerReference(pool: PoolView): OwnerReference {
   // No blockOwnerDeletion: the pool's finalizer already drains and deletes its nodes first.
   return { apiVersion: "platform.cellcloud.io/v1alpha1", kind: "NodePool", name: pool.name, uid: pool.uid, controller: true };
 }
@@ -245,7 +219,7 @@ function sameResources(have: Record<string, string> | undefined, want: Record<st
   });
 }
 
-export function isOwnedBy(node: Node, pool: string): boolean {
+function isOwnedBy(node: Node, pool: string): boolean {
   return node.metadata.ownerReferences?.some((r) => r.controller && r.kind === "NodePool" && r.name === pool) ?? false;
 }
 
@@ -310,8 +284,65 @@ export function drainStep(pods: readonly Pod[]): DrainStep {
   return { remaining, evict: remaining.filter((p) => !p.metadata.deletionTimestamp) };
 }
 
+export interface Drain {
+  /** Surplus nodes, with the pods still on each. */
+  draining: Array<{ name: string; pods: number }>;
+  /** Cordon the uncordoned, evict the pods of the cordoned, delete the empty ones. */
+  actions: Action[];
+  cordoned: string[];
+  emptied: string[];
+  evictions: number;
+  reason: string;
+}
+
+/**
+ * One step of draining `surplus`: cordon what is not cordoned yet; a node the cache shows cordoned
+ * (so nothing new can have been placed on it since) has its pods evicted, and is deleted once empty.
+ */
+export function drainPlan(surplus: readonly Node[], podsOn: (node: string) => readonly Pod[], reason: string): Drain {
+  const d: Drain = { draining: [], actions: [], cordoned: [], emptied: [], evictions: 0, reason };
+  for (const node of surplus) {
+    const name = node.metadata.name;
+    if (node.spec?.unschedulable !== true || node.metadata.annotations?.[nodeAnnotations.draining] === undefined) {
+      d.cordoned.push(name);
+      d.draining.push({ name, pods: 0 });
+      d.actions.push({ verb: "update", ref: NodeRef, name, patch: { metadata: { annotations: { [nodeAnnotations.draining]: reason } }, spec: { unschedulable: true } } });
+      continue;
+    }
+    const step = drainStep(podsOn(name));
+    d.draining.push({ name, pods: step.remaining.length });
+    for (const p of step.evict) {
+      d.evictions++;
+      const eviction = { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: p.metadata.name, namespace: p.metadata.namespace } };
+      d.actions.push({ verb: "create", ref: PodRef, object: eviction, subresource: "eviction" });
+    }
+    if (step.remaining.length === 0) {
+      d.emptied.push(name);
+      d.actions.push({ verb: "delete", ref: NodeRef, name });
+    }
+  }
+  return d;
+}
+
+/** The Events of one pool reconcile, from what its calls met. */
+export function poolEvents(outcomes: readonly Outcome[], repaired: readonly string[], d: Drain): EventSpec[] {
+  const count = (verb: string, result: string, sub?: string) =>
+    outcomes.filter((o) => o.action.verb === verb && o.result === result && o.action.ref.kind === (sub ? "Pod" : "Node")).length;
+  const created = count("create", "created");
+  const blocked = count("create", "refused", "eviction");
+  const events: EventSpec[] = [];
+  const add = (type: EventSpec["type"], reason: string, message: string) => events.push({ type, reason, message });
+  if (created) add("Normal", "ScaledUp", `created ${created} node(s)`);
+  if (repaired.length) add("Normal", "NodesRepaired", `brought ${repaired.length} node(s) back in line with the pool: ${nameList(repaired)}`);
+  if (d.cordoned.length) add("Normal", "Draining", `cordoned ${d.cordoned.length} node(s) (${d.reason}): ${nameList(d.cordoned)}`);
+  if (d.evictions) add("Normal", "Evicting", `evicting ${d.evictions} pod(s) from draining nodes`);
+  if (blocked) add("Warning", "EvictionBlocked", `${blocked} eviction(s) refused by a PodDisruptionBudget; retrying`);
+  if (d.emptied.length) add("Normal", "NodesDeleted", `deleted ${d.emptied.length} drained node(s): ${nameList(d.emptied)}`);
+  return events;
+}
+
 /** Up to `max` names, then "and N more", for condition messages at 5000-node scale. */
-export function nameList(names: readonly string[], max = 5): string {
+function nameList(names: readonly string[], max = 5): string {
   const shown = names.slice(0, max).join(", ");
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }

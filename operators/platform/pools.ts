@@ -1,8 +1,7 @@
 // StoragePool and ExternalIPPool arithmetic: what a pool can hand out. Allocation itself lands with
 // the Volume and ElasticIP products; until then nothing is provisioned or allocated. Pure.
-import type { ExternalIPPoolSpec, StoragePoolSpec } from "../api/platform.ts";
-import { overcommitted } from "./nodepool.ts";
-import { bytes, formatBytes } from "./quantity.ts";
+import { storagePoolAllocatable, type ExternalIPPoolSpec, type StoragePoolSpec } from "../api/platform.ts";
+import { bytes, formatBytes } from "../api/quantity.ts";
 
 export interface StorageTotals {
   physical: string;
@@ -14,7 +13,7 @@ export interface StorageTotals {
 /** Thin provisioning: volumes may add up to physical × oversubscription ratio. */
 export function storageTotals(spec: StoragePoolSpec, provisionedBytes = 0): StorageTotals {
   const physical = bytes(spec.capacity);
-  const allocatable = overcommitted(physical, spec.oversubscriptionRatio);
+  const allocatable = storagePoolAllocatable(spec);
   return {
     physical: formatBytes(physical),
     allocatable: formatBytes(allocatable),

@@ -4,6 +4,7 @@
 // (which records Ready=False) so the user sees why.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import type { Clock } from "./clock.ts";
 import { isTerminal, type TerminalError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
@@ -24,6 +25,7 @@ export interface ControllerOptions {
   log: Logger;
   metrics: Metrics;
   concurrency?: number;
+  clock?: Clock;
   onTerminal?: (req: Request, err: TerminalError, log: Logger) => Promise<void>;
 }
 
@@ -37,11 +39,20 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.name = opts.name;
     this.opts = opts;
-    this.queue = new WorkQueue<string>({ name: opts.name, metrics: opts.metrics.queue(opts.name) });
+    this.queue = new WorkQueue<string>({ name: opts.name, metrics: opts.metrics.queue(opts.name), ...(opts.clock ? { clock: opts.clock } : {}) });
+  }
+
+  get onTerminal(): ControllerOptions["onTerminal"] {
+    return this.opts.onTerminal;
   }
 
   enqueue(key: string): void {
     this.queue.add(key);
+  }
+
+  /** Enqueues `key` in `delayMs`; more calls before then do not move it later (a burst is one reconcile). */
+  enqueueAfter(key: string, delayMs: number): void {
+    this.queue.addAfter(key, delayMs);
   }
 
   get started(): boolean {

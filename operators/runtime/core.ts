@@ -1,5 +1,26 @@
-// References to the core (v1) kinds several controllers use.
-import type { ResourceRef } from "./types.ts";
+// References to the Kubernetes kinds CellCloud reads and writes, in one place, and the plain-JSON
+// shapes of the two every layer handles (Pods and Nodes).
+import type * as k8s from "@kubernetes/client-node";
+import type { KubeObject, ResourceRef } from "./types.ts";
 
-export const PodRef: ResourceRef = { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true };
-export const NodeRef: ResourceRef = { group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false };
+const core = (kind: string, plural: string, namespaced: boolean): ResourceRef => ({ group: "", version: "v1", kind, plural, namespaced });
+
+export const PodRef = core("Pod", "pods", true);
+export const NodeRef = core("Node", "nodes", false);
+export const NamespaceRef = core("Namespace", "namespaces", false);
+export const SecretRef = core("Secret", "secrets", true);
+export const ConfigMapRef = core("ConfigMap", "configmaps", true);
+export const PersistentVolumeRef = core("PersistentVolume", "persistentvolumes", false);
+export const ClaimRef = core("PersistentVolumeClaim", "persistentvolumeclaims", true);
+export const StorageClassRef: ResourceRef = { group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", namespaced: false };
+export const PriorityClassRef: ResourceRef = { group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", namespaced: false };
+export const RoleBindingRef: ResourceRef = { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true };
+export const LeaseRef: ResourceRef = { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true };
+export const EventRef: ResourceRef = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };
+export const ValidatingRef: ResourceRef = { group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", plural: "validatingwebhookconfigurations", namespaced: false };
+export const MutatingRef: ResourceRef = { group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", plural: "mutatingwebhookconfigurations", namespaced: false };
+
+export type Pod = k8s.V1Pod & KubeObject;
+export type Node = k8s.V1Node & KubeObject;
+
+export const isPodFinished = (p: Pod): boolean => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";

@@ -6,9 +6,9 @@ import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
 import { microTime, realClock } from "./clock.ts";
 import type { KubeClient } from "./kube.ts";
-import type { KubeObject, ResourceRef } from "./types.ts";
+import type { KubeObject } from "./types.ts";
+import { EventRef } from "./core.ts";
 
-export const EventRef: ResourceRef = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };
 const SERIES_WINDOW_MS = 30 * 60_000;
 const MAX_IN_FLIGHT = 4;
 const MAX_QUEUED = 1000;

@@ -3,6 +3,7 @@
 // any other error or a silent close re-watches after a jittered backoff, and a periodic resync
 // re-delivers every cached object so drift gets fixed.
 import type { Logger } from "pino";
+import { backoffDelay } from "./backoff.ts";
 import { sleep } from "./clock.ts";
 import { ApiError, isGone, resourcePath, type KubeClient, type WatchEvent } from "./kube.ts";
 import { apiVersionOf, keyOf, type KubeObject, type ResourceRef } from "./types.ts";
@@ -54,7 +55,15 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const o of this.cache.values()) h("add", o);
   }
 
+  /**
+   * Adds an index. Informers are shared, so adding the same function under a name again is a no-op,
+   * while another function under a taken name throws rather than silently replacing an index that
+   * some other controller relies on.
+   */
   addIndexer(name: string, fn: IndexFunc<T>): void {
+    const have = this.indexers.get(name);
+    if (have === fn) return;
+    if (have) throw new Error(`informer ${this.ref.plural}: index "${name}" is already defined by another function; prefix index names with their owner's group`);
     this.indexers.set(name, fn);
     this.indices.set(name, new Map());
     for (const [k, o] of this.cache) this.index(name, fn, k, o, true);
@@ -115,9 +124,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private nextBackoff(): number {
-    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 200, maxMs: 30_000 };
-    const base = Math.min(maxMs, initialMs * 2 ** Math.min(this.failures++, 20));
-    return Math.round(base * (0.5 + Math.random() / 2));
+    return backoffDelay({ initialMs: 200, maxMs: 30_000, ...this.opts.backoff, jitter: 0.5 }, this.failures++);
   }
 
   private async relist(signal: AbortSignal): Promise<void> {

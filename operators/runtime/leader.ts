@@ -9,9 +9,9 @@ import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
 import { microTime, realClock, sleep } from "./clock.ts";
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from "./kube.ts";
-import type { KubeObject, ResourceRef } from "./types.ts";
+import type { KubeObject } from "./types.ts";
+import { LeaseRef } from "./core.ts";
 
-export const LeaseRef: ResourceRef = { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true };
 
 interface LeaseSpec {
   holderIdentity?: string;

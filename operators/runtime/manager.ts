@@ -10,12 +10,16 @@ import { TerminalError } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
 import { Informer } from "./informer.ts";
 import { KubeClient } from "./kube.ts";
-import { LeaderElector, LeaseRef, type LeaderElectionConfig } from "./leader.ts";
+import { LeaseRef } from "./core.ts";
+import { LeaderElector, type LeaderElectionConfig } from "./leader.ts";
 import { newLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { close, listen } from "./server.ts";
 import { requestAttributes } from "./rbac.ts";
 import { markStalled, writeStatus } from "./status.ts";
+import { type Clock, realClock } from "./clock.ts";
+import { completeManaged, type ManagedResource } from "./managed.ts";
+import type { Predicate } from "./predicates.ts";
 import { keyOf, requestKey, type KubeObject, type Request, type ResourceRef } from "./types.ts";
 
 export interface ManagerOptions {
@@ -32,6 +36,8 @@ export interface ManagerOptions {
   concurrency?: number;
   /** Called when the lease is lost (after controllers stopped); main.ts exits the process. */
   onLostLeadership?: () => void;
+  /** Time for everything the manager runs (tests inject their own). */
+  clock?: Clock;
 }
 
 const refKey = (r: ResourceRef) => `${r.group}/${r.version}/${r.plural}`;
@@ -51,14 +57,17 @@ export class Manager {
   readonly identity: string;
   readonly fieldManager: string;
   readonly defaultConcurrency: number;
+  readonly clock: Clock;
   private readonly opts: ManagerOptions;
   private readonly informers = new Map<string, Informer>();
+  private readonly controllers = new Map<string, Controller>();
   private readonly runnables: Runnable[] = [];
   private readonly always: Runnable[] = [];
   private readonly abort = new AbortController();
   private elector?: LeaderElector;
   private servers: Array<Server | undefined> = [];
   private synced = false;
+  private readonly readyChecks = new Map<string, () => boolean>();
   private started = false;
   private leading?: Promise<void>;
 
@@ -70,11 +79,12 @@ export class Manager {
     this.identity = (opts.leaderElection && opts.leaderElection.identity) || `${hostname()}_${process.pid}`;
     this.fieldManager = opts.fieldManager ?? "cellcloud-manager";
     this.defaultConcurrency = opts.concurrency ?? 1;
+    this.clock = opts.clock ?? realClock;
     // Every API request at trace level, with the RBAC verb and resource it needs (e2e/chart-rbac reads these).
     if (this.log.isLevelEnabled("trace")) {
       this.client.onRequest((method, path, code, query) => this.log.trace({ method, path, code, ...requestAttributes(method, path, query) }, "api request"));
     }
-    this.events = new EventRecorder(this.client, { controller: "cellcloud.io/manager", instance: this.identity }, this.log);
+    this.events = new EventRecorder(this.client, { controller: "cellcloud.io/manager", instance: this.identity }, this.log, this.clock);
   }
 
   /** The shared informer of a resource; created on first use, started by start(). */
@@ -93,7 +103,16 @@ export class Manager {
   }
 
   controller(name: string): ControllerBuilder {
-    return new ControllerBuilder(this, name, (c) => this.runnables.push(c));
+    if (this.controllers.has(name)) throw new Error(`a controller named ${name} exists already`);
+    return new ControllerBuilder(this, name, (c) => {
+      this.controllers.set(name, c);
+      this.runnables.push(c);
+    });
+  }
+
+  /** A controller by name (tests enqueue keys through it). */
+  getController(name: string): Controller | undefined {
+    return this.controllers.get(name);
   }
 
   /** Runs `r` while leading, like a controller; caches it reads must be created before start(). */
@@ -107,6 +126,16 @@ export class Manager {
     this.always.push(r);
     if (this.started) r.start();
     return r;
+  }
+
+  /** A condition /readyz also requires (a webhook server that listens). */
+  addReadyCheck(name: string, check: () => boolean): void {
+    this.readyChecks.set(name, check);
+  }
+
+  /** Caches synced and every ready check passing. */
+  ready(): boolean {
+    return this.synced && [...this.readyChecks.values()].every((c) => c());
   }
 
   /** Watch restarts and relists summed over all informers (how often the caches had to recover). */
@@ -123,7 +152,7 @@ export class Manager {
 
   /** Starts endpoints and caches, waits for sync, then runs controllers as leader. Resolves once synced. */
   async start(): Promise<void> {
-    const endpoints = { registry: this.metrics.registry, ready: () => this.synced };
+    const endpoints = { registry: this.metrics.registry, ready: () => this.ready() };
     this.servers = await Promise.all([
       listen(this.opts.metricsAddress ?? "0", { registry: this.metrics.registry }),
       listen(this.opts.healthAddress ?? "0", endpoints),
@@ -183,19 +212,36 @@ export class Manager {
   async recordTerminal(ref: ResourceRef, req: Request, err: TerminalError): Promise<void> {
     const obj = this.informer(ref).get(requestKey(req));
     if (!obj) return;
-    if (await writeStatus(this.client, ref, obj, markStalled(obj, err.reason, err.message))) {
+    if (await writeStatus(this.client, ref, obj, markStalled(obj, err.reason, err.message, this.clock))) {
       this.events.record(obj, "Warning", err.reason, err.message);
     }
   }
 }
 
+export interface WatchOptions<T extends KubeObject = KubeObject> {
+  /** Narrows (and names) the shared informer. */
+  labelSelector?: string;
+  /** Only events it accepts enqueue anything. */
+  predicate?: Predicate<T>;
+  /** Enqueue this long after the first event of a burst: a burst becomes one reconcile. */
+  delayMs?: number;
+}
+
+/** Maps an event's object (and, on an update, its previous version) to the primary keys it concerns. */
+export type MapFunc = (obj: KubeObject, old?: KubeObject) => string[];
+
+interface Source extends WatchOptions {
+  ref: ResourceRef;
+  map: MapFunc;
+}
+
 /** for(kind) / owns(kind) / watches(kind, map) / concurrency(n) / complete(reconcile), as controller-runtime's builder. */
 export class ControllerBuilder {
-  private readonly mgr: Manager;
-  private readonly name: string;
+  readonly mgr: Manager;
+  readonly name: string;
   private readonly register: (c: Controller) => void;
   private primary?: ResourceRef;
-  private readonly sources: Array<{ ref: ResourceRef; map: (o: KubeObject) => string[]; selector?: string }> = [];
+  private readonly sources: Source[] = [];
   private workers: number;
 
   constructor(mgr: Manager, name: string, register: (c: Controller) => void) {
@@ -205,27 +251,33 @@ export class ControllerBuilder {
     this.register = register;
   }
 
-  for(ref: ResourceRef): this {
+  /** The primary kind. `opts.predicate` filters its events (a resync still re-delivers every object). */
+  for(ref: ResourceRef, opts: WatchOptions = {}): this {
     this.primary = ref;
-    this.sources.push({ ref, map: (o) => [keyOf(o)] });
+    this.sources.push({ ref, map: (o) => [keyOf(o)], ...opts });
     return this;
   }
 
+  get ref(): ResourceRef {
+    if (!this.primary) throw new Error(`controller ${this.name}: call for(kind) first`);
+    return this.primary;
+  }
+
   /** Children whose controller owner reference points at a primary object map back to it. */
-  owns(ref: ResourceRef, labelSelector?: string): this {
+  owns(ref: ResourceRef, opts: WatchOptions = {}): this {
     const map = (o: KubeObject): string[] => {
       const p = this.primary;
       const owner = o.metadata.ownerReferences?.find((r) => r.controller && p && r.kind === p.kind && r.apiVersion.startsWith(p.group ? `${p.group}/` : "v"));
       if (!owner || !p) return [];
       return [p.namespaced && o.metadata.namespace ? `${o.metadata.namespace}/${owner.name}` : owner.name];
     };
-    this.sources.push({ ref, map, ...(labelSelector ? { selector: labelSelector } : {}) });
+    this.sources.push({ ref, map, ...opts });
     return this;
   }
 
-  /** Objects of another kind map to primary keys; `labelSelector` narrows (and names) the informer, as owns() does. */
-  watches(ref: ResourceRef, map: (o: KubeObject) => string[], labelSelector?: string): this {
-    this.sources.push({ ref, map, ...(labelSelector ? { selector: labelSelector } : {}) });
+  /** Objects of another kind map to primary keys. */
+  watches(ref: ResourceRef, map: MapFunc, opts: WatchOptions = {}): this {
+    this.sources.push({ ref, map, ...opts });
     return this;
   }
 
@@ -234,16 +286,25 @@ export class ControllerBuilder {
     return this;
   }
 
-  complete(reconcile: ReconcileFn): Controller {
-    const primary = this.primary;
-    if (!primary) throw new Error(`controller ${this.name}: call for(kind) before complete()`);
+  /** Completes the controller with a managed reconcile: `resource` observes and plans, the runtime carries out. */
+  manage<T extends KubeObject, O>(resource: ManagedResource<T, O>): Controller {
+    return completeManaged(this, resource);
+  }
+
+  /** `onTerminal` replaces the default handling of a TerminalError (Ready=False, Stalled=True). */
+  complete(reconcile: ReconcileFn, opts: { onTerminal?: Controller["onTerminal"] } = {}): Controller {
+    const primary = this.ref;
     const c = new Controller({
-      name: this.name, reconcile, log: this.mgr.log, metrics: this.mgr.metrics, concurrency: this.workers,
-      onTerminal: (req, err) => this.mgr.recordTerminal(primary, req, err),
+      name: this.name, reconcile, log: this.mgr.log, metrics: this.mgr.metrics, concurrency: this.workers, clock: this.mgr.clock,
+      onTerminal: opts.onTerminal ?? ((req, err) => this.mgr.recordTerminal(primary, req, err)),
     });
     for (const s of this.sources) {
-      this.mgr.informer(s.ref, s.selector).addHandler((_t, obj) => {
-        for (const key of s.map(obj)) c.enqueue(key);
+      this.mgr.informer(s.ref, s.labelSelector).addHandler((type, obj, old) => {
+        if (s.predicate && !s.predicate(type, obj, old)) return;
+        for (const key of s.map(obj, type === "update" ? old : undefined)) {
+          if (s.delayMs) c.enqueueAfter(key, s.delayMs);
+          else c.enqueue(key);
+        }
       });
     }
     this.register(c);

@@ -1,5 +1,6 @@
 // Per-item retry delays for the work queue, ported from client-go's workqueue rate limiters:
 // exponential backoff per key, a shared token bucket, and the max of the two as the default.
+import { backoffDelay } from "./backoff.ts";
 import { type Clock, realClock } from "./clock.ts";
 
 export interface RateLimiter<T> {
@@ -9,9 +10,6 @@ export interface RateLimiter<T> {
   forget(item: T): void;
   numRequeues(item: T): number;
 }
-
-// 2 ** 1024 is Infinity and 0 * Infinity is NaN, so the exponent is capped well before that.
-const MAX_EXPONENT = 1023;
 
 export class ItemExponentialFailureRateLimiter<T> implements RateLimiter<T> {
   private readonly failures = new Map<T, number>();
@@ -26,7 +24,7 @@ export class ItemExponentialFailureRateLimiter<T> implements RateLimiter<T> {
   when(item: T): number {
     const exp = this.failures.get(item) ?? 0;
     this.failures.set(item, exp + 1);
-    return Math.min(this.baseDelayMs * 2 ** Math.min(exp, MAX_EXPONENT), this.maxDelayMs);
+    return backoffDelay({ initialMs: this.baseDelayMs, maxMs: this.maxDelayMs }, exp);
   }
 
   forget(item: T): void {

@@ -1,4 +1,5 @@
 // Conflict retry as client-go's retry.RetryOnConflict: re-run a read-modify-write on 409.
+import { backoffDelay } from "./backoff.ts";
 import { isConflict } from "./kube.ts";
 
 export async function retryOnConflict<T>(fn: () => Promise<T>, { steps = 5, baseMs = 10 } = {}): Promise<T> {
@@ -7,7 +8,7 @@ export async function retryOnConflict<T>(fn: () => Promise<T>, { steps = 5, base
       return await fn();
     } catch (err) {
       if (!isConflict(err) || i + 1 >= steps) throw err;
-      await new Promise((r) => setTimeout(r, baseMs * 2 ** i * (1 + Math.random() / 10)));
+      await new Promise((r) => setTimeout(r, backoffDelay({ initialMs: baseMs, maxMs: 60_000, jitter: 0.1 }, i)));
     }
   }
 }

@@ -19,9 +19,11 @@ export interface StatusWithConditions {
  * against its cache, which may not show the first yet), or undefined when nothing changed.
  */
 export async function writeStatus<T extends KubeObject>(
-  client: KubeClient, ref: ResourceRef, obj: T, status: StatusWithConditions,
+  client: KubeClient, ref: ResourceRef, obj: T, status: StatusWithConditions, opts: { observed?: boolean } = {},
 ): Promise<T | undefined> {
-  const desired = { ...status, observedGeneration: obj.metadata.generation };
+  // A checkpoint (observed: false) records facts mid-reconcile without claiming the spec is observed.
+  const observedGeneration = opts.observed === false ? (obj.status as StatusWithConditions | undefined)?.observedGeneration : obj.metadata.generation;
+  const desired = { ...status, observedGeneration };
   const patch = mergePatch(obj.status ?? {}, desired);
   if (patch === undefined) return undefined;
   return client.patch<T>(ref, obj.metadata.name, obj.metadata.namespace, { status: patch }, "merge", { subresource: "status" });

@@ -1,45 +1,7 @@
-// Plain-JSON Kubernetes object shapes as the runtime sees them (no client-node model classes, so
-// timestamps stay strings and objects can be compared and patched as they came from the apiserver).
+// Keys and API versions of the object shapes in api/meta.ts, which this file re-exports for the runtime.
+import type { KubeObject, ObjectMeta, OwnerReference, ResourceRef } from "../api/meta.ts";
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-  [key: string]: unknown;
-}
-
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  [key: string]: unknown;
-}
-
-/** Identifies a resource type on the wire. */
-export interface ResourceRef {
-  group: string; // "" for the core group
-  version: string;
-  kind: string;
-  plural: string;
-  namespaced: boolean;
-}
+export type { KubeObject, ObjectMeta, OwnerReference, ResourceRef };
 
 export function apiVersionOf(ref: ResourceRef): string {
   return ref.group ? `${ref.group}/${ref.version}` : ref.version;

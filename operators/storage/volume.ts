@@ -2,28 +2,18 @@
 // provisioning, never over the pool's allocatable), which instances it is attached to, the
 // PersistentVolume and claim that realize it, and the snapshot schedule. No client.
 import type * as k8s from "@kubernetes/client-node";
-import { MAX_ATTACHMENTS, type VolumeSpec, type VolumeStatus, type VolumeTypeSpec } from "../api/storage.ts";
-import type { KubeObject, OwnerReference } from "../runtime/types.ts";
-import { formatBytes } from "../platform/quantity.ts";
+import { DRIVER, MAX_ATTACHMENTS, STORAGE_CLASS, VolumeRef, claimName, pvName, volumeLabels, type VolumeObj, type VolumeTypeSpec } from "../api/storage.ts";
+import { controllerRef } from "../runtime/objects.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { formatBytes } from "../api/quantity.ts";
 
-export type VolumeObj = KubeObject & { spec: VolumeSpec; status?: VolumeStatus };
+export type { VolumeObj };
 
 const GiB = 2 ** 30;
-
-/** The CSI driver name CellCloud's volumes carry (no node plugin runs: KWOK hosts do not mount). */
-export const DRIVER = "evs.storage.cellcloud.io";
-/** The StorageClass of every EVS claim: it allows expansion, so claims can grow with their volume. */
-export const STORAGE_CLASS = "cellcloud-evs";
-export const volumeLabel = "storage.cellcloud.io/volume";
-export const scheduledSnapshotLabel = "storage.cellcloud.io/scheduled-for";
 
 export function iopsFor(type: VolumeTypeSpec, sizeBytes: number): number {
   return Math.min(type.iops.max, type.iops.base + type.iops.perGiB * Math.floor(sizeBytes / GiB));
 }
-
-/** Names the realization uses: the PV by the volume's uid (cluster-wide unique), the claim by its name. */
-export const pvName = (v: VolumeObj): string => `evs-${v.metadata.uid}`;
-export const claimName = (volume: string): string => `evs-${volume}`;
 
 export interface PoolView {
   name: string;
@@ -97,10 +87,6 @@ export function planAttachments(volume: string, multiAttach: boolean, current: r
   return { attached, refused };
 }
 
-export function ownerRef(v: VolumeObj): OwnerReference {
-  return { apiVersion: "storage.cellcloud.io/v1alpha1", kind: "Volume", name: v.metadata.name, uid: v.metadata.uid ?? "", controller: true, blockOwnerDeletion: true };
-}
-
 const accessModes = (v: VolumeObj) => [v.spec.multiAttach ? "ReadWriteMany" : "ReadWriteOnce"];
 
 /** The PersistentVolume, pre-bound to the claim: a block device of the provisioned size in the volume's zone. */
@@ -109,7 +95,7 @@ export function persistentVolume(v: VolumeObj, size: string, pool: string): k8s.
   return {
     apiVersion: "v1",
     kind: "PersistentVolume",
-    metadata: { name: pvName(v), labels: { [volumeLabel]: v.metadata.name, "storage.cellcloud.io/namespace": ns, "app.kubernetes.io/managed-by": "cellcloud" } },
+    metadata: { name: pvName(v), labels: { [volumeLabels.volume]: v.metadata.name, [volumeLabels.namespace]: ns, "app.kubernetes.io/managed-by": "cellcloud" } },
     spec: {
       capacity: { storage: size },
       accessModes: accessModes(v),
@@ -127,7 +113,7 @@ export function persistentVolumeClaim(v: VolumeObj, size: string): k8s.V1Persist
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: { name: claimName(v.metadata.name), namespace: v.metadata.namespace, labels: { [volumeLabel]: v.metadata.name, "app.kubernetes.io/managed-by": "cellcloud" }, ownerReferences: [ownerRef(v)] },
+    metadata: { name: claimName(v.metadata.name), namespace: v.metadata.namespace, labels: { [volumeLabels.volume]: v.metadata.name, "app.kubernetes.io/managed-by": "cellcloud" }, ownerReferences: [controllerRef(v, VolumeRef)] },
     spec: { accessModes: accessModes(v), volumeMode: "Block", storageClassName: STORAGE_CLASS, volumeName: pvName(v), resources: { requests: { storage: size } } },
   };
 }

@@ -1,6 +1,9 @@
+import jsonpatch from "fast-json-patch";
 import { describe, expect, it } from "vitest";
+import type { AdmissionRequest } from "../runtime/admission.ts";
 import type { KubeClient } from "../runtime/kube.ts";
-import { Admission, QUOTA_FINALIZER, type AdmissionRequest } from "./admission.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { Admission, QUOTA_FINALIZER } from "./admission.ts";
 import type { LedgerStore } from "./ledger-store.ts";
 import type { TenancyView } from "./view.ts";
 
@@ -10,14 +13,18 @@ const view = (synced: boolean, orderMode = "Direct") => ({
   tenantOf: (ns?: string) => (ns === "t-ns" ? "t" : undefined),
   tree: () => new Map([["t", undefined]]),
   tenants: { get: () => ({ spec: { orderMode } }) },
-  lookup: () => ({ tree: new Map(), flavor: () => undefined, image: () => undefined, volume: () => undefined, customSizes: () => true }),
+  chargedKind: (group: string, plural: string) => (group === "compute.cellcloud.io" && plural === "instances"
+    ? { ref: { group, plural }, finalizer: "compute.cellcloud.io/launcher", price: () => ({ denied: "unpriced in this test" }) } : undefined),
+  pricing: () => ({ tenant: "t", namespace: "t-ns", customSizes: true, visible: () => true }),
 }) as unknown as TenancyView;
 const nothing = {} as LedgerStore & KubeClient;
 const req = (over: Partial<AdmissionRequest>): AdmissionRequest => ({
   uid: "u1", resource: { group: "compute.cellcloud.io", version: "v1alpha1", resource: "instances" }, operation: "CREATE", namespace: "t-ns", userInfo: { username: "bob" },
   object: { apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Instance", metadata: { name: "vm", namespace: "t-ns", uid: "x" }, spec: {} }, ...over,
 });
-const patchOf = (r: { patch?: string }) => JSON.parse(Buffer.from(r.patch ?? "", "base64").toString()) as unknown;
+/** The object the apiserver stores after applying the response's JSON Patch. */
+const mutated = (obj: KubeObject | undefined, r: { patch?: string }) =>
+  jsonpatch.applyPatch(structuredClone(obj), JSON.parse(Buffer.from(r.patch ?? "W10=", "base64").toString())).newDocument as KubeObject;
 
 describe("admission", () => {
   it("refuses rather than guesses until its caches have synced", async () => {
@@ -36,14 +43,17 @@ describe("admission", () => {
   });
 
   it("adds the quota and product finalizers at create, and the approval requirement in Approval mode", () => {
-    expect(patchOf(new Admission(view(true), nothing, nothing).mutate(req({})))).toEqual([
-      { op: "add", path: "/metadata/finalizers", value: [QUOTA_FINALIZER, "compute.cellcloud.io/launcher"] },
-    ]);
+    const plain = req({});
+    const r = new Admission(view(true), nothing, nothing).mutate(plain);
+    expect(r).toMatchObject({ allowed: true, patchType: "JSONPatch" });
+    expect(mutated(plain.object, r).metadata).toEqual({ name: "vm", namespace: "t-ns", uid: "x", finalizers: [QUOTA_FINALIZER, "compute.cellcloud.io/launcher"] });
     const withOne = req({ object: { metadata: { name: "vm", finalizers: ["x"], annotations: { a: "b" } }, spec: {} } });
-    expect(patchOf(new Admission(view(true, "Approval"), nothing, nothing).mutate(withOne))).toEqual([
-      { op: "add", path: "/metadata/finalizers/-", value: QUOTA_FINALIZER },
-      { op: "add", path: "/metadata/finalizers/-", value: "compute.cellcloud.io/launcher" },
-      { op: "add", path: "/metadata/annotations/tenancy.cellcloud.io~1approval-required", value: "true" },
-    ]);
+    const approval = new Admission(view(true, "Approval"), nothing, nothing).mutate(withOne);
+    expect(mutated(withOne.object, approval).metadata).toEqual({
+      name: "vm", finalizers: ["x", QUOTA_FINALIZER, "compute.cellcloud.io/launcher"], annotations: { a: "b", "tenancy.cellcloud.io/approval-required": "true" },
+    });
+    // Nothing to add: no patch at all.
+    const done = req({ object: { metadata: { name: "vm", finalizers: [QUOTA_FINALIZER, "compute.cellcloud.io/launcher"] }, spec: {} } });
+    expect(new Admission(view(true), nothing, nothing).mutate(done)).toEqual({ uid: "u1", allowed: true });
   });
 });

@@ -5,41 +5,16 @@
 //              (reserve, then the usage controller commits); references the tenant may not use are
 //              refused; only a user allowed to `approve` may approve; Tenants and Quotas must fit
 //              their tree.
-import { APPROVAL_REQUIRED, APPROVED_BY, CHARGE_ANNOTATION, TENANT_LABEL } from "../api/tenancy.ts";
+import { APPROVAL_REQUIRED, APPROVED_BY, CHARGE_ANNOTATION, QUOTA_FINALIZER, TENANT_LABEL, TenantRef, type ChargedKind, type QuotaObject, type TenantObject } from "../api/tenancy.ts";
+import { allow, deny, patched, type AdmissionRequest, type AdmissionResponse } from "../runtime/admission.ts";
 import { isNotFound, type KubeClient } from "../runtime/kube.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { encodeCharge, sameCharge, zoneRequired } from "./charges.ts";
+import { encodeCharge, quotaLimit, sameCharge, zoneRequired } from "./charges.ts";
 import type { LedgerStore } from "./ledger-store.ts";
-import { admit, ancestorsAndSelf, checkQuota, type Admission as Decision } from "./ledger.ts";
-import { chargedKind, TenantRef, type ChargedKind, type QuotaObject, type TenancyView, type TenantObject } from "./view.ts";
-import { quotaLimit } from "./charges.ts";
+import { admit, ancestorsAndSelf, checkQuota, RESERVATION_TTL_MS, type Admission as Decision } from "./ledger.ts";
+import type { TenancyView } from "./view.ts";
 
-export const QUOTA_FINALIZER = "tenancy.cellcloud.io/quota";
-
-export interface AdmissionRequest {
-  uid: string;
-  resource: { group: string; version: string; resource: string };
-  subResource?: string;
-  name?: string;
-  namespace?: string;
-  operation: "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
-  userInfo: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
-  object?: KubeObject;
-  oldObject?: KubeObject;
-  dryRun?: boolean;
-}
-
-export interface AdmissionResponse {
-  uid: string;
-  allowed: boolean;
-  status?: { code: number; reason: string; message: string };
-  patchType?: "JSONPatch";
-  patch?: string;
-}
-
-const allow = (req: AdmissionRequest): AdmissionResponse => ({ uid: req.uid, allowed: true });
-const deny = (req: AdmissionRequest, code: number, reason: string, message: string): AdmissionResponse =>
-  ({ uid: req.uid, allowed: false, status: { code, reason, message } });
+export { QUOTA_FINALIZER };
 
 const NOT_SYNCED = "the CellCloud quota webhook has not synced its caches yet (the manager just started); retry in a few seconds";
 const RESERVED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -55,45 +30,45 @@ export class Admission {
   private readonly store: LedgerStore;
   private readonly client: KubeClient;
 
-  constructor(view: TenancyView, store: LedgerStore, client: KubeClient) {
+  private readonly reservationMs: number;
+  private readonly now: () => number;
+
+  constructor(view: TenancyView, store: LedgerStore, client: KubeClient, opts: { reservationMs?: number; now?: () => number } = {}) {
     this.view = view;
     this.store = store;
     this.client = client;
+    this.reservationMs = opts.reservationMs ?? RESERVATION_TTL_MS;
+    this.now = opts.now ?? Date.now;
   }
 
   // ---------------- mutating ----------------
 
   mutate(req: AdmissionRequest): AdmissionResponse {
     const obj = req.object;
-    const kind = chargedKind(req.resource.group, req.resource.resource);
+    const kind = this.view.chargedKind(req.resource.group, req.resource.resource);
     if ((req.operation !== "CREATE" && req.operation !== "UPDATE") || req.subResource || !obj || !kind) return allow(req);
     if (!this.view.synced()) return deny(req, 503, "ServiceUnavailable", NOT_SYNCED);
     const tenant = this.view.tenantOf(req.namespace);
     if (!tenant) return allow(req);
-    const ops: unknown[] = [];
-    const annotations: Record<string, string> = {};
+    const finalizers = [...(obj.metadata.finalizers ?? [])];
+    const annotations = { ...obj.metadata.annotations };
     if (req.operation === "CREATE") {
       // The quota finalizer releases usage on delete; the product's own one (an instance's, which
       // deletes its deleteWithInstance volumes) is there before anyone can delete the object.
-      const missing = [QUOTA_FINALIZER, ...(kind.finalizer ? [kind.finalizer] : [])].filter((f) => !obj.metadata.finalizers?.includes(f));
-      if (missing.length && !obj.metadata.finalizers) ops.push({ op: "add", path: "/metadata/finalizers", value: missing });
-      else for (const f of missing) ops.push({ op: "add", path: "/metadata/finalizers/-", value: f });
+      for (const f of [QUOTA_FINALIZER, ...(kind.finalizer ? [kind.finalizer] : [])]) if (!finalizers.includes(f)) finalizers.push(f);
       const approval = ancestorsAndSelf(this.view.tree(), tenant).some((t) => this.view.tenants.get(t)?.spec.orderMode === "Approval");
-      if (approval && obj.metadata.annotations?.[APPROVAL_REQUIRED] !== "true") annotations[APPROVAL_REQUIRED] = "true";
+      if (approval) annotations[APPROVAL_REQUIRED] = "true";
     }
     // The charge annotation: what the object holds, set here only. An update that leaves the spec
     // alone keeps the old one (a later catalog change does not reprice it); others are repriced.
     const old = req.oldObject;
-    const charge = old && sameSpec(old, obj)
-      ? old.metadata.annotations?.[CHARGE_ANNOTATION]
-      : ((p) => ("charge" in p ? encodeCharge(p.charge) : undefined))(kind.price(obj, tenant, this.view.lookup(req.namespace!)));
-    if (charge && obj.metadata.annotations?.[CHARGE_ANNOTATION] !== charge) annotations[CHARGE_ANNOTATION] = charge;
-    if (Object.keys(annotations).length) {
-      if (!obj.metadata.annotations) ops.push({ op: "add", path: "/metadata/annotations", value: annotations });
-      else for (const [k, v] of Object.entries(annotations)) ops.push({ op: "add", path: `/metadata/annotations/${k.replaceAll("~", "~0").replaceAll("/", "~1")}`, value: v });
-    }
-    if (!ops.length) return allow(req);
-    return { uid: req.uid, allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(ops)).toString("base64") };
+    const priced = old && sameSpec(old, obj) ? undefined : kind.price(obj, this.view.pricing(req.namespace!, tenant));
+    const charge = old && sameSpec(old, obj) ? old.metadata.annotations?.[CHARGE_ANNOTATION] : priced && "charge" in priced ? encodeCharge(priced.charge) : undefined;
+    if (charge) annotations[CHARGE_ANNOTATION] = charge;
+    const metadata = { ...obj.metadata, finalizers, annotations };
+    if (!finalizers.length) delete (metadata as { finalizers?: string[] }).finalizers;
+    if (!Object.keys(annotations).length) delete (metadata as { annotations?: Record<string, string> }).annotations;
+    return patched(req, obj, { ...obj, metadata });
   }
 
   // ---------------- validating ----------------
@@ -106,7 +81,7 @@ export class Admission {
     if (req.subResource || !req.object) return allow(req);
     if (group === "tenancy.cellcloud.io" && resource === "tenants") return this.gate(req, () => this.validateTenant(req, req.object as TenantObject));
     if (group === "tenancy.cellcloud.io" && resource === "quotas") return this.gate(req, () => this.validateQuota(req, req.object as QuotaObject));
-    const kind = chargedKind(group, resource);
+    const kind = this.view.chargedKind(group, resource);
     const tenant = this.view.tenantOf(req.namespace);
     if (!kind || !tenant) return allow(req);
     return this.gate(req, () => this.validateCharged(req, kind, tenant, req.object!));
@@ -121,16 +96,16 @@ export class Admission {
     if (approvalDenied) return approvalDenied;
     if (obj.metadata.deletionTimestamp) return allow(req); // finalizers being removed: nothing to charge
     const tree = this.view.tree();
-    const lookup = this.view.lookup(req.namespace!, tree);
+    const pricing = this.view.pricing(req.namespace!, tenant, tree);
     const old = req.operation === "UPDATE" ? req.oldObject : undefined;
     if (old && sameSpec(old, obj) && old.metadata.annotations?.[CHARGE_ANNOTATION] === obj.metadata.annotations?.[CHARGE_ANNOTATION]) return allow(req);
-    const priced = kind.price(obj, tenant, lookup);
+    const priced = kind.price(obj, pricing);
     if ("denied" in priced) return deny(req, 422, "Invalid", priced.denied);
     const to = priced.charge;
     if (obj.metadata.annotations?.[CHARGE_ANNOTATION] !== encodeCharge(to)) {
       return deny(req, 422, "Invalid", `metadata.annotations["${CHARGE_ANNOTATION}"] is set by the CellCloud webhook only (expected "${encodeCharge(to)}")`);
     }
-    const from = old ? this.view.chargeOf(kind, old, tenant, lookup) : undefined;
+    const from = old ? this.view.chargeOf(kind, old, pricing) : undefined;
     if (from && sameCharge(from, to)) return allow(req);
     const quotas = this.view.quotaLimits();
     const noZone = zoneRequired(to, quotas, tree);
@@ -140,10 +115,10 @@ export class Admission {
     const root = this.view.rootOf(tenant, tree);
     let decision: Decision;
     const change = { ...(from ? { from } : {}), to };
-    if (req.dryRun) decision = admit(this.store.current(root), tree, quotas, uid, change, Date.now(), this.view.alive);
+    if (req.dryRun) decision = admit(this.store.current(root), tree, quotas, uid, change, this.now(), this.view.alive, this.reservationMs);
     else {
       decision = await this.store.run(root, (ledger, now) => {
-        const d = admit(ledger, tree, quotas, uid, change, now, this.view.alive);
+        const d = admit(ledger, tree, quotas, uid, change, now, this.view.alive, this.reservationMs);
         return { ledger: d.allowed ? d.ledger : ledger, result: d };
       });
     }

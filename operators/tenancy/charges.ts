@@ -1,82 +1,16 @@
-// What an object costs against quota (pure): an Instance its vCPUs, memory, system disk and one
-// instance; a Volume its size and one volume; a VolumeSnapshot one snapshot. Also the rules that
-// need other objects to judge: the flavor and image must exist, the image must be visible to the
-// tenant, a custom size must be allowed, and a per-zone quota needs the zone.
-import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
-import type { VolumeSpec, VolumeSnapshotSpec } from "../api/storage.ts";
-import type { QuotaSpec } from "../api/tenancy.ts";
-import { bytes, cpuMillis, formatBytes } from "../platform/quantity.ts";
+// Charges as tenancy judges and stores them (pure): who may use an image (visibility over the tenant
+// tree), that a per-zone quota needs the zone, and the stored forms of charges, quotas and the
+// ledger. What an object costs is its product's to say (the ChargedKind it registers).
+import type { QuotaSpec, Visibility } from "../api/tenancy.ts";
+import { bytes, cpuMillis, formatBytes } from "../api/quantity.ts";
 import { ancestorsAndSelf, cellKey, dimensions, emptyLedger, parseCellKey, type Amounts, type Charge, type Dimension, type Ledger, type Pending, type QuotaLimit, type Tree } from "./ledger.ts";
 
-const GiB = 1024 ** 3;
-
-export interface Lookup {
-  tree: Tree;
-  flavor(name: string): FlavorSpec | undefined;
-  image(name: string): ImageSpec | undefined;
-  /** A Volume in the object's namespace. */
-  volume(name: string): VolumeSpec | undefined;
-  /** Whether the tenant (or an ancestor) may use custom instance sizes. */
-  customSizes(tenant: string): boolean;
-}
-
-export type Priced = { charge: Charge } | { denied: string };
-
-/** Whether `tenant` may use `image`: Public to all; Private to its owner's tree; Shared also to the sharedWith tenants' trees. */
-export function imageVisible(image: ImageSpec, tenant: string, tree: Tree): boolean {
+/** Whether `tenant` may use something of this visibility: Public to all; Private to its owner's tree; Shared also to the sharedWith tenants' trees. */
+export function imageVisible(image: Visibility, tenant: string, tree: Tree): boolean {
   if (image.visibility === "Public") return true;
   const chain = ancestorsAndSelf(tree, tenant);
   if (image.owner && chain.includes(image.owner)) return true;
   return image.visibility === "Shared" && (image.sharedWith ?? []).some((t) => chain.includes(t));
-}
-
-function visibleImage(field: string, name: string, tenant: string, lookup: Lookup): ImageSpec | string {
-  const image = lookup.image(name);
-  if (!image) return `${field}: Image "${name}" not found`;
-  if (!imageVisible(image, tenant, lookup.tree)) {
-    return `${field}: Image "${name}" is ${image.visibility} to tenant "${image.owner}" and not shared with tenant "${tenant}"`;
-  }
-  return image;
-}
-
-export function instanceCharge(spec: InstanceSpec, tenant: string, lookup: Lookup): Priced {
-  let vcpus: number;
-  let memory: string;
-  if (spec.flavor) {
-    const f = lookup.flavor(spec.flavor);
-    if (!f) return { denied: `spec.flavor: Flavor "${spec.flavor}" not found` };
-    vcpus = f.vcpus;
-    memory = f.memory;
-  } else if (spec.resources) {
-    if (!lookup.customSizes(tenant)) return { denied: `spec.resources: tenant "${tenant}" may not use custom sizes; choose a spec.flavor` };
-    vcpus = spec.resources.vcpus;
-    memory = spec.resources.memory;
-  } else {
-    return { denied: "spec must set exactly one of flavor or resources" };
-  }
-  const image = visibleImage("spec.image", spec.image, tenant, lookup);
-  if (typeof image === "string") return { denied: image };
-  const diskGiB = spec.systemDisk?.sizeGiB ?? image.minDiskGiB;
-  const first = spec.dataVolumes?.[0];
-  const zone = spec.zone ?? (first ? lookup.volume(first.volume)?.zone : undefined) ?? "";
-  return {
-    charge: {
-      tenant, zone, arch: image.architecture,
-      amounts: { cpu: vcpus * 1000, memory: bytes(memory), storage: diskGiB * GiB, instances: 1 },
-    },
-  };
-}
-
-export function volumeCharge(spec: VolumeSpec, tenant: string, lookup: Lookup): Priced {
-  if (spec.source?.image) {
-    const image = visibleImage("spec.source.image", spec.source.image, tenant, lookup);
-    if (typeof image === "string") return { denied: image };
-  }
-  return { charge: { tenant, zone: spec.zone, amounts: { storage: bytes(spec.size), volumes: 1 } } };
-}
-
-export function snapshotCharge(spec: VolumeSnapshotSpec, tenant: string, lookup: Lookup): Priced {
-  return { charge: { tenant, zone: lookup.volume(spec.volume)?.zone ?? "", amounts: { snapshots: 1 } } };
 }
 
 /** A per-zone quota can only count what names its zone: an object without one is refused. */
@@ -106,11 +40,11 @@ const isBytes = (d: Dimension) => d === "memory" || d === "storage";
 const safeBytes = (v: string) => { try { return bytes(v); } catch { return NaN; } };
 
 /** "cpu=4000,memory=8Gi,instances=1" ("-" for nothing): memory and storage as quantities. */
-export function encodeAmounts(a: Amounts): string {
+function encodeAmounts(a: Amounts): string {
   return dimensions.filter((d) => a[d]).map((d) => `${d}=${isBytes(d) ? formatBytes(a[d]!) : a[d]}`).join(",") || "-";
 }
 
-export function decodeAmounts(s: string): Amounts {
+function decodeAmounts(s: string): Amounts {
   const a: Amounts = {};
   if (s === "-") return a;
   for (const kv of s.split(",")) {

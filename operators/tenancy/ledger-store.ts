@@ -3,8 +3,7 @@
 // computed from), changes queued while a write is in flight go out together in the next write, a
 // conflict re-reads the ledger and re-decides every queued change, and the store trusts its own last
 // successful write over a cache that has not caught up with it.
-import { refOf } from "../api/crd.ts";
-import { QuotaLedger } from "../api/tenancy.ts";
+import { QuotaLedger, QuotaLedgerRef } from "../api/tenancy.ts";
 import type { Condition } from "../runtime/conditions.ts";
 import type { Informer } from "../runtime/informer.ts";
 import { isConflict, isAlreadyExists, type KubeClient } from "../runtime/kube.ts";
@@ -12,7 +11,7 @@ import type { KubeObject, OwnerReference } from "../runtime/types.ts";
 import { decodeLedger, ledgerPatch, type StoredLedger } from "./charges.ts";
 import { emptyLedger, type Ledger } from "./ledger.ts";
 
-export const LedgerRef = refOf(QuotaLedger);
+export const LedgerRef = QuotaLedgerRef;
 
 /** A new, empty QuotaLedger for `root` (the tenant controller makes it; the store if it finds none). */
 export function ledgerObject(root: string, ownerReferences?: OwnerReference[]): LedgerObject {
@@ -108,7 +107,7 @@ export class LedgerStore {
       const q = this.deferred.get(root) ?? [];
       q.push({ change, resolve: resolve as (v: unknown) => void, reject });
       this.deferred.set(root, q);
-      this.wakeAt(root, Date.now() + waitMs);
+      this.wakeAt(root, this.now() + waitMs);
     });
   }
 
@@ -120,9 +119,9 @@ export class LedgerStore {
     const timer = setTimeout(() => {
       this.timers.delete(root);
       if (!this.deferred.get(root)?.length) return;
-      if (this.flushing.has(root)) this.wakeAt(root, Date.now() + 50);
+      if (this.flushing.has(root)) this.wakeAt(root, this.now() + 50);
       else void this.flush(root, true);
-    }, Math.max(0, at - Date.now())).unref();
+    }, Math.max(0, at - this.now())).unref();
     this.timers.set(root, { at, timer });
   }
 
@@ -193,7 +192,7 @@ export class LedgerStore {
    * normally has).
    */
   private async base(root: string, staleRv?: string): Promise<{ rv: string; ledger: Ledger }> {
-    const deadline = Date.now() + 5_000;
+    const deadline = this.now() + 5_000;
     for (;;) {
       const latest = this.latest(root); // after a conflict the store's own copy is already forgotten
       if (latest && latest.rv !== staleRv) return latest;
@@ -205,9 +204,9 @@ export class LedgerStore {
           if (!isAlreadyExists(e)) throw e;
         }
       }
-      if (Date.now() > deadline) throw new Error(`the QuotaLedger "${root}" changed and the new version has not arrived; retry`);
+      if (this.now() > deadline) throw new Error(`the QuotaLedger "${root}" changed and the new version has not arrived; retry`);
       await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.max(0, deadline - Date.now()));
+        const t = setTimeout(r, Math.max(0, deadline - this.now()));
         const list = this.waiters.get(root) ?? [];
         list.push(() => { clearTimeout(t); r(); });
         this.waiters.set(root, list);

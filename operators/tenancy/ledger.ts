@@ -11,22 +11,10 @@
 // it is committed into the totals once the object shows it; a delete releases the object's
 // committed charge by uid, once (a tombstone makes a second release harmless); a recount rebuilds
 // the totals from the objects that exist.
-import { formatBytes, formatCpu } from "../platform/quantity.ts";
+import { formatBytes, formatCpu } from "../api/quantity.ts";
+import { dimensions, type Amounts, type Charge, type Dimension } from "../api/tenancy.ts";
 
-export const dimensions = [
-  "cpu", "memory", "storage", "instances", "volumes", "snapshots", "vpcs", "eips", "securitygroups", "loadbalancers", "dbinstances", "mqinstances",
-] as const;
-export type Dimension = (typeof dimensions)[number];
-/** cpu in millicores, memory and storage in bytes, the rest as counts. */
-export type Amounts = Partial<Record<Dimension, number>>;
-
-/** What one object holds, and where it counts. */
-export interface Charge {
-  tenant: string;
-  zone: string;
-  arch?: string;
-  amounts: Amounts;
-}
+export { dimensions, type Amounts, type Charge, type Dimension };
 
 /** An admitted change not yet seen done: a create (no `from`) or an update from one charge to another. */
 export interface Pending {
@@ -61,8 +49,8 @@ export type Tree = ReadonlyMap<string, string | undefined>;
 export type Alive = (uid: string, p: Pending) => boolean;
 const never: Alive = () => false;
 
-/** How long a reservation waits for its object (kube-apiserver may fail a create after admission). */
-export const RESERVATION_TTL_MS = Number(process.env.CELLCLOUD_QUOTA_RESERVATION_MS) || 60_000;
+/** How long a reservation waits for its object by default (kube-apiserver may fail a create after admission). */
+export const RESERVATION_TTL_MS = 60_000;
 /** How long a release is remembered (a finalizer removal retried after a crash finds it). */
 export const TOMBSTONE_TTL_MS = 15 * 60_000;
 
@@ -123,7 +111,9 @@ export type Admission = { allowed: true; ledger: Ledger } | { allowed: false; me
  * of the tenant and its ancestors whose scope covers `to` must have room for the growth; the first
  * that has not is named in the denial.
  */
-export function admit(ledger: Ledger, tree: Tree, quotas: readonly QuotaLimit[], uid: string, change: { from?: Charge; to: Charge }, now: number, alive: Alive = never): Admission {
+export function admit(
+  ledger: Ledger, tree: Tree, quotas: readonly QuotaLimit[], uid: string, change: { from?: Charge; to: Charge }, now: number, alive: Alive = never, ttlMs = RESERVATION_TTL_MS,
+): Admission {
   const earlier = ledger.pending[uid];
   const from = earlier && live(uid, earlier, now, alive) ? earlier.from : change.from;
   const to = change.to;
@@ -145,7 +135,7 @@ export function admit(ledger: Ledger, tree: Tree, quotas: readonly QuotaLimit[],
       }
     }
   }
-  const p: Pending = { ...(from ? { from } : {}), to, expiresAt: now + RESERVATION_TTL_MS };
+  const p: Pending = { ...(from ? { from } : {}), to, expiresAt: now + ttlMs };
   return { allowed: true, ledger: { ...ledger, pending: { ...ledger.pending, [uid]: p } } };
 }
 

@@ -1,13 +1,11 @@
 // The scheduler's filters, in the fixed order that decides under which reason a node is counted.
 // The first ones judge the node itself; the last ones judge what is on it, which eviction can change.
 import type { NodeSelectorRequirement, NodeState, PlacedPod, PodRequest, Snapshot, Taint, Toleration } from "./snapshot.ts";
+import { nodeLabels } from "../../api/platform.ts";
 
 /** The node selector keys that get a reason of their own; any other key is a plain selector mismatch. */
-export const archLabel = "kubernetes.io/arch";
-export const cpuVendorLabel = "cellcloud.io/cpu-vendor";
-export const zoneLabel = "topology.kubernetes.io/zone";
-export const cellLabel = "cellcloud.io/cell";
-const namedSelectors = new Set([archLabel, cpuVendorLabel, zoneLabel, cellLabel]);
+const { arch: archLabel, cpuVendor: cpuVendorLabel, zone: zoneLabel, cell: cellLabel } = nodeLabels;
+const namedSelectors = new Set<string>([archLabel, cpuVendorLabel, zoneLabel, cellLabel]);
 
 /** A pod read once per decision, so the per-node loop does no parsing and no map building. */
 export interface Candidate {
@@ -35,7 +33,7 @@ export interface FreedView {
 }
 
 /** Nothing evicted: what schedule() checks against. */
-export const nothingFreed: FreedView = { cpu: 0, memory: 0, pods: 0, groups: new Map() };
+const nothingFreed: FreedView = { cpu: 0, memory: 0, pods: 0, groups: new Map() };
 
 /** Preemption's running total while it picks victims; add(p, -1) gives a victim back. */
 export class Freed implements FreedView {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { findPreemption } from "./preemption.ts";
 import { type Decision, type Strategy, placedPod, schedule, scheduleGang } from "./placement.ts";
-import { bytes } from "../quantity.ts";
+import { bytes } from "../../api/quantity.ts";
 import { type NodeInfo, type PlacedPod, type PodRequest, Snapshot } from "./snapshot.ts";
 
 const Gi = bytes("1Gi");

@@ -1,7 +1,8 @@
 import type * as k8s from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { SchedulerCache } from "./cache.ts";
-import { annotations, gangOf, InvalidPodError, nodeFacts, podRequest, podResources, wantsScheduling } from "./podrequest.ts";
+import { schedulingAnnotations as annotations } from "../../api/platform.ts";
+import { gangOf, InvalidPodError, nodeFacts, podRequest, podResources, wantsScheduling } from "./podrequest.ts";
 
 function pod(name: string, extra: Partial<k8s.V1PodSpec> = {}, ann: Record<string, string> = {}, status: k8s.V1PodStatus = {}): k8s.V1Pod {
   return {

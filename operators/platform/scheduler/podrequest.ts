@@ -1,23 +1,13 @@
 // Kubernetes objects → the placement model: a Pod becomes a PodRequest (what it asks for) or a
 // PlacedPod (what it occupies), a Node becomes NodeInfo. Pure; no client.
 import type * as k8s from "@kubernetes/client-node";
+import { schedulerName, schedulingAnnotations } from "../../api/platform.ts";
 import { ReasonedError } from "../../runtime/errors.ts";
 import { keyOf } from "../../runtime/types.ts";
-import { bytes, cpuMillis } from "../quantity.ts";
+import { bytes, cpuMillis } from "../../api/quantity.ts";
 import { domainKinds, type DomainKind, type NodeInfo, type NodeSelectorRequirement, type PlacedPod, type PodRequest, type Resources, type SpreadConstraint, type Taint } from "./snapshot.ts";
 
-export const schedulerName = "cellcloud-scheduler";
-
-/** Pod annotations for what plain pod fields cannot say (DeploymentSet spread, HA anti-affinity, gangs). */
-export const annotations = {
-  spreadGroup: "scheduling.cellcloud.io/spread-group",
-  spreadDomain: "scheduling.cellcloud.io/spread-domain", // host | rack | switch
-  spreadMode: "scheduling.cellcloud.io/spread-mode", // strict | best-effort (default strict)
-  spreadMax: "scheduling.cellcloud.io/spread-max", // members per domain, default 1
-  antiAffinityGroup: "scheduling.cellcloud.io/anti-affinity-group", // never two members on one host
-  gang: "scheduling.cellcloud.io/gang", // all-or-nothing group name
-  gangSize: "scheduling.cellcloud.io/gang-size", // members the group needs
-} as const;
+const annotations = schedulingAnnotations;
 
 /** A pod that asks for something the scheduler cannot place by: shown on the pod, never retried blindly. */
 export class InvalidPodError extends ReasonedError {

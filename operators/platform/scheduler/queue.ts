@@ -1,7 +1,9 @@
 // The scheduling queue, after kube-scheduler's: an active heap (higher priority first, then first
 // come), a backoff set for pods whose last attempt failed recently, and an unschedulable set that
 // waits for the cluster to change. A pod is in at most one of them, or in flight (popped, not yet
-// settled). Uses Date.now and setTimeout, so tests drive it with fake timers.
+// settled). Uses its clock and setTimeout, so tests drive it with fake timers.
+import { backoffDelay } from "../../runtime/backoff.ts";
+import { type Clock, realClock } from "../../runtime/clock.ts";
 
 interface Entry {
   key: string;
@@ -88,6 +90,7 @@ export interface QueueOptions {
   maxBackoffMs?: number; // kube-scheduler: 10 s
   /** Unschedulable pods are retried after this long even if nothing changed (kube-scheduler: 5 min). */
   maxUnschedulableMs?: number;
+  clock?: Clock;
 }
 
 export class SchedulingQueue {
@@ -105,8 +108,10 @@ export class SchedulingQueue {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly maxUnschedulableMs: number;
+  private readonly clock: Clock;
 
   constructor(opts: QueueOptions = {}) {
+    this.clock = opts.clock ?? realClock;
     this.initialBackoffMs = opts.initialBackoffMs ?? 1000;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.maxUnschedulableMs = opts.maxUnschedulableMs ?? 5 * 60_000;
@@ -168,7 +173,7 @@ export class SchedulingQueue {
     if (!flight) return;
     const entry = this.entry(key);
     if (flight.moved) this.toBackoff(entry);
-    else this.unschedulable.set(key, { entry, since: Date.now() });
+    else this.unschedulable.set(key, { entry, since: this.clock.now() });
   }
 
   /** Settles a popped pod whose attempt failed for a transient reason (a failed bind): retry after backoff. */
@@ -189,7 +194,7 @@ export class SchedulingQueue {
     if (!this.active.has(key) && !this.backoff.has(key)) return;
     this.active.remove(key);
     this.backoff.delete(key);
-    this.unschedulable.set(key, { entry: this.entry(key), since: Date.now() });
+    this.unschedulable.set(key, { entry: this.entry(key), since: this.clock.now() });
   }
 
   /** The cluster changed in a way that may let pods fit: every unschedulable pod goes to backoff or active. */
@@ -203,7 +208,7 @@ export class SchedulingQueue {
 
   /** Retries unschedulable pods that have waited too long (call periodically). */
   flushUnschedulable(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [key, u] of this.unschedulable) {
       if (now - u.since < this.maxUnschedulableMs) continue;
       this.unschedulable.delete(key);
@@ -235,14 +240,14 @@ export class SchedulingQueue {
   private toBackoff(entry: Entry): void {
     const n = (this.attempts.get(entry.key) ?? 0) + 1;
     this.attempts.set(entry.key, n);
-    const delay = Math.min(this.initialBackoffMs * 2 ** (n - 1), this.maxBackoffMs);
-    const until = Date.now() + delay;
+    const delay = backoffDelay({ initialMs: this.initialBackoffMs, maxMs: this.maxBackoffMs }, n - 1);
+    const until = this.clock.now() + delay;
     this.backoff.set(entry.key, { entry, until });
     this.armTimer(until);
   }
 
   private flushBackoff(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     let next = Infinity;
     for (const [key, b] of this.backoff) {
       if (b.until <= now) {
@@ -264,7 +269,7 @@ export class SchedulingQueue {
       this.timerAt = Infinity;
       this.flushBackoff();
       if (this.active.size > 0) this.wake();
-    }, Math.max(0, at - Date.now()));
+    }, Math.max(0, at - this.clock.now()));
   }
 
   private wake(): void {

@@ -14,16 +14,24 @@ import type { Informer } from "../../runtime/informer.ts";
 import { isConflict, isNotFound, type KubeClient } from "../../runtime/kube.ts";
 import type { Manager, Runnable } from "../../runtime/manager.ts";
 import { keyOf, type KubeObject } from "../../runtime/types.ts";
-import { CellRef } from "../caches.ts";
+import { CellRef, nodeLabels, schedulingAnnotations as annotations } from "../../api/platform.ts";
 import { SchedulerCache } from "./cache.ts";
-import { cellLabel } from "./filters.ts";
 import { placedPod, schedule, scheduleGang, type Strategy } from "./placement.ts";
-import { gangOf, InvalidPodError, podRequest, wantsScheduling, annotations, type Gang } from "./podrequest.ts";
+import { gangOf, InvalidPodError, podRequest, wantsScheduling, type Gang } from "./podrequest.ts";
 import { findPreemption } from "./preemption.ts";
 import { SchedulingQueue } from "./queue.ts";
 import type { NodeState, PodRequest } from "./snapshot.ts";
+import type { Clock } from "../../runtime/clock.ts";
 
-export { schedulerName } from "./podrequest.ts";
+const GANG_INDEX = "platform.cellcloud.io/pod-gang";
+const gangIndex = (p: Pod): string[] => {
+  try {
+    const g = gangOf(p);
+    return g ? [g.key] : [];
+  } catch {
+    return [];
+  }
+};
 
 
 type Pod = k8s.V1Pod & KubeObject;
@@ -56,9 +64,10 @@ export interface SchedulerOptions {
   nodes: Informer<Node>;
   cells: Informer<Cell>;
   metrics: SchedulerMetrics;
+  clock: Clock;
 }
 
-export class SchedulerMetrics {
+class SchedulerMetrics {
   readonly attempts: Counter<"result">;
   readonly pending: Gauge<"queue">;
   readonly bindDuration: Histogram;
@@ -73,8 +82,8 @@ export class SchedulerMetrics {
   }
 }
 
-export class CellScheduler implements Runnable {
-  readonly queue = new SchedulingQueue();
+class CellScheduler implements Runnable {
+  readonly queue: SchedulingQueue;
   readonly cache = new SchedulerCache();
   private readonly o: SchedulerOptions;
   private readonly nominations = new Map<string, Nomination>();
@@ -84,14 +93,8 @@ export class CellScheduler implements Runnable {
 
   constructor(o: SchedulerOptions) {
     this.o = o;
-    o.pods.addIndexer("gang", (p) => {
-      try {
-        const g = gangOf(p);
-        return g ? [g.key] : [];
-      } catch {
-        return [];
-      }
-    });
+    this.queue = new SchedulingQueue({ clock: o.clock });
+    o.pods.addIndexer(GANG_INDEX, gangIndex);
     o.nodes.addHandler((type, node) => this.onNode(type, node));
     o.pods.addHandler((type, pod, old) => this.onPod(type, pod, old));
   }
@@ -167,7 +170,7 @@ export class CellScheduler implements Runnable {
   }
 
   private strategyOf = (n: NodeState): Strategy => {
-    const cell = n.info.labels[cellLabel];
+    const cell = n.info.labels[nodeLabels.cell];
     return (cell && this.o.cells.get(cell)?.spec?.placementStrategy) || "Binpack";
   };
 
@@ -207,7 +210,7 @@ export class CellScheduler implements Runnable {
   /** All-or-nothing: the gang's pending members are placed together or not at all. */
   private async scheduleGangOf(pod: Pod, gang: Gang): Promise<void> {
     const key = keyOf(pod);
-    const members = this.o.pods.byIndex("gang", gang.key);
+    const members = this.o.pods.byIndex(GANG_INDEX, gang.key);
     const pending = members.filter((m) => wantsScheduling(m) && !this.cache.isPlaced(keyOf(m)));
     const placed = members.length - pending.length;
     const name = pod.metadata.annotations?.[annotations.gang] ?? gang.key;
@@ -299,7 +302,7 @@ export class CellScheduler implements Runnable {
   /** Deletes the victims and reserves the node for the preemptor until they are gone (or the nomination expires). */
   private preempt(pod: Pod, req: PodRequest, node: string, victims: string[]): void {
     const key = keyOf(pod);
-    this.nominations.set(key, { node, victims: new Set(victims), until: Date.now() + NOMINATION_TTL_MS });
+    this.nominations.set(key, { node, victims: new Set(victims), until: this.o.clock.now() + NOMINATION_TTL_MS });
     this.cache.assume(reservationKey(key), node, placedPod(req));
     this.o.metrics.preemptionVictims.inc(victims.length);
     this.o.client
@@ -318,7 +321,7 @@ export class CellScheduler implements Runnable {
   private waitingForVictims(key: string): boolean {
     const n = this.nominations.get(key);
     if (!n) return false;
-    if (n.victims.size > 0 && Date.now() < n.until) return true;
+    if (n.victims.size > 0 && this.o.clock.now() < n.until) return true;
     this.dropNomination(key);
     return false;
   }
@@ -350,6 +353,6 @@ export function setupScheduler(mgr: Manager): CellScheduler {
   return mgr.add(new CellScheduler({
     client: mgr.client, events: mgr.events, log: mgr.log.child({ controller: "scheduler" }),
     pods: mgr.informer<Pod>(PodRef), nodes: mgr.informer<Node>(NodeRef), cells: mgr.informer<Cell>(CellRef),
-    metrics: new SchedulerMetrics(mgr.metrics.registry),
+    metrics: new SchedulerMetrics(mgr.metrics.registry), clock: mgr.clock,
   }));
 }

@@ -1,6 +1,7 @@
 // The placement model and the Snapshot a cycle works on: nodes with their bound and assumed pods. Per-node
 // totals and per-domain group counts are updated on each assume/forget, so a filter reads them in O(1).
 import { ReasonedError } from "../../runtime/errors.ts";
+import { nodeLabels } from "../../api/platform.ts";
 
 export interface Resources {
   cpu: number; // millicores
@@ -47,8 +48,7 @@ export interface NodeInfo {
 
 export type DomainKind = "host" | "rack" | "switch";
 export const domainKinds: readonly DomainKind[] = ["host", "rack", "switch"];
-export const rackLabel = "cellcloud.io/rack";
-export const switchLabel = "cellcloud.io/switch";
+
 
 export interface SpreadConstraint {
   group: string;
@@ -94,7 +94,7 @@ const membersKey = (group: string, kind: DomainKind): string => `${group}\0${kin
 const nameOrder = (a: NodeInfo, b: NodeInfo): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function domainsOf(info: NodeInfo): Record<DomainKind, string | undefined> {
-  return { host: info.name, rack: info.labels[rackLabel], switch: info.labels[switchLabel] };
+  return { host: info.name, rack: info.labels[nodeLabels.rack], switch: info.labels[nodeLabels.switch] };
 }
 
 export class Snapshot {

@@ -1,6 +1,6 @@
 // Kubernetes resource quantities ("500m", "4Gi", "1.5") as exact integers: millicores and bytes.
 // Arithmetic is done in bigint so "0.1" or "1.5Gi" never picks up a float rounding error.
-import { ReasonedError } from "../runtime/errors.ts";
+import { ReasonedError } from "./errors.ts";
 
 /** A quantity string that Kubernetes would reject, or one too large to hold as a safe integer. */
 export class QuantityError extends ReasonedError {
@@ -78,4 +78,9 @@ export function formatBytes(n: number): string {
     if (n % unit === 0) return `${n / unit}${s}`;
   }
   return String(n);
+}
+
+/** value × ratio rounded down, with the ratio taken to thousandths so no float error creeps in. */
+export function overcommitted(value: number, ratio: number): number {
+  return Number((BigInt(value) * BigInt(Math.round(ratio * 1000))) / 1000n);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newCA } from "../runtime/certs.ts";
-import { caBundle } from "./webhook.ts";
+import { newCA } from "./certs.ts";
+import { caBundle } from "./webhook-config.ts";
 
 const DAY = 86_400_000;
 

@@ -1,0 +1,36 @@
+// The contract between a product and the composition root (operators/products.ts): each product
+// registers its controllers and what other parts need from it — the kinds it charges against quota
+// and how to price them, gates its objects pass, admission webhooks — so no part lists the products.
+import type { ChargedKind } from "../api/tenancy.ts";
+import type { KubeObject } from "./types.ts";
+import type { Gate } from "./managed.ts";
+import type { Manager } from "./manager.ts";
+import type { WebhookServer } from "./webhook.ts";
+
+/** Tunables a product reads instead of the environment, so tests and flags control them. */
+export interface Settings {
+  /** How long an admitted quota reservation waits for its object. */
+  quotaReservationMs?: number;
+  /** How often each quota ledger is rebuilt from the objects that exist. */
+  quotaRecountMs?: number;
+}
+
+export interface ProductContext {
+  /** Gates every product object passes before it is realized (tenancy's approval gate). */
+  gates: ReadonlyArray<Gate<KubeObject>>;
+  /** What every product charges against quota. */
+  charged(mgr: Manager): readonly ChargedKind[];
+  settings: Settings;
+}
+
+export interface Product {
+  name: string;
+  /** Controllers by the name --controllers uses; each returns what it started. */
+  controllers: Record<string, (mgr: Manager, ctx: ProductContext) => unknown>;
+  /** Kinds whose objects count against quota, priced from the product's own caches. */
+  charged?(mgr: Manager): ChargedKind[];
+  /** Gates for every product's objects. */
+  gates?: ReadonlyArray<Gate<KubeObject>>;
+  /** Admission webhooks the product serves through the manager's webhook server. */
+  webhooks?(mgr: Manager, server: WebhookServer, ctx: ProductContext): void;
+}

@@ -1,0 +1,34 @@
+// EVS as the composition root sees it: the volume, snapshot, schedule, volume-type and pool-usage
+// controllers, and Volumes and VolumeSnapshots charged against quota.
+import { ImageRef, type ImageSpec } from "../api/compute.ts";
+import { VOLUME_FINALIZER, VolumeRef, VolumeSnapshotRef, VolumeTypeRef, type VolumeObj, type VolumeSnapshotObj, type VolumeTypeObj } from "../api/storage.ts";
+import type { Manager } from "../runtime/manager.ts";
+import type { Product } from "../runtime/product.ts";
+import { statusController } from "../runtime/status-controller.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { setupPoolUsageController } from "./pool-usage-controller.ts";
+import { snapshotCharge, volumeCharge } from "./pricing.ts";
+import { setupSnapshotController, setupSnapshotScheduleController } from "./snapshot-controllers.ts";
+import { setupVolumeController } from "./volume-controller.ts";
+
+const volumeTypeController = (mgr: Manager) => statusController<VolumeTypeObj>(mgr, "volumetype", VolumeTypeRef, (t) => ({
+  ready: { status: "True", reason: "Available", message: `${t.spec.mediaType}: ${t.spec.iops.base} + ${t.spec.iops.perGiB}/GiB IOPS, at most ${t.spec.iops.max}` },
+}));
+
+export const storage: Product = {
+  name: "storage",
+  controllers: {
+    volume: (mgr, ctx) => [
+      setupVolumeController(mgr, ctx), setupSnapshotController(mgr), setupSnapshotScheduleController(mgr),
+      volumeTypeController(mgr), setupPoolUsageController(mgr),
+    ],
+  },
+  charged(mgr) {
+    const images = mgr.informer<KubeObject & { spec: ImageSpec }>(ImageRef);
+    const volumes = mgr.informer<VolumeObj>(VolumeRef);
+    return [
+      { ref: VolumeRef, finalizer: VOLUME_FINALIZER, price: (o, ctx) => volumeCharge((o as VolumeObj).spec, ctx, (n) => images.get(n)?.spec) },
+      { ref: VolumeSnapshotRef, price: (o, ctx) => snapshotCharge((o as VolumeSnapshotObj).spec, ctx, (n) => volumes.get(`${ctx.namespace}/${n}`)?.spec.zone) },
+    ];
+  },
+};

@@ -1,0 +1,28 @@
+// Tenancy as the composition root sees it: the tenant and quota controllers, the approval gate every
+// product's objects pass, and the admission webhooks that charge what the products registered.
+import type { Product, ProductContext } from "../runtime/product.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { Admission } from "./admission.ts";
+import { approvalGate } from "./approval.ts";
+import { setupLedgerController, setupQuotaController, setupUsageControllers } from "./quota-controllers.ts";
+import { tenancyOf } from "./shared.ts";
+import { setupTenantController } from "./tenant-controller.ts";
+import { registerTenancyWebhooks } from "./webhook.ts";
+
+const shared = (mgr: Manager, ctx: ProductContext) => tenancyOf(mgr, () => ctx.charged(mgr));
+
+export const tenancy: Product = {
+  name: "tenancy",
+  controllers: {
+    tenancy: (mgr, ctx) => {
+      const t = shared(mgr, ctx);
+      return [setupTenantController(mgr, t), setupQuotaController(mgr, t), setupLedgerController(mgr, t, ctx.settings.quotaRecountMs), ...setupUsageControllers(mgr, t)];
+    },
+  },
+  gates: [approvalGate],
+  webhooks(mgr, server, ctx) {
+    const t = shared(mgr, ctx);
+    const admission = new Admission(t.view, t.store, mgr.client, { reservationMs: ctx.settings.quotaReservationMs, now: () => mgr.clock.now() });
+    registerTenancyWebhooks(server, t, admission);
+  },
+};
