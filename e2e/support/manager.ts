@@ -7,11 +7,14 @@ import { inject } from "vitest";
 import type { Controller } from "../../operators/runtime/controller.ts";
 import { newLogger } from "../../operators/runtime/log.ts";
 import { Manager } from "../../operators/runtime/manager.ts";
-import { controllers } from "../../operators/controllers.ts";
+import type { ProductContext } from "../../operators/runtime/product.ts";
+import { controllers, productContext, setupControllers } from "../../operators/products.ts";
 import { repoRoot } from "./plane.ts";
 
 export interface InProcessManager {
   mgr: Manager;
+  /** What the products see of each other (gates, charged kinds), as main.ts builds it. */
+  ctx: ProductContext;
   controllers: Record<string, Controller>;
   /** Requests the manager made that change state (anything but GET), as "METHOD path". */
   writes: string[];
@@ -42,12 +45,13 @@ export async function startManager(names: string[] = Object.keys(controllers), k
   });
   const writes: string[] = [];
   mgr.client.onRequest((method, path) => { if (method !== "GET") writes.push(`${method} ${path}`); });
-  const started = Object.fromEntries(names.map((n) => [n, controllers[n]!(mgr)]));
+  const ctx = productContext();
+  const started = setupControllers(mgr, ctx, names);
   await mgr.start();
   const sum = async (name: string) =>
     (await mgr.metrics.registry.getSingleMetric(name)?.get())?.values.reduce((a, v) => a + v.value, 0) ?? 0;
   return {
-    mgr, controllers: started as Record<string, Controller>, writes,
+    mgr, ctx, controllers: started as Record<string, Controller>, writes,
     reconciles: () => sum("controller_runtime_reconcile_total"),
     failures: (namespace, name) => records
       .filter((r) => r.namespace === namespace && r.name === name && r.msg.startsWith("reconcile failed"))
@@ -60,6 +64,8 @@ export interface ManagerProcess {
   pid: number;
   identity: string;
   metricsUrl: string;
+  /** Base URL of its health listener: GET /readyz answers 200 once its informer caches synced (503 before), /healthz 200. */
+  healthUrl: string;
   output: () => string;
 }
 
@@ -79,7 +85,8 @@ export function spawnManager(opts: {
   child.stderr?.on("data", (d: Buffer) => { out += d.toString(); });
   const pid = child.pid ?? 0;
   const identity = `${hostname()}_${pid}`; // the manager's default leader identity
-  return { child, pid, identity, metricsUrl: `http://127.0.0.1:${opts.metricsPort}/metrics`, output: () => out };
+  return { child, pid, identity, metricsUrl: `http://127.0.0.1:${opts.metricsPort}/metrics`,
+    healthUrl: `http://127.0.0.1:${opts.healthPort}`, output: () => out };
 }
 
 /** The value of one series in a Prometheus text exposition, summed over matching label sets. */
@@ -92,13 +99,27 @@ export function metricValue(text: string, name: string, labelFilter = ""): numbe
 
 /**
  * A manager process a chaos test SIGKILLs and restarts: start() spawns it, kill() waits until it is
- * dead, chaos() kills it every `everyMs` (random within the range) and restarts it 0.1-0.6 s later
- * until the returned stop() is awaited (which leaves a manager running).
+ * dead, chaos([min, max]) kills it at random moments and restarts it 0.1-0.6 s later until the
+ * returned stop() is awaited (which leaves a manager running).
+ *
+ * chaos() is progress-aware: after each (re)start it waits until the manager is ready (/readyz 200:
+ * its caches synced, so its webhook admits too) and has reconciled at least once more since (or,
+ * with nothing to do, PROGRESS_WAIT_MS passed), and only then draws the min..max ms before the
+ * next SIGKILL, which also waits until the manager has been ready for as long as its start took.
+ * The interval counts from readiness and progress, not from the spawn, so on a cold, loaded machine
+ * where a start takes longer than the interval kills come later instead of preventing all progress.
+ * readyMs records each start's time from spawn to ready.
  */
 export class CrashingManager {
+  /** How long chaos() waits for a reconcile after ready before it takes the manager as idle. */
+  static readonly PROGRESS_WAIT_MS = 5000;
   kills = 0;
   current?: ManagerProcess;
+  /** Per start chaos() saw become ready: ms from the spawn until /readyz answered 200. */
+  readonly readyMs: number[] = [];
   private readonly spawnIt: () => ManagerProcess;
+  private spawnedAt = 0;
+  private chaosMs = 0;
 
   constructor(spawnIt: () => ManagerProcess) {
     this.spawnIt = spawnIt;
@@ -106,6 +127,7 @@ export class CrashingManager {
 
   start(): ManagerProcess {
     this.current = this.spawnIt();
+    this.spawnedAt = Date.now();
     return this.current;
   }
 
@@ -117,29 +139,95 @@ export class CrashingManager {
   async kill(): Promise<void> {
     const m = this.current;
     if (!m) return;
-    const exited = new Promise((r) => m.child.once("exit", r));
-    m.child.kill("SIGKILL");
-    await exited;
-    this.kills++;
+    if (m.child.exitCode === null && m.child.signalCode === null) { // "exit" is not emitted twice
+      const exited = new Promise((r) => m.child.once("exit", r));
+      m.child.kill("SIGKILL");
+      await exited;
+      this.kills++;
+    }
     this.current = undefined;
   }
 
   chaos([min, max]: [number, number]): () => Promise<void> {
-    let on = true;
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const stopping = new AbortController();
+    const { signal } = stopping;
+    const began = Date.now();
+    // Sleeps end early on stop(), so stop() does not wait out an interval.
+    const sleep = (ms: number) => new Promise<void>((resolve) => {
+      const wake = () => { clearTimeout(timer); signal.removeEventListener("abort", wake); resolve(); };
+      const timer = setTimeout(wake, ms);
+      signal.addEventListener("abort", wake, { once: true });
+    });
+    // Polls every 100 ms until `done` (true) or stop() (false); a manager that exits by itself fails the chaos.
+    const until = async (m: ManagerProcess, what: string, done: () => Promise<boolean>): Promise<boolean> => {
+      while (!signal.aborted) {
+        if (m.child.exitCode !== null || m.child.signalCode !== null) {
+          throw new Error(`manager ${m.pid} exited by itself (${m.child.exitCode ?? m.child.signalCode}) waiting ${what}:\n${m.output().slice(-4000)}`);
+        }
+        if (await done()) return true;
+        await sleep(100);
+      }
+      return false;
+    };
     const loop = (async () => {
-      while (on) {
-        await sleep(min + Math.random() * (max - min));
-        if (!on) break;
+      while (!signal.aborted) {
+        const m = this.ensure();
+        const spawnedAt = this.spawnedAt;
+        let probes = 0;
+        const ready = async () => {
+          probes++;
+          return (await get(`${m.healthUrl}/readyz`))?.status === 200;
+        };
+        if (!(await until(m, "to be ready", ready))) break;
+        const readyAt = Date.now();
+        // Not a manager that was ready before chaos() began (its spawn-to-ready time is unknown).
+        const known = probes > 1 || spawnedAt >= began;
+        if (known) this.readyMs.push(readyAt - spawnedAt);
+        const reconciles = async () => {
+          const r = await get(m.metricsUrl);
+          return r?.status === 200 ? metricValue(r.text, "controller_runtime_reconcile_total") : undefined;
+        };
+        const atReady = (await reconciles()) ?? 0;
+        const progressed = async () => Date.now() - readyAt >= CrashingManager.PROGRESS_WAIT_MS || ((await reconciles()) ?? -1) > atReady;
+        if (!(await until(m, "for a reconcile", progressed))) break;
+        // The kill comes min..max ms later, and not before the manager has been ready for as long as its
+        // start took (so on a slow machine it still works about half the time).
+        const startMs = known ? readyAt - spawnedAt : 0;
+        await sleep(Math.max(min + Math.random() * (max - min), readyAt + startMs - Date.now()));
+        if (signal.aborted) break;
         await this.kill();
         await sleep(100 + Math.random() * 500);
+        if (signal.aborted) break;
         this.start();
       }
     })();
+    loop.catch((e: unknown) => console.error(`chaos stopped: ${String(e)}`)); // at once; stop() rethrows it
     return async () => {
-      on = false;
-      await loop;
-      this.ensure();
+      if (!signal.aborted) this.chaosMs += Date.now() - began;
+      stopping.abort();
+      try {
+        await loop;
+      } finally {
+        this.ensure();
+      }
     };
+  }
+
+  /** One line for a test's log: kills, how long chaos() ran, and time to ready (median, max) over the starts it saw become ready. */
+  summary(): string {
+    const s = [...this.readyMs].sort((a, b) => a - b);
+    const mid = s.length >> 1;
+    const median = s.length % 2 ? s[mid] ?? 0 : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+    return `${this.kills} kills in ${(this.chaosMs / 1000).toFixed(1)} s of chaos; time to ready over ${s.length} starts: median ${Math.round(median)} ms, max ${s.at(-1) ?? 0} ms`;
+  }
+}
+
+/** GET with a 1 s timeout; undefined when nothing answers (a dead or not yet listening process). */
+async function get(url: string): Promise<{ status: number; text: string } | undefined> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return { status: r.status, text: await r.text() };
+  } catch {
+    return undefined;
   }
 }
