@@ -4,7 +4,7 @@
 // kube-apiserver after the webhooks) also fails creates after they were admitted (kubernetes
 // #119593). Afterwards the ledger and the Quota's `used` equal what really exists, nothing stays
 // reserved, and deleting everything leaves no finalizer behind and usage at zero.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { isNotFound } from "../operators/runtime/kube.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
 import { createCatalog } from "./support/compute.ts";
@@ -33,6 +33,7 @@ const manager = new CrashingManager(() => {
     extraArgs: [
       "--leader-elect=false", `--webhook-port=${webhookPort}`, "--webhook-bind-address=127.0.0.1",
       `--webhook-url=https://127.0.0.1:${webhookPort}`, `--webhook-namespace=${system.name}`,
+      ...(inject("webhookClientCA") ? [`--webhook-client-ca=${inject("webhookClientCA")}`] : []),
     ],
   });
 });

@@ -4,7 +4,7 @@
 // stay private, and approvals need an admin.
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { APPROVAL_REQUIRED, APPROVED_BY, TENANT_LABEL } from "../operators/api/tenancy.ts";
+import { ADOPT_ANNOTATION, APPROVAL_REQUIRED, APPROVED_BY, TENANT_LABEL } from "../operators/api/tenancy.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
 import { createCatalog } from "./support/compute.ts";
 import { binDir } from "./support/plane.ts";
@@ -85,6 +85,9 @@ describe("tenants", () => {
       .toContain(`spec.namespaces: namespace "${base}-dept-ns" already belongs to tenant "${base}-dept"`);
     expect(await refusal(t.client.create(TenantRef, tenant(`${base}-sys`, { namespaces: ["kube-system"] }, LABEL))))
       .toContain(`namespace "kube-system" is reserved`);
+    // The manager's own namespace (its certificates) is never a tenant's, adopted or not.
+    expect(await refusal(t.client.create(TenantRef, tenant(`${base}-sys2`, { namespaces: [system.name] }, LABEL))))
+      .toContain(`namespace "${system.name}" is reserved`);
     const org = await t.client.get<KubeObject & { spec: Record<string, unknown> }>(TenantRef, `${base}-org`);
     expect(await refusal(t.client.update(TenantRef, { ...org, spec: { ...org.spec, parent: `${base}-dept` } }))).toContain("spec.parent is immutable");
     expect(await refusal(t.client.delete(TenantRef, `${base}-org`))).toContain(`Tenant "${base}-org" has departments (${base}-dept): delete them first`);
@@ -97,6 +100,10 @@ describe("tenants", () => {
     await eventually(async () => !(await t.client.get(NamespaceRef, ns)).metadata.labels?.[TENANT_LABEL], { what: `${ns} unlabelled` });
     await eventually(() => t.client.get(RoleBindingRef, "cellcloud-tenant-users", ns).then(() => false, () => true), { what: "the lender's role binding gone" });
     await eventually(() => t.tenancy.view.tenantOf(ns) === undefined, { what: "the webhook sees the namespace released" });
+    // An existing namespace is handed over by a cluster admin, never simply taken.
+    expect(await refusal(t.client.create(TenantRef, tenant(`${base}-borrower`, { namespaces: [ns] }, LABEL))))
+      .toContain(`namespace "${ns}" exists and is not a tenant namespace; a cluster admin may hand it over with: kubectl annotate namespace ${ns} ${ADOPT_ANNOTATION}=${base}-borrower`);
+    await t.client.patch(NamespaceRef, ns, undefined, { metadata: { annotations: { [ADOPT_ANNOTATION]: `${base}-borrower` } } }, "merge");
     expect(await refusal(t.client.create(TenantRef, tenant(`${base}-borrower`, { namespaces: [ns] }, LABEL)))).toBe("accepted");
     await eventually(async () => (await t.client.get(NamespaceRef, ns)).metadata.labels?.[TENANT_LABEL] === `${base}-borrower`, { what: `${ns} labelled for the borrower` });
   });

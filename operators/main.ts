@@ -1,6 +1,7 @@
 // The CellCloud manager: one process runs every controller (or the subset --controllers names),
 // with leader election, metrics and health endpoints, and a graceful SIGTERM.
 import { KubeConfig } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { controllers, productContext, registerWebhooks, setupControllers } from "./products.ts";
 import { newLogger } from "./runtime/log.ts";
@@ -18,6 +19,7 @@ const usage = `Usage: cellcloud-manager [flags]
   --webhook-url URL                 how the apiserver reaches it, e.g. https://127.0.0.1:PORT (local control plane)
   --webhook-service NS/NAME[:PORT]  or through a Service (in cluster)
   --webhook-hosts a,b               DNS names and IPs of its certificate (default: the URL's host, or the Service's names)
+  --webhook-client-ca FILE          accept only callers with a client certificate from this CA (the apiserver's admission kubeconfig)
   --webhook-namespace NS            where its certificate Secret lives; excluded from the webhook (default $POD_NAMESPACE, else kube-system)
   --webhook-cert-validity SECONDS   lifetime of its serving certificate, renewed with a third left (default 90 days)
   --webhook-cert-check SECONDS      how often the certificate is checked and re-read (default 3600)
@@ -42,6 +44,7 @@ const { values: flags } = parseArgs({
     "webhook-url": { type: "string" },
     "webhook-service": { type: "string" },
     "webhook-hosts": { type: "string" },
+    "webhook-client-ca": { type: "string" },
     "webhook-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
     "webhook-cert-validity": { type: "string" },
     "webhook-cert-check": { type: "string" },
@@ -115,6 +118,7 @@ function webhookOptions(): WebhookServerOptions {
     port: Number(flags["webhook-port"]), bindAddress: flags["webhook-bind-address"], url, service, hosts, namespace: flags["webhook-namespace"],
     ...(flags["webhook-cert-validity"] ? { certValidityMs: seconds(flags["webhook-cert-validity"]) } : {}),
     ...(flags["webhook-cert-check"] ? { checkEveryMs: seconds(flags["webhook-cert-check"]) } : {}),
+    ...(flags["webhook-client-ca"] ? { clientCA: readFileSync(flags["webhook-client-ca"], "utf8") } : {}),
   };
 }
 

@@ -10,6 +10,8 @@ import { disrupt, hackEnv, repoRoot, testStateDir } from "./plane.ts";
 declare module "vitest" {
   export interface ProvidedContext {
     kubeconfig: string;
+    /** The CA of the apiserver's webhook client certificate ("" on an installed cluster): webhooks under test require it. */
+    webhookClientCA: string;
   }
 }
 
@@ -18,6 +20,7 @@ export default function setup(project: TestProject): () => void {
   const external = process.env.CELLCLOUD_KUBECONFIG;
   if (external) {
     project.provide("kubeconfig", external);
+    project.provide("webhookClientCA", "");
     return () => {};
   }
   const env = hackEnv();
@@ -31,6 +34,7 @@ export default function setup(project: TestProject): () => void {
   }
   run("up", ["--plane-only", "--quiet"]);
   project.provide("kubeconfig", `${testStateDir}/kubeconfig`);
+  project.provide("webhookClientCA", `${testStateDir}/pki/webhook-client-ca.crt`);
   return () => {
     if (process.env.CELLCLOUD_KEEP_PLANE === "1") return;
     if (!wasRunning) execFileSync(`${repoRoot}/hack/down`, { env, stdio: "ignore" });

@@ -2,6 +2,7 @@
 // admin client. The chart-RBAC test runs it against a manager that has only the chart's
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
+import { inject } from "vitest";
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { schedulerName } from "../../operators/api/platform.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
@@ -30,6 +31,7 @@ export function smokeWebhookArgs(port: number, namespace: string): string[] {
   return [
     `--webhook-port=${port}`, "--webhook-bind-address=127.0.0.1", `--webhook-url=https://127.0.0.1:${port}`,
     `--webhook-namespace=${namespace}`, "--webhook-cert-validity=12", "--webhook-cert-check=1",
+    ...(inject("webhookClientCA") ? [`--webhook-client-ca=${inject("webhookClientCA")}`] : []),
   ];
 }
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
@@ -265,7 +267,8 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   const [nsOld, nsNew] = [`${base}-t1`, `${base}-t2`];
   const secret = async () => (await core.readNamespacedSecret({ name: "cellcloud-webhook-cert", namespace: webhook.namespace })).data?.["tls.crt"];
   const firstCert = await eventually(secret, { ...opts, what: "webhook certificate Secret" });
-  await core.createNamespace({ body: { metadata: { name: nsOld, labels } } });
+  // An existing namespace goes to a tenant only when a cluster admin hands it over.
+  await core.createNamespace({ body: { metadata: { name: nsOld, labels, annotations: { "tenancy.cellcloud.io/adopt": name } } } });
   await client.create(TenantRef, tenant(name, { namespaces: [nsOld, nsNew], admins: [{ kind: "User", name: `${base}-admin` }] }, labels));
   await eventually(async () => isReadyAtGeneration(await client.get(TenantRef, name) as never), { ...opts, what: "Tenant Ready" });
   for (const ns of [nsOld, nsNew]) {

@@ -1,6 +1,8 @@
 // Tenancy for e2e suites: a manager with the tenancy controllers and its admission webhook served on
 // a free port (the apiserver reaches it by URL), tenants and quotas, and instances to charge.
+import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
+import { inject } from "vitest";
 import { Quota, Tenant } from "../../operators/api/tenancy.ts";
 import { KubeClient, isNotFound } from "../../operators/runtime/kube.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
@@ -42,8 +44,10 @@ export async function startTenancy(systemNamespace: string, controllers = ["tena
   const m = await startManager(controllers);
   const [port] = await freePorts(1);
   const secretName = uniqueName("webhook-cert");
+  const clientCA = inject("webhookClientCA");
   const webhook = m.mgr.addAlways(new WebhookServer(m.mgr, {
-    port: port!, bindAddress: "127.0.0.1", url: `https://127.0.0.1:${port}`, hosts: ["127.0.0.1"], namespace: systemNamespace, secretName, ...opts,
+    port: port!, bindAddress: "127.0.0.1", url: `https://127.0.0.1:${port}`, hosts: ["127.0.0.1"], namespace: systemNamespace, secretName,
+    ...(clientCA ? { clientCA: readFileSync(clientCA, "utf8") } : {}), ...opts,
   }));
   registerWebhooks(m.mgr, webhook, m.ctx);
   const client = new KubeClient(kubeConfig());

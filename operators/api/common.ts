@@ -51,3 +51,14 @@ export const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z
 export const deletionPolicy = (realization: string) =>
   z.enum(["Delete", "Orphan"]).optional().meta({ default: "Delete" })
     .describe(`What happens to ${realization} when this object is deleted: Delete (the default) removes it; Orphan leaves it in place, no longer owned or managed.`);
+
+/** metadata.name must be a DNS label (no dots): it becomes a hostname or a label value. */
+export const nameIsDNSLabel = (why: string): CelValidation => ({
+  rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", message: `metadata.name must be a DNS label (lowercase letters, digits and '-', no dots): ${why}`,
+});
+
+/** An IPv4 address, checked as an address (300.1.1.1 is refused), in CEL. */
+export const ipv4 = (what: string, field: string) =>
+  z.string().max(15).describe(what).meta({
+    "x-kubernetes-validations": [{ rule: "isIP(self) && ip(self).family() == 4", message: `${field} must be an IPv4 address such as 10.0.0.5` }],
+  });

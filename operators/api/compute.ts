@@ -2,7 +2,7 @@
 // disks) are cluster-wide; KeyPairs and DeploymentSets (spread groups) belong to a tenant's namespace.
 import { z } from "zod";
 import { createHash } from "node:crypto";
-import { count, deletionPolicy, immutable, labelValue, nameAtMost, observed, refName } from "./common.ts";
+import { count, deletionPolicy, immutable, ipv4, labelValue, nameAtMost, nameIsDNSLabel, observed, refName } from "./common.ts";
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 import { architectures } from "./platform.ts";
@@ -274,7 +274,7 @@ const instanceSpec = z
       .array(
         z.object({
           subnet: refName("Name of the Subnet (in the instance's namespace) the NIC is attached to."),
-          fixedIP: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/).optional().describe("An IPv4 address to ask for; empty: the subnet assigns one."),
+          fixedIP: ipv4("An IPv4 address to ask for; empty: the subnet assigns one.", "spec.nics[].fixedIP").optional(),
           securityGroups: z.array(refName("Name of a SecurityGroup.")).max(5).optional().describe("Security groups applied to the NIC.")
             .meta({ "x-kubernetes-list-type": "set" }),
         }).describe("A network interface."),
@@ -320,6 +320,10 @@ const instanceValidations: CelValidation[] = [
   {
     rule: "!has(self.billing) || self.billing.mode != 'Subscription' || has(self.billing.periodMonths)",
     message: "spec.billing.periodMonths is required for a Subscription", fieldPath: ".billing.periodMonths",
+  },
+  {
+    rule: "!has(self.billing) || self.billing.mode == 'Subscription' || !self.billing.autoRenew",
+    message: "spec.billing.autoRenew applies to a Subscription only; a PayAsYouGo instance has nothing to renew", fieldPath: ".billing.autoRenew",
   },
 ];
 
@@ -374,7 +378,7 @@ export const Instance = defineKind({
     { name: "Zone", type: "string", jsonPath: ".status.zone", priority: 1 },
   ],
   validations: instanceValidations,
-  objectValidations: [nameAtMost(MAX_INSTANCE_NAME, "it names the launcher pod and label values")],
+  objectValidations: [nameAtMost(MAX_INSTANCE_NAME, "it names the launcher pod and label values"), nameIsDNSLabel("it is the VM's hostname")],
 });
 
 export type InstanceSpec = z.output<typeof instanceSpec>;

@@ -3,7 +3,7 @@
 // PersistentVolume + PersistentVolumeClaim that launcher pods mount; a VolumeSnapshot captures a
 // Volume and can be restored into a new one.
 import { z } from "zod";
-import { count, deletionPolicy, immutable, labelValue, observed, refName } from "./common.ts";
+import { count, deletionPolicy, immutable, labelValue, nameAtMost, observed, refName } from "./common.ts";
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 
@@ -143,6 +143,7 @@ export const Volume = defineKind({
     { name: "Pool", type: "string", jsonPath: ".status.storagePool", priority: 1 },
   ],
   validations: volumeValidations,
+  objectValidations: [nameAtMost(63, "it is the storage.cellcloud.io/volume label of the volume's claim and PV")],
 });
 
 export type VolumeSpec = z.output<typeof volumeSpec>;

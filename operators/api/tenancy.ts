@@ -10,12 +10,20 @@ import { architectures } from "./platform.ts";
 const GROUP = "tenancy.cellcloud.io";
 const VERSION = "v1alpha1";
 
+/** Object counts per tenant namespace when the Tenant says nothing (spec.objectLimits). */
+export const DEFAULT_OBJECT_LIMITS = { secrets: 200, keyPairs: 100, deploymentSets: 50 } as const;
+
 /** The label a tenant's namespaces carry; the quota webhook only looks at labelled namespaces. */
 export const TENANT_LABEL = "cellcloud.io/tenant";
 /** Set by the webhook on an object created by a tenant in Approval mode. */
 export const APPROVAL_REQUIRED = "tenancy.cellcloud.io/approval-required";
 /** What an object in a tenant namespace is charged, set by the webhook ("<tenant> <zone> <arch> <amounts>"). */
 export const CHARGE_ANNOTATION = "tenancy.cellcloud.io/charge";
+/**
+ * Set by a cluster admin on an existing namespace to let the named tenant take it over; a tenant
+ * may otherwise only claim namespaces that do not exist yet (or are already its own).
+ */
+export const ADOPT_ANNOTATION = "tenancy.cellcloud.io/adopt";
 /** Set to approve it; only a user allowed the `approve` verb on the kind in that namespace may. */
 export const APPROVED_BY = "tenancy.cellcloud.io/approved-by";
 
@@ -52,6 +60,14 @@ const tenantSpec = z
       .optional()
       .describe(`Namespaces this tenant owns; the controller creates them and labels them ${TENANT_LABEL}=<tenant>. A namespace belongs to one tenant only.`)
       .meta({ "x-kubernetes-list-type": "set" }),
+    objectLimits: z
+      .object({
+        secrets: z.int().min(0).max(100_000).optional().describe(`Secrets (user data, TLS certificates), per namespace; default ${DEFAULT_OBJECT_LIMITS.secrets}.`),
+        keyPairs: z.int().min(0).max(100_000).optional().describe(`KeyPairs, per namespace; default ${DEFAULT_OBJECT_LIMITS.keyPairs}.`),
+        deploymentSets: z.int().min(0).max(100_000).optional().describe(`DeploymentSets, per namespace; default ${DEFAULT_OBJECT_LIMITS.deploymentSets}.`),
+      })
+      .optional()
+      .describe("Caps on objects quota does not price, enforced per namespace by a Kubernetes ResourceQuota (cellcloud-object-counts) the controller keeps, so no tenant can fill etcd."),
   })
   .describe("Desired state of the tenant.");
 
@@ -198,7 +214,7 @@ export const QuotaLedger = defineKind({
         "Amounts, e.g. cpu=8000,memory=16Gi,instances=4 (cpu in millicores).",
       ),
       pending: stringMap(
-        "Admitted changes not yet seen done, by object uid: '<expiry ms> <to charge>[ <from charge>]', a charge being '<tenant> <zone> <arch> <amounts>'. They count against quota until committed or expired.",
+        "Admitted changes not yet seen done, by object uid: '<expiry ms> <to charge>[ <from charge>][ key=<hash of namespace/resource/name>]', a charge being '<tenant> <zone> <arch> <amounts>'. They count against quota until committed or expired; of creates of one name only the newest counts.",
         "A pending change.",
       ),
       released: stringMap("Objects whose usage was released, by uid, with when that is forgotten (ms): a repeated release finds it.", "Until when (ms since epoch)."),

@@ -164,6 +164,18 @@ describe("planInstance", () => {
   });
 });
 
+describe("deferred placement changes", () => {
+  it("says RestartRequired when spec.zone or spec.cell moved away from where the VM runs, and not otherwise", () => {
+    const s = spec({ zone: "az2" });
+    const running = pod(spec(), { node: "n1", running: true });
+    const p = planInstance(inst(s, { powerState: "Running" }), observe([running]), NOW);
+    expect(status(p).conditions?.find((c) => c.type === "RestartRequired")).toMatchObject({ status: "True", reason: "PlacementChanged", message: expect.stringMatching(/spec.zone is az2 but the instance runs in az1/) });
+    expect(p.actions).toEqual([]);
+    const same = planInstance(inst(spec({ zone: "az1" }), { powerState: "Running" }), observe([running]), NOW);
+    expect(status(same).conditions?.find((c) => c.type === "RestartRequired")).toMatchObject({ status: "False" });
+  });
+});
+
 describe("finalizeInstance", () => {
   it("Delete: stops every launcher first, then deletes the volumes marked deleteWithInstance and is done", () => {
     const s = spec({ dataVolumes: [{ volume: "keep", deleteWithInstance: false }, { volume: "scratch", deleteWithInstance: true }] });

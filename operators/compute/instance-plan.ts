@@ -225,7 +225,7 @@ function instanceStatus(d: Draft, state: InstanceState, problem: Problem | undef
   const ready: ConditionSpec = { ...state.ready, ...(warn ? { announce: "Warning" as const } : {}) };
   const startTime = d.shown?.status?.startTime;
   return {
-    conditions: [state.scheduled, ready],
+    conditions: [state.scheduled, ready, restartRequired(d, host)],
     ...(problem?.stalled && !d.shown ? { stalled: { reason: problem.reason, message: problem.message } } : {}),
     fields: {
       powerState: state.powerState,
@@ -241,6 +241,22 @@ function instanceStatus(d: Draft, state: InstanceState, problem: Problem | undef
       failovers: d.status.failovers,
     },
   };
+}
+
+/**
+ * A placement change a running VM cannot follow (a new zone or cell) waits for the next start:
+ * RestartRequired=True says so, instead of the change being deferred in silence.
+ */
+function restartRequired(d: Draft, host: HostFacts | undefined): ConditionSpec {
+  const spec = d.inst.spec;
+  const running = d.shown?.spec?.nodeName && host;
+  const moved = running && [
+    spec.zone && host.zone !== spec.zone ? `spec.zone is ${spec.zone} but the instance runs in ${host.zone}` : undefined,
+    spec.cell && host.cell !== spec.cell ? `spec.cell is ${spec.cell} but the instance runs in ${host.cell}` : undefined,
+  ].filter(Boolean).join("; ");
+  return moved
+    ? { type: "RestartRequired", status: "True", reason: "PlacementChanged", message: `${moved}: stop and start it (or migrate it) to move it`, announce: "Normal" }
+    : { type: "RestartRequired", status: "False", reason: "AsSpecified", message: "" };
 }
 
 /**

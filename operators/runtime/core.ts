@@ -12,6 +12,7 @@ export const SecretRef = core("Secret", "secrets", true);
 export const ConfigMapRef = core("ConfigMap", "configmaps", true);
 export const PersistentVolumeRef = core("PersistentVolume", "persistentvolumes", false);
 export const ClaimRef = core("PersistentVolumeClaim", "persistentvolumeclaims", true);
+export const ResourceQuotaRef = core("ResourceQuota", "resourcequotas", true);
 export const StorageClassRef: ResourceRef = { group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", namespaced: false };
 export const PriorityClassRef: ResourceRef = { group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", namespaced: false };
 export const RoleBindingRef: ResourceRef = { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true };

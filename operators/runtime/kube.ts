@@ -6,6 +6,9 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { fetch } from "undici";
 import { ReasonedError } from "./errors.ts";
+import { checkFence } from "./fence.ts";
+
+const anySignal = (a: AbortSignal | undefined, b: AbortSignal) => (a ? AbortSignal.any([a, b]) : b);
 import type { KubeObject, ResourceRef } from "./types.ts";
 
 interface Auth {
@@ -56,6 +59,8 @@ export interface RequestOptions {
   body?: unknown;
   patchType?: PatchType;
   signal?: AbortSignal;
+  /** Give up after this long (default: the client's; watches have none, the server ends them). */
+  timeoutMs?: number;
 }
 
 /** Counts of requests by verb, so tests and metrics can see writes the manager made. */
@@ -68,7 +73,11 @@ export class KubeClient {
   private readonly observers: RequestObserver[] = [];
   private cachedAuth?: { at: number; value: Promise<Auth> };
 
-  constructor(kc: KubeConfig, userAgent = "cellcloud-manager") {
+  /** Every request but a watch gives up after this long, so a hung connection never blocks a caller forever. */
+  readonly timeoutMs: number;
+
+  constructor(kc: KubeConfig, userAgent = "cellcloud-manager", timeoutMs = 30_000) {
+    this.timeoutMs = timeoutMs;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.kc = kc;
@@ -101,7 +110,8 @@ export class KubeClient {
     this.observers.push(observer);
   }
 
-  private async send(method: string, path: string, opts: RequestOptions, accept = "application/json") {
+  private async send(method: string, path: string, opts: RequestOptions, accept = "application/json", timeout = true) {
+    if (method !== "GET") checkFence();
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const auth = await this.auth();
@@ -112,7 +122,7 @@ export class KubeClient {
       headers,
       dispatcher: auth.dispatcher,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      signal: opts.signal,
+      signal: timeout ? anySignal(opts.signal, AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs)) : opts.signal,
     });
     for (const o of this.observers) o(method, path, res.status, opts.query ?? {});
     if (res.status >= 400) throw toApiError(res.status, await res.text());
@@ -124,8 +134,8 @@ export class KubeClient {
     return (await res.json()) as T;
   }
 
-  get<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string): Promise<T> {
-    return this.request("GET", resourcePath(ref, namespace, name));
+  get<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.request("GET", resourcePath(ref, namespace, name), opts);
   }
 
   list<T extends KubeObject>(ref: ResourceRef, query: Query = {}, namespace?: string) {
@@ -134,13 +144,13 @@ export class KubeClient {
     );
   }
 
-  create<T extends KubeObject>(ref: ResourceRef, obj: T, query?: Query): Promise<T> {
-    return this.request("POST", resourcePath(ref, obj.metadata.namespace), { body: obj, query });
+  create<T extends KubeObject>(ref: ResourceRef, obj: T, query?: Query, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.request("POST", resourcePath(ref, obj.metadata.namespace), { body: obj, query, ...opts });
   }
 
-  update<T extends KubeObject>(ref: ResourceRef, obj: T, subresource?: string): Promise<T> {
+  update<T extends KubeObject>(ref: ResourceRef, obj: T, subresource?: string, opts: { timeoutMs?: number } = {}): Promise<T> {
     const path = resourcePath(ref, obj.metadata.namespace, obj.metadata.name, subresource);
-    return this.request("PUT", path, { body: obj });
+    return this.request("PUT", path, { body: obj, ...opts });
   }
 
   patch<T extends KubeObject>(
@@ -166,7 +176,7 @@ export class KubeClient {
    * an HTTP error. ERROR events (such as 410 Gone) are passed to `onEvent` like any other.
    */
   async watch<T>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
-    const res = await this.send("GET", path, { query: { ...query, watch: true }, signal });
+    const res = await this.send("GET", path, { query: { ...query, watch: true }, signal }, "application/json", false);
     if (!res.body) return;
     const lines = createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });
     for await (const line of lines) {

@@ -38,10 +38,14 @@ export class LeaderElector {
   private readonly clock: Clock;
   private observed?: { record: string; at: number };
   private leading = false;
+  /** When the last successful renewal was sent (not answered): the lease is ours for renewDeadline after it. */
+  private renewedAt = 0;
   private wake?: () => void;
 
   constructor(client: KubeClient, cfg: LeaderElectionConfig, log: Logger, clock: Clock = realClock) {
     this.cfg = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...cfg };
+    if (!(this.cfg.renewDeadlineMs < this.cfg.leaseDurationMs)) throw new RangeError("leader election: the renew deadline must be shorter than the lease duration");
+    if (!(this.cfg.retryPeriodMs < this.cfg.renewDeadlineMs)) throw new RangeError("leader election: the retry period must be shorter than the renew deadline");
     this.client = client;
     this.log = log.child({ lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
     this.clock = clock;
@@ -77,14 +81,25 @@ export class LeaderElector {
     return Math.max(0, Math.min(this.cfg.retryPeriodMs, expiresAt - this.clock.now()));
   }
 
+  /**
+   * Why this replica may not write as leader now, or undefined: it holds the lease and renewed it
+   * less than renewDeadline ago by its own clock (a standby waits the longer leaseDuration).
+   */
+  readonly fence = (): string | undefined => {
+    if (!this.leading) return "this manager is not the leader";
+    const since = this.clock.now() - this.renewedAt;
+    return since < this.cfg.renewDeadlineMs ? undefined : `the leader lease was last renewed ${since} ms ago; a standby may hold it now`;
+  };
+
   /** Renews until a renewal fails for renewDeadline (resolves "lost") or the signal aborts ("stopped"). */
   async hold(signal: AbortSignal): Promise<"lost" | "stopped"> {
-    let lastRenew = this.clock.now();
     while (!signal.aborted) {
       await sleep(this.cfg.retryPeriodMs, signal);
       if (signal.aborted) break;
-      if (await this.tryAcquireOrRenew()) lastRenew = this.clock.now();
-      else if (this.clock.now() - lastRenew > this.cfg.renewDeadlineMs) {
+      // Each attempt gives up when the deadline would pass, so a hung connection cannot outlast it.
+      const left = this.renewedAt + this.cfg.renewDeadlineMs - this.clock.now();
+      if (left > 0 && await this.tryAcquireOrRenew(left)) continue;
+      if (this.clock.now() - this.renewedAt >= this.cfg.renewDeadlineMs) {
         this.leading = false;
         this.log.error("could not renew the leader lease within the renew deadline; lost leadership");
         return "lost";
@@ -108,14 +123,15 @@ export class LeaderElector {
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(timeoutMs = this.cfg.renewDeadlineMs): Promise<boolean> {
     const now = this.clock.now();
+    const opts = { timeoutMs };
     const mine: LeaseSpec = {
       holderIdentity: this.cfg.identity, leaseDurationSeconds: Math.ceil(this.cfg.leaseDurationMs / 1000),
       acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
     };
     try {
-      const lease = await this.client.get<Lease>(LeaseRef, this.cfg.name, this.cfg.namespace);
+      const lease = await this.client.get<Lease>(LeaseRef, this.cfg.name, this.cfg.namespace, opts);
       const spec = lease.spec ?? {};
       this.observe(spec, now);
       if (!this.mayTake(spec, now)) return false;
@@ -123,21 +139,23 @@ export class LeaderElector {
       const next: LeaseSpec = held
         ? { ...spec, renewTime: mine.renewTime, leaseDurationSeconds: mine.leaseDurationSeconds }
         : { ...mine, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
-      const updated = await this.client.update<Lease>(LeaseRef, { ...lease, spec: next });
+      const updated = await this.client.update<Lease>(LeaseRef, { ...lease, spec: next }, undefined, opts);
       this.observe(updated.spec ?? {}, now);
+      this.renewedAt = now;
       return true;
     } catch (err) {
-      if (isNotFound(err)) return this.create(mine, now);
+      if (isNotFound(err)) return this.create(mine, now, timeoutMs);
       if (!isConflict(err)) this.log.warn({ err: String(err) }, "leader lease request failed");
       return false;
     }
   }
 
-  private async create(spec: LeaseSpec, now: number): Promise<boolean> {
+  private async create(spec: LeaseSpec, now: number, timeoutMs: number): Promise<boolean> {
     try {
       const lease = { metadata: { name: this.cfg.name, namespace: this.cfg.namespace }, spec };
-      await this.client.create<Lease>(LeaseRef, lease);
+      await this.client.create<Lease>(LeaseRef, lease, undefined, { timeoutMs });
       this.observe(spec, now);
+      this.renewedAt = now;
       return true;
     } catch (err) {
       if (!isAlreadyExists(err)) this.log.warn({ err: String(err) }, "could not create the leader lease");

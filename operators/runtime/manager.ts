@@ -11,6 +11,7 @@ import { EventRecorder } from "./events.ts";
 import { Informer } from "./informer.ts";
 import { KubeClient } from "./kube.ts";
 import { LeaseRef } from "./core.ts";
+import { fenced } from "./fence.ts";
 import { LeaderElector, type LeaderElectionConfig } from "./leader.ts";
 import { newLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -188,7 +189,9 @@ export class Manager {
     this.metrics.leader.set(gauge, 0);
     if (!(await this.elector.acquire(this.abort.signal))) return;
     this.metrics.leader.set(gauge, 1);
-    for (const c of this.runnables) c.start();
+    // Everything started as leader runs behind the lease: its writes stop the moment the lease may be gone.
+    const elector = this.elector;
+    fenced(elector.fence, () => { for (const c of this.runnables) c.start(); });
     if ((await this.elector.hold(this.abort.signal)) === "lost") {
       this.metrics.leader.set(gauge, 0);
       await Promise.all(this.runnables.map((c) => c.stop()));

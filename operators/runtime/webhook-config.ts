@@ -24,48 +24,62 @@ interface Secret extends KubeObject { data?: Record<string, string>; type?: stri
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const unb64 = (s: string | undefined) => (s ? Buffer.from(s, "base64").toString("utf8") : "");
 
-function encodeSecret(m: Material): Record<string, string> {
-  return { "ca.crt": b64(m.ca.cert), "ca.key": b64(m.ca.key), "tls.crt": b64(m.leaf.cert), "tls.key": b64(m.leaf.key), "ca-bundle.crt": b64(m.bundle) };
+/** The CA that signs the serving certificates, in a Secret of its own: its key never sits beside the leaf. */
+const caSecretName = (o: CertificateOptions) => `${o.secretName}-ca`;
+
+function decodeCA(s: Secret | undefined): KeyCert | undefined {
+  const ca = { cert: unb64(s?.data?.["tls.crt"]), key: unb64(s?.data?.["tls.key"]) };
+  return ca.cert && ca.key ? ca : undefined;
 }
 
-function decodeSecret(s: Secret): Material | undefined {
-  const d = s.data ?? {};
-  const m = { ca: { cert: unb64(d["ca.crt"]), key: unb64(d["ca.key"]) }, leaf: { cert: unb64(d["tls.crt"]), key: unb64(d["tls.key"]) }, bundle: unb64(d["ca-bundle.crt"]) };
-  return m.ca.cert && m.ca.key && m.leaf.cert && m.leaf.key ? { ...m, bundle: m.bundle || m.ca.cert } : undefined;
+function decodeLeaf(s: Secret | undefined): { leaf?: KeyCert; bundle: string } {
+  const leaf = { cert: unb64(s?.data?.["tls.crt"]), key: unb64(s?.data?.["tls.key"]) };
+  return { ...(leaf.cert && leaf.key ? { leaf } : {}), bundle: unb64(s?.data?.["ca-bundle.crt"]) };
 }
 
 /** The new CA first, then the previous bundle's CAs that have not expired (clients mid-rotation still trust them). */
 export function caBundle(ca: string, previous: string | undefined, now = Date.now()): string {
   const certs = (previous ?? "").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
-  const keep = certs.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).filter((c) => c !== ca && new Date(new X509Certificate(c).validTo).getTime() > now);
+  const valid = (c: string) => { try { return new Date(new X509Certificate(c).validTo).getTime() > now; } catch { return false; } };
+  const keep = certs.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).filter((c) => c !== ca && valid(c));
   return [ca, ...keep].slice(0, 3).join("");
+}
+
+const getSecret = (client: KubeClient, name: string, namespace: string) =>
+  client.get<Secret>(SecretRef, name, namespace).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+
+/** Creates or updates (compare-and-swap on the resourceVersion read) a TLS Secret. */
+async function store(client: KubeClient, have: Secret | undefined, name: string, namespace: string, data: Record<string, string>): Promise<void> {
+  if (have) await client.update(SecretRef, { ...have, data });
+  else await client.create(SecretRef, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, type: "kubernetes.io/tls", data } as Secret);
 }
 
 /**
  * The certificate to serve, made or renewed as needed; `published` when a renewal has just called
  * `publish` with its bundle (which must reach the configurations before the Secret is written).
+ * Anything unreadable counts as due, so a corrupt Secret is replaced rather than served.
  */
 export async function certificate(client: KubeClient, o: CertificateOptions, publish: (bundle: string) => Promise<void>, now = Date.now()): Promise<{ material: Material; published: boolean }> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const secret = await client.get<Secret>(SecretRef, o.secretName, o.namespace).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
-    const have = secret && decodeSecret(secret);
-    const renewCA = !have || needsRenewal(have.ca.cert, o.caValidityMs / 3);
-    const renewLeaf = renewCA || !have || needsRenewal(have.leaf.cert, o.certValidityMs / 3) || !servingCertMatches(have.leaf.cert, have.ca.cert, o.hosts);
-    if (have && !renewLeaf) return { material: have, published: false };
-    const ca = renewCA ? newCA({ commonName: "cellcloud-webhook-ca", validForMs: o.caValidityMs }) : have!.ca;
-    const leaf = newServingCert(ca, o.hosts, { commonName: "cellcloud-webhook", validForMs: o.certValidityMs });
-    const bundle = caBundle(ca.cert, have?.bundle, now);
+    const [caSecret, leafSecret] = await Promise.all([getSecret(client, caSecretName(o), o.namespace), getSecret(client, o.secretName, o.namespace)]);
+    const have = decodeCA(caSecret);
+    const { leaf: current, bundle: previous } = decodeLeaf(leafSecret);
+    const renewCA = !have || needsRenewal(have.cert, o.caValidityMs / 3, new Date(now));
+    const renewLeaf = renewCA || !current || needsRenewal(current.cert, o.certValidityMs / 3, new Date(now)) || !servingCertMatches(current.cert, have.cert, o.hosts);
+    if (!renewLeaf && have && current) return { material: { ca: have, leaf: current, bundle: previous || have.cert }, published: false };
+    const ca = renewCA || !have ? await newCA({ commonName: "cellcloud-webhook-ca", validForMs: o.caValidityMs }) : have;
+    const leaf = await newServingCert(ca, o.hosts, { commonName: "cellcloud-webhook", validForMs: o.certValidityMs });
+    const bundle = caBundle(ca.cert, previous, now);
     await publish(bundle);
-    const data = encodeSecret({ ca, leaf, bundle });
     try {
-      if (secret) await client.update(SecretRef, { ...secret, data });
-      else await client.create(SecretRef, { apiVersion: "v1", kind: "Secret", metadata: { name: o.secretName, namespace: o.namespace }, type: "kubernetes.io/tls", data } as Secret);
+      if (ca !== have) await store(client, caSecret, caSecretName(o), o.namespace, { "tls.crt": b64(ca.cert), "tls.key": b64(ca.key) });
+      await store(client, leafSecret, o.secretName, o.namespace, { "tls.crt": b64(leaf.cert), "tls.key": b64(leaf.key), "ca.crt": b64(ca.cert), "ca-bundle.crt": b64(bundle) });
       return { material: { ca, leaf, bundle }, published: true };
     } catch (e) {
       if (!isConflict(e) && !isAlreadyExists(e)) throw e;
     }
   }
-  throw new Error("could not store the webhook certificate: the Secret kept changing");
+  throw new Error("could not store the webhook certificate: the Secrets kept changing");
 }
 
 export interface RuleWithOperations {

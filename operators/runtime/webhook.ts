@@ -27,6 +27,11 @@ export interface WebhookServerOptions extends Endpoint {
   certValidityMs?: number;
   /** How often the certificate is checked for renewal (and re-read from the Secret). */
   checkEveryMs?: number;
+  /**
+   * PEM of the CA that signs the apiserver's webhook client certificate (its admission
+   * configuration): when set, a caller without a certificate from it is refused at the TLS handshake.
+   */
+  clientCA?: string;
 }
 
 const DAY = 86_400_000;
@@ -34,7 +39,7 @@ const DAY = 86_400_000;
 const MAX_BODY_BYTES = 7 * 1024 * 1024;
 export const WEBHOOK_CONFIG = "cellcloud";
 
-type Options = Required<Omit<WebhookServerOptions, "url" | "service" | "bindAddress">> & WebhookServerOptions;
+type Options = Required<Omit<WebhookServerOptions, "url" | "service" | "bindAddress" | "clientCA">> & WebhookServerOptions;
 
 export class WebhookServer implements Runnable {
   private readonly mgr: Manager;
@@ -80,6 +85,11 @@ export class WebhookServer implements Runnable {
     if (s) await new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); });
   }
 
+  /** The manager's own namespace (its certificate lives there; no product may hand it to tenants). */
+  get namespace(): string {
+    return this.opts.namespace;
+  }
+
   /** Where it listens (useful with port 0). */
   get port(): number | undefined {
     const a = this.server?.address();
@@ -94,15 +104,20 @@ export class WebhookServer implements Runnable {
     if (!published) await publish(m.bundle);
     const serial = new X509Certificate(m.leaf.cert).serialNumber;
     if (!this.server) await this.listen(m);
-    else if (this.served.at(-1) !== serial) this.server.setSecureContext({ cert: m.leaf.cert, key: m.leaf.key });
+    else if (this.served.at(-1) !== serial) this.server.setSecureContext(this.tls(m));
     if (this.served.at(-1) !== serial) {
       this.served.push(serial);
       this.log.info({ serial, validTo: new X509Certificate(m.leaf.cert).validTo }, "serving webhook certificate");
     }
   }
 
+  private tls(m: Material): { cert: string; key: string; ca?: string } {
+    return { cert: m.leaf.cert, key: m.leaf.key, ...(this.opts.clientCA ? { ca: this.opts.clientCA } : {}) };
+  }
+
   private async listen(m: Material): Promise<void> {
-    const server = createServer({ cert: m.leaf.cert, key: m.leaf.key }, (req, res) => this.serve(req, res));
+    const clientAuth = this.opts.clientCA ? { requestCert: true, rejectUnauthorized: true } : {};
+    const server = createServer({ ...this.tls(m), ...clientAuth }, (req, res) => this.serve(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.opts.port, this.opts.bindAddress ?? "0.0.0.0", () => resolve());

@@ -13,6 +13,7 @@ const view = (synced: boolean, orderMode = "Direct") => ({
   tenantOf: (ns?: string) => (ns === "t-ns" ? "t" : undefined),
   tree: () => new Map([["t", undefined]]),
   tenants: { get: () => ({ spec: { orderMode } }) },
+  namespaces: { get: () => undefined },
   chargedKind: (group: string, plural: string) => (group === "compute.cellcloud.io" && plural === "instances"
     ? { ref: { group, plural }, finalizer: "compute.cellcloud.io/launcher", price: () => ({ denied: "unpriced in this test" }) } : undefined),
   pricing: () => ({ tenant: "t", namespace: "t-ns", customSizes: true, visible: () => true }),
@@ -35,9 +36,9 @@ describe("admission", () => {
     }
   });
 
-  it("lets through what is not in a tenant namespace, and subresources", async () => {
+  it("never lets a create through uncharged: a namespace it does not know is refused for a retry; subresources pass", async () => {
     const a = new Admission(view(true), nothing, nothing);
-    expect(await a.validate(req({ namespace: "elsewhere" }))).toEqual({ uid: "u1", allowed: true });
+    expect(await a.validate(req({ namespace: "elsewhere" }))).toMatchObject({ allowed: false, status: { code: 503, message: expect.stringContaining("retry") } });
     expect(a.mutate(req({ namespace: "elsewhere" }))).toEqual({ uid: "u1", allowed: true });
     expect(await a.validate(req({ subResource: "status" }))).toEqual({ uid: "u1", allowed: true });
   });

@@ -5,13 +5,15 @@
 //              (reserve, then the usage controller commits); references the tenant may not use are
 //              refused; only a user allowed to `approve` may approve; Tenants and Quotas must fit
 //              their tree.
-import { APPROVAL_REQUIRED, APPROVED_BY, CHARGE_ANNOTATION, QUOTA_FINALIZER, TENANT_LABEL, TenantRef, type ChargedKind, type QuotaObject, type TenantObject } from "../api/tenancy.ts";
+import { createHash } from "node:crypto";
+import { ADOPT_ANNOTATION, APPROVAL_REQUIRED, APPROVED_BY, CHARGE_ANNOTATION, QUOTA_FINALIZER, TENANT_LABEL, TenantRef, type ChargedKind, type Priced, type PricingContext, type QuotaObject, type TenantObject } from "../api/tenancy.ts";
 import { allow, deny, patched, type AdmissionRequest, type AdmissionResponse } from "../runtime/admission.ts";
+import { NamespaceRef } from "../runtime/core.ts";
 import { isNotFound, type KubeClient } from "../runtime/kube.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { encodeCharge, quotaLimit, sameCharge, zoneRequired } from "./charges.ts";
 import type { LedgerStore } from "./ledger-store.ts";
-import { admit, ancestorsAndSelf, checkQuota, RESERVATION_TTL_MS, type Admission as Decision } from "./ledger.ts";
+import { admit, ancestorsAndSelf, checkQuota, RESERVATION_TTL_MS, type Charge, type Ledger } from "./ledger.ts";
 import type { TenancyView } from "./view.ts";
 
 export { QUOTA_FINALIZER };
@@ -24,6 +26,23 @@ const canonical = (v: unknown): string =>
     ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`
     : Array.isArray(v) ? `[${v.map(canonical).join(",")}]` : JSON.stringify(v) ?? "null";
 const sameSpec = (a: KubeObject, b: KubeObject) => canonical((a as { spec?: unknown }).spec) === canonical((b as { spec?: unknown }).spec);
+/**
+ * A product's price for an object, never an exception: a spec that is missing or not an object
+ * (spec: null reaches a mutating webhook before schema validation) is named, not crashed on.
+ */
+function priceOf(kind: ChargedKind, obj: KubeObject, ctx: PricingContext): Priced {
+  const spec = (obj as { spec?: unknown }).spec;
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return { denied: "spec: Required value: an object" };
+  try {
+    return kind.price(obj, ctx);
+  } catch (e) {
+    return { denied: `spec: cannot be priced (${e instanceof Error ? e.message : String(e)})` };
+  }
+}
+
+/** A short, fixed-length key of the object's name: one reservation per name. */
+const nameKey = (req: AdmissionRequest) =>
+  createHash("sha256").update(`${req.namespace}/${req.resource.group}/${req.resource.resource}/${req.name ?? req.object?.metadata.name ?? ""}`).digest("hex").slice(0, 16);
 
 export class Admission {
   private readonly view: TenancyView;
@@ -32,8 +51,10 @@ export class Admission {
 
   private readonly reservationMs: number;
   private readonly now: () => number;
+  private readonly systemNamespace: string | undefined;
 
-  constructor(view: TenancyView, store: LedgerStore, client: KubeClient, opts: { reservationMs?: number; now?: () => number } = {}) {
+  constructor(view: TenancyView, store: LedgerStore, client: KubeClient, opts: { reservationMs?: number; now?: () => number; systemNamespace?: string } = {}) {
+    this.systemNamespace = opts.systemNamespace;
     this.view = view;
     this.store = store;
     this.client = client;
@@ -62,7 +83,7 @@ export class Admission {
     // The charge annotation: what the object holds, set here only. An update that leaves the spec
     // alone keeps the old one (a later catalog change does not reprice it); others are repriced.
     const old = req.oldObject;
-    const priced = old && sameSpec(old, obj) ? undefined : kind.price(obj, this.view.pricing(req.namespace!, tenant));
+    const priced = old && sameSpec(old, obj) ? undefined : priceOf(kind, obj, this.view.pricing(req.namespace!, tenant));
     const charge = old && sameSpec(old, obj) ? old.metadata.annotations?.[CHARGE_ANNOTATION] : priced && "charge" in priced ? encodeCharge(priced.charge) : undefined;
     if (charge) annotations[CHARGE_ANNOTATION] = charge;
     const metadata = { ...obj.metadata, finalizers, annotations };
@@ -82,9 +103,26 @@ export class Admission {
     if (group === "tenancy.cellcloud.io" && resource === "tenants") return this.gate(req, () => this.validateTenant(req, req.object as TenantObject));
     if (group === "tenancy.cellcloud.io" && resource === "quotas") return this.gate(req, () => this.validateQuota(req, req.object as QuotaObject));
     const kind = this.view.chargedKind(group, resource);
-    const tenant = this.view.tenantOf(req.namespace);
-    if (!kind || !tenant) return allow(req);
-    return this.gate(req, () => this.validateCharged(req, kind, tenant, req.object!));
+    if (!kind) return allow(req);
+    return this.gate(req, () => {
+      const tenant = this.view.tenantOf(req.namespace);
+      return tenant ? this.validateCharged(req, kind, tenant, req.object!) : this.tenantUnknown(req);
+    });
+  }
+
+  /**
+   * The apiserver calls this webhook only for namespaces labelled for a tenant. A create (or a
+   * spec change) there is never let through uncharged: while the namespace is not in the cache yet
+   * it is refused for a retry, and a label naming no tenant (one just deleted) refuses it. An update
+   * that leaves the spec alone (a finalizer removed) passes, so deletion never hangs.
+   */
+  private tenantUnknown(req: AdmissionRequest): AdmissionResponse {
+    const old = req.oldObject;
+    if (req.operation === "UPDATE" && old && sameSpec(old, req.object!)) return allow(req);
+    const ns = req.namespace ? this.view.namespaces.get(req.namespace) : undefined;
+    if (!ns) return deny(req, 503, "ServiceUnavailable", `the CellCloud quota webhook does not know namespace "${req.namespace}" yet; retry in a few seconds`);
+    const label = ns.metadata.labels?.[TENANT_LABEL];
+    return deny(req, 403, "Forbidden", `namespace "${req.namespace}" is labelled for tenant "${label}", which does not exist; nothing can be created there until the label names an existing tenant`);
   }
 
   private gate(req: AdmissionRequest, decide: () => AdmissionResponse | Promise<AdmissionResponse>): AdmissionResponse | Promise<AdmissionResponse> {
@@ -94,35 +132,51 @@ export class Admission {
   private async validateCharged(req: AdmissionRequest, kind: ChargedKind, tenant: string, obj: KubeObject): Promise<AdmissionResponse> {
     const approvalDenied = await this.checkApproval(req, obj);
     if (approvalDenied) return approvalDenied;
-    if (obj.metadata.deletionTimestamp) return allow(req); // finalizers being removed: nothing to charge
-    const tree = this.view.tree();
-    const pricing = this.view.pricing(req.namespace!, tenant, tree);
     const old = req.operation === "UPDATE" ? req.oldObject : undefined;
-    if (old && sameSpec(old, obj) && old.metadata.annotations?.[CHARGE_ANNOTATION] === obj.metadata.annotations?.[CHARGE_ANNOTATION]) return allow(req);
-    const priced = kind.price(obj, pricing);
+    const uid = obj.metadata.uid;
+    if (!uid) return deny(req, 400, "BadRequest", "the object has no metadata.uid to charge it by");
+    const unchanged = old && sameSpec(old, obj) && old.metadata.annotations?.[CHARGE_ANNOTATION] === obj.metadata.annotations?.[CHARGE_ANNOTATION];
+    // Being deleted, an object's charge is what its release will take back: it can no longer change.
+    if (obj.metadata.deletionTimestamp) return unchanged ? allow(req) : deny(req, 422, "Invalid", "spec: the object is being deleted; its spec and charge can no longer change");
+    if (unchanged) return allow(req);
+    const tree = this.view.tree();
+    const priced = priceOf(kind, obj, this.view.pricing(req.namespace!, tenant, tree));
     if ("denied" in priced) return deny(req, 422, "Invalid", priced.denied);
     const to = priced.charge;
     if (obj.metadata.annotations?.[CHARGE_ANNOTATION] !== encodeCharge(to)) {
       return deny(req, 422, "Invalid", `metadata.annotations["${CHARGE_ANNOTATION}"] is set by the CellCloud webhook only (expected "${encodeCharge(to)}")`);
     }
-    const from = old ? this.view.chargeOf(kind, old, pricing) : undefined;
-    if (from && sameCharge(from, to)) return allow(req);
+    const root = this.view.rootOf(tenant, tree);
+    const held = this.held(kind, req, uid, root);
+    if (typeof held === "string") return deny(req, 503, "ServiceUnavailable", held);
+    if (held.from && sameCharge(held.from, to)) return allow(req);
     const quotas = this.view.quotaLimits();
     const noZone = zoneRequired(to, quotas, tree);
     if (noZone) return deny(req, 422, "Invalid", noZone);
-    const uid = obj.metadata.uid;
-    if (!uid) return deny(req, 500, "InternalError", "the object has no metadata.uid to charge it by");
-    const root = this.view.rootOf(tenant, tree);
-    let decision: Decision;
-    const change = { ...(from ? { from } : {}), to };
-    if (req.dryRun) decision = admit(this.store.current(root), tree, quotas, uid, change, this.now(), this.view.alive, this.reservationMs);
-    else {
-      decision = await this.store.run(root, (ledger, now) => {
-        const d = admit(ledger, tree, quotas, uid, change, now, this.view.alive, this.reservationMs);
-        return { ledger: d.allowed ? d.ledger : ledger, result: d };
-      });
-    }
+    const change = { ...held, to, key: nameKey(req) };
+    const decide = (ledger: Ledger, now: number) => admit(ledger, tree, quotas, uid, change, now, this.view.alive, this.reservationMs);
+    const decision = req.dryRun
+      ? decide(this.store.current(root), this.now())
+      : await this.store.run(root, (ledger, now) => { const d = decide(ledger, now); return { ledger: d.allowed ? d.ledger : ledger, result: d }; });
     return decision.allowed ? allow(req) : deny(req, 403, "Forbidden", decision.message);
+  }
+
+  /**
+   * What the object holds now, from this webhook's own state, never from the request: the charge of
+   * the object its cache holds under that uid (an update), or nothing (a create of a new uid). An
+   * update of an object the cache does not show yet, or a create of a uid it already holds, is
+   * refused (the caller retries), so a forged review cannot lower or double a tenant's usage.
+   */
+  private held(kind: ChargedKind, req: AdmissionRequest, uid: string, root: string): { from?: Charge } | string {
+    const cached = this.view.byUid(uid);
+    if (req.operation === "CREATE") return cached ? `an object with uid ${uid} exists already` : {};
+    if (!cached) {
+      const pending = this.store.current(root).pending[uid];
+      return pending ? { from: pending.to } : "the CellCloud quota webhook has not seen this object yet; retry in a few seconds";
+    }
+    const tenant = this.view.tenantOf(cached.metadata.namespace) ?? "";
+    const from = this.view.chargeOf(kind, cached, this.view.pricing(cached.metadata.namespace ?? "", tenant));
+    return from ? { from } : {};
   }
 
   /** Setting or clearing the approval annotations needs the `approve` verb on the kind in that namespace. */
@@ -160,13 +214,28 @@ export class Admission {
       if (!(await this.tenantExists(t.spec.parent))) return deny(req, 422, "Invalid", `spec.parent: Tenant "${t.spec.parent}" not found; create the parent first`);
     }
     for (const ns of t.spec.namespaces ?? []) {
-      if (RESERVED_NAMESPACES.includes(ns)) return deny(req, 422, "Invalid", `spec.namespaces: namespace "${ns}" is reserved for the platform`);
-      const other = this.view.tenants.list().find((x) => x.metadata.name !== name && (x.spec.namespaces ?? []).includes(ns));
-      const labelled = this.view.namespaces.get(ns)?.metadata.labels?.[TENANT_LABEL];
-      const owner = other?.metadata.name ?? (labelled && labelled !== name && this.view.tenants.get(labelled) ? labelled : undefined);
-      if (owner) return deny(req, 422, "Invalid", `spec.namespaces: namespace "${ns}" already belongs to tenant "${owner}"`);
+      const why = await this.unclaimable(ns, name);
+      if (why) return deny(req, 422, "Invalid", `spec.namespaces: ${why}`);
     }
     return allow(req);
+  }
+
+  /**
+   * Why `tenant` may not have namespace `ns`: it is the platform's, another tenant's, or an existing
+   * namespace no cluster admin gave it (annotation tenancy.cellcloud.io/adopt=<tenant>): binding the
+   * tenant's admins there would hand them what is in it, Secrets included.
+   */
+  private async unclaimable(ns: string, tenant: string): Promise<string | undefined> {
+    if (RESERVED_NAMESPACES.includes(ns) || ns === this.systemNamespace) return `namespace "${ns}" is reserved for the platform`;
+    const other = this.view.tenants.list().find((x) => x.metadata.name !== tenant && (x.spec.namespaces ?? []).includes(ns));
+    const cached = this.view.namespaces.get(ns);
+    const labelled = cached?.metadata.labels?.[TENANT_LABEL];
+    const owner = other?.metadata.name ?? (labelled && labelled !== tenant && this.view.tenants.get(labelled) ? labelled : undefined);
+    if (owner) return `namespace "${ns}" already belongs to tenant "${owner}"`;
+    if (labelled === tenant) return undefined;
+    const existing = cached ?? await this.client.get(NamespaceRef, ns).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    if (!existing || existing.metadata.annotations?.[ADOPT_ANNOTATION] === tenant) return undefined;
+    return `namespace "${ns}" exists and is not a tenant namespace; a cluster admin may hand it over with: kubectl annotate namespace ${ns} ${ADOPT_ANNOTATION}=${tenant}`;
   }
 
   /** A tenant with departments cannot go: they would lose their parent (and their quotas' ceiling). */

@@ -75,13 +75,15 @@ export interface StoredLedger {
 }
 
 /** A pending change: "<expiresAt ms> <to charge>[ <from charge>]". */
-const encodePending = (p: Pending) => `${p.expiresAt} ${encodeCharge(p.to)}${p.from ? ` ${encodeCharge(p.from)}` : ""}`;
+const encodePending = (p: Pending) => `${p.expiresAt} ${encodeCharge(p.to)}${p.from ? ` ${encodeCharge(p.from)}` : ""}${p.key ? ` key=${p.key}` : ""}`;
 function decodePending(s: string): Pending | undefined {
-  const t = s.split(" ");
+  const all = s.split(" ");
+  const key = all.at(-1)?.startsWith("key=") ? all.pop()!.slice(4) : undefined;
+  const t = all;
   const to = decodeCharge(t.slice(1, 5).join(" "));
   if (!to || !Number.isFinite(Number(t[0]))) return undefined;
   const from = t.length >= 9 ? decodeCharge(t.slice(5, 9).join(" ")) : undefined;
-  return { ...(from ? { from } : {}), to, expiresAt: Number(t[0]) };
+  return { ...(from ? { from } : {}), to, expiresAt: Number(t[0]), ...(key ? { key } : {}) };
 }
 
 export function encodeLedger(l: Ledger): Required<StoredLedger> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { admit, checkQuota, commit, emptyLedger, expire, recount, release, used, RESERVATION_TTL_MS, TOMBSTONE_TTL_MS, type Charge, type Ledger, type QuotaLimit } from "./ledger.ts";
+import { encodeLedger } from "./charges.ts";
+import { admit, checkQuota, commit, emptyLedger, expire, MAX_TOMBSTONES, recount, release, used, RESERVATION_TTL_MS, TOMBSTONE_TTL_MS, type Charge, type Ledger, type QuotaLimit } from "./ledger.ts";
 
 // tenant → dept → sub, plus a second department.
 const tree = new Map<string, string | undefined>([["acme", undefined], ["dept-a", "acme"], ["team-1", "dept-a"], ["dept-b", "acme"]]);
@@ -112,4 +113,36 @@ describe("quota ledger", () => {
     expect(checkQuota({ name: "dept-a", tenant: "dept-a", hard: { cpu: 8_000 } }, quotas, tree))
       .toBe('quota "dept-a": cpu limit 8 is below what its children\'s quotas add up to, 16 (team-1: 16)');
   });
+});
+
+describe("ledger bounds", () => {
+  it("reserves only the newest create of a name: a loop of duplicate-name creates cannot hold quota", () => {
+    let ledger = emptyLedger();
+    for (let i = 0; i < 50; i++) {
+      const r = admit(ledger, tree, quotas, `dup-${i}`, { to: vm("team-1", 8), key: "ns/instances/web" }, now);
+      expect(r.allowed, `attempt ${i}`).toBe(true);
+      if (r.allowed) ledger = r.ledger;
+    }
+    expect(Object.keys(ledger.pending)).toEqual(["dup-49"]);
+    // A sibling department still has room: the parent's 64 vCPU are not starved.
+    expect(admit(ledger, tree, quotas, "other", { to: vm("dept-b", 32) }, now).allowed).toBe(true);
+    // A create of a name whose object exists (it shows its change) is not dropped.
+    const kept = admit(ledger, tree, quotas, "dup-50", { to: vm("team-1", 4), key: "ns/instances/web" }, now, (uid) => uid === "dup-49");
+    expect(kept.allowed && Object.keys(kept.ledger.pending).sort()).toEqual(["dup-49", "dup-50"]);
+  });
+
+  it("stays small after 50,000 deletes: tombstones are capped, so the ledger never nears etcd's object-size limit", () => {
+    let ledger = emptyLedger();
+    for (let i = 0; i < 50_000; i++) {
+      const uid = `vm-${i}`;
+      const r = admit(ledger, tree, quotas, uid, { to: vm("team-1", 0) }, now + i);
+      if (r.allowed) ledger = commit(r.ledger, uid);
+      ledger = release(ledger, uid, vm("team-1", 0), now + i);
+    }
+    const stored = JSON.stringify(encodeLedger(ledger)).length;
+    expect(Object.keys(ledger.released).length).toBeLessThanOrEqual(MAX_TOMBSTONES);
+    expect(stored).toBeLessThan(256 * 1024);
+    // The newest releases are the ones remembered: a retry of the last one changes nothing.
+    expect(release(ledger, "vm-49999", vm("team-1", 0), now + 50_000)).toBe(ledger);
+  }, 60_000);
 });

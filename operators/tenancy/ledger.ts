@@ -22,6 +22,8 @@ export interface Pending {
   to: Charge;
   /** ms since epoch; after this a change whose object does not show it is void. */
   expiresAt: number;
+  /** A hash of the object's namespace/resource/name: only one object can hold a name, so only one create of it is reserved. */
+  key?: string;
 }
 
 export interface Ledger {
@@ -51,8 +53,14 @@ const never: Alive = () => false;
 
 /** How long a reservation waits for its object by default (kube-apiserver may fail a create after admission). */
 export const RESERVATION_TTL_MS = 60_000;
-/** How long a release is remembered (a finalizer removal retried after a crash finds it). */
-export const TOMBSTONE_TTL_MS = 15 * 60_000;
+/**
+ * How long a release is remembered: long enough for a finalizer removal retried after a crash to
+ * find it, short enough (with the cap) that mass deletion cannot grow the ledger towards etcd's
+ * object-size limit. A tombstone dropped early risks one double release, which the periodic
+ * recount heals.
+ */
+export const TOMBSTONE_TTL_MS = 2 * 60_000;
+export const MAX_TOMBSTONES = 1_000;
 
 export function ancestorsAndSelf(tree: Tree, tenant: string): string[] {
   const out: string[] = [];
@@ -112,8 +120,9 @@ export type Admission = { allowed: true; ledger: Ledger } | { allowed: false; me
  * that has not is named in the denial.
  */
 export function admit(
-  ledger: Ledger, tree: Tree, quotas: readonly QuotaLimit[], uid: string, change: { from?: Charge; to: Charge }, now: number, alive: Alive = never, ttlMs = RESERVATION_TTL_MS,
+  current: Ledger, tree: Tree, quotas: readonly QuotaLimit[], uid: string, change: { from?: Charge; to: Charge; key?: string }, now: number, alive: Alive = never, ttlMs = RESERVATION_TTL_MS,
 ): Admission {
+  const ledger = change.key ? supersede(current, change.key, uid, alive) : current;
   const earlier = ledger.pending[uid];
   const from = earlier && live(uid, earlier, now, alive) ? earlier.from : change.from;
   const to = change.to;
@@ -135,7 +144,7 @@ export function admit(
       }
     }
   }
-  const p: Pending = { ...(from ? { from } : {}), to, expiresAt: now + ttlMs };
+  const p: Pending = { ...(from ? { from } : {}), to, expiresAt: now + ttlMs, ...(change.key ? { key: change.key } : {}) };
   return { allowed: true, ledger: { ...ledger, pending: { ...ledger.pending, [uid]: p } } };
 }
 
@@ -152,6 +161,19 @@ function add(usage: Record<string, Amounts>, c: Charge | undefined, sign: 1 | -1
   if (Object.keys(a).length) out[k] = a;
   else delete out[k];
   return out;
+}
+
+/**
+ * A create of a name whose earlier creates are still reserved but never showed up (refused after
+ * admission: AlreadyExists, another webhook): only the newest reservation of a name counts, so a
+ * loop of duplicate creates cannot hold a parent's quota.
+ */
+function supersede(ledger: Ledger, key: string, uid: string, alive: Alive): Ledger {
+  const stale = Object.entries(ledger.pending).filter(([u, p]) => u !== uid && p.key === key && !p.from && !alive(u, p)).map(([u]) => u);
+  if (!stale.length) return ledger;
+  const pending = { ...ledger.pending };
+  for (const u of stale) delete pending[u];
+  return { ...ledger, pending };
 }
 
 /** The object shows its pending change: move it into the totals (a missing change stays missing). */
@@ -172,7 +194,13 @@ export function release(ledger: Ledger, uid: string, charge: Charge | undefined,
   const p = ledger.pending[uid];
   const held = p ? p.from : charge;
   const { [uid]: _gone, ...pending } = ledger.pending;
-  return { usage: add(ledger.usage, held, -1), pending, released: { ...ledger.released, [uid]: now + TOMBSTONE_TTL_MS } };
+  // Beyond the cap the oldest tombstones go (insertion order is release order). A plain copy loop:
+  // Object.fromEntries of a thousand keys was 25x slower.
+  const keys = Object.keys(ledger.released);
+  const released: Record<string, number> = {};
+  for (let i = Math.max(0, keys.length + 1 - MAX_TOMBSTONES); i < keys.length; i++) released[keys[i]!] = ledger.released[keys[i]!]!;
+  released[uid] = now + TOMBSTONE_TTL_MS;
+  return { usage: add(ledger.usage, held, -1), pending, released };
 }
 
 /** Drops changes that expired without their object showing them, and old tombstones. */

@@ -22,7 +22,7 @@ export const tenancy: Product = {
   gates: [approvalGate],
   webhooks(mgr, server, ctx) {
     const t = shared(mgr, ctx);
-    const admission = new Admission(t.view, t.store, mgr.client, { reservationMs: ctx.settings.quotaReservationMs, now: () => mgr.clock.now() });
+    const admission = new Admission(t.view, t.store, mgr.client, { reservationMs: ctx.settings.quotaReservationMs, now: () => mgr.clock.now(), systemNamespace: server.namespace });
     registerTenancyWebhooks(server, t, admission);
   },
 };

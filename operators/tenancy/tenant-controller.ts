@@ -2,9 +2,9 @@
 // its RoleBindings to the built-in ClusterRoles (an ancestor's admins administer its departments
 // too), its root's QuotaLedger, and status (root, path, Ready). Everything is compared with the
 // caches first, so a tenant whose world is as it should be costs no write at all.
-import { QuotaLedgerRef, TENANT_LABEL, TenantRef, type TenantObject } from "../api/tenancy.ts";
+import { ADOPT_ANNOTATION, DEFAULT_OBJECT_LIMITS, QuotaLedgerRef, TENANT_LABEL, TenantRef, type TenantObject } from "../api/tenancy.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
-import { NamespaceRef, RoleBindingRef } from "../runtime/core.ts";
+import { NamespaceRef, ResourceQuotaRef, RoleBindingRef } from "../runtime/core.ts";
 import type { Informer } from "../runtime/informer.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { applyIfChanged, createIfAbsent, deleteIfPresent } from "../runtime/objects.ts";
@@ -32,27 +32,43 @@ function roleBinding(t: TenantObject, ns: string, r: (typeof tenantRoles)[number
   };
 }
 
-type Deps = { mgr: Manager; view: Tenancy["view"]; bindings: Informer };
+type Deps = { mgr: Manager; view: Tenancy["view"]; bindings: Informer; quotas: Informer };
 
-/** Creates or labels `name` for `tenant`; returns the tenant that owns it (another one: a conflict). */
-async function ensureNamespace({ mgr, view }: Deps, name: string, tenant: string): Promise<string> {
+export const OBJECT_QUOTA = "cellcloud-object-counts";
+
+/** A ResourceQuota capping what quota does not price (Secrets, KeyPairs, DeploymentSets) in one namespace. */
+function objectQuota(t: TenantObject, ns: string): KubeObject {
+  const l = { ...DEFAULT_OBJECT_LIMITS, ...t.spec.objectLimits };
+  return {
+    apiVersion: "v1", kind: "ResourceQuota",
+    metadata: { name: OBJECT_QUOTA, namespace: ns, labels: { [TENANT_LABEL]: t.metadata.name }, ownerReferences: ownedBy(t) },
+    spec: { hard: { "count/secrets": String(l.secrets), "count/keypairs.compute.cellcloud.io": String(l.keyPairs), "count/deploymentsets.compute.cellcloud.io": String(l.deploymentSets) } },
+  };
+}
+
+/** Creates or labels `name` for `tenant`; says why not when another tenant owns it or it was not handed over. */
+async function ensureNamespace({ mgr, view }: Deps, name: string, tenant: string): Promise<string | undefined> {
   let ns = view.namespaces.get(name); // only labelled namespaces are cached
   if (!ns) {
     const made = await createIfAbsent(mgr.client, NamespaceRef, { apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { [TENANT_LABEL]: tenant } } });
-    if (made === "created") return tenant;
+    if (made === "created") return undefined;
     ns = await mgr.client.get(NamespaceRef, name); // it exists unlabelled, or the cache is behind
   }
   const owner = ns.metadata.labels?.[TENANT_LABEL];
-  if (owner && owner !== tenant && view.tenants.get(owner)) return owner;
-  if (owner !== tenant) await mgr.client.patch(NamespaceRef, name, undefined, { metadata: { labels: { [TENANT_LABEL]: tenant } } }, "merge");
-  return tenant;
+  if (owner === tenant) return undefined;
+  if (owner && view.tenants.get(owner)) return `namespace "${name}" belongs to tenant "${owner}"`;
+  // An existing namespace is taken over only when a cluster admin handed it to this tenant.
+  if (ns.metadata.annotations?.[ADOPT_ANNOTATION] !== tenant) return `namespace "${name}" exists and is not a tenant namespace (a cluster admin may annotate it ${ADOPT_ANNOTATION}=${tenant})`;
+  await mgr.client.patch(NamespaceRef, name, undefined, { metadata: { labels: { [TENANT_LABEL]: tenant } } }, "merge");
+  return undefined;
 }
 
 /** A namespace taken out of spec.namespaces leaves the tenant: its label and role bindings go (its contents stay). */
-async function release({ mgr, view, bindings }: Deps, t: TenantObject): Promise<void> {
+async function release({ mgr, view, bindings, quotas }: Deps, t: TenantObject): Promise<void> {
   for (const ns of view.namespaces.list()) {
     if (ns.metadata.labels?.[TENANT_LABEL] !== t.metadata.name || (t.spec.namespaces ?? []).includes(ns.metadata.name)) continue;
     for (const r of tenantRoles) if (bindings.get(`${ns.metadata.name}/${r.binding}`)) await deleteIfPresent(mgr.client, RoleBindingRef, r.binding, ns.metadata.name);
+    if (quotas.get(`${ns.metadata.name}/${OBJECT_QUOTA}`)) await deleteIfPresent(mgr.client, ResourceQuotaRef, OBJECT_QUOTA, ns.metadata.name);
     await mgr.client.patch(NamespaceRef, ns.metadata.name, undefined, { metadata: { labels: { [TENANT_LABEL]: null } } }, "merge");
   }
 }
@@ -72,9 +88,12 @@ async function reconcile(d: Deps, t: TenantObject): Promise<void> {
   if (fields.root === t.metadata.name && !view.ledgers.get(t.metadata.name)) await createIfAbsent(mgr.client, QuotaLedgerRef, ledgerObject(t.metadata.name, ownedBy(t)));
   const conflicts: string[] = [];
   for (const ns of t.spec.namespaces ?? []) {
-    const owner = await ensureNamespace(d, ns, t.metadata.name);
-    if (owner !== t.metadata.name) conflicts.push(`namespace "${ns}" belongs to tenant "${owner}"`);
-    else for (const r of tenantRoles) await applyIfChanged(mgr.client, RoleBindingRef, roleBinding(t, ns, r, chain, view.tenants), bindings.get(`${ns}/${r.binding}`), mgr.fieldManager);
+    const conflict = await ensureNamespace(d, ns, t.metadata.name);
+    if (conflict) conflicts.push(conflict);
+    else {
+      for (const r of tenantRoles) await applyIfChanged(mgr.client, RoleBindingRef, roleBinding(t, ns, r, chain, view.tenants), bindings.get(`${ns}/${r.binding}`), mgr.fieldManager);
+      await applyIfChanged(mgr.client, ResourceQuotaRef, objectQuota(t, ns), d.quotas.get(`${ns}/${OBJECT_QUOTA}`), mgr.fieldManager);
+    }
   }
   await release(d, t);
   const count = (t.spec.namespaces ?? []).length - conflicts.length;
@@ -85,7 +104,7 @@ async function reconcile(d: Deps, t: TenantObject): Promise<void> {
 }
 
 export function setupTenantController(mgr: Manager, { view }: Tenancy): unknown {
-  const d: Deps = { mgr, view, bindings: mgr.informer(RoleBindingRef, TENANT_LABEL) };
+  const d: Deps = { mgr, view, bindings: mgr.informer(RoleBindingRef, TENANT_LABEL), quotas: mgr.informer(ResourceQuotaRef, TENANT_LABEL) };
   const descendants = (name: string) => {
     const tree = view.tree();
     return view.tenants.list().filter((t) => ancestorsAndSelf(tree, t.metadata.name).includes(name)).map(keyOf);
@@ -95,6 +114,7 @@ export function setupTenantController(mgr: Manager, { view }: Tenancy): unknown 
     .watches(TenantRef, (o) => descendants(o.metadata.name))
     .watches(NamespaceRef, labelled, { labelSelector: TENANT_LABEL })
     .watches(RoleBindingRef, labelled, { labelSelector: TENANT_LABEL })
+    .watches(ResourceQuotaRef, labelled, { labelSelector: TENANT_LABEL })
     .complete(async (req) => {
       const t = view.tenants.get(requestKey(req));
       if (t && !t.metadata.deletionTimestamp) await reconcile(d, t);

@@ -55,8 +55,12 @@ export class TenancyView {
   chargeOf(kind: ChargedKind, obj: KubeObject, ctx: PricingContext): Charge | undefined {
     const annotated = decodeCharge(obj.metadata.annotations?.[CHARGE_ANNOTATION]);
     if (annotated) return annotated;
-    const priced = kind.price(obj, ctx);
-    return "charge" in priced ? priced.charge : undefined;
+    try {
+      const priced = kind.price(obj, ctx);
+      return "charge" in priced ? priced.charge : undefined;
+    } catch {
+      return undefined; // a malformed object holds nothing it could be charged
+    }
   }
 
   /** Whether every cache has listed once; until then admission refuses rather than guesses. */

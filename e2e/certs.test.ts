@@ -1,0 +1,43 @@
+// The webhook's certificates as a third-party X.509 implementation sees them: 10,000 serving
+// certificates (100 CAs × 100 leaves, every kind of SAN the webhook uses) must each parse and verify
+// with OpenSSL, as a TLS server certificate for its hosts. A hand-built encoder got about 1 serial
+// in 512 wrong (not minimal DER), which Go and OpenSSL reject; any such slip shows up here.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { newCA, newServingCert } from "../operators/runtime/certs.ts";
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), "cellcloud-certs-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const CAS = 100;
+const LEAVES = 100;
+const hosts = ["cellcloud-webhook.cellcloud-system.svc", "cellcloud-webhook.cellcloud-system.svc.cluster.local", "127.0.0.1", "::1", "::ffff:10.1.2.3"];
+
+describe("webhook certificates under OpenSSL", () => {
+  it(`${CAS * LEAVES} serving certificates parse and verify for their hosts`, async () => {
+    let verified = 0;
+    for (let c = 0; c < CAS; c++) {
+      const ca = await newCA({ commonName: `ca-${c}`, validForMs: 86_400_000 });
+      const caFile = join(dir, `ca-${c}.pem`);
+      writeFileSync(caFile, ca.cert);
+      const files: string[] = [];
+      for (let l = 0; l < LEAVES; l++) {
+        const leaf = await newServingCert(ca, hosts, { commonName: "cellcloud-webhook", validForMs: 3_600_000 });
+        const f = join(dir, `leaf-${c}-${l}.pem`);
+        writeFileSync(f, leaf.cert);
+        files.push(f);
+      }
+      // One openssl per CA: -x509_strict refuses what a lenient parser would let pass.
+      const { stdout } = await run("openssl", ["verify", "-x509_strict", "-purpose", "sslserver", "-verify_hostname", hosts[0]!, "-verify_ip", "::ffff:10.1.2.3", "-CAfile", caFile, ...files], { maxBuffer: 16 << 20 });
+      verified += stdout.split("\n").filter((line) => line.endsWith(": OK")).length;
+      rmSync(caFile);
+      for (const f of files) rmSync(f);
+    }
+    expect(verified).toBe(CAS * LEAVES);
+  }, 600_000);
+});
