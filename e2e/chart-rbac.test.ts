@@ -36,6 +36,8 @@ function renderRbac(): Doc[] {
 }
 
 const roles = () => docs.filter((d) => d.kind === "ClusterRole" || d.kind === "Role");
+/** The chart's manager ClusterRole, which owns the webhook configurations. */
+const managerRole = () => docs.find((d) => d.kind === "ClusterRole" && d.metadata.name.endsWith("-manager"))?.metadata.name ?? "";
 const apply = (objs: Doc[]) => kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=rbac-test", "-f", "-"], objs.map((o) => stringify(o)).join("---\n"));
 
 function tokenKubeconfig(token: string): string {
@@ -58,7 +60,10 @@ async function smokeAs(prefix: string, timeoutMs: number): Promise<string> {
   const manager = spawnManager({
     leaseId: `${release}-${prefix}`, metricsPort, healthPort,
     controllers: SMOKE_CONTROLLERS.join(","),
-    extraArgs: [`--kubeconfig=${saKubeconfig}`, `--leader-election-namespace=${releaseNs.name}`, "--log-level=trace", ...smokeWebhookArgs(webhookPort, releaseNs.name)],
+    extraArgs: [
+      `--kubeconfig=${saKubeconfig}`, `--leader-election-namespace=${releaseNs.name}`, "--log-level=trace", ...smokeWebhookArgs(webhookPort, releaseNs.name),
+      `--webhook-owner-clusterrole=${managerRole()}`,
+    ],
   });
   running = manager;
   try {

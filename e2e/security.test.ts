@@ -275,3 +275,30 @@ describe("security: leader safety", () => {
     expect(a.output()).toMatch(/could not renew the leader lease|NotLeader|lost leadership/);
   }, 120_000);
 });
+
+describe.skipIf(!clientCA)("security: no webhook outlives its manager's install", () => {
+  it("the configurations are owned by the chart's ClusterRole: deleting it (helm uninstall) takes them along", async () => {
+    const role = uniqueName("sec-owner");
+    const clusterRole = { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false };
+    await client.create(clusterRole, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: role }, rules: [] } as KubeObject);
+    const [metricsPort, healthPort, webhookPort] = (await freePorts(3)) as [number, number, number];
+    const m = spawnManager({
+      leaseId: role, metricsPort, healthPort, controllers: "tenancy",
+      extraArgs: ["--leader-elect=false", ...smokeWebhookArgs(webhookPort, system.name), `--webhook-owner-clusterrole=${role}`],
+    });
+    try {
+      const owned = await eventually(async () => {
+        const v = await client.get(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+        return v?.metadata.ownerReferences?.some((o) => o.kind === "ClusterRole" && o.name === role) && v;
+      }, { what: "configurations owned by the ClusterRole", timeoutMs: 60_000 });
+      expect(owned).toBeTruthy();
+      await client.delete(clusterRole, role);
+      await eventually(async () => (await client.get(ValidatingRef, WEBHOOK_CONFIG).then(() => false, () => true))
+        && (await client.get(MutatingRef, WEBHOOK_CONFIG).then(() => false, () => true)), { what: "configurations garbage-collected", timeoutMs: 60_000 });
+    } finally {
+      m.child.kill("SIGKILL");
+      await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+      await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+    }
+  }, 120_000);
+});

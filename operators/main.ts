@@ -20,6 +20,7 @@ const usage = `Usage: cellcloud-manager [flags]
   --webhook-service NS/NAME[:PORT]  or through a Service (in cluster)
   --webhook-hosts a,b               DNS names and IPs of its certificate (default: the URL's host, or the Service's names)
   --webhook-client-ca FILE          accept only callers with a client certificate from this CA (the apiserver's admission kubeconfig)
+  --webhook-owner-clusterrole NAME  the webhook configurations are owned by this ClusterRole (the chart's), so they go with it
   --webhook-namespace NS            where its certificate Secret lives; excluded from the webhook (default $POD_NAMESPACE, else kube-system)
   --webhook-cert-validity SECONDS   lifetime of its serving certificate, renewed with a third left (default 90 days)
   --webhook-cert-check SECONDS      how often the certificate is checked and re-read (default 3600)
@@ -45,6 +46,7 @@ const { values: flags } = parseArgs({
     "webhook-service": { type: "string" },
     "webhook-hosts": { type: "string" },
     "webhook-client-ca": { type: "string" },
+    "webhook-owner-clusterrole": { type: "string" },
     "webhook-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
     "webhook-cert-validity": { type: "string" },
     "webhook-cert-check": { type: "string" },
@@ -119,6 +121,7 @@ function webhookOptions(): WebhookServerOptions {
     ...(flags["webhook-cert-validity"] ? { certValidityMs: seconds(flags["webhook-cert-validity"]) } : {}),
     ...(flags["webhook-cert-check"] ? { checkEveryMs: seconds(flags["webhook-cert-check"]) } : {}),
     ...(flags["webhook-client-ca"] ? { clientCA: readFileSync(flags["webhook-client-ca"], "utf8") } : {}),
+    ...(flags["webhook-owner-clusterrole"] ? { ownerClusterRole: flags["webhook-owner-clusterrole"] } : {}),
   };
 }
 

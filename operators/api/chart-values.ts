@@ -34,6 +34,11 @@ const chartValues = z.object({
   }).strict(),
   health: z.object({ port }).strict(),
   webhook: z.object({ enabled: z.boolean(), port }).strict().describe("The tenancy admission webhook."),
+  networkPolicy: z.object({
+    enabled: z.boolean(),
+    webhookFrom: z.array(anyObject).describe("NetworkPolicy peers allowed to reach the webhook port; empty: any."),
+    metricsFrom: z.array(anyObject).describe("NetworkPolicy peers allowed to reach the metrics port."),
+  }).strict().describe("A NetworkPolicy for the manager pods."),
   resources,
   podDisruptionBudget: z.object({ enabled: z.boolean(), minAvailable: z.union([z.int().min(0), z.string().regex(/^\d+%$/)]) }).strict(),
   topologySpreadConstraints: z.array(anyObject),

@@ -15,6 +15,7 @@ export const ClaimRef = core("PersistentVolumeClaim", "persistentvolumeclaims", 
 export const ResourceQuotaRef = core("ResourceQuota", "resourcequotas", true);
 export const StorageClassRef: ResourceRef = { group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", namespaced: false };
 export const PriorityClassRef: ResourceRef = { group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", namespaced: false };
+export const ClusterRoleRef: ResourceRef = { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false };
 export const RoleBindingRef: ResourceRef = { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true };
 export const LeaseRef: ResourceRef = { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true };
 export const EventRef: ResourceRef = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };

@@ -114,6 +114,9 @@ export interface Endpoint {
   namespace: string;
 }
 
+/** A cluster-scoped object whose deletion takes the configurations with it (the chart's ClusterRole). */
+export type Owner = { apiVersion: string; kind: string; name: string; uid: string };
+
 function clientConfig(e: Endpoint, path: string, bundle: string): Record<string, unknown> {
   const caBundle = Buffer.from(bundle).toString("base64");
   if (e.service) return { caBundle, service: { ...e.service, path, port: e.service.port ?? 443 } };
@@ -127,13 +130,16 @@ function namespaceSelector(e: Endpoint, s: WebhookSpec): LabelSelector {
 }
 
 /** The two configurations named `name`, holding every registered webhook (fail closed). */
-export function configurations(name: string, e: Endpoint, registered: readonly Registered[], bundle: string): { validating: KubeObject; mutating: KubeObject } {
+export function configurations(name: string, e: Endpoint, registered: readonly Registered[], bundle: string, owner?: Owner): { validating: KubeObject; mutating: KubeObject } {
   const common = { admissionReviewVersions: ["v1"], timeoutSeconds: 10, matchPolicy: "Equivalent", failurePolicy: "Fail" };
   const hooks = (type: Registered["type"]) => registered.filter((r) => r.type === type).flatMap((r) => r.webhooks.map((s) => ({
     name: s.name, clientConfig: clientConfig(e, r.path, bundle), rules: s.rules, namespaceSelector: namespaceSelector(e, s),
     sideEffects: s.sideEffects ?? "None", ...common, ...(type === "mutating" ? { reinvocationPolicy: "Never" } : {}),
   })));
-  const metadata = { name, labels: { "app.kubernetes.io/managed-by": "cellcloud-manager" } };
+  const metadata = {
+    name, labels: { "app.kubernetes.io/managed-by": "cellcloud-manager" },
+    ...(owner ? { ownerReferences: [{ ...owner, controller: false, blockOwnerDeletion: false }] } : {}),
+  };
   return {
     validating: { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata, webhooks: hooks("validating") },
     mutating: { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata, webhooks: hooks("mutating") },

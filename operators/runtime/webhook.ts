@@ -10,7 +10,8 @@ import { Histogram } from "prom-client";
 import type { Logger } from "pino";
 import { parseReview, type AdmissionRequest, type AdmissionResponse } from "./admission.ts";
 import type { Manager, Runnable } from "./manager.ts";
-import { applyConfigurations, certificate, configurations, type Endpoint, type Material, type Registered, type WebhookSpec } from "./webhook-config.ts";
+import { ClusterRoleRef } from "./core.ts";
+import { applyConfigurations, certificate, configurations, type Endpoint, type Material, type Owner, type Registered, type WebhookSpec } from "./webhook-config.ts";
 
 export type AdmissionHandler = (req: AdmissionRequest) => AdmissionResponse | Promise<AdmissionResponse>;
 
@@ -32,6 +33,11 @@ export interface WebhookServerOptions extends Endpoint {
    * configuration): when set, a caller without a certificate from it is refused at the TLS handshake.
    */
   clientCA?: string;
+  /**
+   * A cluster-scoped ClusterRole (the chart's) that owns the configurations: when it goes (helm
+   * uninstall), garbage collection takes them with it, so no fail-closed webhook outlives the manager.
+   */
+  ownerClusterRole?: string;
 }
 
 const DAY = 86_400_000;
@@ -39,7 +45,7 @@ const DAY = 86_400_000;
 const MAX_BODY_BYTES = 7 * 1024 * 1024;
 export const WEBHOOK_CONFIG = "cellcloud";
 
-type Options = Required<Omit<WebhookServerOptions, "url" | "service" | "bindAddress" | "clientCA">> & WebhookServerOptions;
+type Options = Required<Omit<WebhookServerOptions, "url" | "service" | "bindAddress" | "clientCA" | "ownerClusterRole">> & WebhookServerOptions;
 
 export class WebhookServer implements Runnable {
   private readonly mgr: Manager;
@@ -98,7 +104,8 @@ export class WebhookServer implements Runnable {
 
   /** Reads (or makes, or renews) the certificate, publishes the CA bundle, then serves with it. */
   async refresh(): Promise<void> {
-    const publish = (bundle: string) => applyConfigurations(this.mgr.client, configurations(this.opts.configName, this.opts, this.registered, bundle), this.mgr.fieldManager);
+    const owner = await this.owner();
+    const publish = (bundle: string) => applyConfigurations(this.mgr.client, configurations(this.opts.configName, this.opts, this.registered, bundle, owner), this.mgr.fieldManager);
     const { material: m, published } = await certificate(this.mgr.client, this.opts, publish, this.mgr.clock.now());
     // Applied on every check, so a configuration someone edited or deleted comes back.
     if (!published) await publish(m.bundle);
@@ -109,6 +116,13 @@ export class WebhookServer implements Runnable {
       this.served.push(serial);
       this.log.info({ serial, validTo: new X509Certificate(m.leaf.cert).validTo }, "serving webhook certificate");
     }
+  }
+
+  private async owner(): Promise<Owner | undefined> {
+    const name = this.opts.ownerClusterRole;
+    if (!name) return undefined;
+    const role = await this.mgr.client.get(ClusterRoleRef, name);
+    return { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name, uid: role.metadata.uid ?? "" };
   }
 
   private tls(m: Material): { cert: string; key: string; ca?: string } {
