@@ -11,7 +11,7 @@ import { InstanceRef } from "../operators/api/compute.ts";
 import { NamespaceRef, SecretRef } from "../operators/runtime/core.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
 import { createCatalog } from "./support/compute.ts";
-import { eventually, kubeConfig, refusal, uniqueName, useNamespace } from "./support/kube.ts";
+import { eventually, kubeConfig, kubectlAsync, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
 import { smokeWebhookArgs } from "./support/smoke.ts";
 import { QuotaRef, TenantRef, deleteInstances, freePorts, instance, ledgerOf, quota, quotaUsed, tenant } from "./support/tenancy.ts";
@@ -214,6 +214,17 @@ describe.skipIf(!clientCA)("security: the admission webhook and quota", () => {
     await eventually(async () => (await refusal(client.create(SecretRef, secret("s0")))) === "accepted", { what: "first secret" });
     expect(await refusal(client.create(SecretRef, secret("s1")))).toBe("accepted");
     expect(await refusal(client.create(SecretRef, secret("s2")))).toContain("exceeded quota: cellcloud-object-counts");
+  });
+
+  it("lets a tenant user add a Secret but not overwrite or delete one (another user's user data)", async () => {
+    const user = `${base}-user`;
+    const ns = await makeTenant(`${base}-us`, { users: [{ kind: "User", name: user }] });
+    await eventually(() => kubectlAsync(["--as", user, "-n", ns, "auth", "can-i", "create", "secrets"]).then((o) => o.trim() === "yes", () => false), { what: "the user's role binding" });
+    await kubectlAsync(["--as", user, "-n", ns, "create", "secret", "generic", "mine", "--from-literal=userdata=#cloud-config"]);
+    for (const verb of ["update", "patch", "delete", "get"]) {
+      expect((await kubectlAsync(["--as", user, "-n", ns, "auth", "can-i", verb, "secrets"]).catch((e: { stdout?: string }) => e.stdout ?? "no")).trim(), verb).toBe("no");
+    }
+    expect(await kubectlAsync(["--as", user, "-n", ns, "delete", "secret", "mine"]).then(() => "deleted", (e: Error) => e.message)).toMatch(/forbidden/i);
   });
 
   it("heals a corrupt certificate Secret: the next check renews it and the webhook keeps admitting", async () => {

@@ -36,7 +36,7 @@ pid_of() {
 healthy() {
   local c=(curl -fsS -m 3 -o /dev/null)
   case $1 in
-    etcd) "${c[@]}" "http://127.0.0.1:$PORT_ETCD/health" ;;
+    etcd) "${c[@]}" --cacert "$PKI/etcd-ca.crt" --cert "$PKI/etcd-client.crt" --key "$PKI/etcd-client.key" "https://127.0.0.1:$PORT_ETCD/health" ;;
     kube-apiserver) "${c[@]}" --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
       "https://127.0.0.1:$PORT_API/readyz" ;;
     kube-controller-manager) "${c[@]}" -k "https://127.0.0.1:$PORT_KCM/healthz" ;;

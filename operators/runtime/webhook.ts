@@ -41,8 +41,11 @@ export interface WebhookServerOptions extends Endpoint {
 }
 
 const DAY = 86_400_000;
-/** The apiserver caps request bodies at 3 MiB; a review carries the object twice, plus a margin. */
-const MAX_BODY_BYTES = 7 * 1024 * 1024;
+/**
+ * The apiserver caps a request at 3 MiB; the product kinds this webhook sees are small (their
+ * schemas bound every list), so even a review carrying object and oldObject stays far below.
+ */
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const WEBHOOK_CONFIG = "cellcloud";
 
 type Options = Required<Omit<WebhookServerOptions, "url" | "service" | "bindAddress" | "clientCA" | "ownerClusterRole">> & WebhookServerOptions;
