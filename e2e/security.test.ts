@@ -248,6 +248,7 @@ describe.skipIf(!clientCA)("security: the admission webhook and quota", () => {
     expect(await refusal(client.create(InstanceRef, vm("ip", { ...ok, nics: [{ subnet: "s", fixedIP: "300.1.1.1" }] })))).toContain("spec.nics[].fixedIP must be an IPv4 address");
     expect(await refusal(client.create(InstanceRef, vm("dotted.name", ok)))).toContain("metadata.name must be a DNS label");
     expect(await refusal(client.create(InstanceRef, vm("renew", { ...ok, billing: { mode: "PayAsYouGo", autoRenew: true } })))).toContain("spec.billing.autoRenew applies to a Subscription only");
+    expect(await refusal(client.create(InstanceRef, vm("vip", { ...ok, priority: "High" })))).toContain(`spec.priority: tenant "${base}-in" may use Low, Normal, not High`);
     const longVolume = { apiVersion: "storage.cellcloud.io/v1alpha1", kind: "Volume", metadata: { name: "v".repeat(64), namespace: ns }, spec: { size: "1Gi", type: "ssd", zone: "az1" } };
     expect(await refusal(client.create({ group: "storage.cellcloud.io", version: "v1alpha1", kind: "Volume", plural: "volumes", namespaced: true }, longVolume))).toContain("metadata.name must be at most 63 characters");
   });

@@ -60,6 +60,13 @@ const tenantSpec = z
       .optional()
       .describe(`Namespaces this tenant owns; the controller creates them and labels them ${TENANT_LABEL}=<tenant>. A namespace belongs to one tenant only.`)
       .meta({ "x-kubernetes-list-type": "set" }),
+    allowedPriorities: z
+      .array(z.enum(["Low", "Normal", "High"]))
+      .min(1)
+      .max(3)
+      .default(["Low", "Normal"])
+      .describe("HA priorities (an Instance's spec.priority) the tenant's instances may ask for; an ancestor's list narrows it. High lets an instance preempt the tenant's lower-priority ones after a host failure; preemption never crosses tenants.")
+      .meta({ "x-kubernetes-list-type": "set" }),
     objectLimits: z
       .object({
         secrets: z.int().min(0).max(100_000).optional().describe(`Secrets (user data, TLS certificates), per namespace; default ${DEFAULT_OBJECT_LIMITS.secrets}.`),
@@ -271,6 +278,8 @@ export interface PricingContext {
   namespace: string;
   /** Whether the tenant (and every ancestor) allows custom instance sizes. */
   customSizes: boolean;
+  /** The HA priorities the tenant (and every ancestor) allows. */
+  priorities: readonly string[];
   /** Whether the tenant may use something of this visibility (an Image). */
   visible(v: Visibility): boolean;
 }

@@ -15,7 +15,7 @@ const lookup: PricingLookup = {
 };
 /** Tenancy's side, as the webhook builds it: "other" may not use custom sizes nor rnd's private image. */
 const ctx = (tenant: string): PricingContext => ({
-  tenant, namespace: "ns", customSizes: tenant !== "other", visible: (v) => v.visibility === "Public" || tenant !== "other",
+  tenant, namespace: "ns", customSizes: tenant !== "other", visible: (v) => v.visibility === "Public" || tenant !== "other", priorities: ["Low", "Normal"],
 });
 const spec = (over: Partial<InstanceSpec>): InstanceSpec => ({ image: "pub", powerState: "Running", terminationGracePeriodSeconds: 30, systemDisk: {}, priority: "Normal", ...over }) as InstanceSpec;
 
@@ -37,5 +37,7 @@ describe("instance pricing", () => {
     expect(instanceCharge(spec({ flavor: "g2", image: "mine" }), ctx("other"), lookup))
       .toEqual({ denied: 'spec.image: Image "mine" is Private to tenant "rnd" and not shared with tenant "other"' });
     expect(instanceCharge(spec({}), ctx("ml"), lookup)).toEqual({ denied: "spec must set exactly one of flavor or resources" });
+    expect(instanceCharge(spec({ flavor: "g2", priority: "High" }), ctx("ml"), lookup))
+      .toMatchObject({ denied: expect.stringMatching(/^spec.priority: tenant "ml" may use Low, Normal, not High/) });
   });
 });

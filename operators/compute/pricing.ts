@@ -38,6 +38,10 @@ export function instanceCharge(spec: InstanceSpec, ctx: PricingContext, lookup: 
   } else {
     return { denied: "spec must set exactly one of flavor or resources" };
   }
+  const priority = spec.priority ?? "Normal";
+  if (!ctx.priorities.includes(priority)) {
+    return { denied: `spec.priority: tenant "${ctx.tenant}" may use ${ctx.priorities.join(", ") || "no priority"}, not ${priority} (a platform admin allows more in the Tenant's spec.allowedPriorities)` };
+  }
   const image = visibleImage("spec.image", spec.image, ctx, lookup);
   if (typeof image === "string") return { denied: image };
   const diskGiB = spec.systemDisk?.sizeGiB ?? image.minDiskGiB;

@@ -4,7 +4,7 @@ import type { PricingContext } from "../api/tenancy.ts";
 import { snapshotCharge, volumeCharge } from "./pricing.ts";
 
 const private_: ImageSpec = { os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "arm64", minDiskGiB: 20, visibility: "Private", owner: "rnd", source: { url: "https://x/y.img" } };
-const ctx = (tenant: string): PricingContext => ({ tenant, namespace: "ns", customSizes: true, visible: () => tenant === "rnd" });
+const ctx = (tenant: string): PricingContext => ({ tenant, namespace: "ns", customSizes: true, visible: () => tenant === "rnd", priorities: ["Low", "Normal"] });
 const image = (n: string) => (n === "mine" ? private_ : undefined);
 
 describe("volume and snapshot pricing", () => {

@@ -16,7 +16,7 @@ const view = (synced: boolean, orderMode = "Direct") => ({
   namespaces: { get: () => undefined },
   chargedKind: (group: string, plural: string) => (group === "compute.cellcloud.io" && plural === "instances"
     ? { ref: { group, plural }, finalizer: "compute.cellcloud.io/launcher", price: () => ({ denied: "unpriced in this test" }) } : undefined),
-  pricing: () => ({ tenant: "t", namespace: "t-ns", customSizes: true, visible: () => true }),
+  pricing: () => ({ tenant: "t", namespace: "t-ns", customSizes: true, visible: () => true, priorities: ["Low", "Normal"] }),
 }) as unknown as TenancyView;
 const nothing = {} as LedgerStore & KubeClient;
 const req = (over: Partial<AdmissionRequest>): AdmissionRequest => ({

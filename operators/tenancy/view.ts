@@ -92,6 +92,7 @@ export class TenancyView {
     return {
       tenant, namespace,
       customSizes: chain.every((x) => this.tenants.get(x)?.spec.customSizes !== false),
+      priorities: ["Low", "Normal", "High"].filter((p) => chain.every((x) => (this.tenants.get(x)?.spec.allowedPriorities ?? ["Low", "Normal"]).includes(p as never))),
       visible: (v) => imageVisible(v, tenant, tree),
     };
   }

@@ -1,6 +1,6 @@
 // Scheduling decisions as a caller sees them: which node, or the exact "0/N nodes are available" message.
 import { describe, expect, it } from "vitest";
-import { findPreemption } from "./preemption.ts";
+import { findPreemption, PLATFORM_PRIORITY, sameTenant } from "./preemption.ts";
 import { type Decision, type Strategy, placedPod, schedule, scheduleGang } from "./placement.ts";
 import { bytes } from "../../api/quantity.ts";
 import { type NodeInfo, type PlacedPod, type PodRequest, Snapshot } from "./snapshot.ts";
@@ -334,6 +334,17 @@ describe("preemption", () => {
       node("b", { pods: [running("b1", 1, 1000), running("b2", 1, 1000), running("b3", 1, 1000), running("b4", 1, 1000)] }),
     ]);
     expect(findPreemption(pod("p", { priority: 2, cpu: 2000 }), s, "Binpack")).toEqual({ node: "a", victims: ["a3"] });
+  });
+
+  it("stays within the preemptor's tenant, unless the preemptor runs at the platform's priority", () => {
+    const s = new Snapshot([node("a", { pods: [running("t2/other", 1, 4000)] }), node("b", { pods: [running("t1/mine", 1, 4000)] })]);
+    const tenants: Record<string, string> = { t1: "acme", "t1b": "acme", t2: "globex" };
+    const p = pod("t1b/vip", { priority: 3 });
+    expect(findPreemption(p, s, "Binpack", sameTenant((ns) => tenants[ns], p))).toEqual({ node: "b", victims: ["t1/mine"] });
+    const alone = new Snapshot([node("a", { pods: [running("t2/other", 1, 4000)] })]);
+    expect(findPreemption(p, alone, "Binpack", sameTenant((ns) => tenants[ns], p))).toBeUndefined();
+    const platform = pod("kube-system/critical", { priority: PLATFORM_PRIORITY });
+    expect(findPreemption(platform, alone, "Binpack", sameTenant((ns) => tenants[ns], platform))).toEqual({ node: "a", victims: ["t2/other"] });
   });
 
   it("breaks a full tie by node name", () => {

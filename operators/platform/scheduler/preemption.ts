@@ -10,15 +10,27 @@ export interface Preemption {
 }
 
 /**
+ * Whose pods a preemptor may evict: its own tenant's (by namespace), a namespace no tenant owns only
+ * another such, and anyone's only at the platform's own priorities (system-cluster-critical and up).
+ */
+export const PLATFORM_PRIORITY = 2_000_000_000;
+export function sameTenant(tenantOf: (namespace: string) => string | undefined, preemptor: PodRequest): (victim: PlacedPod) => boolean {
+  if (preemptor.priority >= PLATFORM_PRIORITY) return () => true;
+  const mine = tenantOf(namespaceOf(preemptor.key));
+  return (victim) => tenantOf(namespaceOf(victim.key)) === mine;
+}
+const namespaceOf = (key: string) => key.slice(0, Math.max(0, key.indexOf("/")));
+
+/**
  * The node minimizing (highest victim priority, number of victims, node name), or undefined when no
  * eviction of strictly lower-priority pods makes room. `strategy` does not change the choice: the
  * ordering above is total; it is taken so callers can pass the same arguments as to schedule().
  */
-export function findPreemption(pod: PodRequest, snapshot: Snapshot, _strategy?: StrategyOf): Preemption | undefined {
+export function findPreemption(pod: PodRequest, snapshot: Snapshot, _strategy?: StrategyOf, mayEvict: (victim: PlacedPod) => boolean = () => true): Preemption | undefined {
   const c = prepare(pod, snapshot);
   let best: { node: string; victims: PlacedPod[]; top: number } | undefined;
   for (const n of eligibleNodes(c, snapshot).nodes) {
-    const victims = victimsOn(c, n);
+    const victims = victimsOn(c, n, mayEvict);
     if (!victims) continue;
     const top = Math.max(-Infinity, ...victims.map((v) => v.priority));
     // Nodes come sorted by name, so a strict comparison keeps the earlier one on a tie.
@@ -31,8 +43,8 @@ export function findPreemption(pod: PodRequest, snapshot: Snapshot, _strategy?: 
 
 // Greedy in eviction order until the pod fits, then a reprieve pass, as kube-scheduler does: the
 // greedy prefix can hold pods that did not help (a small pod evicted before the big one that mattered).
-function victimsOn(c: Candidate, n: NodeState): PlacedPod[] | undefined {
-  const candidates = [...n.pods.values()].filter((p) => p.priority < c.pod.priority).sort(evictionOrder(n));
+function victimsOn(c: Candidate, n: NodeState, mayEvict: (victim: PlacedPod) => boolean): PlacedPod[] | undefined {
+  const candidates = [...n.pods.values()].filter((p) => p.priority < c.pod.priority && mayEvict(p)).sort(evictionOrder(n));
   const freed = new Freed();
   const chosen: PlacedPod[] = [];
   for (const p of candidates) {

@@ -8,7 +8,8 @@ import type * as k8s from "@kubernetes/client-node";
 import { setImmediate as yieldToIO } from "node:timers/promises";
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { Logger } from "pino";
-import { PodRef, NodeRef } from "../../runtime/core.ts";
+import { NamespaceRef, PodRef, NodeRef } from "../../runtime/core.ts";
+import { TENANT_LABEL } from "../../api/tenancy.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import { isConflict, isNotFound, type KubeClient } from "../../runtime/kube.ts";
@@ -18,7 +19,7 @@ import { CellRef, nodeLabels, schedulingAnnotations as annotations } from "../..
 import { SchedulerCache } from "./cache.ts";
 import { placedPod, schedule, scheduleGang, type Strategy } from "./placement.ts";
 import { gangOf, InvalidPodError, podRequest, wantsScheduling, type Gang } from "./podrequest.ts";
-import { findPreemption } from "./preemption.ts";
+import { findPreemption, sameTenant } from "./preemption.ts";
 import { SchedulingQueue } from "./queue.ts";
 import type { NodeState, PodRequest } from "./snapshot.ts";
 import type { Clock } from "../../runtime/clock.ts";
@@ -63,6 +64,8 @@ export interface SchedulerOptions {
   pods: Informer<Pod>;
   nodes: Informer<Node>;
   cells: Informer<Cell>;
+  /** Tenant namespaces, so preemption stays within a tenant. */
+  namespaces: Informer;
   metrics: SchedulerMetrics;
   clock: Clock;
 }
@@ -202,7 +205,7 @@ class CellScheduler implements Runnable {
       await this.assumeAndBind(pod, req, d.node);
       return;
     }
-    const p = findPreemption(req, snapshot);
+    const p = findPreemption(req, snapshot, this.strategyOf, sameTenant((ns) => this.o.namespaces.get(ns)?.metadata.labels?.[TENANT_LABEL], req));
     if (p) this.preempt(pod, req, p.node, p.victims);
     this.unschedulable(pod, "Unschedulable", p ? `${d.unschedulable} Preempting ${p.victims.length} lower-priority pod(s) on node ${p.node}.` : d.unschedulable);
   }
@@ -311,7 +314,9 @@ class CellScheduler implements Runnable {
     for (const v of victims) {
       const victim = this.o.pods.get(v);
       if (!victim) continue;
-      this.o.events.record(victim, "Normal", "Preempted", `Preempted by ${key} (priority ${req.priority}) on node ${node}`);
+      // Another namespace's pod is not named: its name is that workload's business.
+      const by = victim.metadata.namespace === pod.metadata.namespace ? key : "a higher-priority workload";
+      this.o.events.record(victim, "Normal", "Preempted", `Preempted by ${by} (priority ${req.priority}) on node ${node}`);
       this.o.client
         .delete(PodRef, victim.metadata.name, victim.metadata.namespace, { preconditions: { uid: victim.metadata.uid } })
         .catch((err: unknown) => { if (!isNotFound(err) && !isConflict(err)) this.o.log.warn({ err: String(err), victim: v }, "could not delete preemption victim"); });
@@ -353,6 +358,7 @@ export function setupScheduler(mgr: Manager): CellScheduler {
   return mgr.add(new CellScheduler({
     client: mgr.client, events: mgr.events, log: mgr.log.child({ controller: "scheduler" }),
     pods: mgr.informer<Pod>(PodRef), nodes: mgr.informer<Node>(NodeRef), cells: mgr.informer<Cell>(CellRef),
+    namespaces: mgr.informer(NamespaceRef, TENANT_LABEL),
     metrics: new SchedulerMetrics(mgr.metrics.registry), clock: mgr.clock,
   }));
 }
