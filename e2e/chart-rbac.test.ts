@@ -30,7 +30,8 @@ let running: ManagerProcess | undefined;
 function renderRbac(): Doc[] {
   const out = execFileSync(`${binDir}/helm`, [
     "template", release, `${repoRoot}/charts/cellcloud`, "--namespace", releaseNs.name, "--kube-version", "1.34.2",
-    "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml",
+    "--set", "demo.enabled=true", // the smoke suite drives the runtime through the demo Widget
+    "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml", "--show-only", "templates/admission-policy.yaml",
   ], { encoding: "utf8" });
   return parseAllDocuments(out).map((d) => d.toJSON() as Doc).filter(Boolean);
 }
@@ -125,8 +126,24 @@ beforeAll(async () => {
 afterAll(async () => {
   running?.child.kill("SIGKILL");
   await cleanSmoke(work.name);
-  kubectl(["delete", "clusterrole,clusterrolebinding", "-l", `app.kubernetes.io/instance=${release}`, "--ignore-not-found"]);
+  kubectl(["delete", "clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding",
+    "-l", `app.kubernetes.io/instance=${release}`, "--ignore-not-found"]);
 });
+
+/** A server-side dry-run create of a pod as the manager's ServiceAccount: "" when admitted, else the refusal. */
+function podAsManager(labels: Record<string, string>, schedulerName?: string): string {
+  const pod = {
+    apiVersion: "v1", kind: "Pod", metadata: { generateName: "scope-", namespace: work.name, labels },
+    spec: { ...(schedulerName ? { schedulerName } : {}), containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }] },
+  };
+  try {
+    execFileSync(`${binDir}/kubectl`, ["--kubeconfig", saKubeconfig, "create", "--dry-run=server", "-f", "-"],
+      { input: JSON.stringify(pod), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    return "";
+  } catch (e) {
+    return String((e as { stderr?: string }).stderr ?? e);
+  }
+}
 
 describe("chart RBAC", () => {
   let output = "";
@@ -156,6 +173,14 @@ describe("chart RBAC", () => {
     }
     expect(survivors).toEqual([]);
   }, 300_000);
+
+  it("keeps the manager's ServiceAccount to CellCloud's own pods, whatever its RBAC allows", async () => {
+    // the policy is enforced a moment after it is created: wait for it to refuse before judging
+    await expect.poll(() => podAsManager({ app: "someone-elses" }), { timeout: 15_000, interval: 250 })
+      .toContain("may only write its own launcher pods");
+    expect(podAsManager({ "app.kubernetes.io/managed-by": "cellcloud" })).toBe("");
+    expect(podAsManager({}, "cellcloud-scheduler")).toBe("");
+  });
 
   it.runIf(process.env.CELLCLOUD_RBAC_CUT === "1")("fails the smoke suite when any one verb of any rule is removed", async () => {
     const cases = roles().flatMap((role) => (role.rules ?? []).flatMap((rule, r) => rule.verbs.map((verb) => ({ role, r, verb }))));

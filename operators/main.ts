@@ -12,6 +12,7 @@ const usage = `Usage: cellcloud-manager [flags]
 
   --kubeconfig PATH                 kubeconfig (default: $KUBECONFIG, else in-cluster)
   --controllers a,b                 controllers to run (default: all = ${Object.keys(controllers).join(",")})
+  --skip-controllers a,b            all but these (the chart skips the demo widget)
   --metrics-bind-address ADDR       /metrics listener, "0" disables (default 127.0.0.1:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz listener (default 127.0.0.1:8081)
   --webhook-port PORT               serve the admission webhooks (quota, approvals) over TLS on PORT
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
   options: {
     kubeconfig: { type: "string" },
     controllers: { type: "string" },
+    "skip-controllers": { type: "string" },
     "metrics-bind-address": { type: "string", default: "127.0.0.1:8080" },
     "health-probe-bind-address": { type: "string", default: "127.0.0.1:8081" },
     "webhook-port": { type: "string" },
@@ -70,7 +72,9 @@ if (flags.help) {
 }
 
 const log = newLogger(flags["log-level"]);
-const selected = flags.controllers ? flags.controllers.split(",").map((s) => s.trim()).filter(Boolean) : Object.keys(controllers);
+const list = (f: string | undefined) => (f ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const skipped = list(flags["skip-controllers"]);
+const selected = (flags.controllers ? list(flags.controllers) : Object.keys(controllers)).filter((c) => !skipped.includes(c));
 const unknown = selected.filter((c) => !controllers[c]);
 if (unknown.length) {
   console.error(`unknown controller(s): ${unknown.join(", ")}; known: ${Object.keys(controllers).join(", ")}`);

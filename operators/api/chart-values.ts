@@ -34,6 +34,8 @@ const chartValues = z.object({
   }).strict(),
   health: z.object({ port }).strict(),
   webhook: z.object({ enabled: z.boolean(), port }).strict().describe("The tenancy admission webhook."),
+  demo: z.object({ enabled: z.boolean() }).strict().describe("The runtime's demonstration Widget controller and its RBAC."),
+  managerScope: z.object({ enabled: z.boolean() }).strict().describe("A ValidatingAdmissionPolicy limiting the manager's ServiceAccount to CellCloud's pods, PVs and tenant namespaces."),
   networkPolicy: z.object({
     enabled: z.boolean(),
     webhookFrom: z.array(anyObject).describe("NetworkPolicy peers allowed to reach the webhook port; empty: any."),

@@ -15,13 +15,13 @@ import type { Informer } from "../../runtime/informer.ts";
 import { isConflict, isNotFound, type KubeClient } from "../../runtime/kube.ts";
 import type { Manager, Runnable } from "../../runtime/manager.ts";
 import { keyOf, type KubeObject } from "../../runtime/types.ts";
-import { CellRef, nodeLabels, schedulingAnnotations as annotations } from "../../api/platform.ts";
+import { CellRef, nodeLabels, schedulerName, schedulingAnnotations as annotations } from "../../api/platform.ts";
 import { SchedulerCache } from "./cache.ts";
 import { placedPod, schedule, scheduleGang, type Strategy } from "./placement.ts";
 import { gangOf, InvalidPodError, podRequest, wantsScheduling, type Gang } from "./podrequest.ts";
 import { findPreemption, sameTenant } from "./preemption.ts";
 import { SchedulingQueue } from "./queue.ts";
-import type { NodeState, PodRequest } from "./snapshot.ts";
+import type { NodeState, PlacedPod, PodRequest } from "./snapshot.ts";
 import type { Clock } from "../../runtime/clock.ts";
 
 const GANG_INDEX = "platform.cellcloud.io/pod-gang";
@@ -205,7 +205,10 @@ class CellScheduler implements Runnable {
       await this.assumeAndBind(pod, req, d.node);
       return;
     }
-    const p = findPreemption(req, snapshot, this.strategyOf, sameTenant((ns) => this.o.namespaces.get(ns)?.metadata.labels?.[TENANT_LABEL], req));
+    // Only pods this scheduler placed are ever victims: others are their own scheduler's business.
+    const tenantOk = sameTenant((ns) => this.o.namespaces.get(ns)?.metadata.labels?.[TENANT_LABEL], req);
+    const mayEvict = (v: PlacedPod) => this.o.pods.get(v.key)?.spec?.schedulerName === schedulerName && tenantOk(v);
+    const p = findPreemption(req, snapshot, this.strategyOf, mayEvict);
     if (p) this.preempt(pod, req, p.node, p.victims);
     this.unschedulable(pod, "Unschedulable", p ? `${d.unschedulable} Preempting ${p.victims.length} lower-priority pod(s) on node ${p.node}.` : d.unschedulable);
   }
