@@ -38,6 +38,7 @@ function renderRbac(): Doc[] {
 
 const roles = () => docs.filter((d) => d.kind === "ClusterRole" || d.kind === "Role");
 /** The chart's manager ClusterRole, which owns the webhook configurations. */
+const serviceAccount = () => docs.find((d) => d.kind === "ServiceAccount")?.metadata.name ?? "";
 const managerRole = () => docs.find((d) => d.kind === "ClusterRole" && d.metadata.name.endsWith("-manager"))?.metadata.name ?? "";
 const apply = (objs: Doc[]) => kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=rbac-test", "-f", "-"], objs.map((o) => stringify(o)).join("---\n"));
 
@@ -63,7 +64,7 @@ async function smokeAs(prefix: string, timeoutMs: number): Promise<string> {
     controllers: SMOKE_CONTROLLERS.join(","),
     extraArgs: [
       `--kubeconfig=${saKubeconfig}`, `--leader-election-namespace=${releaseNs.name}`, "--log-level=trace", ...smokeWebhookArgs(webhookPort, releaseNs.name),
-      `--webhook-owner-clusterrole=${managerRole()}`,
+      `--webhook-owner-clusterrole=${managerRole()}`, `--service-account=${releaseNs.name}/${serviceAccount()}`,
     ],
   });
   running = manager;
@@ -74,6 +75,10 @@ async function smokeAs(prefix: string, timeoutMs: number): Promise<string> {
       webhook: { namespace: releaseNs.name, rotates: true },
     });
     return manager.output();
+  } catch (e) {
+    // the manager's last words say why (a refused request, a crash): keep them with the failure
+    const tail = manager.output().split("\n").filter((l) => !l.includes('"api request"')).slice(-40).join("\n");
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\nmanager output (last lines):\n${tail}`, { cause: e });
   } finally {
     manager.child.kill("SIGKILL");
     running = undefined;

@@ -227,10 +227,30 @@ describe.skipIf(!clientCA)("security: the admission webhook and quota", () => {
     expect(await kubectlAsync(["--as", user, "-n", ns, "delete", "secret", "mine"]).then(() => "deleted", (e: Error) => e.message)).toMatch(/forbidden/i);
   });
 
+  it("says before boot that user data is missing, keyless or over 64 KiB, looks again by itself, and boots once it is fixed", async () => {
+    const ns = await makeTenant(`${base}-ud`);
+    expect(await create(instance("vm", ns, { flavor: cat.flavor, image: cat.x86, powerState: "Running", userData: { secretName: "init" } }))).toBe("accepted");
+    type Inst = KubeObject & { status?: { launcherPod?: string; conditions?: Array<{ type: string; reason: string; message: string }> } };
+    const ready = async () => (await client.get<Inst>(InstanceRef, "vm", ns)).status?.conditions?.find((c) => c.type === "Ready");
+    const reason = (want: string) => eventually(async () => (await ready())?.reason === want, { what: `Ready reason ${want}`, timeoutMs: 30_000 });
+    await reason("UserDataNotFound");
+    expect((await ready())?.message).toBe('spec.userData.secretName: Secret "init" not found in this namespace');
+    const secret = (data: Record<string, string>) => ({ apiVersion: "v1", kind: "Secret", metadata: { name: "init", namespace: ns }, stringData: data });
+    await client.create(SecretRef, secret({ other: "#cloud-config" }));
+    await reason("UserDataKeyNotFound");
+    await client.update(SecretRef, secret({ userdata: "#".repeat(100 * 1024) }));
+    await reason("UserDataTooLarge");
+    expect((await ready())?.message).toContain("holds 102400 bytes; user data is at most 65536");
+    expect((await client.get<Inst>(InstanceRef, "vm", ns)).status?.launcherPod).toBeUndefined();
+    await client.update(SecretRef, secret({ userdata: "#cloud-config" }));
+    await eventually(async () => Boolean((await client.get<Inst>(InstanceRef, "vm", ns)).status?.launcherPod), { what: "launcher created", timeoutMs: 30_000 });
+    expect((await ready())?.reason).not.toMatch(/^UserData/);
+    expect(manager.child.exitCode).toBeNull();
+  }, 150_000);
+
   it("heals a corrupt certificate Secret: the next check renews it and the webhook keeps admitting", async () => {
     const name = "cellcloud-webhook-cert";
-    const s = await client.get<KubeObject & { data?: Record<string, string> }>(SecretRef, name, system.name);
-    await client.update(SecretRef, { ...s, data: { ...s.data, "tls.crt": Buffer.from("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").toString("base64") } });
+    await client.patch(SecretRef, name, system.name, { data: { "tls.crt": Buffer.from("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").toString("base64") } }, "merge");
     await eventually(async () => {
       const fresh = await client.get<KubeObject & { data?: Record<string, string> }>(SecretRef, name, system.name);
       return Buffer.from(fresh.data?.["tls.crt"] ?? "", "base64").toString().length > 400;

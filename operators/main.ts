@@ -15,6 +15,8 @@ const usage = `Usage: cellcloud-manager [flags]
   --skip-controllers a,b            all but these (the chart skips the demo widget)
   --metrics-bind-address ADDR       /metrics listener, "0" disables (default 127.0.0.1:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz listener (default 127.0.0.1:8081)
+  --service-account NS/NAME          the manager's own ServiceAccount: tenant namespaces bind it to
+                                    cellcloud-user-data-reader, so user data is checked before boot
   --webhook-port PORT               serve the admission webhooks (quota, approvals) over TLS on PORT
   --webhook-bind-address ADDR       address it listens on (default 0.0.0.0)
   --webhook-url URL                 how the apiserver reaches it, e.g. https://127.0.0.1:PORT (local control plane)
@@ -49,6 +51,7 @@ const { values: flags } = parseArgs({
     "webhook-hosts": { type: "string" },
     "webhook-client-ca": { type: "string" },
     "webhook-owner-clusterrole": { type: "string" },
+    "service-account": { type: "string" },
     "webhook-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
     "webhook-cert-validity": { type: "string" },
     "webhook-cert-check": { type: "string" },
@@ -108,7 +111,14 @@ const msOf = (flag: string | undefined, env: string | undefined) => (flag ? seco
 const ctx = productContext({
   quotaReservationMs: msOf(flags["quota-reservation"], process.env.CELLCLOUD_QUOTA_RESERVATION_MS),
   quotaRecountMs: msOf(flags["quota-recount"], process.env.CELLCLOUD_QUOTA_RECOUNT_MS),
+  ...(flags["service-account"] ? { serviceAccount: serviceAccountOf(flags["service-account"]) } : {}),
 });
+
+function serviceAccountOf(flag: string): { namespace: string; name: string } {
+  const m = flag.match(/^([a-z0-9][a-z0-9-]{0,62})\/([a-z0-9][a-z0-9.-]{0,252})$/);
+  if (!m) throw new Error("--service-account must be NAMESPACE/NAME");
+  return { namespace: m[1]!, name: m[2]! };
+}
 setupControllers(mgr, ctx, selected);
 if (flags["webhook-port"]) registerWebhooks(mgr, mgr.addAlways(new WebhookServer(mgr, webhookOptions())), ctx);
 

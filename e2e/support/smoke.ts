@@ -295,6 +295,14 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   await used({ cpu: "4", instances: "2", snapshots: "1" });
   // approving asks the apiserver whether the user may `approve` (the admin may)
   await client.patch(InstanceRef, "a", nsNew, { metadata: { annotations: { "tenancy.cellcloud.io/approved-by": "smoke" } } }, "merge");
+  // before boot the manager looks at the user data Secret (secrets get, granted in tenant namespaces only)
+  const readyReason = async () => (await client.get<KubeObject & { status?: { conditions?: Array<{ type: string; reason?: string }> } }>(InstanceRef, "a", nsNew))
+    .status?.conditions?.find((c) => c.type === "Ready")?.reason;
+  const recheck = { timeoutMs: Math.max(timeoutMs, 25_000) };
+  await client.patch(InstanceRef, "a", nsNew, { spec: { powerState: "Running", userData: { secretName: "init" } } }, "merge");
+  await eventually(async () => (await readyReason()) === "UserDataNotFound", { ...recheck, what: "Instance Ready=False UserDataNotFound" });
+  await core.createNamespacedSecret({ namespace: nsNew, body: { metadata: { name: "init" }, stringData: { userdata: "#cloud-config" } } });
+  await eventually(async () => !(await readyReason())?.startsWith("UserData"), { ...recheck, what: "Instance past its user data check" });
   // a namespace taken out of the tenant loses its label and the tenant's role bindings
   await client.patch(TenantRef, name, undefined, { spec: { namespaces: [nsNew] } }, "merge");
   await eventually(async () => (await core.readNamespace({ name: nsOld })).metadata?.labels?.["cellcloud.io/tenant"] === undefined, { ...opts, what: `${nsOld} released` });

@@ -215,6 +215,8 @@ const CUSTOM_VCPU_STEP = 2;
 const CUSTOM_MEMORY_STEP_GI = 4;
 /** Data volumes an instance may have besides its system disk, and NICs it may have. */
 const MAX_DATA_VOLUMES = 15;
+/** The most user data an instance boots with, in bytes (OpenStack Nova's 64 KiB). */
+export const USER_DATA_MAX_BYTES = 65_536;
 const MAX_NICS = 16;
 /** Instance names end up in launcher pod names ("<name>-<5 chars>") and label values. */
 const MAX_INSTANCE_NAME = 57;
@@ -289,7 +291,7 @@ const instanceSpec = z
         key: z.string().min(1).max(253).default("userdata").describe("Key in the Secret."),
       })
       .optional()
-      .describe("Cloud-init user data, by reference: CellCloud never reads or copies it."),
+      .describe(`Cloud-init user data, by reference: CellCloud never copies it. The Secret and key must exist and hold at most ${USER_DATA_MAX_BYTES} bytes (OpenStack's limit) before the instance boots; Ready=False says why not.`),
     deploymentSet: refName("Name of a DeploymentSet in the instance's namespace; its members are spread over hosts, racks or switches.").optional(),
     priority: z
       .enum(["Low", "Normal", "High"])

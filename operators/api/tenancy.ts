@@ -24,6 +24,8 @@ export const CHARGE_ANNOTATION = "tenancy.cellcloud.io/charge";
  * may otherwise only claim namespaces that do not exist yet (or are already its own).
  */
 export const ADOPT_ANNOTATION = "tenancy.cellcloud.io/adopt";
+/** The ClusterRole (chart: files/tenant-roles.yaml) letting the manager get Secrets in a tenant namespace: user data checks. */
+export const USER_DATA_READER_ROLE = "cellcloud-user-data-reader";
 /** Set to approve it; only a user allowed the `approve` verb on the kind in that namespace may. */
 export const APPROVED_BY = "tenancy.cellcloud.io/approved-by";
 

@@ -4,13 +4,14 @@
 // step is safe to repeat after a crash.
 import { Gauge } from "prom-client";
 import {
-  DeploymentSetRef, FlavorRef, ImageRef, INSTANCE_FINALIZER, InstanceRef, KeyPairRef, instancePowerStates, launcher,
+  DeploymentSetRef, FlavorRef, ImageRef, INSTANCE_FINALIZER, InstanceRef, KeyPairRef, instancePowerStates, launcher, launcherName,
   type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type InstanceObj, type KeyPairStatus,
 } from "../api/compute.ts";
 import { nodeLabels } from "../api/platform.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import type { Controller } from "../runtime/controller.ts";
-import { PodRef, PriorityClassRef, type Pod } from "../runtime/core.ts";
+import { PodRef, PriorityClassRef, SecretRef, type Pod } from "../runtime/core.ts";
+import { isForbidden, isNotFound, type KubeClient } from "../runtime/kube.ts";
 import { ensureObjects } from "../runtime/ensure.ts";
 import type { Informer } from "../runtime/informer.ts";
 import type { ManagedResource } from "../runtime/managed.ts";
@@ -18,7 +19,7 @@ import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
 import { headroom, hostDown, hosts as platformHosts, type Hosts } from "../platform/placement-api.ts";
-import { priorityClasses, resolve, type Catalog } from "./instance.ts";
+import { priorityClasses, resolve, type Catalog, type UserDataFacts } from "./instance.ts";
 import { finalizeInstance, planInstance, type HostFacts, type InstanceObservation } from "./instance-plan.ts";
 import { isFinished, isTerminating } from "./instance-state.ts";
 
@@ -62,13 +63,34 @@ function observer(mgr: Manager, h: Hosts, pods: Informer<Pod>) {
     const node = h.nodes.get(name);
     return { down: hostDown(node), cell: node?.metadata.labels?.[nodeLabels.cell], zone: node?.metadata.labels?.[nodeLabels.zone] };
   };
-  return (inst: InstanceObj): InstanceObservation => {
+  return async (inst: InstanceObj): Promise<InstanceObservation> => {
     const owned = pods.byIndex(idx.podInstance, keyOf(inst));
+    const booting = inst.spec.powerState !== "Stopped" && !owned.some((p) => p.metadata.name === launcherName(inst) && !isFinished(p));
+    const userData = booting ? await userDataFacts(mgr.client, inst) : undefined;
     const names = new Set([...owned.map((p) => p.spec?.nodeName), inst.status?.nodeName].filter((n): n is string => Boolean(n)));
     const room: InstanceObservation["headroom"] = Object.fromEntries(owned.filter((p) => p.spec?.nodeName && !isFinished(p) && !isTerminating(p))
       .map((p) => [p.metadata.uid ?? "", headroom(h.nodes.get(p.spec!.nodeName!), h.podsOn(p.spec!.nodeName!), p.metadata.uid ?? "")]));
-    return { resolved: resolve(inst.spec, catalog(inst.metadata.namespace), inst.metadata.name), pods: owned, hosts: Object.fromEntries([...names].map((n) => [n, facts(n)])), headroom: room };
+    return { resolved: resolve(inst.spec, { ...catalog(inst.metadata.namespace), ...(userData ? { userData } : {}) }, inst.metadata.name), pods: owned, hosts: Object.fromEntries([...names].map((n) => [n, facts(n)])), headroom: room };
   };
+}
+
+/**
+ * The user data Secret an instance is about to boot with (cloud-init reads it once, at boot, so it
+ * is looked at only then): its size, never its content. Where the manager may not read Secrets
+ * (outside tenant namespaces, unless an admin granted it) the instance waits and says so.
+ */
+async function userDataFacts(client: KubeClient, inst: InstanceObj): Promise<UserDataFacts | undefined> {
+  const ref = inst.spec.userData;
+  if (!ref) return undefined;
+  try {
+    const secret = await client.get<KubeObject & { data?: Record<string, string> }>(SecretRef, ref.secretName, inst.metadata.namespace);
+    const value = secret.data?.[ref.key];
+    return { found: true, bytes: value === undefined ? undefined : Buffer.byteLength(value, "base64") };
+  } catch (err) {
+    if (isNotFound(err)) return { found: false };
+    if (isForbidden(err)) return { found: false, forbidden: true };
+    throw err;
+  }
 }
 
 export function setupInstanceController(mgr: Manager, ctx: ProductContext): Controller {

@@ -162,6 +162,15 @@ describe("planInstance", () => {
     const attaching: Problem = { reason: "AttachingVolume", message: "waiting", stalled: false };
     expect(ready(planInstance(inst(spec()), observe([], { resolved: attaching }), NOW))?.announce).toBeUndefined();
   });
+
+  it("waits for what it cannot watch by looking again later, without launching, and only while it should run", () => {
+    const missing: Problem = { reason: "UserDataNotFound", message: 'spec.userData.secretName: Secret "init" not found in this namespace', stalled: false, recheckMs: 10_000 };
+    const p = planInstance(inst(spec()), observe([], { resolved: missing }), NOW);
+    expect(verbs(p)).toEqual([]);
+    expect(p.requeueAfterMs).toBe(10_000);
+    expect(ready(p)).toMatchObject({ status: "False", reason: "UserDataNotFound", announce: "Warning" });
+    expect(planInstance(inst(spec({ powerState: "Stopped" })), observe([], { resolved: missing }), NOW).requeueAfterMs).toBeUndefined();
+  });
 });
 
 describe("deferred placement changes", () => {

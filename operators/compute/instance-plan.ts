@@ -199,7 +199,7 @@ export function planInstance(inst: InstanceObj, o: InstanceObservation, now: num
     actions: d.actions,
     events: [...d.events, ...(ev ? [{ type: "Normal" as const, ...ev }] : [])],
     status: instanceStatus(d, state, problem),
-    ...(moving ? { requeueAfterMs: TRANSITION_RECHECK_MS } : {}),
+    ...(moving ? { requeueAfterMs: TRANSITION_RECHECK_MS } : problem?.recheckMs && want ? { requeueAfterMs: problem.recheckMs } : {}),
   };
 }
 

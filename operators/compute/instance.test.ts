@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
-import { isProblem, launcher, launcherName, launcherPod, resolve, type Catalog, type InstanceObj, type Pod, type Resolved } from "./instance.ts";
+import { USER_DATA_MAX_BYTES, type FlavorSpec, type ImageSpec, type InstanceSpec } from "../api/compute.ts";
+import { isProblem, launcher, launcherName, launcherPod, resolve, USER_DATA_RECHECK_MS, userDataProblem, type Catalog, type InstanceObj, type Pod, type Resolved } from "./instance.ts";
 import { instanceState, planResize, powerEvent, replacementCause } from "./instance-state.ts";
 
 const flavors: Record<string, FlavorSpec> = {
@@ -52,6 +52,32 @@ describe("Instance: resolving the catalog", () => {
       expect(isProblem(r), reason).toBe(true);
       expect(r).toMatchObject({ reason, stalled });
       expect((r as { message: string }).message).toMatch(message);
+    }
+  });
+});
+
+describe("Instance: user data, checked before boot", () => {
+  const ud = { secretName: "init", key: "userdata" };
+  const withUserData = (facts: Catalog["userData"]) => resolve(spec({ userData: ud }), { ...catalog, ...(facts ? { userData: facts } : {}) });
+
+  it("boots when the Secret holds the key within the limit, or when it was not looked at", () => {
+    expect(isProblem(withUserData({ found: true, bytes: USER_DATA_MAX_BYTES }))).toBe(false);
+    expect(isProblem(withUserData({ found: true, bytes: 0 }))).toBe(false);
+    expect(isProblem(withUserData(undefined))).toBe(false);
+  });
+
+  it("names the field for a missing Secret, a missing key user data over the limit and a Secret it may not read, and looks again (Secrets are not watched)", () => {
+    const cases: Array<[Catalog["userData"], string, RegExp]> = [
+      [{ found: false }, "UserDataNotFound", /^spec\.userData\.secretName: Secret "init" not found in this namespace$/],
+      [{ found: false, forbidden: true }, "UserDataUnreadable", /^spec\.userData\.secretName: the manager may not check Secrets in this namespace \(tenant namespaces grant it; elsewhere bind ClusterRole cellcloud-user-data-reader/],
+      [{ found: true, bytes: undefined }, "UserDataKeyNotFound", /^spec\.userData\.key: Secret "init" has no key "userdata"$/],
+      [{ found: true, bytes: 1_048_576 }, "UserDataTooLarge", /^spec\.userData: Secret "init" key "userdata" holds 1048576 bytes; user data is at most 65536$/],
+    ];
+    for (const [facts, reason, message] of cases) {
+      const r = withUserData(facts);
+      expect(r, reason).toMatchObject({ reason, stalled: false, recheckMs: USER_DATA_RECHECK_MS });
+      expect((r as { message: string }).message).toMatch(message);
+      expect(userDataProblem(ud, facts)).toEqual(r);
     }
   });
 });

@@ -1,9 +1,10 @@
 // An ECS Instance's pure logic: what it resolves to (size, architecture, disk) from the catalog, and
 // the launcher Pod that runs it. No client; instance-plan.ts decides what to do with them.
 import type * as k8s from "@kubernetes/client-node";
-import { InstanceRef, launcher, launcherName, type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type InstanceObj, type InstanceSpec, type KeyPairStatus } from "../api/compute.ts";
+import { InstanceRef, launcher, launcherName, USER_DATA_MAX_BYTES, type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type InstanceObj, type InstanceSpec, type KeyPairStatus } from "../api/compute.ts";
 import { nodeLabels, schedulerName, schedulingAnnotations as scheduling } from "../api/platform.ts";
 import { claimName, type VolumeSpec, type VolumeStatus } from "../api/storage.ts";
+import { USER_DATA_READER_ROLE } from "../api/tenancy.ts";
 import type { Pod } from "../runtime/core.ts";
 import { controllerRef } from "../runtime/objects.ts";
 
@@ -34,6 +35,35 @@ export interface Catalog {
   keyPair(name: string): { status?: KeyPairStatus } | undefined;
   deploymentSet(name: string): DeploymentSetSpec | undefined;
   volume(name: string): { metadata?: { deletionTimestamp?: string }; spec: VolumeSpec; status?: VolumeStatus } | undefined;
+  /** The user data Secret as seen before boot; absent when it was not looked at (running, or no right to read it). */
+  userData?: UserDataFacts;
+}
+
+/**
+ * A user data Secret, looked up only before boot: missing, not readable by the manager (outside
+ * tenant namespaces nothing grants it), or the size of its key (undefined: no such key).
+ */
+export type UserDataFacts = { found: false; forbidden?: boolean } | { found: true; bytes: number | undefined };
+
+/** How often an instance waiting for its user data Secret looks again (Secrets are not watched). */
+export const USER_DATA_RECHECK_MS = 10_000;
+
+/** What is wrong with the user data an instance would boot with, if anything. */
+export function userDataProblem(ref: NonNullable<InstanceSpec["userData"]>, facts: UserDataFacts | undefined): Problem | undefined {
+  if (!facts) return undefined;
+  const field = "spec.userData";
+  if (!facts.found && facts.forbidden) {
+    return {
+      reason: "UserDataUnreadable", stalled: false, recheckMs: USER_DATA_RECHECK_MS,
+      message: `${field}.secretName: the manager may not check Secrets in this namespace (tenant namespaces grant it; elsewhere bind ClusterRole ${USER_DATA_READER_ROLE} to its ServiceAccount)`,
+    };
+  }
+  if (!facts.found) return { reason: "UserDataNotFound", message: `${field}.secretName: Secret "${ref.secretName}" not found in this namespace`, stalled: false, recheckMs: USER_DATA_RECHECK_MS };
+  if (facts.bytes === undefined) return { reason: "UserDataKeyNotFound", message: `${field}.key: Secret "${ref.secretName}" has no key "${ref.key}"`, stalled: false, recheckMs: USER_DATA_RECHECK_MS };
+  if (facts.bytes > USER_DATA_MAX_BYTES) {
+    return { reason: "UserDataTooLarge", message: `${field}: Secret "${ref.secretName}" key "${ref.key}" holds ${facts.bytes} bytes; user data is at most ${USER_DATA_MAX_BYTES}`, stalled: false, recheckMs: USER_DATA_RECHECK_MS };
+  }
+  return undefined;
 }
 
 export interface Resolved {
@@ -52,6 +82,8 @@ export interface Problem {
   reason: string;
   message: string;
   stalled: boolean;
+  /** Look again after this long: what is missing is not watched. */
+  recheckMs?: number;
 }
 
 export function resolve(spec: InstanceSpec, catalog: Catalog, instanceName = ""): Resolved | Problem {
@@ -85,6 +117,8 @@ export function resolve(spec: InstanceSpec, catalog: Catalog, instanceName = "")
     };
   }
   const out: Resolved = { size, arch: image.architecture, diskGiB, volumes: [] };
+  const userData = spec.userData && userDataProblem(spec.userData, catalog.userData);
+  if (userData) return userData;
   if (spec.keyPair) {
     const kp = catalog.keyPair(spec.keyPair);
     if (!kp) return { reason: "KeyPairNotFound", message: `spec.keyPair: KeyPair "${spec.keyPair}" not found in this namespace`, stalled: false };

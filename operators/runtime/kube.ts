@@ -39,6 +39,7 @@ export class ApiError extends ReasonedError {
 
 export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.code === 404;
 export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.code === 409;
+export const isForbidden = (e: unknown): boolean => e instanceof ApiError && e.code === 403;
 export const isAlreadyExists = (e: unknown): boolean => e instanceof ApiError && e.code === 409 && e.reason === "AlreadyExists";
 export const isGone = (e: unknown): boolean => e instanceof ApiError && e.code === 410;
 

@@ -13,6 +13,12 @@ export interface Settings {
   quotaReservationMs?: number;
   /** How often each quota ledger is rebuilt from the objects that exist. */
   quotaRecountMs?: number;
+  /**
+   * The manager's own ServiceAccount. When set, each tenant namespace binds it to
+   * `cellcloud-user-data-reader` (get Secrets there, and nowhere else), so instances' user data
+   * can be checked before boot. Unset: the manager's own rights decide where it can check.
+   */
+  serviceAccount?: { namespace: string; name: string };
 }
 
 export interface ProductContext {

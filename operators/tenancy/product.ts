@@ -16,7 +16,7 @@ export const tenancy: Product = {
   controllers: {
     tenancy: (mgr, ctx) => {
       const t = shared(mgr, ctx);
-      return [setupTenantController(mgr, t), setupQuotaController(mgr, t), setupLedgerController(mgr, t, ctx.settings.quotaRecountMs), ...setupUsageControllers(mgr, t)];
+      return [setupTenantController(mgr, t, ctx.settings.serviceAccount), setupQuotaController(mgr, t), setupLedgerController(mgr, t, ctx.settings.quotaRecountMs), ...setupUsageControllers(mgr, t)];
     },
   },
   gates: [approvalGate],

@@ -2,11 +2,12 @@
 // its RoleBindings to the built-in ClusterRoles (an ancestor's admins administer its departments
 // too), its root's QuotaLedger, and status (root, path, Ready). Everything is compared with the
 // caches first, so a tenant whose world is as it should be costs no write at all.
-import { ADOPT_ANNOTATION, DEFAULT_OBJECT_LIMITS, QuotaLedgerRef, TENANT_LABEL, TenantRef, type TenantObject } from "../api/tenancy.ts";
+import { ADOPT_ANNOTATION, DEFAULT_OBJECT_LIMITS, QuotaLedgerRef, TENANT_LABEL, TenantRef, USER_DATA_READER_ROLE, type TenantObject } from "../api/tenancy.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
 import { NamespaceRef, ResourceQuotaRef, RoleBindingRef } from "../runtime/core.ts";
 import type { Informer } from "../runtime/informer.ts";
 import type { Manager } from "../runtime/manager.ts";
+import type { Settings } from "../runtime/product.ts";
 import { applyIfChanged, createIfAbsent, deleteIfPresent } from "../runtime/objects.ts";
 import { withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf, requestKey, type KubeObject } from "../runtime/types.ts";
@@ -14,15 +15,23 @@ import { ledgerObject } from "./ledger-store.ts";
 import { ancestorsAndSelf } from "./ledger.ts";
 import { ownedBy, type Tenancy } from "./shared.ts";
 
-/** The built-in roles a Tenant's subjects are bound to, in each of its namespaces. */
+/**
+ * The built-in roles bound in each of a Tenant's namespaces: its subjects', and the manager's own
+ * (reading Secrets there, to check user data before an instance boots: only in tenant namespaces).
+ */
 const tenantRoles = [
   { binding: "cellcloud-tenant-admins", role: "cellcloud-tenant-admin", subjects: "admins" },
   { binding: "cellcloud-tenant-users", role: "cellcloud-tenant-user", subjects: "users" },
   { binding: "cellcloud-tenant-viewers", role: "cellcloud-viewer", subjects: "viewers" },
+  { binding: "cellcloud-manager-user-data", role: USER_DATA_READER_ROLE, subjects: "manager" },
 ] as const;
+type TenantRole = (typeof tenantRoles)[number];
+type Subject = { kind: string; name: string; namespace?: string };
 
-function roleBinding(t: TenantObject, ns: string, r: (typeof tenantRoles)[number], chain: readonly string[], tenants: Informer<TenantObject>): KubeObject {
-  const subjects = r.subjects === "admins" ? chain.flatMap((x) => tenants.get(x)?.spec.admins ?? []) : t.spec[r.subjects] ?? [];
+function roleBinding(t: TenantObject, ns: string, r: TenantRole, chain: readonly string[], d: Deps): KubeObject {
+  const sa = d.serviceAccount;
+  const subjects: Subject[] = r.subjects === "manager" ? (sa ? [{ kind: "ServiceAccount", ...sa }] : [])
+    : r.subjects === "admins" ? chain.flatMap((x) => d.view.tenants.get(x)?.spec.admins ?? []) : t.spec[r.subjects] ?? [];
   return {
     apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding",
     metadata: { name: r.binding, namespace: ns, labels: { [TENANT_LABEL]: t.metadata.name }, ownerReferences: ownedBy(t) },
@@ -32,7 +41,9 @@ function roleBinding(t: TenantObject, ns: string, r: (typeof tenantRoles)[number
   };
 }
 
-type Deps = { mgr: Manager; view: Tenancy["view"]; bindings: Informer; quotas: Informer };
+type Deps = { mgr: Manager; view: Tenancy["view"]; bindings: Informer; quotas: Informer; serviceAccount?: Settings["serviceAccount"] };
+/** The roles bound in tenant namespaces with this manager: its own only when it knows its ServiceAccount. */
+const rolesOf = (d: Deps) => tenantRoles.filter((r) => r.subjects !== "manager" || d.serviceAccount);
 
 export const OBJECT_QUOTA = "cellcloud-object-counts";
 
@@ -91,7 +102,7 @@ async function reconcile(d: Deps, t: TenantObject): Promise<void> {
     const conflict = await ensureNamespace(d, ns, t.metadata.name);
     if (conflict) conflicts.push(conflict);
     else {
-      for (const r of tenantRoles) await applyIfChanged(mgr.client, RoleBindingRef, roleBinding(t, ns, r, chain, view.tenants), bindings.get(`${ns}/${r.binding}`), mgr.fieldManager);
+      for (const r of rolesOf(d)) await applyIfChanged(mgr.client, RoleBindingRef, roleBinding(t, ns, r, chain, d), bindings.get(`${ns}/${r.binding}`), mgr.fieldManager);
       await applyIfChanged(mgr.client, ResourceQuotaRef, objectQuota(t, ns), d.quotas.get(`${ns}/${OBJECT_QUOTA}`), mgr.fieldManager);
     }
   }
@@ -103,8 +114,8 @@ async function reconcile(d: Deps, t: TenantObject): Promise<void> {
   await writeStatus(mgr.client, TenantRef, t, { ...withCondition(t, ready, mgr.clock), ...fields, namespaces: count });
 }
 
-export function setupTenantController(mgr: Manager, { view }: Tenancy): unknown {
-  const d: Deps = { mgr, view, bindings: mgr.informer(RoleBindingRef, TENANT_LABEL), quotas: mgr.informer(ResourceQuotaRef, TENANT_LABEL) };
+export function setupTenantController(mgr: Manager, { view }: Tenancy, serviceAccount?: Settings["serviceAccount"]): unknown {
+  const d: Deps = { mgr, view, bindings: mgr.informer(RoleBindingRef, TENANT_LABEL), quotas: mgr.informer(ResourceQuotaRef, TENANT_LABEL), serviceAccount };
   const descendants = (name: string) => {
     const tree = view.tree();
     return view.tenants.list().filter((t) => ancestorsAndSelf(tree, t.metadata.name).includes(name)).map(keyOf);
