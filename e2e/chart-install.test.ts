@@ -20,21 +20,28 @@ describe("helm chart", () => {
   it("installs every object into the local control plane and uninstalls them, keeping the CRDs", () => {
     const release = uniqueName("cc");
     const kc = ["--kubeconfig", inject("kubeconfig"), "--namespace", ns.name];
-    const rendered = helm("template", release, chart, "--kube-version", "1.34.2", "--namespace", ns.name, "--set", "kwok.enabled=true");
-    const expected = parseAllDocuments(rendered).map((d) => d.toJSON() as { kind: string; metadata: { name: string } })
-      .filter(Boolean).map((o) => `${o.kind}/${o.metadata.name}`);
+    // hack/up made the public image namespace already: the chart binds its reader role there only
+    const values = ["--set", "kwok.enabled=true", "--set", "publicImages.createNamespace=false"];
+    const rendered = helm("template", release, chart, "--kube-version", "1.34.2", "--namespace", ns.name, ...values);
+    const docs = parseAllDocuments(rendered).map((d) => d.toJSON() as { kind: string; metadata: { name: string; namespace?: string } }).filter(Boolean);
+    const expected = docs.map((o) => `${o.kind}/${o.metadata.name}`);
+    const where = (kind: string, name: string) => {
+      if (kind.startsWith("Cluster")) return [];
+      return ["-n", docs.find((o) => o.kind === kind && o.metadata.name === name)?.metadata.namespace ?? ns.name];
+    };
     expect(expected.length).toBeGreaterThan(12);
 
     // hack/up applies the tenants' built-in roles to the local plane; here the chart must own them
-    const tenantRoles = `${chart}/files/tenant-roles.yaml`;
-    kubectl(["delete", "-f", tenantRoles, "--ignore-not-found"]);
-    onTestFinished(() => { kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=cellcloud-hack", "-f", tenantRoles]); });
-    helm("install", release, chart, ...kc, "--set", "kwok.enabled=true");
+    for (const file of ["tenant-roles.yaml", "public-images.yaml"]) {
+      const path = `${chart}/files/${file}`;
+      kubectl(["delete", "-f", path, "--ignore-not-found"]);
+      onTestFinished(() => { kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=cellcloud-hack", "-f", path]); });
+    }
+    helm("install", release, chart, ...kc, ...values);
     const manifest = helm("get", "manifest", release, ...kc);
     for (const id of expected) {
       const [kind, name] = id.split("/") as [string, string];
-      const clusterScoped = kind.startsWith("Cluster");
-      expect(kubectl(["get", kind.toLowerCase(), name, ...(clusterScoped ? [] : ["-n", ns.name]), "-o", "name"])).toContain(name);
+      expect(kubectl(["get", kind.toLowerCase(), name, ...where(kind, name), "-o", "name"])).toContain(name);
       expect(manifest).toContain(`name: ${name}`);
     }
     expect(helm("status", release, ...kc)).toContain("STATUS: deployed");
@@ -42,7 +49,7 @@ describe("helm chart", () => {
     helm("uninstall", release, ...kc, "--wait");
     for (const id of expected) {
       const [kind, name] = id.split("/") as [string, string];
-      const out = kubectl(["get", kind.toLowerCase(), name, ...(kind.startsWith("Cluster") ? [] : ["-n", ns.name]), "--ignore-not-found", "-o", "name"]);
+      const out = kubectl(["get", kind.toLowerCase(), name, ...where(kind, name), "--ignore-not-found", "-o", "name"]);
       expect(out.trim(), `${id} removed`).toBe("");
     }
     expect(kubectl(["get", "crd", "widgets.demo.cellcloud.io", "-o", "name"])).toContain("widgets.demo.cellcloud.io");

@@ -35,9 +35,7 @@ describe("ECS catalog", () => {
     expect(await refusal(create(FlavorRef, { ...flavor, vcpus: 300 }))).toMatch(/spec\.vcpus.*256/);
     expect(await refusal(create(FlavorRef, { ...flavor, memory: "600Gi" }))).toMatch(/memory must not exceed 512Gi/);
     expect(await refusal(create(FlavorRef, { ...flavor, architectures: ["riscv64"] }))).toMatch(/spec\.architectures\[0\].*Unsupported value/);
-    expect(await refusal(create(ImageRef, image({ source: { url: "https://example.com/a.img", volume: { namespace: "a", name: "b" } } })))).toMatch(/spec\.source must set exactly one of url or volume/);
-    expect(await refusal(create(ImageRef, image({ visibility: "Private" })))).toMatch(/spec\.owner is required for a Private or Shared image/);
-    expect(await refusal(create(ImageRef, image({ sharedWith: ["t1"] })))).toMatch(/spec\.sharedWith is only allowed when spec\.visibility is Shared/);
+    expect(await refusal(create(ImageRef, image({ source: { url: "https://example.com/a.img", volume: { name: "b" } } })))).toMatch(/spec\.source must set exactly one of url or volume/);
     expect(await refusal(create(KeyPairRef, { publicKey: "-----BEGIN RSA PRIVATE KEY-----" }))).toMatch(/spec\.publicKey/);
     expect(await refusal(create(DeploymentSetRef, { domain: "datacenter" }))).toMatch(/spec\.domain.*Unsupported value/);
   });
@@ -55,6 +53,7 @@ describe("ECS catalog", () => {
       return ready(got)?.status === "True" && got.status?.observedGeneration === got.metadata.generation && got;
     }, { what: `${refs[i]!.kind} Ready` })));
     expect(ready(done[0]!)?.message).toBe("4 vCPU, 8Gi (general) on amd64, arm64");
+    expect(ready(done[1]!)?.message).toBe("ubuntu 22.04 (amd64), private, from https://example.com/u.img");
     expect(ready(done[2]!)?.message).toBe("members spread over racks, at most 1 per rack");
     expect(done[3]!.status?.fingerprint).toBe("SHA256:Bs7DDHxAOM34xC4zCkZMMKV3IJCZPXrB4ki+jOKFVF4");
     // The key is immutable: a new key is a new KeyPair.
@@ -70,6 +69,7 @@ describe("ECS catalog", () => {
 
   it("is explained by kubectl", () => {
     expect(kubectl(["explain", "flavors.spec.vcpus"])).toMatch(/Virtual CPUs, 1 to 256/);
-    expect(kubectl(["explain", "images.spec.visibility"])).toMatch(/Public: every tenant may use it/);
+    expect(kubectl(["explain", "images.spec.sharedWith"])).toMatch(/Other tenants that may boot from this image/);
+    expect(kubectl(["explain", "instances.spec.image"])).toMatch(/NAMESPACE\/NAME names an image shared by another tenant/);
   });
 });

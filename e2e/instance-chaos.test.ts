@@ -50,7 +50,7 @@ afterAll(async () => {
   await platformIn(kc).cells.delete(`${base}-cell`).catch(() => undefined);
   await storageIn(kc, ns.name).deleteType(`${base}-ssd`).catch(() => undefined);
   const client = new KubeClient(kc);
-  for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+  for (const [ref, name, ns] of cat?.all ?? []) await client.delete(ref, name, ns).catch(() => undefined);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -42,7 +42,7 @@ afterAll(async () => {
   await eventually(async () => (await p.nodePools.list()).every((np) => !Object.values(pools).includes(np.metadata.name)), { what: "pools gone", timeoutMs: 60_000 }).catch(() => undefined);
   await p.cells.delete(cell).catch(() => undefined);
   const client = new KubeClient(kc);
-  for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+  for (const [ref, name, ns] of cat?.all ?? []) await client.delete(ref, name, ns).catch(() => undefined);
   await m?.mgr.stop();
 });
 
@@ -133,14 +133,14 @@ describe("ECS instances", () => {
     await ecs().patch(vm, { powerState: "Running" });
     i = await eventually(async () => { const x = await ecs().settled(vm); return x && x.status?.vcpus === 2 && x; }, { what: "running at 2 vCPU after the offline resize" });
 
-    // Rebuild with another image: a new launcher booted from it (same architecture here).
+    // Rebuild with another image, the tenant's own (in the instance's namespace, found there by name):
+    // a new launcher booted from it (same architecture here).
     const otherImage = `${base}-ubuntu-24`;
     const client = new KubeClient(kc);
     await client.create(ImageRef, {
-      apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Image", metadata: { name: otherImage },
+      apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Image", metadata: { name: otherImage, namespace: ns.name },
       spec: { os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "amd64", source: { url: "https://images.example.com/ubuntu-24.img" } },
     });
-    cat.all.push([ImageRef, otherImage]);
     await ecs().patch(vm, { image: otherImage });
     await eventually(async () => { const x = await ecs().settled(vm); return x && (await ecs().launchers(vm))[0]?.metadata?.annotations?.["compute.cellcloud.io/image"] === otherImage && x; }, { what: "rebuilt" });
     expect((await ecs().events(vm, "Rebuilding")).length).toBe(1);

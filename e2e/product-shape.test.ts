@@ -51,7 +51,7 @@ afterAll(async () => {
   await p.storagePools.delete(sp).catch(() => undefined);
   await p.cells.delete(cell).catch(() => undefined);
   await evs().deleteType(ssd).catch(() => undefined);
-  for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+  for (const [ref, name, ns] of cat?.all ?? []) await client.delete(ref, name, ns).catch(() => undefined);
   await core.deleteNamespace({ name: tntNs }).catch(() => undefined);
   await m?.mgr.stop();
 });

@@ -90,7 +90,7 @@ describe.skipIf(!clientCA)("security: the admission webhook and quota", () => {
       await new Promise((r) => setTimeout(r, 1000));
     }
     for (const ns of namespaces) await client.delete(NamespaceRef, ns).catch(() => undefined);
-    for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+    for (const [ref, name, ns] of cat?.all ?? []) await client.delete(ref, name, ns).catch(() => undefined);
     await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
     await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
     manager?.child.kill("SIGKILL");

@@ -79,7 +79,7 @@ afterAll(async () => {
   await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
   await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
   await client.delete(SecretRef, "cellcloud-webhook-cert", system.name).catch(() => undefined);
-  for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+  for (const [ref, name, ns] of cat?.all ?? []) await client.delete(ref, name, ns).catch(() => undefined);
   delete process.env.CELLCLOUD_QUOTA_RESERVATION_MS;
   delete process.env.CELLCLOUD_QUOTA_RECOUNT_MS;
 });

@@ -9,7 +9,7 @@ import type { KubeObject } from "../operators/runtime/types.ts";
 import { createCatalog } from "./support/compute.ts";
 import { binDir } from "./support/plane.ts";
 import { eventually, kubeConfig, kubectlAsync, refusal, uniqueName, useNamespace } from "./support/kube.ts";
-import { ImageRef, InstanceRef } from "../operators/api/compute.ts";
+import { ImageRef, InstanceRef, PUBLIC_IMAGE_NAMESPACE } from "../operators/api/compute.ts";
 import { VolumeRef } from "../operators/api/storage.ts";
 import { NamespaceRef, RoleBindingRef } from "../operators/runtime/core.ts";
 import {
@@ -42,7 +42,7 @@ afterAll(async () => {
     await new Promise((r) => setTimeout(r, 1000));
   }
   for (const ns of namespaces) await t.client.delete(NamespaceRef, ns).catch(() => undefined);
-  for (const [ref, name] of catalog?.all ?? []) await t.client.delete(ref, name).catch(() => undefined);
+  for (const [ref, name, ns] of catalog?.all ?? []) await t.client.delete(ref, name, ns).catch(() => undefined);
   await t.stop();
 });
 
@@ -235,19 +235,34 @@ describe("isolation", () => {
     expect(await create(`${b}-viewer`, nsB, "viewer-vm")).toMatch(/refused: .*forbidden/s);
     expect(await as(`${a}-user`, ["get", "flavors", catalog.flavor, "-o", "name"])).toContain(catalog.flavor);
 
+    // A tenant's own image lives in its namespace: the tenant's user makes it, nobody else reads it.
     const image = `${base}-private`;
-    await t.client.create(ImageRef, {
-      apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Image", metadata: { name: image, labels: LABEL },
-      spec: { os: { type: "linux", distribution: "rhel", version: "9" }, architecture: "amd64", visibility: "Private", owner: a, source: { url: "https://images.example.com/rhel.img" } },
+    const imageManifest = JSON.stringify({
+      apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Image", metadata: { name: image, namespace: nsA, labels: LABEL },
+      spec: { os: { type: "linux", distribution: "rhel", version: "9" }, architecture: "amd64", source: { url: "https://images.example.com/rhel.img" } },
     });
-    catalog.all.push([ImageRef, image]);
-    await eventually(() => t.m.mgr.informer<KubeObject & { spec: { visibility?: string } }>(ImageRef).get(image), { what: "image in the webhook's cache" });
+    expect(await new Promise<string>((resolve) => {
+      const child = execFile(`${binDir}/kubectl`, ["--kubeconfig", inject("kubeconfig"), "--as", `${a}-user`, "create", "-f", "-"], { encoding: "utf8" },
+        (err, stdout, stderr) => resolve(err ? `refused: ${stderr}` : stdout));
+      child.stdin?.end(imageManifest);
+    })).toContain("created");
+    await eventually(() => t.m.mgr.informer(ImageRef).get(`${nsA}/${image}`), { what: "image in the webhook's cache" });
+    expect(await as(`${a}-user`, ["get", "images", "-n", nsA, "-o", "name"])).toContain(image);
+    // another tenant can neither list nor get it (its URL and owner stay private), nor list every namespace's images
+    expect(await as(`${b}-user`, ["get", "images", "-n", nsA])).toMatch(/refused: .*forbidden/s);
+    expect(await as(`${b}-user`, ["get", "image", image, "-n", nsA])).toMatch(/refused: .*forbidden/s);
+    expect(await as(`${b}-viewer`, ["get", "images", "-A"])).toMatch(/refused: .*forbidden/s);
+    // ...while the public catalog is open to every signed-in user
+    expect(await as(`${b}-user`, ["get", "images", "-n", PUBLIC_IMAGE_NAMESPACE, "-o", "name"])).toContain(catalog.x86);
     expect(await create(`${a}-user`, nsA, "private-ok", image)).toContain("created");
-    expect(await create(`${b}-user`, nsB, "private-no", image))
-      .toContain(`spec.image: Image "${image}" is Private to tenant "${a}" and not shared with tenant "${b}"`);
-    await t.client.patch(ImageRef, image, undefined, { spec: { visibility: "Shared", sharedWith: [b] } }, "merge");
-    await eventually(() => t.m.mgr.informer<KubeObject & { spec: { visibility?: string } }>(ImageRef).get(image)?.spec.visibility === "Shared", { what: "shared image in the webhook's cache" });
-    expect(await create(`${b}-user`, nsB, "shared-ok", image)).toContain("created");
+    // naming it by namespace does not help another tenant, and does not tell it whether the image exists
+    const notShared = (ref: string) => `spec.image: Image "${ref}" not found, or not shared with tenant "${b}"`;
+    expect(await create(`${b}-user`, nsB, "private-no", `${nsA}/${image}`)).toContain(notShared(`${nsA}/${image}`));
+    expect(await create(`${b}-user`, nsB, "private-no", `${nsA}/no-such-image`)).toContain(notShared(`${nsA}/no-such-image`));
+    expect(await create(`${b}-user`, nsB, "private-no", image)).toContain(`spec.image: Image "${image}" not found in namespace ${nsB} or the public catalog`);
+    await t.client.patch(ImageRef, image, nsA, { spec: { sharedWith: [b] } }, "merge");
+    await eventually(() => t.m.mgr.informer<KubeObject & { spec: { sharedWith?: string[] } }>(ImageRef).get(`${nsA}/${image}`)?.spec.sharedWith?.includes(b), { what: "shared image in the webhook's cache" });
+    expect(await create(`${b}-user`, nsB, "shared-ok", `${nsA}/${image}`)).toContain("created");
   });
 
   it("lets only an admin approve an order of a tenant in Approval mode", async () => {

@@ -53,7 +53,7 @@ afterAll(async () => {
   for (const name of Object.values(sp)) await p.storagePools.delete(name).catch(() => undefined);
   for (const name of [cell, `${cell}2`]) await p.cells.delete(name).catch(() => undefined);
   for (const name of Object.values(types)) await evs().deleteType(name).catch(() => undefined);
-  for (const [ref, name] of cat?.all ?? []) await client.delete(ref, name).catch(() => undefined);
+  for (const [ref, name, ns] of cat?.all ?? []) await client.delete(ref, name, ns).catch(() => undefined);
   await m?.mgr.stop();
 });
 

@@ -24,7 +24,7 @@ import { MUTATE_PATH } from "../../operators/tenancy/webhook.ts";
 import { pool } from "../scheduler/client.ts";
 import { machine } from "../scheduler/proc.ts";
 import { percentile } from "../scheduler/throughput.ts";
-import { FlavorRef, ImageRef, InstanceRef } from "../../operators/api/compute.ts";
+import { FlavorRef, ImageRef, InstanceRef, PUBLIC_IMAGE_NAMESPACE } from "../../operators/api/compute.ts";
 import { NamespaceRef } from "../../operators/runtime/core.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
 
   const ensure = (ref: typeof FlavorRef, obj: KubeObject) => client.create(ref, obj).catch((e: { code?: number }) => { if (e.code !== 409) throw e; });
   await ensure(FlavorRef, { apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Flavor", metadata: { name: "bench-2c4g" }, spec: { vcpus: 2, memory: "4Gi", family: "general", architectures: ["amd64"] } });
-  await ensure(ImageRef, { apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Image", metadata: { name: "bench-linux" }, spec: { os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "amd64", source: { url: "https://images.example.com/u.img" } } });
+  await ensure(ImageRef, { apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Image", metadata: { name: "bench-linux", namespace: PUBLIC_IMAGE_NAMESPACE }, spec: { os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "amd64", source: { url: "https://images.example.com/u.img" } } });
   await ensure(NamespaceRef, { apiVersion: "v1", kind: "Namespace", metadata: { name: PLAIN_NS } });
   await ensure(TenantRef, { apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Tenant", metadata: { name: TENANT }, spec: { namespaces: [TENANT_NS] } });
   for (let i = 0; view.tenantOf(TENANT_NS) !== TENANT || !view.synced(); i++) {

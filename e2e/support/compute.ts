@@ -5,7 +5,7 @@ import { launcher } from "../../operators/api/compute.ts";
 import { ApiError, KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
 import type { Condition } from "./platform.ts";
-import { FlavorRef, ImageRef, InstanceRef } from "../../operators/api/compute.ts";
+import { FlavorRef, ImageRef, InstanceRef, PUBLIC_IMAGE_NAMESPACE } from "../../operators/api/compute.ts";
 
 export interface InstanceView extends KubeObject {
   spec: Record<string, unknown>;
@@ -50,8 +50,11 @@ export function instancesIn(kc: k8s.KubeConfig, core: k8s.CoreV1Api, namespace: 
   return api;
 }
 
-/** A Flavor and an Image of each architecture, as a catalog for one suite (cluster-scoped: named by `base`). */
-export async function createCatalog(kc: k8s.KubeConfig, base: string, labels: Record<string, string> = {}): Promise<{ flavor: string; bigFlavor: string; fixedFlavor: string; x86: string; arm: string; all: Array<[typeof FlavorRef, string]> }> {
+/** What a suite made, to delete: a kind, a name and (for namespaced kinds) a namespace. */
+export type Made = [typeof FlavorRef, string, string?];
+
+/** A Flavor and an Image of each architecture (in the public catalog), as a catalog for one suite (named by `base`). */
+export async function createCatalog(kc: k8s.KubeConfig, base: string, labels: Record<string, string> = {}): Promise<{ flavor: string; bigFlavor: string; fixedFlavor: string; x86: string; arm: string; all: Made[] }> {
   const client = new KubeClient(kc);
   const flavor = `${base}-g1`;
   const bigFlavor = `${base}-g2`;
@@ -60,19 +63,19 @@ export async function createCatalog(kc: k8s.KubeConfig, base: string, labels: Re
   const arm = `${base}-euler`;
   const flavorSpec = (vcpus: number, memory: string, onlineResize: boolean, architectures = ["amd64", "arm64"]) => ({ vcpus, memory, family: "general", architectures, onlineResize });
   const imageSpec = (arch: string, distribution: string) => ({ os: { type: "linux", distribution, version: "22.04" }, architecture: arch, minDiskGiB: 20, source: { url: `https://images.example.com/${distribution}-${arch}.img` } });
-  const objs: Array<[typeof FlavorRef, string, Record<string, unknown>]> = [
-    [FlavorRef, flavor, flavorSpec(2, "4Gi", true)],
-    [FlavorRef, bigFlavor, flavorSpec(4, "8Gi", true)],
-    [FlavorRef, fixedFlavor, flavorSpec(8, "16Gi", false, ["amd64"])],
-    [ImageRef, x86, imageSpec("amd64", "ubuntu")],
-    [ImageRef, arm, imageSpec("arm64", "openeuler")],
+  const objs: Array<[typeof FlavorRef, string, string | undefined, Record<string, unknown>]> = [
+    [FlavorRef, flavor, undefined, flavorSpec(2, "4Gi", true)],
+    [FlavorRef, bigFlavor, undefined, flavorSpec(4, "8Gi", true)],
+    [FlavorRef, fixedFlavor, undefined, flavorSpec(8, "16Gi", false, ["amd64"])],
+    [ImageRef, x86, PUBLIC_IMAGE_NAMESPACE, imageSpec("amd64", "ubuntu")],
+    [ImageRef, arm, PUBLIC_IMAGE_NAMESPACE, imageSpec("arm64", "openeuler")],
   ];
-  for (const [ref, name, spec] of objs) {
+  for (const [ref, name, namespace, spec] of objs) {
     try {
-      await client.create(ref, { apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind, metadata: { name, labels }, spec });
+      await client.create(ref, { apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind, metadata: { name, ...(namespace ? { namespace } : {}), labels }, spec });
     } catch (e) {
       if (!(e instanceof ApiError && e.code === 409)) throw e;
     }
   }
-  return { flavor, bigFlavor, fixedFlavor, x86, arm, all: objs.map(([ref, name]) => [ref, name]) };
+  return { flavor, bigFlavor, fixedFlavor, x86, arm, all: objs.map(([ref, name, namespace]) => [ref, name, namespace]) };
 }

@@ -228,7 +228,7 @@ async function instanceSmoke(kc: KubeConfig, namespace: string, base: string, zo
   for (const s of await evs.snapshots()) await evs.deleteSnapshot(s.metadata.name);
   await evs.deleteType(vt);
   const client = new KubeClient(kc);
-  for (const [ref, name] of cat.all) await client.delete(ref, name);
+  for (const [ref, name, ns] of cat.all) await client.delete(ref, name, ns);
 }
 
 const smokeKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBCv2o//hoglfeaB8uulpobDLmoPPYqgGaVA63agx92X smoke@cellcloud";
@@ -239,7 +239,7 @@ async function computeCatalogSmoke(kc: KubeConfig, namespace: string, base: stri
   const labels = { [SMOKE_LABEL]: namespace };
   const objects: Array<[ResourceRef, KubeObject & { spec: Record<string, unknown> }]> = [
     [FlavorRef, { metadata: { name: `${base}-flv`, labels }, spec: { vcpus: 2, memory: "4Gi", family: "general", architectures: ["amd64"] } }],
-    [ImageRef, { metadata: { name: `${base}-img`, labels }, spec: { os: { type: "linux", distribution: "ubuntu", version: "22.04" }, architecture: "amd64", source: { url: "https://images.example.com/ubuntu.img" } } }],
+    [ImageRef, { metadata: { name: `${base}-img`, namespace, labels }, spec: { os: { type: "linux", distribution: "ubuntu", version: "22.04" }, architecture: "amd64", source: { url: "https://images.example.com/ubuntu.img" } } }],
     [KeyPairRef, { metadata: { name: `${base}-kp`, namespace, labels }, spec: { publicKey: smokeKey } }],
     [DeploymentSetRef, { metadata: { name: `${base}-ds`, namespace, labels }, spec: { domain: "rack" } }],
   ];
@@ -317,7 +317,7 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   await eventuallyGone(() => client.get(VolumeRef, "v", nsNew), "Volume deleted", timeoutMs);
   await client.delete(QuotaRef, name);
   await client.delete(TenantRef, name);
-  for (const [ref, n] of cat.all) await client.delete(ref, n);
+  for (const [ref, n, ns] of cat.all) await client.delete(ref, n, ns);
 }
 
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
@@ -357,7 +357,7 @@ export async function cleanSmoke(namespace: string): Promise<void> {
   await kc.makeApiClient(SchedulingV1Api).deleteCollectionPriorityClass({ labelSelector: selector }).catch(() => undefined);
   for (const ref of [FlavorRef, ImageRef]) {
     for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) {
-      await client.delete(ref, o.metadata.name).catch(() => undefined);
+      await client.delete(ref, o.metadata.name, o.metadata.namespace).catch(() => undefined);
     }
   }
   // tenancy: the webhook goes first (its manager is gone, and it fails closed), then what it guarded

@@ -35,6 +35,8 @@ const chartValues = z.object({
   health: z.object({ port }).strict(),
   webhook: z.object({ enabled: z.boolean(), port }).strict().describe("The tenancy admission webhook."),
   demo: z.object({ enabled: z.boolean() }).strict().describe("The runtime's demonstration Widget controller and its RBAC."),
+  publicImages: z.object({ createNamespace: z.boolean() }).strict()
+    .describe("The public image catalog (namespace cellcloud-images, readable by every signed-in user): whether the chart creates the namespace (kept on uninstall)."),
   managerScope: z.object({ enabled: z.boolean() }).strict().describe("A ValidatingAdmissionPolicy limiting the manager's ServiceAccount to CellCloud's pods, PVs and tenant namespaces."),
   networkPolicy: z.object({
     enabled: z.boolean(),

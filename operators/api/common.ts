@@ -46,6 +46,18 @@ export const count = (what: string) => z.int().min(0).optional().describe(what);
 /** The name of another object (a DNS subdomain, as metadata.name is). */
 export const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);
 
+/**
+ * The public image catalog's namespace: every signed-in user may read the Images here (the chart's
+ * cellcloud-image-reader binding) and every tenant may boot from them. Tenants' own images live in
+ * their namespaces, where only the tenant's RBAC reads them.
+ */
+export const PUBLIC_IMAGE_NAMESPACE = "cellcloud-images";
+
+/** An image reference: NAME (the referrer's namespace, then the public catalog) or NAMESPACE/NAME. */
+export const imageRef = (what: string) =>
+  z.string().min(1).max(317).regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+    .describe(`${what} NAME looks in the object's own namespace, then in the public catalog (namespace ${PUBLIC_IMAGE_NAMESPACE}); NAMESPACE/NAME names an image shared by another tenant.`);
+
 /** spec.deletionPolicy, on every kind with a realization (as Crossplane's managed resources). */
 // Optional in TypeScript (objects built in code need not name it), defaulted by the apiserver.
 export const deletionPolicy = (realization: string) =>

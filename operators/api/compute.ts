@@ -1,14 +1,48 @@
-// compute.cellcloud.io: the ECS catalog an Instance is built from. Flavors (sizes) and Images (boot
-// disks) are cluster-wide; KeyPairs and DeploymentSets (spread groups) belong to a tenant's namespace.
+// compute.cellcloud.io: the ECS catalog an Instance is built from. Flavors (sizes) are cluster-wide;
+// Images live in a namespace: the public catalog's (readable by every signed-in user) or a tenant's
+// own (readable only under the tenant's RBAC); KeyPairs and DeploymentSets belong to a tenant's namespace.
 import { z } from "zod";
 import { createHash } from "node:crypto";
-import { count, deletionPolicy, immutable, ipv4, labelValue, nameAtMost, nameIsDNSLabel, observed, refName } from "./common.ts";
+import { count, deletionPolicy, imageRef, immutable, ipv4, labelValue, nameAtMost, nameIsDNSLabel, observed, PUBLIC_IMAGE_NAMESPACE, refName } from "./common.ts";
+
+export { PUBLIC_IMAGE_NAMESPACE };
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 import { architectures } from "./platform.ts";
+import type { PricingContext } from "./tenancy.ts";
 
 const GROUP = "compute.cellcloud.io";
 const VERSION = "v1alpha1";
+
+/**
+ * The informer keys ("namespace/name") an image reference may resolve to, in the order they are
+ * looked at: a NAMESPACE/NAME exactly; a bare NAME in the referrer's namespace, then in the public catalog.
+ */
+export function imageKeys(ref: string, namespace: string): string[] {
+  if (ref.includes("/")) return [ref];
+  return namespace === PUBLIC_IMAGE_NAMESPACE ? [`${namespace}/${ref}`] : [`${namespace}/${ref}`, `${PUBLIC_IMAGE_NAMESPACE}/${ref}`];
+}
+
+/**
+ * The image an object in `ctx.namespace` refers to by `ref`, if its tenant may use it; else why not,
+ * naming `field`. Another tenant's image that is not shared reads as not found: a tenant learns
+ * nothing of what others hold.
+ */
+export function usableImage(field: string, ref: string, ctx: PricingContext, get: (key: string) => ImageSpec | undefined): ImageSpec | string {
+  const found = resolveImage(ref, ctx.namespace, get);
+  if (found && ctx.visible({ namespace: found.key.slice(0, found.key.indexOf("/")), sharedWith: found.image.sharedWith })) return found.image;
+  const where = ref.includes("/") ? "" : ` in namespace ${ctx.namespace} or the public catalog (${PUBLIC_IMAGE_NAMESPACE})`;
+  return `${field}: Image "${ref}" not found${where}, or not shared with tenant "${ctx.tenant}"`;
+}
+
+/** The first of `imageKeys` that `get` finds, with its key. */
+export function resolveImage<T>(ref: string, namespace: string, get: (key: string) => T | undefined): { key: string; image: T } | undefined {
+  for (const key of imageKeys(ref, namespace)) {
+    const image = get(key);
+    if (image !== undefined) return { key, image };
+  }
+  return undefined;
+}
 
 /** The seed's largest instance: 256 vCPU and 512 GiB. */
 const MAX_VCPUS = 256;
@@ -81,24 +115,18 @@ const imageSpec = z
       .describe("The operating system on the image."),
     architecture: z.enum(architectures).describe("CPU architecture the image boots on. Immutable.").meta(immutable("spec.architecture")),
     minDiskGiB: z.int().min(1).max(2048).default(20).describe("Smallest system disk, in GiB, the image fits on."),
-    visibility: z
-      .enum(["Public", "Private", "Shared"])
-      .default("Public")
-      .describe("Public: every tenant may use it. Private: only its owner. Shared: its owner and the tenants in sharedWith."),
-    owner: z.string().max(63).optional().describe("Tenant that owns a Private or Shared image."),
     sharedWith: z
       .array(z.string().max(63).describe("A tenant's name."))
       .max(256)
       .optional()
-      .describe("Tenants a Shared image is shared with.")
+      .describe(`Other tenants that may boot from this image (their departments too). An image in the public image namespace (${PUBLIC_IMAGE_NAMESPACE}) is usable by every tenant; one in a tenant's namespace only by that tenant's tree and these.`)
       .meta({ "x-kubernetes-list-type": "set" }),
     source: z
       .object({
         url: z.string().max(2048).regex(/^https?:\/\/\S+$/).optional().describe("Where the image file (qcow2, raw or ISO) is downloaded from."),
         volume: z
           .object({
-            namespace: z.string().max(63).describe("Namespace of the Volume."),
-            name: z.string().max(253).describe("Name of the Volume."),
+            name: z.string().max(253).describe("Name of a Volume in the image's own namespace."),
           })
           .optional()
           .describe("A Volume the image is captured from."),
@@ -110,8 +138,6 @@ const imageSpec = z
 
 const imageValidations: CelValidation[] = [
   { rule: "has(self.source.url) != has(self.source.volume)", message: "spec.source must set exactly one of url or volume", fieldPath: ".source" },
-  { rule: "self.visibility == 'Public' || has(self.owner)", message: "spec.owner is required for a Private or Shared image", fieldPath: ".owner" },
-  { rule: "!has(self.sharedWith) || self.visibility == 'Shared'", message: "spec.sharedWith is only allowed when spec.visibility is Shared", fieldPath: ".sharedWith" },
 ];
 
 export const Image = defineKind({
@@ -120,15 +146,15 @@ export const Image = defineKind({
   kind: "Image",
   plural: "images",
   shortNames: ["img"],
-  scope: "Cluster",
-  description: "Image is a bootable disk image for ECS Instances: operating system, architecture, minimum disk and who may use it.",
+  scope: "Namespaced",
+  description: `Image is a bootable disk image for ECS Instances: operating system, architecture, minimum disk and who may use it. Images in the ${PUBLIC_IMAGE_NAMESPACE} namespace are the public catalog; an image in a tenant's namespace is that tenant's own (private, or shared with the tenants in spec.sharedWith).`,
   spec: imageSpec,
   status: z.object({ ...observed }).describe("Observed state of the image."),
   printerColumns: [
     { name: "OS", type: "string", jsonPath: ".spec.os.distribution" },
     { name: "Version", type: "string", jsonPath: ".spec.os.version" },
     { name: "Arch", type: "string", jsonPath: ".spec.architecture" },
-    { name: "Visibility", type: "string", jsonPath: ".spec.visibility" },
+    { name: "Shared-With", type: "string", jsonPath: ".spec.sharedWith", priority: 1 },
     { name: "Min-Disk", type: "integer", jsonPath: ".spec.minDiskGiB", priority: 1 },
   ],
   validations: imageValidations,
@@ -237,7 +263,7 @@ const instanceSpec = z
       })
       .optional()
       .describe(`A custom size instead of a flavor: vCPUs in steps of ${CUSTOM_VCPU_STEP} and memory in steps of ${CUSTOM_MEMORY_STEP_GI}Gi. Custom sizes may grow while Running.`),
-    image: refName("Name of the Image the system disk is built from. Changing it rebuilds the instance: the system disk is re-imaged and the instance reboots."),
+    image: imageRef("The Image the system disk is built from. Changing it rebuilds the instance: the system disk is re-imaged and the instance reboots."),
     zone: labelValue("Availability zone to run in (a Cell's zone). Empty: any zone.").optional(),
     cell: labelValue("Cell to run in. Empty: any cell (of the zone, if one is given).").optional(),
     powerState: z

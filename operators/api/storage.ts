@@ -3,7 +3,7 @@
 // PersistentVolume + PersistentVolumeClaim that launcher pods mount; a VolumeSnapshot captures a
 // Volume and can be restored into a new one.
 import { z } from "zod";
-import { count, deletionPolicy, immutable, labelValue, nameAtMost, observed, refName } from "./common.ts";
+import { count, deletionPolicy, imageRef, immutable, labelValue, nameAtMost, observed, refName } from "./common.ts";
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 
@@ -77,7 +77,7 @@ const volumeSpec = z
       .object({
         snapshot: refName("A VolumeSnapshot in this namespace to restore.").optional(),
         volume: refName("A Volume in this namespace to clone.").optional(),
-        image: refName("An Image whose contents the volume starts with.").optional(),
+        image: imageRef("An Image whose contents the volume starts with.").optional(),
       })
       .optional()
       .describe("What the volume starts with: at most one of snapshot, volume (clone) or image. Empty: a blank disk. Immutable.")

@@ -267,11 +267,11 @@ export interface Charge {
 
 export type Priced = { charge: Charge } | { denied: string };
 
-/** An image's visibility fields, as tenancy judges them. */
+/** Where an image lives and whom it is shared with, as tenancy judges who may use it. */
 export interface Visibility {
-  visibility: "Public" | "Private" | "Shared";
-  owner?: string;
-  sharedWith?: string[];
+  /** The image's namespace: the public catalog's, or a tenant's (the owner). */
+  namespace: string;
+  sharedWith?: readonly string[];
 }
 
 /** What tenancy tells a product pricing one object. */
@@ -282,7 +282,7 @@ export interface PricingContext {
   customSizes: boolean;
   /** The HA priorities the tenant (and every ancestor) allows. */
   priorities: readonly string[];
-  /** Whether the tenant may use something of this visibility (an Image). */
+  /** Whether the tenant may use an Image: public, its own tree's, or shared with it. */
   visible(v: Visibility): boolean;
 }
 

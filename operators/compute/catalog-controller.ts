@@ -11,7 +11,7 @@ type With<S> = KubeObject & { spec: S };
 export function setupCatalogControllers(mgr: Manager): unknown[] {
   return [
     statusController<With<FlavorSpec>>(mgr, "flavor", FlavorRef, (o) => flavorStatus(o.spec)),
-    statusController<With<ImageSpec>>(mgr, "image", ImageRef, (o) => imageStatus(o.spec)),
+    statusController<With<ImageSpec>>(mgr, "image", ImageRef, (o) => imageStatus(o.spec, o.metadata.namespace)),
     statusController<With<KeyPairSpec>>(mgr, "keypair", KeyPairRef, (o) => keyPairStatus(o.spec)),
     statusController<With<DeploymentSetSpec>>(mgr, "deploymentset", DeploymentSetRef, (o) => deploymentSetStatus(o.spec)),
   ];

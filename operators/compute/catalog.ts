@@ -1,18 +1,19 @@
 // What the ECS catalog kinds report about themselves. Pure: each takes the object's spec.
 import { createHash } from "node:crypto";
-import type { DeploymentSetSpec, FlavorSpec, ImageSpec, KeyPairSpec } from "../api/compute.ts";
+import { PUBLIC_IMAGE_NAMESPACE, type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type KeyPairSpec } from "../api/compute.ts";
 import type { ComputedStatus } from "../runtime/status-controller.ts";
 
 export function flavorStatus(spec: FlavorSpec): ComputedStatus {
   return { ready: { status: "True", reason: "Available", message: `${spec.vcpus} vCPU, ${spec.memory} (${spec.family}) on ${spec.architectures.join(", ")}` } };
 }
 
-export function imageStatus(spec: ImageSpec): ComputedStatus {
-  const from = spec.source.url ? spec.source.url : `volume ${spec.source.volume?.namespace}/${spec.source.volume?.name}`;
+export function imageStatus(spec: ImageSpec, namespace: string | undefined): ComputedStatus {
+  const from = spec.source.url ? spec.source.url : `volume ${spec.source.volume?.name}`;
+  const who = namespace === PUBLIC_IMAGE_NAMESPACE ? "public" : spec.sharedWith?.length ? `shared with ${spec.sharedWith.join(", ")}` : "private";
   return {
     ready: {
       status: "True", reason: "Available",
-      message: `${spec.os.distribution} ${spec.os.version} (${spec.architecture}), ${spec.visibility.toLowerCase()}, from ${from}`,
+      message: `${spec.os.distribution} ${spec.os.version} (${spec.architecture}), ${who}, from ${from}`,
     },
   };
 }

@@ -4,7 +4,7 @@
 // step is safe to repeat after a crash.
 import { Gauge } from "prom-client";
 import {
-  DeploymentSetRef, FlavorRef, ImageRef, INSTANCE_FINALIZER, InstanceRef, KeyPairRef, instancePowerStates, launcher, launcherName,
+  DeploymentSetRef, FlavorRef, imageKeys, ImageRef, INSTANCE_FINALIZER, resolveImage, InstanceRef, KeyPairRef, instancePowerStates, launcher, launcherName,
   type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type InstanceObj, type KeyPairStatus,
 } from "../api/compute.ts";
 import { nodeLabels } from "../api/platform.ts";
@@ -35,7 +35,8 @@ const idx = {
 const nsKey = (o: KubeObject, name: string | undefined): string[] => (name ? [`${o.metadata.namespace}/${name}`] : []);
 const podInstance = (p: KubeObject) => nsKey(p, p.metadata.labels?.[launcher.instanceLabel]);
 const byFlavor = (i: InstanceObj) => (i.spec.flavor ? [i.spec.flavor] : []);
-const byImage = (i: InstanceObj) => [i.spec.image];
+// every key the reference may resolve to: creating the image in the instance's namespace re-resolves it
+const byImage = (i: InstanceObj) => imageKeys(i.spec.image, i.metadata.namespace ?? "");
 const byKeyPair = (i: InstanceObj) => nsKey(i, i.spec.keyPair);
 const byDeploymentSet = (i: InstanceObj) => nsKey(i, i.spec.deploymentSet);
 const byVolume = (i: InstanceObj) => (i.spec.dataVolumes ?? []).flatMap((d) => nsKey(i, d.volume));
@@ -49,7 +50,7 @@ function catalogOf(mgr: Manager): (ns: string | undefined) => Catalog {
   const volumes = mgr.informer<VolumeObj>(VolumeRef);
   return (ns) => ({
     flavor: (n) => flavors.get(n)?.spec,
-    image: (n) => images.get(n)?.spec,
+    image: (ref) => resolveImage(ref, ns ?? "", (k) => images.get(k)?.spec)?.image,
     keyPair: (n) => keyPairs.get(`${ns}/${n}`),
     deploymentSet: (n) => deploymentSets.get(`${ns}/${n}`)?.spec,
     volume: (n) => volumes.get(`${ns}/${n}`),
@@ -120,7 +121,7 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
   return mgr.controller("instance").for(InstanceRef)
     .watches(PodRef, podInstance)
     .watches(FlavorRef, referrers(idx.flavor, (f) => f.metadata.name))
-    .watches(ImageRef, referrers(idx.image, (i) => i.metadata.name))
+    .watches(ImageRef, referrers(idx.image, keyOf))
     .watches(KeyPairRef, referrers(idx.keyPair, keyOf))
     .watches(DeploymentSetRef, referrers(idx.deploymentSet, keyOf))
     .watches(VolumeRef, referrers(idx.volume, keyOf))

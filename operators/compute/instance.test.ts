@@ -8,8 +8,8 @@ const flavors: Record<string, FlavorSpec> = {
   "m1.2xlarge": { vcpus: 8, memory: "64Gi", architectures: ["amd64"], family: "memory", onlineResize: false },
 };
 const images: Record<string, ImageSpec> = {
-  ubuntu: { os: { type: "linux", distribution: "ubuntu", version: "22.04" }, architecture: "amd64", minDiskGiB: 20, visibility: "Public", source: { url: "https://x/y.img" } },
-  euler: { os: { type: "linux", distribution: "openEuler", version: "22.03" }, architecture: "arm64", minDiskGiB: 40, visibility: "Public", source: { url: "https://x/z.img" } },
+  ubuntu: { os: { type: "linux", distribution: "ubuntu", version: "22.04" }, architecture: "amd64", minDiskGiB: 20, source: { url: "https://x/y.img" } },
+  euler: { os: { type: "linux", distribution: "openEuler", version: "22.03" }, architecture: "arm64", minDiskGiB: 40, source: { url: "https://x/z.img" } },
 };
 const vol = (zone: string, attached: string[], multiAttach = false) => ({
   spec: { size: "10Gi", type: "ssd", zone, multiAttach }, status: { attachments: attached.map((instance) => ({ instance })) },

@@ -31,7 +31,8 @@ export interface Size {
 
 export interface Catalog {
   flavor(name: string): FlavorSpec | undefined;
-  image(name: string): ImageSpec | undefined;
+  /** An Image by the instance's reference (NAME or NAMESPACE/NAME, resolved as imageKeys says). */
+  image(ref: string): ImageSpec | undefined;
   keyPair(name: string): { status?: KeyPairStatus } | undefined;
   deploymentSet(name: string): DeploymentSetSpec | undefined;
   volume(name: string): { metadata?: { deletionTimestamp?: string }; spec: VolumeSpec; status?: VolumeStatus } | undefined;
@@ -100,7 +101,7 @@ export function resolve(spec: InstanceSpec, catalog: Catalog, instanceName = "")
     return { reason: "InvalidSpec", message: "spec must set exactly one of flavor or resources", stalled: true };
   }
   const image = catalog.image(spec.image);
-  if (!image) return { reason: "ImageNotFound", message: `spec.image: Image "${spec.image}" not found`, stalled: false };
+  if (!image) return { reason: "ImageNotFound", message: `spec.image: Image "${spec.image}" not found (a NAME is looked up in this namespace, then in the public catalog)`, stalled: false };
   if (archs && !archs.includes(image.architecture)) {
     return {
       reason: "ArchitectureMismatch",

@@ -5,9 +5,10 @@ import { instanceCharge, type PricingLookup } from "./pricing.ts";
 
 const GiB = 1024 ** 3;
 const image = (over: Partial<ImageSpec> = {}): ImageSpec => ({
-  os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "arm64", minDiskGiB: 20, visibility: "Public", source: { url: "https://x/y.img" }, ...over,
+  os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "arm64", minDiskGiB: 20, source: { url: "https://x/y.img" }, ...over,
 });
-const images: Record<string, ImageSpec> = { pub: image(), mine: image({ visibility: "Private", owner: "rnd" }) };
+// keyed as the informer keys them: the public catalog, and rnd's namespace
+const images: Record<string, ImageSpec> = { "cellcloud-images/pub": image(), "rnd-ns/mine": image() };
 const lookup: PricingLookup = {
   flavor: (n) => (n === "g2" ? ({ vcpus: 4, memory: "8Gi", architectures: ["amd64", "arm64"], family: "general", onlineResize: true } satisfies FlavorSpec) : undefined),
   image: (n) => images[n],
@@ -15,7 +16,7 @@ const lookup: PricingLookup = {
 };
 /** Tenancy's side, as the webhook builds it: "other" may not use custom sizes nor rnd's private image. */
 const ctx = (tenant: string): PricingContext => ({
-  tenant, namespace: "ns", customSizes: tenant !== "other", visible: (v) => v.visibility === "Public" || tenant !== "other", priorities: ["Low", "Normal"],
+  tenant, namespace: "ns", customSizes: tenant !== "other", visible: (v) => v.namespace === "cellcloud-images" || tenant !== "other", priorities: ["Low", "Normal"],
 });
 const spec = (over: Partial<InstanceSpec>): InstanceSpec => ({ image: "pub", powerState: "Running", terminationGracePeriodSeconds: 30, systemDisk: {}, priority: "Normal", ...over }) as InstanceSpec;
 
@@ -31,11 +32,15 @@ describe("instance pricing", () => {
 
   it("refuses what it cannot price or the tenant may not use, naming the field", () => {
     expect(instanceCharge(spec({ flavor: "nope" }), ctx("ml"), lookup)).toEqual({ denied: 'spec.flavor: Flavor "nope" not found' });
-    expect(instanceCharge(spec({ flavor: "g2", image: "gone" }), ctx("ml"), lookup)).toEqual({ denied: 'spec.image: Image "gone" not found' });
+    expect(instanceCharge(spec({ flavor: "g2", image: "gone" }), ctx("ml"), lookup)).toEqual({ denied: 'spec.image: Image "gone" not found in namespace ns or the public catalog (cellcloud-images), or not shared with tenant "ml"' });
     expect(instanceCharge(spec({ resources: { vcpus: 2, memory: "4Gi" } }), ctx("other"), lookup))
       .toEqual({ denied: 'spec.resources: tenant "other" may not use custom sizes; choose a spec.flavor' });
-    expect(instanceCharge(spec({ flavor: "g2", image: "mine" }), ctx("other"), lookup))
-      .toEqual({ denied: 'spec.image: Image "mine" is Private to tenant "rnd" and not shared with tenant "other"' });
+    // another tenant's image reads exactly as a missing one: no owner, no hint that it exists
+    expect(instanceCharge(spec({ flavor: "g2", image: "rnd-ns/mine" }), ctx("other"), lookup))
+      .toEqual({ denied: 'spec.image: Image "rnd-ns/mine" not found, or not shared with tenant "other"' });
+    expect(instanceCharge(spec({ flavor: "g2", image: "rnd-ns/gone" }), ctx("other"), lookup))
+      .toEqual({ denied: 'spec.image: Image "rnd-ns/gone" not found, or not shared with tenant "other"' });
+    expect(instanceCharge(spec({ flavor: "g2", image: "rnd-ns/mine" }), ctx("ml"), lookup)).toHaveProperty("charge");
     expect(instanceCharge(spec({}), ctx("ml"), lookup)).toEqual({ denied: "spec must set exactly one of flavor or resources" });
     expect(instanceCharge(spec({ flavor: "g2", priority: "High" }), ctx("ml"), lookup))
       .toMatchObject({ denied: expect.stringMatching(/^spec.priority: tenant "ml" may use Low, Normal, not High/) });

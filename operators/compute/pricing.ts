@@ -2,7 +2,7 @@
 // in its zone and on its image's architecture. Tenancy calls it through the ChargedKind compute
 // registers (product.ts), so the rules that need the catalog live with the catalog: the flavor and
 // image must exist, the image must be visible to the tenant, a custom size must be allowed.
-import type { FlavorSpec, ImageSpec, InstanceSpec } from "../api/compute.ts";
+import { usableImage, type FlavorSpec, type ImageSpec, type InstanceSpec } from "../api/compute.ts";
 import { bytes } from "../api/quantity.ts";
 import type { Priced, PricingContext } from "../api/tenancy.ts";
 
@@ -10,17 +10,10 @@ const GiB = 1024 ** 3;
 
 export interface PricingLookup {
   flavor(name: string): FlavorSpec | undefined;
-  image(name: string): ImageSpec | undefined;
+  /** An Image by its informer key, "namespace/name". */
+  image(key: string): ImageSpec | undefined;
   /** The zone of a Volume in the instance's namespace. */
   volumeZone(name: string): string | undefined;
-}
-
-/** The image, if the tenant may use it; else why not, naming `field`. */
-function visibleImage(field: string, name: string, ctx: PricingContext, lookup: Pick<PricingLookup, "image">): ImageSpec | string {
-  const image = lookup.image(name);
-  if (!image) return `${field}: Image "${name}" not found`;
-  if (!ctx.visible(image)) return `${field}: Image "${name}" is ${image.visibility} to tenant "${image.owner}" and not shared with tenant "${ctx.tenant}"`;
-  return image;
 }
 
 export function instanceCharge(spec: InstanceSpec, ctx: PricingContext, lookup: PricingLookup): Priced {
@@ -42,7 +35,7 @@ export function instanceCharge(spec: InstanceSpec, ctx: PricingContext, lookup: 
   if (!ctx.priorities.includes(priority)) {
     return { denied: `spec.priority: tenant "${ctx.tenant}" may use ${ctx.priorities.join(", ") || "no priority"}, not ${priority} (a platform admin allows more in the Tenant's spec.allowedPriorities)` };
   }
-  const image = visibleImage("spec.image", spec.image, ctx, lookup);
+  const image = usableImage("spec.image", spec.image, ctx, lookup.image);
   if (typeof image === "string") return { denied: image };
   const diskGiB = spec.systemDisk?.sizeGiB ?? image.minDiskGiB;
   const first = spec.dataVolumes?.[0];

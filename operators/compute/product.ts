@@ -23,7 +23,7 @@ export const compute: Product = {
       finalizer: INSTANCE_FINALIZER,
       price: (obj, ctx) => instanceCharge((obj as InstanceObj).spec, ctx, {
         flavor: (n) => flavors.get(n)?.spec,
-        image: (n) => images.get(n)?.spec,
+        image: (key) => images.get(key)?.spec,
         volumeZone: (n) => volumes.get(`${ctx.namespace}/${n}`)?.spec.zone,
       }),
     }];

@@ -27,7 +27,7 @@ export const storage: Product = {
     const images = mgr.informer<KubeObject & { spec: ImageSpec }>(ImageRef);
     const volumes = mgr.informer<VolumeObj>(VolumeRef);
     return [
-      { ref: VolumeRef, finalizer: VOLUME_FINALIZER, price: (o, ctx) => volumeCharge((o as VolumeObj).spec, ctx, (n) => images.get(n)?.spec) },
+      { ref: VolumeRef, finalizer: VOLUME_FINALIZER, price: (o, ctx) => volumeCharge((o as VolumeObj).spec, ctx, (key) => images.get(key)?.spec) },
       { ref: VolumeSnapshotRef, price: (o, ctx) => snapshotCharge((o as VolumeSnapshotObj).spec, ctx, (n) => volumes.get(`${ctx.namespace}/${n}`)?.spec.zone) },
     ];
   },

@@ -2,7 +2,7 @@
 // claim and who mounts it from caches, plan with volume-plan.ts, let the runtime carry it out.
 // Pools are never over-provisioned: a reservation is recorded in status before the PV exists or
 // grows, and this controller counts its own reservations its cache does not show yet.
-import { ImageRef, InstanceRef, launcher, type ImageSpec, type InstanceObj } from "../api/compute.ts";
+import { ImageRef, InstanceRef, launcher, resolveImage, type ImageSpec, type InstanceObj } from "../api/compute.ts";
 import { CellRef, StoragePoolRef, storagePoolAllocatable, type CellObj, type StoragePoolObj } from "../api/platform.ts";
 import { bytes } from "../api/quantity.ts";
 import {
@@ -84,7 +84,7 @@ export function setupVolumeController(mgr: Manager, ctx: ProductContext): Contro
       const source = sourceProblem(v, {
         snapshot: (n) => c.snapshots.get(`${ns}/${n}`),
         volume: (n) => c.volumes.get(`${ns}/${n}`),
-        imageMinDiskGiB: (n) => images.get(n)?.spec.minDiskGiB,
+        imageMinDiskGiB: (ref) => resolveImage(ref, ns ?? "", (k) => images.get(k)?.spec)?.image.minDiskGiB,
       });
       return {
         ...(type ? { type } : {}), attached: attached(v), pools: pools.views(), ...(source ? { source } : {}),

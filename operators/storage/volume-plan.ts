@@ -163,7 +163,8 @@ export function finalizeVolume(v: VolumeObj, o: VolumeObservation, policy: Delet
 export interface SourceLookup {
   snapshot(name: string): { status?: { size?: string } } | undefined;
   volume(name: string): { spec: { zone: string }; status?: { capacity?: string } } | undefined;
-  imageMinDiskGiB(name: string): number | undefined;
+  /** The minimum disk of the Image a reference (NAME or NAMESPACE/NAME) resolves to. */
+  imageMinDiskGiB(ref: string): number | undefined;
 }
 
 /** Why the volume's source cannot be used (yet), if it cannot: checked before it is first provisioned. */
@@ -183,7 +184,7 @@ export function sourceProblem(v: VolumeObj, lookup: SourceLookup): Problem | und
   }
   if (s?.image) {
     const min = lookup.imageMinDiskGiB(s.image);
-    if (min === undefined) return { reason: "ImageNotFound", message: `spec.source.image: Image "${s.image}" not found`, stalled: false };
+    if (min === undefined) return { reason: "ImageNotFound", message: `spec.source.image: Image "${s.image}" not found (a NAME is looked up in this namespace, then in the public catalog)`, stalled: false };
     if (need < min * GiB) return { reason: "SizeTooSmall", message: `spec.size: ${v.spec.size} is smaller than Image "${s.image}" needs (${min}Gi)`, stalled: true };
   }
   return undefined;

@@ -1,24 +1,20 @@
 import { describe, expect, it } from "vitest";
-import type { ImageSpec } from "../api/compute.ts";
 import { decodeCharge, decodeLedger, encodeCharge, encodeLedger, imageVisible, ledgerPatch, quotaLimit, sameCharge, zoneRequired } from "./charges.ts";
 import { commit, emptyLedger, quotaUsage, type Ledger, type Tree } from "./ledger.ts";
 
 const GiB = 1024 ** 3;
 const tree: Tree = new Map([["acme", undefined], ["rnd", "acme"], ["ml", "rnd"], ["other", undefined]]);
-const image = (over: Partial<ImageSpec> = {}): ImageSpec => ({
-  os: { type: "linux", distribution: "ubuntu", version: "24.04" }, architecture: "arm64", minDiskGiB: 20, visibility: "Public", source: { url: "https://x/y.img" }, ...over,
-});
-const images: Record<string, ImageSpec> = { pub: image(), mine: image({ visibility: "Private", owner: "rnd" }), shared: image({ visibility: "Shared", owner: "other", sharedWith: ["rnd"] }) };
-const lookup = () => ({ image: (n: string) => images[n] });
-
 describe("image visibility and zones", () => {
   it("shows a private image to its owner's departments, a shared one to the tenants it names and theirs", () => {
-    const l = lookup();
-    expect(imageVisible(l.image("mine")!, "ml", tree)).toBe(true);
-    expect(imageVisible(l.image("mine")!, "acme", tree)).toBe(false); // a parent does not see a department's private image
-    expect(imageVisible(l.image("shared")!, "ml", tree)).toBe(true);
-    expect(imageVisible(l.image("shared")!, "acme", tree)).toBe(false);
-    expect(imageVisible(l.image("pub")!, "other", tree)).toBe(true);
+    const mine = { public: false, owner: "rnd" };
+    const shared = { public: false, owner: "other", sharedWith: ["rnd"] };
+    expect(imageVisible(mine, "ml", tree)).toBe(true);
+    expect(imageVisible(mine, "acme", tree)).toBe(false); // a parent does not see a department's private image
+    expect(imageVisible(mine, "other", tree)).toBe(false);
+    expect(imageVisible(shared, "ml", tree)).toBe(true);
+    expect(imageVisible(shared, "acme", tree)).toBe(false);
+    expect(imageVisible({ public: true }, "other", tree)).toBe(true);
+    expect(imageVisible({ public: false }, "acme", tree)).toBe(false); // outside any tenant and not public: nobody's
   });
 
   it("needs a zone when a per-zone quota of the tenant or an ancestor applies", () => {

@@ -1,16 +1,24 @@
 // Charges as tenancy judges and stores them (pure): who may use an image (visibility over the tenant
 // tree), that a per-zone quota needs the zone, and the stored forms of charges, quotas and the
 // ledger. What an object costs is its product's to say (the ChargedKind it registers).
-import type { QuotaSpec, Visibility } from "../api/tenancy.ts";
+import type { QuotaSpec } from "../api/tenancy.ts";
 import { bytes, cpuMillis, formatBytes } from "../api/quantity.ts";
 import { ancestorsAndSelf, cellKey, dimensions, emptyLedger, parseCellKey, type Amounts, type Charge, type Dimension, type Ledger, type Pending, type QuotaLimit, type Tree } from "./ledger.ts";
 
-/** Whether `tenant` may use something of this visibility: Public to all; Private to its owner's tree; Shared also to the sharedWith tenants' trees. */
-export function imageVisible(image: Visibility, tenant: string, tree: Tree): boolean {
-  if (image.visibility === "Public") return true;
+/** Who may use an image: every tenant when it is in the public catalog; else its owner's tree and the sharedWith tenants' trees. */
+export interface ImageAccess {
+  public: boolean;
+  /** The tenant of the image's namespace, if it belongs to one. */
+  owner?: string;
+  sharedWith?: readonly string[];
+}
+
+/** Whether `tenant` may use an image (a parent does not see a department's image; a department sees its ancestors'). */
+export function imageVisible(image: ImageAccess, tenant: string, tree: Tree): boolean {
+  if (image.public) return true;
   const chain = ancestorsAndSelf(tree, tenant);
   if (image.owner && chain.includes(image.owner)) return true;
-  return image.visibility === "Shared" && (image.sharedWith ?? []).some((t) => chain.includes(t));
+  return (image.sharedWith ?? []).some((t) => chain.includes(t));
 }
 
 /** A per-zone quota can only count what names its zone: an object without one is refused. */

@@ -8,6 +8,7 @@ import {
   CHARGE_ANNOTATION, QuotaLedgerRef, QuotaRef, TENANT_LABEL, TenantRef,
   type Charge, type ChargedKind, type PricingContext, type QuotaObject, type TenantObject,
 } from "../api/tenancy.ts";
+import { PUBLIC_IMAGE_NAMESPACE } from "../api/common.ts";
 import { decodeCharge, encodeCharge, imageVisible, quotaLimit } from "./charges.ts";
 import type { LedgerObject } from "./ledger-store.ts";
 import { ancestorsAndSelf, type Pending, type QuotaLimit, type Tree } from "./ledger.ts";
@@ -93,7 +94,7 @@ export class TenancyView {
       tenant, namespace,
       customSizes: chain.every((x) => this.tenants.get(x)?.spec.customSizes !== false),
       priorities: ["Low", "Normal", "High"].filter((p) => chain.every((x) => (this.tenants.get(x)?.spec.allowedPriorities ?? ["Low", "Normal"]).includes(p as never))),
-      visible: (v) => imageVisible(v, tenant, tree),
+      visible: (v) => imageVisible({ public: v.namespace === PUBLIC_IMAGE_NAMESPACE, owner: this.tenantOf(v.namespace), sharedWith: v.sharedWith }, tenant, tree),
     };
   }
 }
