@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CHARGE_ANNOTATION } from "../operators/api/tenancy.ts";
+import { ADOPT_ANNOTATION, CHARGE_ANNOTATION } from "../operators/api/tenancy.ts";
 import { InstanceRef } from "../operators/api/compute.ts";
 import { NamespaceRef, SecretRef } from "../operators/runtime/core.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
@@ -74,7 +74,8 @@ describe.skipIf(!clientCA)("security: the admission webhook and quota", () => {
     cat = await createCatalog(kubeConfig(), base);
     manager = spawnManager({
       leaseId: base, metricsPort, healthPort, controllers: "tenancy,compute-catalog,instance",
-      extraArgs: ["--leader-elect=false", ...smokeWebhookArgs(webhookPort, system.name)],
+      // a quick recount: a namespace moved between tenants is recounted for both within seconds
+      extraArgs: ["--leader-elect=false", "--quota-recount=2", ...smokeWebhookArgs(webhookPort, system.name)],
     });
     await eventually(async () => (await fetch(`${manager.healthUrl}/readyz`)).status === 200, { what: "manager ready (webhook listening)", timeoutMs: 60_000 });
   });
@@ -207,6 +208,30 @@ describe.skipIf(!clientCA)("security: the admission webhook and quota", () => {
     const r = await eventually(async () => { const x = await refusal(client.create(InstanceRef, instance("vm", ns, { flavor: cat.flavor, image: cat.x86 }))); return !x.includes("retry") && x; }, { what: "a decision" });
     expect(r).toContain(`labelled for tenant "${base}-nobody", which does not exist`);
   });
+
+  it("charges a namespace handed to another tenant to that tenant: its objects leave the old tenant's usage and join the new one's", async () => {
+    const [a, b] = [`${base}-mva`, `${base}-mvb`];
+    const moved = `${a}-ns2`;
+    namespaces.push(moved);
+    await makeTenant(a, { namespaces: [`${a}-ns`, moved] });
+    await makeTenant(b);
+    for (const t of [a, b]) await client.create(QuotaRef, quota(t, { tenant: t, hard: { cpu: 64 } }, LABEL));
+    expect(await create(instance("vm", moved, { flavor: cat.bigFlavor, image: cat.x86 }))).toBe("accepted");
+    await quotaUsed(client, a, { cpu: "4", instances: "1" });
+    // a's admin gives the namespace up; a cluster admin hands it to b, which claims it
+    await client.patch(TenantRef, a, undefined, { spec: { namespaces: [`${a}-ns`] } }, "merge");
+    await eventually(async () => (await client.get(NamespaceRef, moved)).metadata.labels?.["cellcloud.io/tenant"] === undefined, { what: `${moved} released` });
+    await client.patch(NamespaceRef, moved, undefined, { metadata: { annotations: { [ADOPT_ANNOTATION]: b } } }, "merge");
+    await client.patch(TenantRef, b, undefined, { spec: { namespaces: [`${b}-ns`, moved] } }, "merge");
+    await eventually(async () => (await client.get(NamespaceRef, moved)).metadata.labels?.["cellcloud.io/tenant"] === b, { what: `${moved} labelled for ${b}` });
+    // the recount (every 2 s here) moves what the instance holds: it is never free, nor charged twice
+    await quotaUsed(client, b, { cpu: "4", instances: "1" });
+    await quotaUsed(client, a, { cpu: "0", instances: "0" });
+    // what is created there now is b's at once
+    expect(await create(instance("vm2", moved, { flavor: cat.flavor, image: cat.x86 }))).toBe("accepted");
+    await quotaUsed(client, b, { cpu: "6", instances: "2" });
+    await quotaUsed(client, a, { cpu: "0", instances: "0" });
+  }, 150_000);
 
   it("caps the objects quota does not price: Secrets per tenant namespace", async () => {
     const ns = await makeTenant(`${base}-oc`, { objectLimits: { secrets: 2 } });

@@ -52,10 +52,12 @@ export class TenancyView {
   /** A pending change stands while its object exists and shows it (its charge annotation is the change's `to`). */
   readonly alive = (uid: string, p: Pending): boolean => this.byUid(uid)?.metadata.annotations?.[CHARGE_ANNOTATION] === encodeCharge(p.to);
 
-  /** What an object holds: its charge annotation, else its price now. */
+  /** What an object holds: its charge annotation (for its namespace's tenant now), else its price now. */
   chargeOf(kind: ChargedKind, obj: KubeObject, ctx: PricingContext): Charge | undefined {
     const annotated = decodeCharge(obj.metadata.annotations?.[CHARGE_ANNOTATION]);
-    if (annotated) return annotated;
+    // A namespace handed to another tenant takes its objects along: what they hold now counts for
+    // the namespace's current tenant (the old tenant's recount drops them, the new one's adds them).
+    if (annotated) return annotated.tenant === ctx.tenant || !ctx.tenant ? annotated : { ...annotated, tenant: ctx.tenant };
     try {
       const priced = kind.price(obj, ctx);
       return "charge" in priced ? priced.charge : undefined;
