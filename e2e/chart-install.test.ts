@@ -54,4 +54,14 @@ describe("helm chart", () => {
     }
     expect(kubectl(["get", "crd", "widgets.demo.cellcloud.io", "-o", "name"])).toContain("widgets.demo.cellcloud.io");
   });
+
+  it("renders the webhook's ClusterRole, which owns the webhook configurations, only while the webhook is on", () => {
+    const kinds = (...set: string[]) => parseAllDocuments(helm("template", "r", chart, "--kube-version", "1.34.2", ...set.flatMap((s) => ["--set", s])))
+      .map((d) => d.toJSON() as { kind: string; metadata: { name: string } } | null).filter((o) => o !== null).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds()).toContain("ClusterRole/r-cellcloud-webhook");
+    expect(helm("template", "r", chart, "--kube-version", "1.34.2")).toContain("--webhook-owner-clusterrole=r-cellcloud-webhook");
+    // turning the webhook off removes the owner, so the garbage collector removes the configurations
+    // (deleting the owner takes them along: e2e/security.test.ts)
+    expect(kinds("webhook.enabled=false").filter((k) => k.includes("webhook"))).toEqual([]);
+  });
 });

@@ -37,9 +37,9 @@ function renderRbac(): Doc[] {
 }
 
 const roles = () => docs.filter((d) => d.kind === "ClusterRole" || d.kind === "Role");
-/** The chart's manager ClusterRole, which owns the webhook configurations. */
+/** The chart's webhook ClusterRole, which owns the webhook configurations. */
 const serviceAccount = () => docs.find((d) => d.kind === "ServiceAccount")?.metadata.name ?? "";
-const managerRole = () => docs.find((d) => d.kind === "ClusterRole" && d.metadata.name.endsWith("-manager"))?.metadata.name ?? "";
+const webhookRole = () => docs.find((d) => d.kind === "ClusterRole" && d.metadata.name.endsWith("-webhook"))?.metadata.name ?? "";
 const apply = (objs: Doc[]) => kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=rbac-test", "-f", "-"], objs.map((o) => stringify(o)).join("---\n"));
 
 function tokenKubeconfig(token: string): string {
@@ -64,7 +64,7 @@ async function smokeAs(prefix: string, timeoutMs: number): Promise<string> {
     controllers: SMOKE_CONTROLLERS.join(","),
     extraArgs: [
       `--kubeconfig=${saKubeconfig}`, `--leader-election-namespace=${releaseNs.name}`, "--log-level=trace", ...smokeWebhookArgs(webhookPort, releaseNs.name),
-      `--webhook-owner-clusterrole=${managerRole()}`, `--service-account=${releaseNs.name}/${serviceAccount()}`,
+      `--webhook-owner-clusterrole=${webhookRole()}`, `--service-account=${releaseNs.name}/${serviceAccount()}`,
     ],
   });
   running = manager;
