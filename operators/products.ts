@@ -3,6 +3,7 @@
 // import each other; they meet here and through the API objects and contracts in api/.
 import { compute } from "./compute/product.ts";
 import { demo } from "./demo/widget-controller.ts";
+import { network } from "./network/product.ts";
 import { platform } from "./platform/product.ts";
 import type { Manager } from "./runtime/manager.ts";
 import type { Product, ProductContext, Settings } from "./runtime/product.ts";
@@ -11,7 +12,7 @@ import { storage } from "./storage/product.ts";
 import { tenancy } from "./tenancy/product.ts";
 import type { ChargedKind } from "./api/tenancy.ts";
 
-const products: readonly Product[] = [demo, platform, compute, storage, tenancy];
+const products: readonly Product[] = [demo, platform, compute, storage, network, tenancy];
 
 /** Every controller by the name --controllers uses. */
 export const controllers: Record<string, Product["controllers"][string]> = Object.assign({}, ...products.map((p) => p.controllers));

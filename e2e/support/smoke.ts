@@ -15,13 +15,14 @@ import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
 import { DeploymentSetRef, FlavorRef, ImageRef, InstanceRef, KeyPairRef } from "../../operators/api/compute.ts";
+import { VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
 import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
 import { MutatingRef, NamespaceRef, RoleBindingRef, ValidatingRef } from "../../operators/runtime/core.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "tenancy"];
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -89,6 +90,7 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
   await platformSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
   await computeCatalogSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
+  await networkSmoke(kc, namespace, `${prefix}-vpc`, timeoutMs);
   await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
   if (metricsUrl) {
     const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
@@ -252,6 +254,21 @@ async function computeCatalogSmoke(kc: KubeConfig, namespace: string, base: stri
   for (const [ref, { metadata: { name, namespace: ns } }] of objects) await client.delete(ref, name, ns);
 }
 
+/** VPC: a VNI is claimed (a VNIClaim named by it, held by the VPC) before status shows it; deleting the VPC releases it. */
+async function networkSmoke(kc: KubeConfig, namespace: string, name: string, timeoutMs: number): Promise<void> {
+  const client = new KubeClient(kc);
+  type Vpc = KubeObject & { status?: { vni?: number; conditions?: Array<{ type: string; status: string }> } };
+  await client.create(VPCRef, { apiVersion: "network.cellcloud.io/v1alpha1", kind: "VPC", metadata: { name, namespace }, spec: { cidrBlocks: ["10.20.0.0/16"], tunnelType: "vxlan" } });
+  const vpc = await eventually(async () => { const v = await client.get<Vpc>(VPCRef, name, namespace); return isReadyAtGeneration(v as never) && v; }, { timeoutMs, what: "VPC Ready" });
+  const vni = vpc.status?.vni ?? 0;
+  if (vni < 1 || vni > 4095) throw new Error(`a vxlan VPC got VNI ${vni}`);
+  const claim = await client.get<KubeObject & { spec: { holder: { uid: string } } }>(VNIClaimRef, String(vni));
+  if (claim.spec.holder.uid !== vpc.metadata.uid) throw new Error(`VNIClaim ${vni} is not held by the VPC`);
+  await client.delete(VPCRef, name, namespace);
+  await eventuallyGone(() => client.get(VNIClaimRef, String(vni)), `VNIClaim ${vni} released`, timeoutMs);
+  await eventuallyGone(() => client.get(VPCRef, name, namespace), "VPC deleted", timeoutMs);
+}
+
 /**
  * Tenancy: a Tenant claims an existing namespace (labelled) and a new one (created), with role
  * bindings; its Quota counts what the webhook admits and refuses what does not fit, naming the quota;
@@ -346,9 +363,14 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
     await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
   }
-  for (const v of (await client.list(VolumeRef, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
-    await client.patch(VolumeRef, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
-    await client.delete(VolumeRef, v.metadata.name, namespace).catch(() => undefined);
+  for (const ref of [VolumeRef, VPCRef]) {
+    for (const v of (await client.list(ref, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
+      await client.patch(ref, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
+      await client.delete(ref, v.metadata.name, namespace).catch(() => undefined);
+    }
+  }
+  for (const c of (await client.list<KubeObject & { spec: { holder: { namespace: string } } }>(VNIClaimRef).catch(() => ({ items: [] }))).items) {
+    if (c.spec.holder.namespace === namespace) await client.delete(VNIClaimRef, c.metadata.name).catch(() => undefined);
   }
   for (const ref of [VolumeTypeRef]) {
     for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) await client.delete(ref, o.metadata.name).catch(() => undefined);

@@ -1,0 +1,62 @@
+// Reconciles VPCs on the managed reconciler: observe the VNIClaims held for the VPC (by its uid) and
+// every VNI held, plan with vpc-plan.ts, let the runtime carry it out. A second controller deletes
+// claims whose holder is gone (a VPC deleted without its finalizer, or a crash between a claim and a
+// status that a later VPC of the same name will not adopt) once a grace period has passed.
+import { VNIClaimRef, VPC_FINALIZER, VPCRef, type VNIClaimObj, type VPCObj } from "../api/network.ts";
+import type { Controller } from "../runtime/controller.ts";
+import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { deleteIfPresent } from "../runtime/objects.ts";
+import type { ProductContext } from "../runtime/product.ts";
+import { requestKey } from "../runtime/types.ts";
+import { orphanClaim, vpcFinalize, vpcPlan, type VPCObservation } from "./vpc-plan.ts";
+
+const BY_HOLDER = "network.cellcloud.io/claim-holder";
+/** How long a claim whose holder is not in the cache is left alone: the holder may be too new for it. */
+export const CLAIM_GRACE_MS = 60_000;
+
+function claimCache(mgr: Manager) {
+  const claims = mgr.informer<VNIClaimObj>(VNIClaimRef);
+  claims.addIndexer(BY_HOLDER, (c) => [c.spec.holder.uid]);
+  return claims;
+}
+
+export function setupVPCController(mgr: Manager, ctx: ProductContext): Controller[] {
+  const claims = claimCache(mgr);
+  const vpcs = mgr.informer<VPCObj>(VPCRef);
+  const observe = (v: VPCObj): VPCObservation => ({
+    // oldest first, ties (timestamps have seconds) by number: every manager keeps the same one
+    held: claims.byIndex(BY_HOLDER, v.metadata.uid ?? "")
+      .map((c) => ({ vni: Number(c.metadata.name), uid: c.metadata.uid ?? "", at: c.metadata.creationTimestamp ?? "" }))
+      .sort((a, b) => a.at.localeCompare(b.at) || a.vni - b.vni)
+      .map(({ vni, uid }) => ({ vni, uid })),
+    taken: new Set(claims.list().map((c) => Number(c.metadata.name))),
+  });
+  const resource: ManagedResource<VPCObj, VPCObservation> = {
+    finalizer: VPC_FINALIZER,
+    gates: ctx.gates,
+    observe,
+    plan: (v, o) => vpcPlan(v, o, Math.random()),
+    finalize: (_v, o) => vpcFinalize(o),
+  };
+  const holderKey = (c: VNIClaimObj) => [`${c.spec.holder.namespace}/${c.spec.holder.name}`];
+  const vpc = completeManaged(mgr.controller("vpc").for(VPCRef).concurrency(4).watches(VNIClaimRef, (c) => holderKey(c as VNIClaimObj)), resource);
+
+  // Orphaned claims: the holder of that name is gone or is another object (another uid).
+  const repair = mgr.controller("vniclaim-repair").for(VNIClaimRef)
+    .watches(VPCRef, (v) => claims.byIndex(BY_HOLDER, v.metadata.uid ?? "").map((c) => c.metadata.name))
+    .complete(async (req) => {
+      const c = claims.get(requestKey(req));
+      if (!c || c.metadata.deletionTimestamp) return;
+      const h = c.spec.holder;
+      const live = vpcs.get(`${h.namespace}/${h.name}`)?.metadata.uid;
+      const created = Date.parse(c.metadata.creationTimestamp ?? "") || 0;
+      const now = mgr.clock.now();
+      if (live === h.uid) return;
+      if (!orphanClaim(h.uid, live, created, now, CLAIM_GRACE_MS)) return { requeueAfterMs: created + CLAIM_GRACE_MS - now + 1_000 };
+      await deleteIfPresent(mgr.client, VNIClaimRef, c.metadata.name, undefined, { uid: c.metadata.uid ?? "" });
+      mgr.events.record(c, "Normal", "OrphanReleased", `VNI ${c.metadata.name}: holder VPC ${h.namespace}/${h.name} (uid ${h.uid}) is gone`);
+      return;
+    });
+  return [vpc, repair];
+}
