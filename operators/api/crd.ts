@@ -35,8 +35,10 @@ export interface KindDefinition<Spec extends z.ZodType, Status extends z.ZodType
   description: string;
   spec: Spec;
   status: Status;
-  /** An "Age" column is appended, and a "Ready" column unless one is given. */
+  /** An "Age" column is appended, and a "Ready" column unless one is given or readyColumn is false. */
   printerColumns?: PrinterColumn[];
+  /** False for a kind nothing reconciles (a lock object): no "Ready" column. */
+  readyColumn?: boolean;
   scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
   /** Object-level x-kubernetes-validations on spec. */
   validations?: CelValidation[];
@@ -388,7 +390,7 @@ function printerColumns(def: KindDefinition<z.ZodType, z.ZodType>, schema: Json)
   const columns = [...(def.printerColumns ?? [])];
   for (const c of columns) assertPathExists(schema, c.jsonPath, `printer column ${c.name}`);
   const has = (c: PrinterColumn): boolean => columns.some((x) => x.name === c.name || x.jsonPath === c.jsonPath);
-  if (!has(READY_COLUMN)) columns.push(READY_COLUMN);
+  if (def.readyColumn !== false && !has(READY_COLUMN)) columns.push(READY_COLUMN);
   if (!has(AGE_COLUMN)) columns.push(AGE_COLUMN);
   return columns;
 }

@@ -124,11 +124,13 @@ export const VNIClaim = defineKind({
   description:
     "VNIClaim holds one VNI for one VPC: it is named by the VNI, so creating it is the lock (AlreadyExists: taken). The VPC's finalizer deletes it last; one whose holder is gone is deleted after a grace period.",
   spec: vniClaimSpec,
-  status: z.object({ ...observed }).describe("Observed state of the claim."),
+  status: z.object({ ...observed }).describe("Unused: a claim is a lock, whole once created."),
   printerColumns: [
     { name: "Holder-Namespace", type: "string", jsonPath: ".spec.holder.namespace" },
     { name: "Holder", type: "string", jsonPath: ".spec.holder.name" },
+    { name: "Holder-UID", type: "string", jsonPath: ".spec.holder.uid", priority: 1 },
   ],
+  readyColumn: false,
   objectValidations: [{ rule: "self.metadata.name.matches('^[1-9][0-9]{0,7}$')", message: "metadata.name must be the VNI, a number from 1 to 16777215" }],
 });
 
