@@ -43,8 +43,12 @@ export const observed = { conditions: conditionsSchema.optional(), observedGener
 /** A non-negative count in a status. */
 export const count = (what: string) => z.int().min(0).optional().describe(what);
 
+/** A DNS subdomain (as metadata.name is) and a DNS label (as a namespace's name is), unanchored. */
+const SUBDOMAIN = "[a-z0-9]([-a-z0-9.]*[a-z0-9])?";
+const LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+
 /** The name of another object (a DNS subdomain, as metadata.name is). */
-export const refName = (what: string) => z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).describe(what);
+export const refName = (what: string) => z.string().min(1).max(253).regex(new RegExp(`^${SUBDOMAIN}$`)).describe(what);
 
 /**
  * The public image catalog's namespace: every signed-in user may read the Images here (the chart's
@@ -55,7 +59,7 @@ export const PUBLIC_IMAGE_NAMESPACE = "cellcloud-images";
 
 /** An image reference: NAME (the referrer's namespace, then the public catalog) or NAMESPACE/NAME. */
 export const imageRef = (what: string) =>
-  z.string().min(1).max(317).regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+  z.string().min(1).max(317).regex(new RegExp(`^(${LABEL}/)?${SUBDOMAIN}$`))
     .describe(`${what} NAME looks in the object's own namespace, then in the public catalog (namespace ${PUBLIC_IMAGE_NAMESPACE}); NAMESPACE/NAME names an image shared by another tenant.`);
 
 /** spec.deletionPolicy, on every kind with a realization (as Crossplane's managed resources). */
@@ -66,7 +70,7 @@ export const deletionPolicy = (realization: string) =>
 
 /** metadata.name must be a DNS label (no dots): it becomes a hostname or a label value. */
 export const nameIsDNSLabel = (why: string): CelValidation => ({
-  rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", message: `metadata.name must be a DNS label (lowercase letters, digits and '-', no dots): ${why}`,
+  rule: `self.metadata.name.matches('^${LABEL}$')`, message: `metadata.name must be a DNS label (lowercase letters, digits and '-', no dots): ${why}`,
 });
 
 /** An IPv4 address, checked as an address (300.1.1.1 is refused), in CEL. */

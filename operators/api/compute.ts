@@ -4,12 +4,12 @@
 import { z } from "zod";
 import { createHash } from "node:crypto";
 import { count, deletionPolicy, imageRef, immutable, ipv4, labelValue, nameAtMost, nameIsDNSLabel, observed, PUBLIC_IMAGE_NAMESPACE, refName } from "./common.ts";
-
-export { PUBLIC_IMAGE_NAMESPACE };
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 import { architectures } from "./platform.ts";
 import type { PricingContext } from "./tenancy.ts";
+
+export { PUBLIC_IMAGE_NAMESPACE };
 
 const GROUP = "compute.cellcloud.io";
 const VERSION = "v1alpha1";

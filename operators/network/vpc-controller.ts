@@ -30,7 +30,7 @@ export function setupVPCController(mgr: Manager, ctx: ProductContext): Controlle
       .map((c) => ({ vni: Number(c.metadata.name), uid: c.metadata.uid ?? "", at: c.metadata.creationTimestamp ?? "" }))
       .sort((a, b) => a.at.localeCompare(b.at) || a.vni - b.vni)
       .map(({ vni, uid }) => ({ vni, uid })),
-    taken: new Set(claims.list().map((c) => Number(c.metadata.name))),
+    taken: { has: (vni) => claims.get(String(vni)) !== undefined, size: claims.size },
   });
   const resource: ManagedResource<VPCObj, VPCObservation> = {
     finalizer: VPC_FINALIZER,

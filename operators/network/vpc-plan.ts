@@ -10,8 +10,8 @@ import type { Action, Plan } from "../runtime/managed.ts";
 export interface VPCObservation {
   /** VNIs claimed for this VPC (by its uid), oldest first, with each claim's own uid. */
   held: ReadonlyArray<{ vni: number; uid: string }>;
-  /** Every VNI claimed by anyone. */
-  taken: ReadonlySet<number>;
+  /** Every VNI claimed by anyone (claims are named by their VNI: a cache lookup, not a scan). */
+  taken: Pick<ReadonlySet<number>, "has" | "size">;
 }
 
 /** When a wanted VNI is taken or none is free, how long until the VPC looks again. */
@@ -21,7 +21,7 @@ export const VNI_RETRY_MS = 30_000;
  * A free VNI of the tunnel type's range, scanning from a random start (`random` in [0, 1)); undefined
  * when the range is full. At most taken.size + 1 values are looked at: one of them must be free.
  */
-export function pickVNI(tunnel: TunnelType, taken: ReadonlySet<number>, random: number): number | undefined {
+export function pickVNI(tunnel: TunnelType, taken: VPCObservation["taken"], random: number): number | undefined {
   const { min, max } = VNI_RANGE[tunnel];
   const size = max - min + 1;
   const start = Math.min(size - 1, Math.floor(random * size));

@@ -73,6 +73,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.cache.get(key);
   }
 
+  /** How many objects the cache holds. */
+  get size(): number {
+    return this.cache.size;
+  }
+
   list(namespace?: string): T[] {
     const all = [...this.cache.values()];
     return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);

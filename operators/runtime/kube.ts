@@ -7,9 +7,9 @@ import { Readable } from "node:stream";
 import { fetch } from "undici";
 import { ReasonedError } from "./errors.ts";
 import { checkFence } from "./fence.ts";
+import type { KubeObject, ResourceRef } from "./types.ts";
 
 const anySignal = (a: AbortSignal | undefined, b: AbortSignal) => (a ? AbortSignal.any([a, b]) : b);
-import type { KubeObject, ResourceRef } from "./types.ts";
 
 interface Auth {
   headers: Record<string, string>;
