@@ -15,14 +15,14 @@ import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
 import { DeploymentSetRef, FlavorRef, ImageRef, InstanceRef, KeyPairRef } from "../../operators/api/compute.ts";
-import { VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
+import { IPAllocationRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
 import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
 import { MutatingRef, NamespaceRef, RoleBindingRef, ValidatingRef } from "../../operators/runtime/core.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "tenancy"];
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -254,16 +254,39 @@ async function computeCatalogSmoke(kc: KubeConfig, namespace: string, base: stri
   for (const [ref, { metadata: { name, namespace: ns } }] of objects) await client.delete(ref, name, ns);
 }
 
-/** VPC: a VNI is claimed (a VNIClaim named by it, held by the VPC) before status shows it; deleting the VPC releases it. */
+/**
+ * VPC: a VNI is claimed (a VNIClaim named by it, held by the VPC) before status shows it; a Subnet of
+ * it counts its addresses; an Instance's NIC gets an address held by an IPAllocation (named by it)
+ * before status shows it, released when the instance goes; the subnet, then the VPC, then the claim go.
+ */
 async function networkSmoke(kc: KubeConfig, namespace: string, name: string, timeoutMs: number): Promise<void> {
   const client = new KubeClient(kc);
   type Vpc = KubeObject & { status?: { vni?: number; conditions?: Array<{ type: string; status: string }> } };
-  await client.create(VPCRef, { apiVersion: "network.cellcloud.io/v1alpha1", kind: "VPC", metadata: { name, namespace }, spec: { cidrBlocks: ["10.20.0.0/16"], tunnelType: "vxlan" } });
+  const api = "network.cellcloud.io/v1alpha1";
+  await client.create(VPCRef, { apiVersion: api, kind: "VPC", metadata: { name, namespace }, spec: { cidrBlocks: ["10.20.0.0/16"], tunnelType: "vxlan" } });
   const vpc = await eventually(async () => { const v = await client.get<Vpc>(VPCRef, name, namespace); return isReadyAtGeneration(v as never) && v; }, { timeoutMs, what: "VPC Ready" });
   const vni = vpc.status?.vni ?? 0;
   if (vni < 1 || vni > 4095) throw new Error(`a vxlan VPC got VNI ${vni}`);
   const claim = await client.get<KubeObject & { spec: { holder: { uid: string } } }>(VNIClaimRef, String(vni));
   if (claim.spec.holder.uid !== vpc.metadata.uid) throw new Error(`VNIClaim ${vni} is not held by the VPC`);
+
+  await client.create(SubnetRef, { apiVersion: api, kind: "Subnet", metadata: { name, namespace }, spec: { vpc: name, cidrBlock: "10.20.1.0/29" } });
+  await eventually(async () => isReadyAtGeneration(await client.get(SubnetRef, name, namespace) as never), { timeoutMs, what: "Subnet Ready" });
+  // the image need not exist: a NIC is addressed whether or not the instance can boot yet
+  await client.create(InstanceRef, {
+    apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Instance", metadata: { name: `${name}-vm`, namespace },
+    spec: { image: "smoke-missing", resources: { vcpus: 2, memory: "4Gi" }, systemDisk: {}, nics: [{ subnet: name }] },
+  });
+  type Nics = KubeObject & { status?: { nics?: Array<{ ip?: string; mac?: string }> } };
+  const ip = await eventually(async () => (await client.get<Nics>(InstanceRef, `${name}-vm`, namespace)).status?.nics?.[0]?.ip, { timeoutMs, what: "NIC addressed" });
+  const allocation = await client.get<KubeObject & { spec: { owner: { kind: string; name: string } } }>(IPAllocationRef, `${namespace}.${name}.${ip}`);
+  if (allocation.spec.owner.name !== `${name}-vm`) throw new Error(`IPAllocation of ${ip} is held by ${allocation.spec.owner.name}`);
+  await eventually(async () => ((await client.get<KubeObject & { status?: { allocated?: number; available?: number } }>(SubnetRef, name, namespace)).status?.allocated) === 1, { timeoutMs, what: "Subnet counts 1 allocated" });
+  await client.delete(InstanceRef, `${name}-vm`, namespace);
+  await eventuallyGone(() => client.get(IPAllocationRef, allocation.metadata.name), `address ${ip} released`, timeoutMs);
+  await client.delete(SubnetRef, name, namespace);
+  await eventuallyGone(() => client.get(SubnetRef, name, namespace), "Subnet deleted", timeoutMs);
+
   await client.delete(VPCRef, name, namespace);
   await eventuallyGone(() => client.get(VNIClaimRef, String(vni)), `VNIClaim ${vni} released`, timeoutMs);
   await eventuallyGone(() => client.get(VPCRef, name, namespace), "VPC deleted", timeoutMs);
@@ -363,7 +386,7 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
     await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
   }
-  for (const ref of [VolumeRef, VPCRef]) {
+  for (const ref of [VolumeRef, SubnetRef, VPCRef]) {
     for (const v of (await client.list(ref, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
       await client.patch(ref, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
       await client.delete(ref, v.metadata.name, namespace).catch(() => undefined);
@@ -371,6 +394,9 @@ export async function cleanSmoke(namespace: string): Promise<void> {
   }
   for (const c of (await client.list<KubeObject & { spec: { holder: { namespace: string } } }>(VNIClaimRef).catch(() => ({ items: [] }))).items) {
     if (c.spec.holder.namespace === namespace) await client.delete(VNIClaimRef, c.metadata.name).catch(() => undefined);
+  }
+  for (const a of (await client.list<KubeObject & { spec: { owner: { namespace: string } } }>(IPAllocationRef).catch(() => ({ items: [] }))).items) {
+    if (a.spec.owner.namespace === namespace) await client.delete(IPAllocationRef, a.metadata.name).catch(() => undefined);
   }
   for (const ref of [VolumeTypeRef]) {
     for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) await client.delete(ref, o.metadata.name).catch(() => undefined);

@@ -309,7 +309,7 @@ const instanceSpec = z
       )
       .max(MAX_NICS)
       .optional()
-      .describe(`Network interfaces, at most ${MAX_NICS}. Addresses are assigned by the VPC network once it exists; until then NICs are recorded only.`),
+      .describe(`Network interfaces, at most ${MAX_NICS}. The first is the primary. Each gets an address of its subnet (its fixedIP if given) held by an IPAllocation, and a MAC; adding, removing or moving a NIC restarts the launcher.`),
     keyPair: refName("Name of a KeyPair in the instance's namespace whose public key is injected into the guest.").optional(),
     userData: z
       .object({
@@ -383,6 +383,18 @@ const instanceStatus = z
       .optional()
       .describe("The latest migration."),
     failovers: count("How often the instance was restarted on another host after its host failed."),
+    nics: z
+      .array(z.object({
+        subnet: z.string().describe("The NIC's Subnet."),
+        vpc: z.string().optional().describe("The Subnet's VPC."),
+        ip: z.string().optional().describe("The NIC's address, shown only once its IPAllocation exists; empty while one is being allocated."),
+        prefixLength: z.int().min(0).max(128).optional().describe("The subnet's prefix length."),
+        gateway: z.string().optional().describe("The subnet's gateway."),
+        mac: z.string().optional().describe("The NIC's MAC address."),
+      }).describe("A NIC as realized."))
+      .max(MAX_NICS)
+      .optional()
+      .describe("The NICs, in spec.nics order, with the addresses they hold."),
   })
   .describe("Observed state of the instance.");
 
@@ -404,6 +416,7 @@ export const Instance = defineKind({
     { name: "Arch", type: "string", jsonPath: ".status.architecture" },
     { name: "Node", type: "string", jsonPath: ".status.nodeName" },
     { name: "Zone", type: "string", jsonPath: ".status.zone", priority: 1 },
+    { name: "IP", type: "string", jsonPath: ".status.nics[0].ip", priority: 1, description: "The primary NIC's address." },
   ],
   validations: instanceValidations,
   objectValidations: [nameAtMost(MAX_INSTANCE_NAME, "it names the launcher pod and label values"), nameIsDNSLabel("it is the VM's hostname")],
@@ -441,6 +454,11 @@ export const launcher = {
   container: "compute",
   /** The launcher's container image. KWOK does not run it; a real cluster runs a VMM in it, as KubeVirt's virt-launcher. */
   containerImage: "registry.k8s.io/pause:3.10",
+  /** The NICs' addresses, as a Multus network-selection list a CNI reads: [{name, namespace, interface, ips, mac, gateway}]. */
+  networks: "k8s.v1.cni.cncf.io/networks",
+  /** One label per VPC a NIC is in (vpc.network.cellcloud.io/<vpc>) and per security group (sg.network.cellcloud.io/<group>). */
+  vpcLabelPrefix: "vpc.network.cellcloud.io/",
+  securityGroupLabelPrefix: "sg.network.cellcloud.io/",
 } as const;
 
 /**
@@ -453,6 +471,8 @@ export function launcherName(inst: { metadata: { name: string }; spec: InstanceS
   const volumes = (s.dataVolumes ?? []).map((d) => d.volume);
   const boot: unknown[] = [s.image, s.restartRequestedAt ?? "", s.migration?.requestedAt ?? ""];
   if (volumes.length) boot.push(volumes); // attach/detach restarts the launcher (pods cannot hot-plug)
+  // a NIC added, removed or moved restarts it too (its CNI reads the addresses once, at pod creation)
+  if (s.nics?.length) boot.push(s.nics.map((n) => [n.subnet, n.fixedIP ?? ""]));
   const h = createHash("sha256").update(JSON.stringify(boot)).digest();
   return `${inst.metadata.name}-${h.readUInt32BE(0).toString(36).padStart(7, "0").slice(-5)}`;
 }

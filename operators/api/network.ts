@@ -3,7 +3,7 @@
 // own IPAddress allocator (KEP-1880) hands out addresses: one cluster-scoped VNIClaim per VNI, named
 // by the number, so the apiserver's create is the lock and no VNI is ever held twice.
 import { z } from "zod";
-import { immutable, ipv4, observed } from "./common.ts";
+import { count, immutable, ipv4, nameIsDNSLabel, observed, refName } from "./common.ts";
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 
@@ -14,12 +14,13 @@ const VERSION = "v1alpha1";
 export const VNI_RANGE = { geneve: { min: 1, max: 2 ** 24 - 1 }, vxlan: { min: 1, max: 4095 } } as const;
 export type TunnelType = keyof typeof VNI_RANGE;
 
-/** An IPv4 CIDR block in canonical form (no host bits set), checked as a CIDR in CEL. */
-const cidr4 = (what: string, field: string) =>
+/** An IPv4 CIDR block in canonical form (no host bits set), checked as a CIDR in CEL; `more` adds rules. */
+const cidr4 = (what: string, field: string, more: CelValidation[] = []) =>
   z.string().max(18).describe(what).meta({
     "x-kubernetes-validations": [
       { rule: "isCIDR(self) && cidr(self).ip().family() == 4", message: `${field} must be an IPv4 CIDR such as 10.0.0.0/16` },
       { rule: "!isCIDR(self) || cidr(self).masked() == cidr(self)", message: `${field} must have no host bits set (e.g. 10.0.0.0/16, not 10.0.0.1/16)` },
+      ...more,
     ],
   });
 
@@ -81,6 +82,7 @@ export const VPC = defineKind({
     "VPC is a tenant's isolated network: IPv4 CIDR blocks, an overlay VNI unique in the cluster (held by a VNIClaim named by it), a tunnel type, static routes and DNS servers.",
   spec: vpcSpec,
   status: vpcStatus,
+  objectValidations: [nameIsDNSLabel("it names the VPC's address space (IPAllocations are <namespace>.<vpc>.<address>) and label keys")],
   printerColumns: [
     { name: "CIDR", type: "string", jsonPath: ".spec.cidrBlocks" },
     { name: "VNI", type: "integer", jsonPath: ".status.vni" },
@@ -137,7 +139,136 @@ export const VNIClaim = defineKind({
 export type VNIClaimSpec = z.output<typeof vniClaimSpec>;
 export type VNIClaimObj = KubeObject & { spec: VNIClaimSpec };
 
+// ==================== Subnet ====================
+
+/** Subnets hold at least 8 addresses (a /29: network, gateway, broadcast and five more) and at most a /8. */
+export const SUBNET_PREFIX = { min: 8, max: 29 } as const;
+
+const subnetSpec = z
+  .object({
+    vpc: refName("Name of the VPC (in this namespace) the subnet belongs to. Immutable.").max(63).meta(immutable("spec.vpc")),
+    cidrBlock: cidr4("The subnet's IPv4 block, inside one of the VPC's blocks and not overlapping another subnet of the VPC, e.g. 10.0.1.0/24. Immutable.", "spec.cidrBlock", [
+      { rule: `!isCIDR(self) || (cidr(self).prefixLength() >= ${SUBNET_PREFIX.min} && cidr(self).prefixLength() <= ${SUBNET_PREFIX.max})`, message: `spec.cidrBlock must be a /${SUBNET_PREFIX.min} to /${SUBNET_PREFIX.max}` },
+      { rule: "self == oldSelf", message: "spec.cidrBlock is immutable" },
+    ]),
+    gateway: ipv4("The gateway's address, inside spec.cidrBlock; default: its first usable address. Never handed out. Immutable.", "spec.gateway")
+      .optional().meta(immutable("spec.gateway")),
+    excludedIPs: z
+      .array(z.string().max(18).describe("An IPv4 address (10.0.1.7) or block (10.0.1.64/28) inside spec.cidrBlock.").meta({
+        "x-kubernetes-validations": [{ rule: "(isIP(self) && ip(self).family() == 4) || (isCIDR(self) && cidr(self).ip().family() == 4)", message: "spec.excludedIPs[*] must be an IPv4 address or CIDR such as 10.0.1.7 or 10.0.1.64/28" }],
+      }))
+      .max(64)
+      .optional()
+      .describe("Addresses never handed out (appliances, reserved ranges)."),
+    dnsServers: z.array(ipv4("A DNS server's IPv4 address.", "spec.dnsServers[*]")).max(3).optional()
+      .describe("DNS servers for the subnet's NICs; default: the VPC's."),
+  })
+  .describe("Desired state of the subnet.");
+
+const subnetValidations: CelValidation[] = [
+  {
+    rule: "!has(self.gateway) || !isCIDR(self.cidrBlock) || !isIP(self.gateway) || (cidr(self.cidrBlock).containsIP(self.gateway) && string(cidr(self.cidrBlock).ip()) != self.gateway)",
+    message: "spec.gateway must be an address inside spec.cidrBlock other than its network address", fieldPath: ".gateway",
+  },
+  {
+    rule: "!has(self.excludedIPs) || !isCIDR(self.cidrBlock) || self.excludedIPs.all(e, (isIP(e) && cidr(self.cidrBlock).containsIP(e)) || (isCIDR(e) && cidr(self.cidrBlock).containsCIDR(e)))",
+    message: "spec.excludedIPs must lie inside spec.cidrBlock", fieldPath: ".excludedIPs",
+  },
+];
+
+const subnetStatus = z
+  .object({
+    ...observed,
+    gateway: z.string().optional().describe("The gateway address in effect."),
+    vni: z.int().min(1).optional().describe("The VPC's VNI: the overlay segment the subnet's traffic is carried on."),
+    capacity: count("Addresses that can be handed out: the block minus network, broadcast, gateway and excluded addresses."),
+    allocated: count("Addresses held by IPAllocations of this subnet (derived from them; informational)."),
+    available: count("capacity − allocated."),
+  })
+  .describe("Observed state of the subnet.");
+
+export const Subnet = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "Subnet",
+  plural: "subnets",
+  singular: "subnet",
+  shortNames: ["subnet"],
+  scope: "Namespaced",
+  description:
+    "Subnet is a block of a VPC's address space with its own gateway and route table. Each address handed out (to an instance's NIC, a load balancer's VIP) is held by a cluster-scoped IPAllocation named <namespace>.<vpc>.<address>, so no address is ever held twice. A subnet holding addresses cannot be deleted.",
+  spec: subnetSpec,
+  status: subnetStatus,
+  printerColumns: [
+    { name: "VPC", type: "string", jsonPath: ".spec.vpc" },
+    { name: "CIDR", type: "string", jsonPath: ".spec.cidrBlock" },
+    { name: "Gateway", type: "string", jsonPath: ".status.gateway" },
+    { name: "Available", type: "integer", jsonPath: ".status.available" },
+    { name: "Allocated", type: "integer", jsonPath: ".status.allocated", priority: 1 },
+    { name: "Capacity", type: "integer", jsonPath: ".status.capacity", priority: 1 },
+  ],
+  validations: subnetValidations,
+  objectValidations: [nameIsDNSLabel("security groups and NICs name it in labels")],
+});
+
+export type SubnetSpec = z.output<typeof subnetSpec>;
+export type SubnetStatus = z.output<typeof subnetStatus>;
+export type SubnetObj = KubeObject & { spec: SubnetSpec; status?: SubnetStatus };
+
+/** The subnet controller's finalizer: a subnet goes once no address of it is held. */
+export const SUBNET_FINALIZER = "network.cellcloud.io/subnet";
+
+// ==================== IPAllocation ====================
+
+/** The address space of external (public) addresses, from ExternalIPPools: one for the whole cluster. */
+export const EXTERNAL_SCOPE = "external";
+/** The address space a VPC's subnets share: addresses are unique within a VPC, not across VPCs. */
+export const vpcScope = (namespace: string, vpc: string) => `${namespace}.${vpc}`;
+/** An IPAllocation's name: the address space and the canonical address, so creating it is the lock. */
+export const allocationName = (scope: string, address: string) => `${scope}.${address}`;
+
+const allocationSpec = z
+  .object({
+    address: ipv4("The address held, in canonical form.", "spec.address"),
+    scope: z.string().min(1).max(127).describe(`The address space: <namespace>.<vpc> for a VPC's addresses, "${EXTERNAL_SCOPE}" for external ones.`),
+    subnet: refName("The Subnet (in the owner's namespace) the address is from; empty for an external address.").max(63).optional(),
+    pool: refName("The ExternalIPPool an external address is from.").optional(),
+    slot: z.string().min(1).max(63).describe("Which of the owner's addresses this is, e.g. nic-0 for an instance's first NIC."),
+    mac: z.string().max(17).optional().describe("The MAC address of the NIC holding the address, if any."),
+    owner: holder.describe("The object that holds the address: a later object of the same name (another uid) is another holder."),
+  })
+  .describe("Who holds the address this allocation is named by. Immutable.");
+
+export const IPAllocation = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "IPAllocation",
+  plural: "ipallocations",
+  shortNames: ["ipa"],
+  scope: "Cluster",
+  description:
+    "IPAllocation holds one address for one owner (an instance's NIC, an ElasticIP), as Kubernetes' IPAddress does: it is named <scope>.<address>, so creating it is the lock (AlreadyExists: taken) and the owner's status shows the address only after it exists. Deleted when the owner releases the address; one whose owner is gone is deleted after a grace period.",
+  spec: allocationSpec.meta(immutable("spec")),
+  status: z.object({ ...observed }).describe("Unused: an allocation is a lock, whole once created."),
+  printerColumns: [
+    { name: "Address", type: "string", jsonPath: ".spec.address" },
+    { name: "Subnet", type: "string", jsonPath: ".spec.subnet" },
+    { name: "Owner-Kind", type: "string", jsonPath: ".spec.owner.kind" },
+    { name: "Owner-Namespace", type: "string", jsonPath: ".spec.owner.namespace" },
+    { name: "Owner", type: "string", jsonPath: ".spec.owner.name" },
+    { name: "Slot", type: "string", jsonPath: ".spec.slot", priority: 1 },
+    { name: "MAC", type: "string", jsonPath: ".spec.mac", priority: 1 },
+  ],
+  readyColumn: false,
+  objectValidations: [{ rule: "self.metadata.name == self.spec.scope + '.' + self.spec.address", message: "metadata.name must be <spec.scope>.<spec.address>" }],
+});
+
+export type IPAllocationSpec = z.output<typeof allocationSpec>;
+export type IPAllocationObj = KubeObject & { spec: IPAllocationSpec };
+
 export const VPCRef = refOf(VPC);
+export const SubnetRef = refOf(Subnet);
+export const IPAllocationRef = refOf(IPAllocation);
 export const VNIClaimRef = refOf(VNIClaim);
 
-export const networkKinds = [VPC, VNIClaim];
+export const networkKinds = [VPC, VNIClaim, Subnet, IPAllocation];

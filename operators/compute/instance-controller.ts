@@ -7,6 +7,7 @@ import {
   DeploymentSetRef, FlavorRef, imageKeys, ImageRef, INSTANCE_FINALIZER, resolveImage, InstanceRef, KeyPairRef, instancePowerStates, launcher, launcherName,
   type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type InstanceObj, type KeyPairStatus,
 } from "../api/compute.ts";
+import { IPAllocationRef, SubnetRef, type IPAllocationObj, type SubnetObj } from "../api/network.ts";
 import { nodeLabels } from "../api/platform.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import type { Controller } from "../runtime/controller.ts";
@@ -14,13 +15,15 @@ import { PodRef, PriorityClassRef, SecretRef, type Pod } from "../runtime/core.t
 import { isForbidden, isNotFound, type KubeClient } from "../runtime/kube.ts";
 import { ensureObjects } from "../runtime/ensure.ts";
 import type { Informer } from "../runtime/informer.ts";
-import type { ManagedResource } from "../runtime/managed.ts";
+import { allocationCache, type AllocationCache } from "../runtime/ipam.ts";
+import type { Action, ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
 import { headroom, hostDown, hosts as platformHosts, type Hosts } from "../platform/placement-api.ts";
 import { priorityClasses, resolve, type Catalog, type UserDataFacts } from "./instance.ts";
-import { finalizeInstance, planInstance, type HostFacts, type InstanceObservation } from "./instance-plan.ts";
+import { finalizeWithNics, planWithNics, type HostFacts, type InstanceObservation } from "./instance-plan.ts";
+import { planNics, type NicObservation } from "./nics.ts";
 import { isFinished, isTerminating } from "./instance-state.ts";
 
 const idx = {
@@ -30,6 +33,7 @@ const idx = {
   keyPair: "compute.cellcloud.io/instance-keypair",
   deploymentSet: "compute.cellcloud.io/instance-deploymentset",
   volume: "compute.cellcloud.io/instance-volume",
+  subnet: "compute.cellcloud.io/instance-subnet",
 } as const;
 
 const nsKey = (o: KubeObject, name: string | undefined): string[] => (name ? [`${o.metadata.namespace}/${name}`] : []);
@@ -40,6 +44,20 @@ const byImage = (i: InstanceObj) => imageKeys(i.spec.image, i.metadata.namespace
 const byKeyPair = (i: InstanceObj) => nsKey(i, i.spec.keyPair);
 const byDeploymentSet = (i: InstanceObj) => nsKey(i, i.spec.deploymentSet);
 const byVolume = (i: InstanceObj) => (i.spec.dataVolumes ?? []).flatMap((d) => nsKey(i, d.volume));
+const bySubnet = (i: InstanceObj) => (i.spec.nics ?? []).flatMap((n) => nsKey(i, n.subnet));
+
+/** What an instance's NICs are planned from: its subnets and the allocations, from caches. */
+function networkOf(mgr: Manager, allocations: AllocationCache) {
+  const subnets = mgr.informer<SubnetObj>(SubnetRef);
+  return (inst: InstanceObj): NicObservation => ({
+    subnet: (name) => subnets.get(`${inst.metadata.namespace}/${name}`),
+    held: allocations.ofOwner(inst.metadata.uid ?? ""),
+    holderOf: allocations.holderOf,
+    count: allocations.cache.size,
+  });
+}
+
+const releaseAll = (held: readonly IPAllocationObj[]): Action[] => held.map((a) => ({ verb: "delete", ref: IPAllocationRef, name: a.metadata.name, uid: a.metadata.uid }));
 
 /** The catalog an instance resolves against, from the shared caches of its namespace. */
 function catalogOf(mgr: Manager): (ns: string | undefined) => Catalog {
@@ -101,6 +119,9 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
   instances.addIndexer(idx.keyPair, byKeyPair);
   instances.addIndexer(idx.deploymentSet, byDeploymentSet);
   instances.addIndexer(idx.volume, byVolume);
+  instances.addIndexer(idx.subnet, bySubnet);
+  const allocations = allocationCache(mgr);
+  const network = networkOf(mgr, allocations);
   const h = platformHosts(mgr);
   h.pods.addIndexer(idx.podInstance, podInstance);
   instanceGauge(mgr, instances);
@@ -110,12 +131,14 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
     value: pc.value, globalDefault: false, description: `CellCloud ECS instances with HA priority ${level}.`,
   }))));
 
-  const resource: ManagedResource<InstanceObj, InstanceObservation> = {
+  const observe = observer(mgr, h, h.pods);
+  const resource: ManagedResource<InstanceObj, InstanceObservation & { network: NicObservation }> = {
     finalizer: INSTANCE_FINALIZER,
     gates: ctx.gates,
-    observe: observer(mgr, h, h.pods),
-    plan: planInstance,
-    finalize: (inst, o, policy) => finalizeInstance(inst, o, policy),
+    observe: async (inst) => ({ ...(await observe(inst)), network: network(inst) }),
+    plan: (inst, o, now) => planWithNics(inst, o, planNics(inst, o.network, Math.random()), now),
+    // the addresses go last, once the launchers are gone (whatever the deletion policy: an orphaned VM is no longer CellCloud's to address)
+    finalize: (inst, o, policy) => finalizeWithNics(inst, o, releaseAll(o.network.held as IPAllocationObj[]), policy),
   };
   const referrers = (index: string, key: (o: KubeObject) => string) => (o: KubeObject) => instances.byIndex(index, key(o)).map(keyOf);
   return mgr.controller("instance").for(InstanceRef)
@@ -125,6 +148,8 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
     .watches(KeyPairRef, referrers(idx.keyPair, keyOf))
     .watches(DeploymentSetRef, referrers(idx.deploymentSet, keyOf))
     .watches(VolumeRef, referrers(idx.volume, keyOf))
+    .watches(SubnetRef, referrers(idx.subnet, keyOf))
+    .watches(IPAllocationRef, (a) => { const o = (a as IPAllocationObj).spec.owner; return o.kind === "Instance" ? [`${o.namespace}/${o.name}`] : []; })
     .manage(resource);
 }
 

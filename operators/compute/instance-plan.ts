@@ -9,6 +9,7 @@ import { isoSeconds } from "../runtime/clock.ts";
 import { PodRef, type Pod } from "../runtime/core.ts";
 import type { Action, ConditionSpec, DeletionPolicy, DesiredStatus, EventSpec, Plan } from "../runtime/managed.ts";
 import { isProblem, launcherPod, type Problem, type Resolved } from "./instance.ts";
+import type { NicPlan } from "./nics.ts";
 import { instanceState, isFinished, isTerminating, planResize, podSize, powerEvent, replacementCause, type InstanceState, type Observation } from "./instance-state.ts";
 
 /** While pods come and go, look again this often even without an event. */
@@ -280,5 +281,43 @@ export function finalizeInstance(inst: InstanceObj, o: InstanceObservation, poli
     actions: [...d.actions, ...doomed.map((name): Action => ({ verb: "delete", ref: VolumeRef, name, namespace: inst.metadata.namespace }))],
     events: doomed.length ? [{ type: "Normal", reason: "VolumesDeleted", message: `deleted data volumes ${doomed.join(", ")} with the instance` }] : [],
     done: true,
+  };
+}
+
+/**
+ * An instance with NICs: their allocations are planned first (runtime IPAM), and the instance boots
+ * only once every NIC holds an address. An address a NIC gave up is released only when no launcher
+ * but the current one is left (the old one may still use it).
+ */
+export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: NicPlan, now: number): Plan {
+  const known = nics.result([]);
+  const resolved: Resolved | Problem = isProblem(o.resolved) ? o.resolved
+    : nics.allocating ? { reason: "AllocatingAddress", message: "allocating the NICs' addresses", stalled: false, recheckMs: 1_000 }
+    : known.problem ?? { ...o.resolved, nics: known.addresses };
+  const base = planInstance(inst, { ...o, resolved }, now);
+  const current = launcherName(inst);
+  const othersAlive = o.pods.some((p) => p.metadata.name !== current && !isFinished(p));
+  const mine = othersAlive ? nics.actions.filter((a) => a.verb !== "delete") : nics.actions;
+  const n = mine.length;
+  return {
+    ...base,
+    actions: [...mine, ...(base.actions ?? [])],
+    status: (outcomes) => {
+      const rest = typeof base.status === "function" ? base.status(outcomes.slice(n)) : base.status ?? {};
+      return { ...rest, fields: { ...rest.fields, nics: nics.result(outcomes.slice(0, n)).nics } };
+    },
+    ...(nics.allocating || mine.length < nics.actions.length ? { requeueAfterMs: Math.min(base.requeueAfterMs ?? 1_000, 1_000) } : {}),
+  };
+}
+
+/** Deleting: the launchers go first (finalizeInstance), then every address the instance holds. */
+export function finalizeWithNics(inst: InstanceObj, o: InstanceObservation, held: readonly Action[], policy: DeletionPolicy): Plan {
+  const base = finalizeInstance(inst, o, policy);
+  if (base.done !== true || !held.length) return base;
+  const n = base.actions?.length ?? 0;
+  return {
+    ...base,
+    actions: [...(base.actions ?? []), ...held],
+    done: (outcomes) => outcomes.slice(n).length === held.length && outcomes.slice(n).every((x) => x.result === "deleted" || x.result === "gone"),
   };
 }

@@ -7,6 +7,7 @@ import { claimName, type VolumeSpec, type VolumeStatus } from "../api/storage.ts
 import { USER_DATA_READER_ROLE } from "../api/tenancy.ts";
 import type { Pod } from "../runtime/core.ts";
 import { controllerRef } from "../runtime/objects.ts";
+import { nicMetadata, type NicAddress } from "./nics.ts";
 
 export { launcher, launcherName, type InstanceObj, type Pod };
 
@@ -76,6 +77,8 @@ export interface Resolved {
   /** Attached data volumes, in spec order, and the zone they pin the instance to. */
   volumes: Array<{ name: string; claim: string }>;
   volumeZone?: string;
+  /** The NICs' addresses, once every NIC holds one. */
+  nics?: NicAddress[];
 }
 
 /** Why an instance cannot be (re)started. `stalled`: only a spec change fixes it; otherwise the missing object may still appear. */
@@ -184,6 +187,8 @@ export function launcherPod(inst: InstanceObj, r: Resolved, migration?: Migratio
     [launcher.migration]: s.migration?.requestedAt ?? "",
   };
   if (s.powerState === "Paused") annotations[launcher.paused] = "true";
+  const net = nicMetadata(inst.metadata.namespace ?? "", r.nics ?? []);
+  Object.assign(annotations, net.annotations);
   if (r.fingerprint) annotations[launcher.keyPair] = r.fingerprint;
   if (r.deploymentSet && s.deploymentSet) {
     annotations[scheduling.spreadGroup] = `deploymentset-${s.deploymentSet}`;
@@ -200,7 +205,7 @@ export function launcherPod(inst: InstanceObj, r: Resolved, migration?: Migratio
     metadata: {
       name: launcherName(inst),
       namespace: inst.metadata.namespace,
-      labels: { [launcher.instanceLabel]: name, "app.kubernetes.io/name": "cellcloud-launcher", "app.kubernetes.io/managed-by": "cellcloud" },
+      labels: { ...net.labels, [launcher.instanceLabel]: name, "app.kubernetes.io/name": "cellcloud-launcher", "app.kubernetes.io/managed-by": "cellcloud" },
       annotations,
       ownerReferences: [controllerRef(inst, InstanceRef)],
     },

@@ -2,12 +2,14 @@
 // VPCs charged against quota (one each, in the tenant's `vpcs` dimension).
 import { VPC_FINALIZER, VPCRef } from "../api/network.ts";
 import type { Product } from "../runtime/product.ts";
+import { setupSubnetController } from "./subnet-controller.ts";
 import { setupVPCController } from "./vpc-controller.ts";
 
 export const network: Product = {
   name: "network",
   controllers: {
     vpc: setupVPCController,
+    subnet: setupSubnetController,
   },
   charged() {
     return [{ ref: VPCRef, finalizer: VPC_FINALIZER, price: (_obj, ctx) => ({ charge: { tenant: ctx.tenant, zone: "", amounts: { vpcs: 1 } } }) }];

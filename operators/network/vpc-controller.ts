@@ -2,13 +2,14 @@
 // every VNI held, plan with vpc-plan.ts, let the runtime carry it out. A second controller deletes
 // claims whose holder is gone (a VPC deleted without its finalizer, or a crash between a claim and a
 // status that a later VPC of the same name will not adopt) once a grace period has passed.
-import { VNIClaimRef, VPC_FINALIZER, VPCRef, type VNIClaimObj, type VPCObj } from "../api/network.ts";
+import { SubnetRef, VNIClaimRef, VPC_FINALIZER, VPCRef, type SubnetObj, type VNIClaimObj, type VPCObj } from "../api/network.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { deleteIfPresent } from "../runtime/objects.ts";
 import type { ProductContext } from "../runtime/product.ts";
-import { requestKey } from "../runtime/types.ts";
+import { keyOf, requestKey } from "../runtime/types.ts";
+import { subnetCache } from "./subnet-controller.ts";
 import { orphanClaim, vpcFinalize, vpcPlan, type VPCObservation } from "./vpc-plan.ts";
 
 const BY_HOLDER = "network.cellcloud.io/claim-holder";
@@ -24,6 +25,7 @@ function claimCache(mgr: Manager) {
 export function setupVPCController(mgr: Manager, ctx: ProductContext): Controller[] {
   const claims = claimCache(mgr);
   const vpcs = mgr.informer<VPCObj>(VPCRef);
+  const { ofVPC } = subnetCache(mgr);
   const observe = (v: VPCObj): VPCObservation => ({
     // oldest first, ties (timestamps have seconds) by number: every manager keeps the same one
     held: claims.byIndex(BY_HOLDER, v.metadata.uid ?? "")
@@ -31,6 +33,7 @@ export function setupVPCController(mgr: Manager, ctx: ProductContext): Controlle
       .sort((a, b) => a.at.localeCompare(b.at) || a.vni - b.vni)
       .map(({ vni, uid }) => ({ vni, uid })),
     taken: { has: (vni) => claims.get(String(vni)) !== undefined, size: claims.size },
+    subnets: ofVPC(keyOf(v)).map((s) => s.metadata.name),
   });
   const resource: ManagedResource<VPCObj, VPCObservation> = {
     finalizer: VPC_FINALIZER,
@@ -40,7 +43,9 @@ export function setupVPCController(mgr: Manager, ctx: ProductContext): Controlle
     finalize: (_v, o) => vpcFinalize(o),
   };
   const holderKey = (c: VNIClaimObj) => [`${c.spec.holder.namespace}/${c.spec.holder.name}`];
-  const vpc = completeManaged(mgr.controller("vpc").for(VPCRef).concurrency(4).watches(VNIClaimRef, (c) => holderKey(c as VNIClaimObj)), resource);
+  const vpc = completeManaged(mgr.controller("vpc").for(VPCRef).concurrency(4)
+    .watches(VNIClaimRef, (c) => holderKey(c as VNIClaimObj))
+    .watches(SubnetRef, (s) => [`${s.metadata.namespace}/${(s as SubnetObj).spec.vpc}`]), resource);
 
   // Orphaned claims: the holder of that name is gone or is another object (another uid).
   const repair = mgr.controller("vniclaim-repair").for(VNIClaimRef)

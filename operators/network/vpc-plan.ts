@@ -12,6 +12,8 @@ export interface VPCObservation {
   held: ReadonlyArray<{ vni: number; uid: string }>;
   /** Every VNI claimed by anyone (claims are named by their VNI: a cache lookup, not a scan). */
   taken: Pick<ReadonlySet<number>, "has" | "size">;
+  /** Names of the VPC's subnets (it cannot go before them). */
+  subnets?: readonly string[];
 }
 
 /** When a wanted VNI is taken or none is free, how long until the VPC looks again. */
@@ -87,8 +89,17 @@ export function vpcPlan(vpc: VPCObj, o: VPCObservation, random: number): Plan {
   };
 }
 
-/** Deleting: the claims go, then the finalizer. */
+/** Deleting: once the subnets are gone, the claims go, then the finalizer. */
 export function vpcFinalize(o: VPCObservation): Plan {
+  const subnets = o.subnets ?? [];
+  if (subnets.length) {
+    const named = subnets.slice(0, 5).join(", ") + (subnets.length > 5 ? ` and ${subnets.length - 5} more` : "");
+    return {
+      done: false,
+      status: { conditions: [{ type: "Ready", status: "False", reason: "InUse", message: `cannot delete: Subnet(s) ${named} are in this VPC; delete them first`, announce: "Warning" }] },
+      requeueAfterMs: 10_000,
+    };
+  }
   if (!o.held.length) return { done: true };
   return { actions: release(o.held), done: (outcomes) => outcomes.every((x) => x.result === "deleted" || x.result === "gone") };
 }
