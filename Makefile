@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -62,3 +62,6 @@ bench-scheduler: deps binaries ## cell scheduler vs kube-scheduler on a plane of
 
 bench-webhook: deps binaries ## tenancy webhook latency at 1000+ objects per tenant vs creates it does not see, on a plane of its own
 	@$(NODE) node bench/webhook/run.ts
+
+bench-ipam: deps binaries ## addresses for 5000 NICs per second vs the raw create rate of as many IPAllocations, on a plane of its own
+	@$(NODE) node bench/ipam/run.ts

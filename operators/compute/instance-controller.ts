@@ -149,7 +149,8 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
     .watches(DeploymentSetRef, referrers(idx.deploymentSet, keyOf))
     .watches(VolumeRef, referrers(idx.volume, keyOf))
     .watches(SubnetRef, referrers(idx.subnet, keyOf))
-    .watches(IPAllocationRef, (a) => { const o = (a as IPAllocationObj).spec.owner; return o.kind === "Instance" ? [`${o.namespace}/${o.name}`] : []; })
+    // its own creates come back as events too: a burst of them is one reconcile
+    .watches(IPAllocationRef, (a) => { const o = (a as IPAllocationObj).spec.owner; return o.kind === "Instance" ? [`${o.namespace}/${o.name}`] : []; }, { delayMs: 500 })
     .manage(resource);
 }
 

@@ -286,21 +286,25 @@ export function finalizeInstance(inst: InstanceObj, o: InstanceObservation, poli
 
 /**
  * An instance with NICs: their allocations are planned first (runtime IPAM), and the instance boots
- * only once every NIC holds an address. An address a NIC gave up is released only when no launcher
- * but the current one is left (the old one may still use it).
+ * only once every NIC holds an address. The launcher is named by its addresses too (as it is by its
+ * image), so one made with other addresses (a racing manager's pick, since released) is replaced. An
+ * address is released only once no launcher that still runs was given it.
  */
 export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: NicPlan, now: number): Plan {
   const known = nics.result([]);
-  const resolved: Resolved | Problem = isProblem(o.resolved) ? o.resolved
-    : nics.allocating ? { reason: "AllocatingAddress", message: "allocating the NICs' addresses", stalled: false, recheckMs: 1_000 }
-    : known.problem ?? { ...o.resolved, nics: known.addresses };
-  const base = planInstance(inst, { ...o, resolved }, now);
-  const current = launcherName(inst);
-  const othersAlive = o.pods.some((p) => p.metadata.name !== current && !isFinished(p));
-  const mine = othersAlive ? nics.actions.filter((a) => a.verb !== "delete") : nics.actions;
+  const nicProblem: Problem | undefined = nics.allocating ? { reason: "AllocatingAddress", message: "allocating the NICs' addresses", stalled: false, recheckMs: 1_000 } : known.problem;
+  // a spec error of the instance first, then what its NICs wait for, then what else it waits for
+  const resolved: Resolved | Problem = isProblem(o.resolved) && (o.resolved.stalled || !nicProblem) ? o.resolved : nicProblem ?? { ...(o.resolved as Resolved), nics: known.addresses };
+  const effective = !isProblem(resolved) && known.addresses.length ? withAddresses(inst, known.addresses.map((a) => a.ip)) : inst;
+  const base = planInstance(effective, { ...o, resolved }, now);
+  const inUse = new Set(o.pods.filter((p) => !isFinished(p)).flatMap(launcherAddresses));
+  const mine = nics.actions.filter((a) => a.verb !== "delete" || ![...inUse].some((ip) => a.name.endsWith(`.${ip}`)));
   const n = mine.length;
+  // creates of different addresses do not depend on each other: alone, they go at once
+  const alone = !base.actions?.length && mine.length > 1;
   return {
     ...base,
+    ...(alone ? { concurrency: mine.length } : {}),
     actions: [...mine, ...(base.actions ?? [])],
     status: (outcomes) => {
       const rest = typeof base.status === "function" ? base.status(outcomes.slice(n)) : base.status ?? {};
@@ -308,6 +312,20 @@ export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: Ni
     },
     ...(nics.allocating || mine.length < nics.actions.length ? { requeueAfterMs: Math.min(base.requeueAfterMs ?? 1_000, 1_000) } : {}),
   };
+}
+
+/** The instance as its launcher is named: each NIC's address in place of what spec asked. */
+const withAddresses = (inst: InstanceObj, ips: readonly string[]): InstanceObj =>
+  ({ ...inst, spec: { ...inst.spec, nics: (inst.spec.nics ?? []).map((nic, i) => ({ ...nic, fixedIP: ips[i] ?? nic.fixedIP })) } });
+
+/** The addresses a launcher was given (its networks annotation). */
+function launcherAddresses(p: Pod): string[] {
+  try {
+    const networks = JSON.parse(p.metadata.annotations?.[launcher.networks] ?? "[]") as Array<{ ips?: string[] }>;
+    return networks.flatMap((n) => (n.ips ?? []).map((ip) => ip.split("/")[0]!));
+  } catch {
+    return [];
+  }
 }
 
 /** Deleting: the launchers go first (finalizeInstance), then every address the instance holds. */

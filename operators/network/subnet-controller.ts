@@ -49,7 +49,8 @@ export function setupSubnetController(mgr: Manager, ctx: ProductContext): Contro
       .watches(VPCRef, (v) => ofVPC(keyOf(v)).map(keyOf))
       // a sibling's coming and going may decide which of two overlapping subnets is usable
       .watches(SubnetRef, (s) => ofVPC(`${s.metadata.namespace}/${(s as SubnetObj).spec.vpc}`).map(keyOf))
-      .watches(IPAllocationRef, (a) => { const s = (a as IPAllocationObj).spec; return s.subnet ? [`${s.owner.namespace}/${s.subnet}`] : []; }),
+      // the counts are informational: a burst of allocations is one status write a second, not one each
+      .watches(IPAllocationRef, (a) => { const s = (a as IPAllocationObj).spec; return s.subnet ? [`${s.owner.namespace}/${s.subnet}`] : []; }, { delayMs: 1_000 }),
     resource,
   );
   return [subnet, allocationRepair(mgr, { Instance: mgr.informer(InstanceRef) })];
