@@ -3,7 +3,7 @@
 // own IPAddress allocator (KEP-1880) hands out addresses: one cluster-scoped VNIClaim per VNI, named
 // by the number, so the apiserver's create is the lock and no VNI is ever held twice.
 import { z } from "zod";
-import { count, immutable, ipv4, nameIsDNSLabel, observed, refName } from "./common.ts";
+import { count, immutable, ipv4, nameAtMost, nameIsDNSLabel, observed, refName } from "./common.ts";
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 
@@ -25,6 +25,9 @@ const cidr4 = (what: string, field: string, more: CelValidation[] = []) =>
   });
 
 // ==================== VPC ====================
+
+/** VPC names are kept short enough for their default group's name (<vpc>-default) to be a label key (63). */
+export const MAX_VPC_NAME = 55;
 
 const vpcSpec = z
   .object({
@@ -82,7 +85,10 @@ export const VPC = defineKind({
     "VPC is a tenant's isolated network: IPv4 CIDR blocks, an overlay VNI unique in the cluster (held by a VNIClaim named by it), a tunnel type, static routes and DNS servers.",
   spec: vpcSpec,
   status: vpcStatus,
-  objectValidations: [nameIsDNSLabel("it names the VPC's address space (IPAllocations are <namespace>.<vpc>.<address>) and label keys")],
+  objectValidations: [
+    nameIsDNSLabel("it names the VPC's address space (IPAllocations are <namespace>.<vpc>.<address>) and label keys"),
+    nameAtMost(MAX_VPC_NAME, "its default security group <vpc>-default is named in label keys"),
+  ],
   printerColumns: [
     { name: "CIDR", type: "string", jsonPath: ".spec.cidrBlocks" },
     { name: "VNI", type: "integer", jsonPath: ".status.vni" },
@@ -266,9 +272,84 @@ export const IPAllocation = defineKind({
 export type IPAllocationSpec = z.output<typeof allocationSpec>;
 export type IPAllocationObj = KubeObject & { spec: IPAllocationSpec };
 
+// ==================== SecurityGroup ====================
+
+const sgRule = z
+  .object({
+    protocol: z.enum(["tcp", "udp", "icmp", "all"]).default("all").describe("tcp, udp, icmp or all. NetworkPolicy cannot express icmp alone: such a rule is recorded but not enforced (the traffic stays denied); an all rule allows ICMP too."),
+    ports: z.object({
+      from: z.int().min(1).max(65535).describe("First port."),
+      to: z.int().min(1).max(65535).optional().describe("Last port; default: from."),
+    }).optional().describe("A port range, tcp and udp only; empty: every port."),
+    remoteCIDR: cidr4("Peers in this block, e.g. 0.0.0.0/0.", "remoteCIDR").optional(),
+    remoteGroup: z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional().describe("Peers that are members of this SecurityGroup (same namespace and VPC)."),
+    description: z.string().max(255).optional().describe("What the rule is for."),
+  })
+  .describe("An allow rule (Neutron semantics: rules only allow). Neither remoteCIDR nor remoteGroup: any peer in the VPC, and outside addresses.");
+
+const sgRuleValidations: CelValidation[] = [
+  { rule: "!has(self.ports) || self.protocol == 'tcp' || self.protocol == 'udp'", message: "ports are allowed only for tcp and udp rules" },
+  { rule: "!has(self.ports) || !has(self.ports.to) || self.ports.to >= self.ports.from", message: "ports.to must be at least ports.from" },
+  { rule: "!(has(self.remoteCIDR) && has(self.remoteGroup))", message: "set at most one of remoteCIDR and remoteGroup" },
+];
+
+const sgRules = (max: number) =>
+  z.array(sgRule.meta({ "x-kubernetes-validations": sgRuleValidations })).max(max);
+
+const sgSpec = z
+  .object({
+    vpc: refName("Name of the VPC (in this namespace) the group belongs to. Immutable.").max(63).meta(immutable("spec.vpc")),
+    description: z.string().max(255).optional().describe("What the group is for."),
+    ingress: sgRules(50).optional().describe("Traffic allowed in, besides from the group's own members (always allowed)."),
+    egress: sgRules(50).optional()
+      .describe("Traffic allowed out. Unset: all egress is allowed (a new Neutron group's default); set (even empty): only to the group's own members and these."),
+  })
+  .describe("Desired state of the security group.");
+
+const sgStatus = z
+  .object({
+    ...observed,
+    members: count("Instances with a NIC in the group."),
+    networkPolicy: z.string().optional().describe("The NetworkPolicy that realizes the group."),
+    unenforced: count("Rules NetworkPolicy cannot express (icmp only), recorded but not enforced."),
+  })
+  .describe("Observed state of the security group.");
+
+export const SecurityGroup = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "SecurityGroup",
+  plural: "securitygroups",
+  singular: "securitygroup",
+  shortNames: ["sg"],
+  scope: "Namespaced",
+  description:
+    "SecurityGroup is a set of allow rules for the instance NICs that name it (Neutron semantics): members reach each other, other traffic in is denied unless a rule allows it, and all egress is allowed unless egress rules are set. Realized as one NetworkPolicy per group; each VPC also gets a NetworkPolicy that denies what no group allows. Every VPC has a group <vpc>-default, used by NICs that name none.",
+  spec: sgSpec,
+  status: sgStatus,
+  printerColumns: [
+    { name: "VPC", type: "string", jsonPath: ".spec.vpc" },
+    { name: "Members", type: "integer", jsonPath: ".status.members" },
+    { name: "Policy", type: "string", jsonPath: ".status.networkPolicy", priority: 1 },
+    { name: "Description", type: "string", jsonPath: ".spec.description", priority: 1 },
+  ],
+  objectValidations: [nameIsDNSLabel("NICs name it in a label key"), { rule: "size(self.metadata.name) <= 63", message: "metadata.name must be at most 63 characters: NICs name it in a label key" }],
+});
+
+export type SecurityGroupSpec = z.output<typeof sgSpec>;
+export type SecurityGroupRule = z.output<typeof sgRule>;
+export type SecurityGroupObj = KubeObject & { spec: SecurityGroupSpec; status?: SecurityGroupStatus };
+export type SecurityGroupStatus = z.output<typeof sgStatus>;
+
+/** The security group controller's finalizer: a group goes once no NIC names it. */
+export const SECURITY_GROUP_FINALIZER = "network.cellcloud.io/securitygroup";
+/** The group every VPC gets, used by the NICs that name none. */
+export const defaultGroupName = (vpc: string) => `${vpc}-default`;
+
 export const VPCRef = refOf(VPC);
+export const SecurityGroupRef = refOf(SecurityGroup);
 export const SubnetRef = refOf(Subnet);
 export const IPAllocationRef = refOf(IPAllocation);
 export const VNIClaimRef = refOf(VNIClaim);
 
-export const networkKinds = [VPC, VNIClaim, Subnet, IPAllocation];
+export const networkKinds = [VPC, VNIClaim, Subnet, IPAllocation, SecurityGroup];

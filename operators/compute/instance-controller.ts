@@ -7,7 +7,7 @@ import {
   DeploymentSetRef, FlavorRef, imageKeys, ImageRef, INSTANCE_FINALIZER, resolveImage, InstanceRef, KeyPairRef, instancePowerStates, launcher, launcherName,
   type DeploymentSetSpec, type FlavorSpec, type ImageSpec, type InstanceObj, type KeyPairStatus,
 } from "../api/compute.ts";
-import { IPAllocationRef, SubnetRef, type IPAllocationObj, type SubnetObj } from "../api/network.ts";
+import { IPAllocationRef, SecurityGroupRef, SubnetRef, type IPAllocationObj, type SecurityGroupObj, type SubnetObj } from "../api/network.ts";
 import { nodeLabels } from "../api/platform.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import type { Controller } from "../runtime/controller.ts";
@@ -49,8 +49,10 @@ const bySubnet = (i: InstanceObj) => (i.spec.nics ?? []).flatMap((n) => nsKey(i,
 /** What an instance's NICs are planned from: its subnets and the allocations, from caches. */
 function networkOf(mgr: Manager, allocations: AllocationCache) {
   const subnets = mgr.informer<SubnetObj>(SubnetRef);
+  const groups = mgr.informer<SecurityGroupObj>(SecurityGroupRef);
   return (inst: InstanceObj): NicObservation => ({
     subnet: (name) => subnets.get(`${inst.metadata.namespace}/${name}`),
+    group: (name) => groups.get(`${inst.metadata.namespace}/${name}`),
     held: allocations.ofOwner(inst.metadata.uid ?? ""),
     holderOf: allocations.holderOf,
     count: allocations.cache.size,
@@ -149,6 +151,7 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
     .watches(DeploymentSetRef, referrers(idx.deploymentSet, keyOf))
     .watches(VolumeRef, referrers(idx.volume, keyOf))
     .watches(SubnetRef, referrers(idx.subnet, keyOf))
+    .watches(SecurityGroupRef, (g) => instances.list().filter((i) => i.metadata.namespace === g.metadata.namespace && (i.spec.nics?.length ?? 0) > 0).map(keyOf))
     // its own creates come back as events too: a burst of them is one reconcile
     .watches(IPAllocationRef, (a) => { const o = (a as IPAllocationObj).spec.owner; return o.kind === "Instance" ? [`${o.namespace}/${o.name}`] : []; }, { delayMs: 500 })
     .manage(resource);

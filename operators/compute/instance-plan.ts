@@ -9,7 +9,7 @@ import { isoSeconds } from "../runtime/clock.ts";
 import { PodRef, type Pod } from "../runtime/core.ts";
 import type { Action, ConditionSpec, DeletionPolicy, DesiredStatus, EventSpec, Plan } from "../runtime/managed.ts";
 import { isProblem, launcherPod, type Problem, type Resolved } from "./instance.ts";
-import type { NicPlan } from "./nics.ts";
+import { nicMetadata, type NicPlan } from "./nics.ts";
 import { instanceState, isFinished, isTerminating, planResize, podSize, powerEvent, replacementCause, type InstanceState, type Observation } from "./instance-state.ts";
 
 /** While pods come and go, look again this often even without an event. */
@@ -299,6 +299,8 @@ export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: Ni
   const base = planInstance(effective, { ...o, resolved }, now);
   const inUse = new Set(o.pods.filter((p) => !isFinished(p)).flatMap(launcherAddresses));
   const mine = nics.actions.filter((a) => a.verb !== "delete" || ![...inUse].some((ip) => a.name.endsWith(`.${ip}`)));
+  const deferred = mine.length < nics.actions.length;
+  mine.push(...relabel(o.pods.find((p) => p.metadata.name === launcherName(effective) && !isFinished(p)), resolved));
   const n = mine.length;
   // creates of different addresses do not depend on each other: alone, they go at once
   const alone = !base.actions?.length && mine.length > 1;
@@ -310,8 +312,20 @@ export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: Ni
       const rest = typeof base.status === "function" ? base.status(outcomes.slice(n)) : base.status ?? {};
       return { ...rest, fields: { ...rest.fields, nics: nics.result(outcomes.slice(0, n)).nics } };
     },
-    ...(nics.allocating || mine.length < nics.actions.length ? { requeueAfterMs: Math.min(base.requeueAfterMs ?? 1_000, 1_000) } : {}),
+    ...(nics.allocating || deferred ? { requeueAfterMs: Math.min(base.requeueAfterMs ?? 1_000, 1_000) } : {}),
   };
+}
+
+/** A running launcher whose VPC and security group labels are not its NICs' now gets them (no restart: policies follow labels). */
+function relabel(pod: Pod | undefined, resolved: Resolved | Problem): Action[] {
+  if (!pod || isProblem(resolved) || !resolved.nics?.length) return [];
+  const want = nicMetadata(pod.metadata.namespace ?? "", resolved.nics).labels;
+  const have = pod.metadata.labels ?? {};
+  const ours = (k: string) => k.startsWith(launcher.vpcLabelPrefix) || k.startsWith(launcher.securityGroupLabelPrefix);
+  const labels: Record<string, string | null> = {};
+  for (const k of Object.keys(have)) if (ours(k) && !(k in want)) labels[k] = null;
+  for (const [k, v] of Object.entries(want)) if (have[k] !== v) labels[k] = v;
+  return Object.keys(labels).length ? [{ verb: "update", ref: PodRef, name: pod.metadata.name, namespace: pod.metadata.namespace, patch: { metadata: { labels } } }] : [];
 }
 
 /** The instance as its launcher is named: each NIC's address in place of what spec asked. */

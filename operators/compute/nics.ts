@@ -3,7 +3,7 @@
 // status shows an address only after the allocation was created. The launcher pod carries them in a
 // Multus-style annotation a CNI reads, and one label per VPC and security group for NetworkPolicies.
 import { launcher, type InstanceObj, type InstanceStatus } from "../api/compute.ts";
-import { vpcScope, type SubnetObj } from "../api/network.ts";
+import { defaultGroupName, vpcScope, type SecurityGroupObj, type SubnetObj } from "../api/network.ts";
 import type { Outcome } from "../runtime/actions.ts";
 import {
   canonicalIP, fixedIPProblem, macFor, planAddresses, prefixLength, subnetGateway, subnetSpace,
@@ -28,6 +28,8 @@ export interface NicAddress {
 
 export interface NicObservation extends Omit<AddressObservation, "shown"> {
   subnet(name: string): SubnetObj | undefined;
+  /** A SecurityGroup of the instance's namespace. */
+  group(name: string): SecurityGroupObj | undefined;
 }
 
 export interface NicPlan {
@@ -49,6 +51,9 @@ export function planNics(inst: InstanceObj, o: NicObservation, random: number): 
   const wants: AddressWant[] = [];
   const problems = new Map<number, Problem>();
   const keep = new Set<string>();
+  // a NIC's groups are checked but do not hold up its address: the instance just does not boot yet
+  const groupProblems = new Map<number, Problem>();
+  const groupsOf = new Map<number, string[]>();
   for (const [i, nic] of nics.entries()) {
     const field = `spec.nics[${i}]`;
     const s = o.subnet(nic.subnet);
@@ -62,6 +67,15 @@ export function planNics(inst: InstanceObj, o: NicObservation, random: number): 
       problems.set(i, typeof why === "string" ? { reason: "InvalidFixedIP", message: why, stalled: true } : why);
       keep.add(slot(i)); // a subnet briefly unready does not cost the NIC its address
       continue;
+    }
+    const vpc = s!.spec.vpc;
+    const groups = nic.securityGroups?.length ? [...nic.securityGroups] : [defaultGroupName(vpc)];
+    groupsOf.set(i, groups);
+    for (const name of groups) {
+      const g = o.group(name);
+      const what = nic.securityGroups?.length ? `${field}.securityGroups: SecurityGroup "${name}"` : `${field}: VPC ${vpc}'s default SecurityGroup "${name}"`;
+      if (!g) groupProblems.set(i, { reason: "SecurityGroupNotFound", message: `${what} not found in this namespace`, stalled: false });
+      else if (g.spec.vpc !== vpc) groupProblems.set(i, { reason: "SecurityGroupMismatch", message: `${what} is in VPC ${g.spec.vpc}, but Subnet "${nic.subnet}" is in VPC ${vpc}`, stalled: true });
     }
     wants.push({ slot: slot(i), scope: vpcScope(ns, s!.spec.vpc), space: subnetSpace(s!.spec), ...(fixed ? { fixed } : {}), record: { subnet: nic.subnet }, field, from: `Subnet ${nic.subnet}` });
   }
@@ -81,14 +95,14 @@ export function planNics(inst: InstanceObj, o: NicObservation, random: number): 
         const state = states.get(slot(i));
         const before = inst.status?.nics?.[i];
         const address = state?.state === "held" ? state.address : state?.address ?? (problems.has(i) && before?.subnet === nic.subnet ? before.ip : undefined);
-        problem ??= problems.get(i) ?? (state?.state === "problem" ? { reason: state.reason, message: state.message, stalled: state.stalled, recheckMs: 30_000 } : undefined);
+        problem ??= problems.get(i) ?? groupProblems.get(i) ?? (state?.state === "problem" ? { reason: state.reason, message: state.message, stalled: state.stalled, recheckMs: 30_000 } : undefined);
         if (!s || address === undefined) {
           status.push({ subnet: nic.subnet, ...(s ? { vpc: s.spec.vpc } : {}) });
           continue;
         }
         const entry = { subnet: nic.subnet, vpc: s.spec.vpc, ip: address, prefixLength: prefixLength(s.spec.cidrBlock), gateway: subnetGateway(s.spec), mac: macFor(address) };
         status.push(entry);
-        addresses.push({ interface: `eth${i}`, ...entry, securityGroups: [...(nic.securityGroups ?? [])] });
+        addresses.push({ interface: `eth${i}`, ...entry, securityGroups: groupsOf.get(i) ?? [] });
       }
       return { nics: status, addresses, ...(problem ? { problem } : {}) };
     },

@@ -2,6 +2,7 @@
 // VPCs charged against quota (one each, in the tenant's `vpcs` dimension).
 import { VPC_FINALIZER, VPCRef } from "../api/network.ts";
 import type { Product } from "../runtime/product.ts";
+import { setupSecurityGroupController } from "./sg-controller.ts";
 import { setupSubnetController } from "./subnet-controller.ts";
 import { setupVPCController } from "./vpc-controller.ts";
 
@@ -10,6 +11,7 @@ export const network: Product = {
   controllers: {
     vpc: setupVPCController,
     subnet: setupSubnetController,
+    securitygroup: setupSecurityGroupController,
   },
   charged() {
     return [{ ref: VPCRef, finalizer: VPC_FINALIZER, price: (_obj, ctx) => ({ charge: { tenant: ctx.tenant, zone: "", amounts: { vpcs: 1 } } }) }];

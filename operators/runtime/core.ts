@@ -18,6 +18,7 @@ export const PriorityClassRef: ResourceRef = { group: "scheduling.k8s.io", versi
 export const ClusterRoleRef: ResourceRef = { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false };
 export const RoleBindingRef: ResourceRef = { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true };
 export const LeaseRef: ResourceRef = { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true };
+export const NetworkPolicyRef: ResourceRef = { group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true };
 export const EventRef: ResourceRef = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };
 export const ValidatingRef: ResourceRef = { group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", plural: "validatingwebhookconfigurations", namespaced: false };
 export const MutatingRef: ResourceRef = { group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingWebhookConfiguration", plural: "mutatingwebhookconfigurations", namespaced: false };
