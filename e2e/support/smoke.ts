@@ -15,14 +15,14 @@ import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
 import { DeploymentSetRef, FlavorRef, ImageRef, InstanceRef, KeyPairRef } from "../../operators/api/compute.ts";
-import { IPAllocationRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
+import { IPAllocationRef, SecurityGroupRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
 import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
-import { MutatingRef, NamespaceRef, RoleBindingRef, ValidatingRef } from "../../operators/runtime/core.ts";
+import { MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, ValidatingRef } from "../../operators/runtime/core.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "tenancy"];
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -270,6 +270,10 @@ async function networkSmoke(kc: KubeConfig, namespace: string, name: string, tim
   const claim = await client.get<KubeObject & { spec: { holder: { uid: string } } }>(VNIClaimRef, String(vni));
   if (claim.spec.holder.uid !== vpc.metadata.uid) throw new Error(`VNIClaim ${vni} is not held by the VPC`);
 
+  // its default security group and isolation policy: NetworkPolicies the manager writes
+  await eventually(async () => isReadyAtGeneration(await client.get(SecurityGroupRef, `${name}-default`, namespace) as never), { timeoutMs, what: "default SecurityGroup Ready" });
+  await eventually(() => client.get(NetworkPolicyRef, `sg-${name}-default`, namespace), { timeoutMs, what: "default group's NetworkPolicy" });
+  await eventually(() => client.get(NetworkPolicyRef, `vpc-${name}-isolation`, namespace), { timeoutMs, what: "VPC isolation NetworkPolicy" });
   await client.create(SubnetRef, { apiVersion: api, kind: "Subnet", metadata: { name, namespace }, spec: { vpc: name, cidrBlock: "10.20.1.0/29" } });
   await eventually(async () => isReadyAtGeneration(await client.get(SubnetRef, name, namespace) as never), { timeoutMs, what: "Subnet Ready" });
   // the image need not exist: a NIC is addressed whether or not the instance can boot yet
@@ -386,7 +390,7 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
     await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
   }
-  for (const ref of [VolumeRef, SubnetRef, VPCRef]) {
+  for (const ref of [VolumeRef, SubnetRef, SecurityGroupRef, VPCRef]) {
     for (const v of (await client.list(ref, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
       await client.patch(ref, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
       await client.delete(ref, v.metadata.name, namespace).catch(() => undefined);
