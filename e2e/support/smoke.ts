@@ -4,7 +4,7 @@
 // its kinds here.
 import { inject } from "vitest";
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { schedulerName } from "../../operators/api/platform.ts";
+import { ExternalIPPoolRef, schedulerName } from "../../operators/api/platform.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
@@ -15,14 +15,14 @@ import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
 import { DeploymentSetRef, FlavorRef, ImageRef, InstanceRef, KeyPairRef } from "../../operators/api/compute.ts";
-import { IPAllocationRef, SecurityGroupRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
+import { EIPBindingRef, ElasticIPRef, IPAllocationRef, SecurityGroupRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
 import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
 import { MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, ValidatingRef } from "../../operators/runtime/core.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "tenancy"];
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -286,6 +286,20 @@ async function networkSmoke(kc: KubeConfig, namespace: string, name: string, tim
   const allocation = await client.get<KubeObject & { spec: { owner: { kind: string; name: string } } }>(IPAllocationRef, `${namespace}.${name}.${ip}`);
   if (allocation.spec.owner.name !== `${name}-vm`) throw new Error(`IPAllocation of ${ip} is held by ${allocation.spec.owner.name}`);
   await eventually(async () => ((await client.get<KubeObject & { status?: { allocated?: number; available?: number } }>(SubnetRef, name, namespace)).status?.allocated) === 1, { timeoutMs, what: "Subnet counts 1 allocated" });
+  // an ElasticIP from a pool, bound to the instance (its lock made), unbound (lock released), deleted (address released)
+  const pool = `${namespace}-${name}`.slice(0, 60);
+  await client.create(ExternalIPPoolRef, { apiVersion: "platform.cellcloud.io/v1alpha1", kind: "ExternalIPPool", metadata: { name: pool, labels: { [SMOKE_LABEL]: namespace } }, spec: { region: "smoke", cidrs: ["198.51.100.0/30"] } });
+  await client.create(ElasticIPRef, { apiVersion: api, kind: "ElasticIP", metadata: { name, namespace }, spec: { pool, target: { name: `${name}-vm` } } });
+  type Eip = KubeObject & { status?: { address?: string; boundTo?: { name: string; privateIP?: string } } };
+  const eip = await eventually(async () => { const e = await client.get<Eip>(ElasticIPRef, name, namespace); return e.status?.boundTo?.privateIP === ip && e; }, { timeoutMs, what: "ElasticIP bound" });
+  await client.get(EIPBindingRef, `instance.${name}-vm`, namespace);
+  await eventually(async () => ((await client.get<KubeObject & { status?: { allocated?: number } }>(ExternalIPPoolRef, pool)).status?.allocated) === 1, { timeoutMs, what: "pool counts 1 allocated" });
+  await client.patch(ElasticIPRef, name, namespace, { spec: { target: null } }, "merge");
+  await eventuallyGone(() => client.get(EIPBindingRef, `instance.${name}-vm`, namespace), "binding lock released", timeoutMs);
+  await client.delete(ElasticIPRef, name, namespace);
+  await eventuallyGone(() => client.get(IPAllocationRef, `external.${eip.status!.address}`), "external address released", timeoutMs);
+  await client.delete(ExternalIPPoolRef, pool);
+
   await client.delete(InstanceRef, `${name}-vm`, namespace);
   await eventuallyGone(() => client.get(IPAllocationRef, allocation.metadata.name), `address ${ip} released`, timeoutMs);
   await client.delete(SubnetRef, name, namespace);
@@ -390,7 +404,7 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
     await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
   }
-  for (const ref of [VolumeRef, SubnetRef, SecurityGroupRef, VPCRef]) {
+  for (const ref of [VolumeRef, ElasticIPRef, SubnetRef, SecurityGroupRef, VPCRef]) {
     for (const v of (await client.list(ref, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
       await client.patch(ref, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
       await client.delete(ref, v.metadata.name, namespace).catch(() => undefined);

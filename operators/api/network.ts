@@ -346,10 +346,130 @@ export const SECURITY_GROUP_FINALIZER = "network.cellcloud.io/securitygroup";
 /** The group every VPC gets, used by the NICs that name none. */
 export const defaultGroupName = (vpc: string) => `${vpc}-default`;
 
+// ==================== ElasticIP ====================
+
+/** What an ElasticIP can be bound to. LoadBalancer joins when SLB lands. */
+export const EIP_TARGET_KINDS = ["Instance"] as const;
+
+const eipSpec = z
+  .object({
+    pool: refName("The ExternalIPPool to take the address from; empty: the first pool (by name) with a free address. Immutable once allocated.").optional(),
+    address: ipv4("A specific external address to take; empty: any free one. Immutable.", "spec.address").optional().meta(immutable("spec.address")),
+    bandwidth: z
+      .object({
+        ingressMbps: z.int().min(1).max(100_000).default(100).describe("Inbound limit in Mbit/s."),
+        egressMbps: z.int().min(1).max(100_000).default(100).describe("Outbound limit in Mbit/s."),
+      })
+      .default({ ingressMbps: 100, egressMbps: 100 })
+      .describe("Bandwidth limits, changeable while bound (billed by bandwidth)."),
+    target: z
+      .object({
+        kind: z.enum(EIP_TARGET_KINDS).default("Instance").describe("Kind of the target: Instance (LoadBalancer once SLB exists)."),
+        name: z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).describe("Name of the target, in this namespace."),
+        nic: z.int().min(0).max(15).default(0).describe("Which of an instance's NICs the address maps to (its index in spec.nics)."),
+      })
+      .optional()
+      .describe("What the address is bound to; empty: allocated, not bound. Set to bind, change to rebind, remove to unbind. A target has at most one ElasticIP."),
+  })
+  .describe("Desired state of the elastic IP.");
+
+const eipStatus = z
+  .object({
+    ...observed,
+    address: z.string().optional().describe("The external address held (its IPAllocation is external.<address>)."),
+    pool: z.string().optional().describe("The pool it came from."),
+    boundTo: z
+      .object({
+        kind: z.string().describe("Kind of the target."),
+        name: z.string().describe("Name of the target."),
+        privateIP: z.string().optional().describe("The target's address the external one maps to."),
+      })
+      .optional()
+      .describe("What the address is bound to now; shown only once the target's binding lock is held."),
+    bandwidth: z
+      .object({ ingressMbps: z.int().describe("Inbound limit in effect."), egressMbps: z.int().describe("Outbound limit in effect.") })
+      .optional()
+      .describe("The bandwidth limits in effect."),
+  })
+  .describe("Observed state of the elastic IP.");
+
+export const ElasticIP = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "ElasticIP",
+  plural: "elasticips",
+  singular: "elasticip",
+  shortNames: ["eip"],
+  scope: "Namespaced",
+  description:
+    "ElasticIP is an external address from an ExternalIPPool (held by an IPAllocation external.<address>), bound to at most one target and rebound in place, with bandwidth limits. A target holds at most one ElasticIP: an EIPBinding named <kind>.<target> is the lock. A bound ElasticIP cannot be deleted until it is unbound.",
+  spec: eipSpec,
+  status: eipStatus,
+  printerColumns: [
+    { name: "Address", type: "string", jsonPath: ".status.address" },
+    { name: "Target", type: "string", jsonPath: ".status.boundTo.name" },
+    { name: "Private-IP", type: "string", jsonPath: ".status.boundTo.privateIP", priority: 1 },
+    { name: "In-Mbps", type: "integer", jsonPath: ".status.bandwidth.ingressMbps", priority: 1 },
+    { name: "Out-Mbps", type: "integer", jsonPath: ".status.bandwidth.egressMbps", priority: 1 },
+    { name: "Pool", type: "string", jsonPath: ".status.pool", priority: 1 },
+  ],
+  validations: [{ rule: "!has(oldSelf.pool) || (has(self.pool) && self.pool == oldSelf.pool)", message: "spec.pool is immutable once set", fieldPath: ".pool" }],
+});
+
+export type ElasticIPSpec = z.output<typeof eipSpec>;
+export type ElasticIPStatus = z.output<typeof eipStatus>;
+export type ElasticIPObj = KubeObject & { spec: ElasticIPSpec; status?: ElasticIPStatus };
+
+/** The ElasticIP controller's finalizer: an EIP goes once unbound and its address released. */
+export const EIP_FINALIZER = "network.cellcloud.io/elasticip";
+
+// ==================== EIPBinding ====================
+
+/** The lock a target's binding holds: named by the target, so a second ElasticIP's create fails. */
+export const bindingName = (kind: string, target: string) => `${kind.toLowerCase()}.${target}`;
+
+const bindingSpec = z
+  .object({
+    elasticIP: z.object({
+      name: z.string().max(253).describe("Name of the ElasticIP."),
+      uid: z.string().max(64).describe("UID of the ElasticIP."),
+    }).describe("The ElasticIP bound to the target."),
+    target: z.object({
+      kind: z.string().max(63).describe("Kind of the target."),
+      name: z.string().max(253).describe("Name of the target."),
+      uid: z.string().max(64).describe("UID of the target: a later object of the same name is another target."),
+    }).describe("The target."),
+  })
+  .describe("Which ElasticIP the target this lock is named by is bound to. Immutable.");
+
+export const EIPBinding = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "EIPBinding",
+  plural: "eipbindings",
+  shortNames: ["eipb"],
+  scope: "Namespaced",
+  description:
+    "EIPBinding is the lock a bound target holds: named <kind>.<target>, so creating it fails (AlreadyExists) when the target already has an ElasticIP. Created before the ElasticIP's status shows the binding, deleted after it stops showing it.",
+  spec: bindingSpec.meta(immutable("spec")),
+  status: z.object({ ...observed }).describe("Unused: a binding is a lock, whole once created."),
+  printerColumns: [
+    { name: "ElasticIP", type: "string", jsonPath: ".spec.elasticIP.name" },
+    { name: "Target-Kind", type: "string", jsonPath: ".spec.target.kind" },
+    { name: "Target", type: "string", jsonPath: ".spec.target.name" },
+  ],
+  readyColumn: false,
+  objectValidations: [{ rule: "self.metadata.name == self.spec.target.kind.lowerAscii() + '.' + self.spec.target.name", message: "metadata.name must be <spec.target.kind in lower case>.<spec.target.name>" }],
+});
+
+export type EIPBindingObj = KubeObject & { spec: z.output<typeof bindingSpec> };
+
 export const VPCRef = refOf(VPC);
+export const ElasticIPRef = refOf(ElasticIP);
+export const EIPBindingRef = refOf(EIPBinding);
 export const SecurityGroupRef = refOf(SecurityGroup);
 export const SubnetRef = refOf(Subnet);
 export const IPAllocationRef = refOf(IPAllocation);
 export const VNIClaimRef = refOf(VNIClaim);
 
-export const networkKinds = [VPC, VNIClaim, Subnet, IPAllocation, SecurityGroup];
+export const networkKinds = [VPC, VNIClaim, Subnet, IPAllocation, SecurityGroup, ElasticIP, EIPBinding];

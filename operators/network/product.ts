@@ -1,10 +1,14 @@
-// VPC networking as the composition root sees it: the VPC controller (with its claim repair), and
-// VPCs charged against quota (one each, in the tenant's `vpcs` dimension).
-import { VPC_FINALIZER, VPCRef } from "../api/network.ts";
+// VPC networking as the composition root sees it: the VPC, subnet (with the address repair), security
+// group and elastic IP controllers; VPCs, security groups and elastic IPs charged against quota (one
+// each, in the tenant's vpcs, securitygroups and eips dimensions); and the webhook that refuses
+// deleting what is in use.
+import { EIP_FINALIZER, ElasticIPRef, SECURITY_GROUP_FINALIZER, SecurityGroupRef, VPC_FINALIZER, VPCRef } from "../api/network.ts";
 import type { Product } from "../runtime/product.ts";
+import { setupElasticIPController } from "./eip-controller.ts";
 import { setupSecurityGroupController } from "./sg-controller.ts";
 import { setupSubnetController } from "./subnet-controller.ts";
 import { setupVPCController } from "./vpc-controller.ts";
+import { registerNetworkWebhooks } from "./webhook.ts";
 
 export const network: Product = {
   name: "network",
@@ -12,8 +16,17 @@ export const network: Product = {
     vpc: setupVPCController,
     subnet: setupSubnetController,
     securitygroup: setupSecurityGroupController,
+    elasticip: setupElasticIPController,
   },
   charged() {
-    return [{ ref: VPCRef, finalizer: VPC_FINALIZER, price: (_obj, ctx) => ({ charge: { tenant: ctx.tenant, zone: "", amounts: { vpcs: 1 } } }) }];
+    const one = (dimension: string) => (_obj: unknown, ctx: { tenant: string }) => ({ charge: { tenant: ctx.tenant, zone: "", amounts: { [dimension]: 1 } } });
+    return [
+      { ref: VPCRef, finalizer: VPC_FINALIZER, price: one("vpcs") },
+      { ref: SecurityGroupRef, finalizer: SECURITY_GROUP_FINALIZER, price: one("securitygroups") },
+      { ref: ElasticIPRef, finalizer: EIP_FINALIZER, price: one("eips") },
+    ];
+  },
+  webhooks(mgr, server) {
+    registerNetworkWebhooks(mgr, server);
   },
 };

@@ -25,16 +25,22 @@ export function groupsOf(i: InstanceObj): string[] {
 }
 const remotes = (g: SecurityGroupObj) => [...(g.spec.ingress ?? []), ...(g.spec.egress ?? [])].flatMap((r) => (r.remoteGroup ? [`${g.metadata.namespace}/${r.remoteGroup}`] : []));
 
-export function setupSecurityGroupController(mgr: Manager, ctx: ProductContext): Controller {
+/** The instances whose NICs are in a group (namespace/name), by name. */
+export function groupMembers(mgr: Manager): (key: string) => string[] {
   const instances = mgr.informer<InstanceObj>(InstanceRef);
   instances.addIndexer(BY_GROUP, groupsOf);
+  return (key) => instances.byIndex(BY_GROUP, key).map((i) => i.metadata.name).sort();
+}
+
+export function setupSecurityGroupController(mgr: Manager, ctx: ProductContext): Controller {
+  const membersOf = groupMembers(mgr);
   const groups = mgr.informer<SecurityGroupObj>(SecurityGroupRef);
   groups.addIndexer(BY_REMOTE, remotes);
   const vpcs = mgr.informer<VPCObj>(VPCRef);
   const policies = mgr.informer<NetworkPolicy>(NetworkPolicyRef);
   const observe = (g: SecurityGroupObj): SGObservation => ({
     vpc: vpcs.get(`${g.metadata.namespace}/${g.spec.vpc}`),
-    members: instances.byIndex(BY_GROUP, keyOf(g)).map((i) => i.metadata.name).sort(),
+    members: membersOf(keyOf(g)),
     group: (name) => groups.get(`${g.metadata.namespace}/${name}`),
     policy: policies.get(`${g.metadata.namespace}/${groupPolicyName(g.metadata.name)}`),
   });

@@ -1,0 +1,78 @@
+// Reconciles ElasticIPs on the managed reconciler: pools, the EIP's allocation, its target and the
+// binding locks from caches, planned by eip-plan.ts. A second controller deletes a binding lock whose
+// ElasticIP is gone (deleted without its finalizer) once the grace has passed, so no target is kept
+// from a new ElasticIP by a lock nobody holds.
+import { InstanceRef, type InstanceObj } from "../api/compute.ts";
+import { EIP_FINALIZER, EIPBindingRef, ElasticIPRef, IPAllocationRef, bindingName, type EIPBindingObj, type ElasticIPObj, type IPAllocationObj } from "../api/network.ts";
+import { ExternalIPPoolRef, type ExternalIPPoolObj } from "../api/platform.ts";
+import type { Controller } from "../runtime/controller.ts";
+import { allocationCache } from "../runtime/ipam.ts";
+import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { deleteIfPresent } from "../runtime/objects.ts";
+import type { ProductContext } from "../runtime/product.ts";
+import { keyOf, requestKey } from "../runtime/types.ts";
+import { eipFinalize, eipPlan, type EIPObservation } from "./eip-plan.ts";
+import { ALLOCATION_GRACE_MS } from "./subnet-controller.ts";
+import { orphanClaim } from "./vpc-plan.ts";
+
+const LOCK_HOLDER = "network.cellcloud.io/binding-eip";
+const BY_TARGET = "network.cellcloud.io/eip-target";
+const byHolder = (l: EIPBindingObj) => [l.spec.elasticIP.uid];
+const byTarget = (e: ElasticIPObj) => (e.spec.target ? [`${e.metadata.namespace}/${bindingName(e.spec.target.kind, e.spec.target.name)}`] : []);
+
+export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Controller[] {
+  const eips = mgr.informer<ElasticIPObj>(ElasticIPRef);
+  eips.addIndexer(BY_TARGET, byTarget);
+  const locks = mgr.informer<EIPBindingObj>(EIPBindingRef);
+  locks.addIndexer(LOCK_HOLDER, byHolder);
+  const pools = mgr.informer<ExternalIPPoolObj>(ExternalIPPoolRef);
+  const instances = mgr.informer<InstanceObj>(InstanceRef);
+  const allocations = allocationCache(mgr);
+  const observe = (e: ElasticIPObj): EIPObservation => {
+    const t = e.spec.target;
+    const target = t ? instances.get(`${e.metadata.namespace}/${t.name}`) : undefined;
+    return {
+      pools: pools.list(),
+      held: allocations.ofOwner(e.metadata.uid ?? ""),
+      holderOf: allocations.holderOf,
+      count: allocations.cache.size,
+      ...(target && t ? { target: { uid: target.metadata.uid ?? "", privateIP: target.status?.nics?.[t.nic]?.ip, deleting: Boolean(target.metadata.deletionTimestamp) } } : {}),
+      ...(t ? { lock: locks.get(`${e.metadata.namespace}/${bindingName(t.kind, t.name)}`) } : {}),
+      locks: locks.byIndex(LOCK_HOLDER, e.metadata.uid ?? ""),
+    };
+  };
+  const resource: ManagedResource<ElasticIPObj, EIPObservation> = {
+    finalizer: EIP_FINALIZER,
+    gates: ctx.gates,
+    observe,
+    plan: (e, o) => eipPlan(e, o, Math.random()),
+    finalize: eipFinalize,
+  };
+  const contenders = (lockKey: string) => eips.byIndex(BY_TARGET, lockKey).map(keyOf);
+  const eip = completeManaged(
+    mgr.controller("elasticip").for(ElasticIPRef).concurrency(2)
+      .watches(IPAllocationRef, (a) => { const o = (a as IPAllocationObj).spec.owner; return o.kind === "ElasticIP" ? [`${o.namespace}/${o.name}`] : []; }, { delayMs: 500 })
+      // a lock coming or going: its holder, and every ElasticIP that wants its target
+      .watches(EIPBindingRef, (l) => [`${l.metadata.namespace}/${(l as EIPBindingObj).spec.elasticIP.name}`, ...contenders(keyOf(l))])
+      .watches(InstanceRef, (i) => contenders(`${i.metadata.namespace}/${bindingName("Instance", i.metadata.name)}`))
+      .watches(ExternalIPPoolRef, () => eips.list().filter((e) => !e.status?.address).map(keyOf)),
+    resource,
+  );
+
+  const repair = mgr.controller("eipbinding-repair").for(EIPBindingRef)
+    .watches(ElasticIPRef, (e) => locks.byIndex(LOCK_HOLDER, e.metadata.uid ?? "").map(keyOf))
+    .complete(async (req) => {
+      const l = locks.get(requestKey(req));
+      if (!l || l.metadata.deletionTimestamp) return;
+      const live = eips.get(`${l.metadata.namespace}/${l.spec.elasticIP.name}`)?.metadata.uid;
+      if (live === l.spec.elasticIP.uid) return;
+      const created = Date.parse(l.metadata.creationTimestamp ?? "") || 0;
+      const now = mgr.clock.now();
+      if (!orphanClaim(l.spec.elasticIP.uid, live, created, now, ALLOCATION_GRACE_MS)) return { requeueAfterMs: created + ALLOCATION_GRACE_MS - now + 1_000 };
+      await deleteIfPresent(mgr.client, EIPBindingRef, l.metadata.name, l.metadata.namespace, { uid: l.metadata.uid ?? "" });
+      mgr.events.record(l, "Normal", "OrphanReleased", `binding of ${l.spec.target.kind} ${l.spec.target.name}: ElasticIP ${l.spec.elasticIP.name} (uid ${l.spec.elasticIP.uid}) is gone`);
+      return;
+    });
+  return [eip, repair];
+}
