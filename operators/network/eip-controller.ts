@@ -9,12 +9,10 @@ import type { Controller } from "../runtime/controller.ts";
 import { allocationCache } from "../runtime/ipam.ts";
 import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
-import { deleteIfPresent } from "../runtime/objects.ts";
 import type { ProductContext } from "../runtime/product.ts";
-import { keyOf, requestKey } from "../runtime/types.ts";
+import { orphanRepair } from "../runtime/claims.ts";
+import { keyOf } from "../runtime/types.ts";
 import { eipFinalize, eipPlan, type EIPObservation } from "./eip-plan.ts";
-import { ALLOCATION_GRACE_MS } from "./subnet-controller.ts";
-import { orphanClaim } from "./vpc-plan.ts";
 
 const LOCK_HOLDER = "network.cellcloud.io/binding-eip";
 const BY_TARGET = "network.cellcloud.io/eip-target";
@@ -60,19 +58,11 @@ export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Con
     resource,
   );
 
-  const repair = mgr.controller("eipbinding-repair").for(EIPBindingRef)
-    .watches(ElasticIPRef, (e) => locks.byIndex(LOCK_HOLDER, e.metadata.uid ?? "").map(keyOf))
-    .complete(async (req) => {
-      const l = locks.get(requestKey(req));
-      if (!l || l.metadata.deletionTimestamp) return;
-      const live = eips.get(`${l.metadata.namespace}/${l.spec.elasticIP.name}`)?.metadata.uid;
-      if (live === l.spec.elasticIP.uid) return;
-      const created = Date.parse(l.metadata.creationTimestamp ?? "") || 0;
-      const now = mgr.clock.now();
-      if (!orphanClaim(l.spec.elasticIP.uid, live, created, now, ALLOCATION_GRACE_MS)) return { requeueAfterMs: created + ALLOCATION_GRACE_MS - now + 1_000 };
-      await deleteIfPresent(mgr.client, EIPBindingRef, l.metadata.name, l.metadata.namespace, { uid: l.metadata.uid ?? "" });
-      mgr.events.record(l, "Normal", "OrphanReleased", `binding of ${l.spec.target.kind} ${l.spec.target.name}: ElasticIP ${l.spec.elasticIP.name} (uid ${l.spec.elasticIP.uid}) is gone`);
-      return;
-    });
+  const repair = orphanRepair(mgr, {
+    name: "eipbinding-repair", ref: EIPBindingRef, claims: locks, holders: { ElasticIP: eips },
+    holder: (l) => ({ kind: "ElasticIP", key: `${l.metadata.namespace}/${l.spec.elasticIP.name}`, uid: l.spec.elasticIP.uid }),
+    heldBy: (uid) => locks.byIndex(LOCK_HOLDER, uid),
+    describe: (l) => `binding of ${l.spec.target.kind} ${l.spec.target.name}`,
+  });
   return [eip, repair];
 }

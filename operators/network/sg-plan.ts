@@ -9,7 +9,7 @@ import { defaultGroupName, SecurityGroupRef, VPCRef, type SecurityGroupObj, type
 import { NetworkPolicyRef } from "../runtime/core.ts";
 import type { Action, ConditionSpec, Plan } from "../runtime/managed.ts";
 import { controllerRef } from "../runtime/objects.ts";
-import type { KubeObject } from "../runtime/types.ts";
+import type { KubeObject, ResourceRef } from "../runtime/types.ts";
 
 export const sgLabel = (group: string) => `${launcher.securityGroupLabelPrefix}${group}`;
 export const vpcLabel = (vpc: string) => `${launcher.vpcLabelPrefix}${vpc}`;
@@ -53,33 +53,28 @@ export function groupPolicy(sg: SecurityGroupObj, skip: (r: SecurityGroupRule) =
     ...list.filter((r) => !skip(r)).flatMap((r) => { const x = ruleOf(r, vpc); return x ? [{ [side]: x.peers, ...(x.ports ? { ports: x.ports } : {}) }] : []; }),
   ];
   const egress = sg.spec.egress;
-  return {
-    apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
-    metadata: {
-      name: groupPolicyName(sg.metadata.name), namespace: sg.metadata.namespace,
-      labels: { "app.kubernetes.io/managed-by": "cellcloud", "network.cellcloud.io/securitygroup": sg.metadata.name },
-      ownerReferences: [controllerRef(sg, SecurityGroupRef, false)],
-    },
-    spec: {
-      podSelector: self.podSelector,
-      policyTypes: egress ? ["Ingress", "Egress"] : ["Ingress"],
-      ingress: rules(sg.spec.ingress ?? [], "from"),
-      ...(egress ? { egress: rules(egress, "to") } : {}),
-    },
-  };
+  return networkPolicy(sg, SecurityGroupRef, groupPolicyName(sg.metadata.name), "securitygroup", {
+    podSelector: self.podSelector,
+    policyTypes: egress ? ["Ingress", "Egress"] : ["Ingress"],
+    ingress: rules(sg.spec.ingress ?? [], "from"),
+    ...(egress ? { egress: rules(egress, "to") } : {}),
+  });
 }
+
+/** A NetworkPolicy named `name`, owned by (and labelled with) the object it realizes. */
+const networkPolicy = (owner: KubeObject, ref: ResourceRef, name: string, label: string, spec: Record<string, unknown>): NetworkPolicy => ({
+  apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
+  metadata: {
+    name, namespace: owner.metadata.namespace,
+    labels: { "app.kubernetes.io/managed-by": "cellcloud", [`network.cellcloud.io/${label}`]: owner.metadata.name },
+    ownerReferences: [controllerRef(owner, ref, false)],
+  },
+  spec,
+});
 
 /** The VPC's isolation: every pod of the VPC, no rule: only what a group allows gets in. */
 export function isolationPolicy(vpc: VPCObj): NetworkPolicy {
-  return {
-    apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
-    metadata: {
-      name: isolationPolicyName(vpc.metadata.name), namespace: vpc.metadata.namespace,
-      labels: { "app.kubernetes.io/managed-by": "cellcloud", "network.cellcloud.io/vpc": vpc.metadata.name },
-      ownerReferences: [controllerRef(vpc, VPCRef, false)],
-    },
-    spec: { podSelector: selector(vpcLabel(vpc.metadata.name)), policyTypes: ["Ingress"] },
-  };
+  return networkPolicy(vpc, VPCRef, isolationPolicyName(vpc.metadata.name), "vpc", { podSelector: selector(vpcLabel(vpc.metadata.name)), policyTypes: ["Ingress"] });
 }
 
 /** A VPC's default group: members reach each other, all egress (Neutron's default group). */

@@ -1,22 +1,21 @@
 // Reconciles VPCs on the managed reconciler: observe the VNIClaims held for the VPC (by its uid) and
 // every VNI held, plan with vpc-plan.ts, let the runtime carry it out. A second controller deletes
 // claims whose holder is gone (a VPC deleted without its finalizer, or a crash between a claim and a
-// status that a later VPC of the same name will not adopt) once a grace period has passed.
+// status that a later VPC of the same name will not adopt) once a grace period has passed (the
+// runtime's orphan repair).
 import { defaultGroupName, SecurityGroupRef, SubnetRef, VNIClaimRef, VPC_FINALIZER, VPCRef, type SecurityGroupObj, type SubnetObj, type VNIClaimObj, type VPCObj } from "../api/network.ts";
 import { NetworkPolicyRef } from "../runtime/core.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
-import { deleteIfPresent } from "../runtime/objects.ts";
 import type { ProductContext } from "../runtime/product.ts";
-import { keyOf, requestKey } from "../runtime/types.ts";
+import { orphanRepair } from "../runtime/claims.ts";
+import { keyOf } from "../runtime/types.ts";
 import { isolationPolicyName, vpcObjects, type NetworkPolicy } from "./sg-plan.ts";
 import { subnetCache } from "./subnet-controller.ts";
-import { orphanClaim, vpcFinalize, vpcPlan, type VPCObservation } from "./vpc-plan.ts";
+import { vpcFinalize, vpcPlan, type VPCObservation } from "./vpc-plan.ts";
 
 const BY_HOLDER = "network.cellcloud.io/claim-holder";
-/** How long a claim whose holder is not in the cache is left alone: the holder may be too new for it. */
-export const CLAIM_GRACE_MS = 60_000;
 
 function claimCache(mgr: Manager) {
   const claims = mgr.informer<VNIClaimObj>(VNIClaimRef);
@@ -57,20 +56,11 @@ export function setupVPCController(mgr: Manager, ctx: ProductContext): Controlle
     .watches(SecurityGroupRef, (g) => [`${g.metadata.namespace}/${(g as SecurityGroupObj).spec.vpc}`]), resource);
 
   // Orphaned claims: the holder of that name is gone or is another object (another uid).
-  const repair = mgr.controller("vniclaim-repair").for(VNIClaimRef)
-    .watches(VPCRef, (v) => claims.byIndex(BY_HOLDER, v.metadata.uid ?? "").map((c) => c.metadata.name))
-    .complete(async (req) => {
-      const c = claims.get(requestKey(req));
-      if (!c || c.metadata.deletionTimestamp) return;
-      const h = c.spec.holder;
-      const live = vpcs.get(`${h.namespace}/${h.name}`)?.metadata.uid;
-      const created = Date.parse(c.metadata.creationTimestamp ?? "") || 0;
-      const now = mgr.clock.now();
-      if (live === h.uid) return;
-      if (!orphanClaim(h.uid, live, created, now, CLAIM_GRACE_MS)) return { requeueAfterMs: created + CLAIM_GRACE_MS - now + 1_000 };
-      await deleteIfPresent(mgr.client, VNIClaimRef, c.metadata.name, undefined, { uid: c.metadata.uid ?? "" });
-      mgr.events.record(c, "Normal", "OrphanReleased", `VNI ${c.metadata.name}: holder VPC ${h.namespace}/${h.name} (uid ${h.uid}) is gone`);
-      return;
-    });
+  const repair = orphanRepair(mgr, {
+    name: "vniclaim-repair", ref: VNIClaimRef, claims, holders: { VPC: vpcs },
+    holder: (c) => ({ kind: "VPC", key: `${c.spec.holder.namespace}/${c.spec.holder.name}`, uid: c.spec.holder.uid }),
+    heldBy: (uid) => claims.byIndex(BY_HOLDER, uid),
+    describe: (c) => `VNI ${c.metadata.name}`,
+  });
   return [vpc, repair];
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { VPCObj } from "../api/network.ts";
 import type { Outcome } from "../runtime/managed.ts";
-import { orphanClaim, pickVNI, vpcFinalize, vpcPlan, type VPCObservation } from "./vpc-plan.ts";
+import { orphanClaim } from "../runtime/claims.ts";
+import { pickVNI, vpcFinalize, vpcPlan, type VPCObservation } from "./vpc-plan.ts";
 
 const vpc = (spec: Partial<VPCObj["spec"]> = {}): VPCObj => ({
   metadata: { name: "prod", namespace: "team-a", uid: "u-1" },

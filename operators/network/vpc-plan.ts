@@ -103,8 +103,3 @@ export function vpcFinalize(o: VPCObservation): Plan {
   if (!o.held.length) return { done: true };
   return { actions: release(o.held), done: (outcomes) => outcomes.every((x) => x.result === "deleted" || x.result === "gone") };
 }
-
-/** Whether a claim is an orphan to delete: its holder is gone (or is another object now) and the grace has passed. */
-export function orphanClaim(holderUid: string, liveUid: string | undefined, createdAt: number, now: number, graceMs: number): boolean {
-  return liveUid !== holderUid && now - createdAt >= graceMs;
-}
