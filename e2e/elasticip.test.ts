@@ -102,16 +102,23 @@ describe("elastic IPs", () => {
     await eventually(async () => (await readPool()).status?.allocated === 1, { what: "pool counts e2 only" });
   }, 120_000);
 
-  it("takes a specific address, or says who holds it or that no pool has it", async () => {
-    await eip("fixed", { address: "203.0.113.6" });
-    await eventually(async () => (await read("fixed")).status?.address === "203.0.113.6", { what: "fixed holds .6" });
+  it("takes a specific address, or says who holds it or that no pool has it; refuses references into other namespaces", async () => {
+    // an address of the pool no ElasticIP holds now (e2 holds a random one)
+    const held = new Set((await client.list<{ spec: { address: string } } & ElasticIPObj>(IPAllocationRef)).items.map((a) => a.metadata.name));
+    const free = ["2", "3", "4", "5", "6"].map((d) => `203.0.113.${d}`).find((a) => !held.has(`external.${a}`))!;
+    await eip("fixed", { address: free });
+    await eventually(async () => (await read("fixed")).status?.address === free, { what: `fixed holds ${free}` });
     expect((await read("fixed")).status?.pool).toBe(pool);
-    await eip("dup", { address: "203.0.113.6" });
+    await eip("dup", { address: free });
     await eventually(async () => cond(await read("dup"), "Allocated")?.reason === "AddressInUse", { what: "dup AddressInUse" });
-    expect(cond(await read("dup"), "Allocated")?.message).toContain("203.0.113.6 is held by another object");
+    expect(cond(await read("dup"), "Allocated")?.message).toContain(`${free} is held by another object`);
     await eip("nowhere", { address: "192.0.2.77" });
     await eventually(async () => cond(await read("nowhere"), "Allocated")?.message === "spec.address: 192.0.2.77 is in no ExternalIPPool", { what: "nowhere" });
     expect(await refusal(eip(uniqueName("bad"), { bandwidth: { ingressMbps: 0, egressMbps: 10 } }))).toMatch(/spec\.bandwidth\.ingressMbps/);
+    // a reference is a name in the referrer's own namespace (one tenant's): another namespace's cannot be written
+    expect(await refusal(eip(uniqueName("bad"), { target: { name: "other-tenant/a" } }))).toMatch(/spec\.target\.name/);
+    expect(await refusal(instances.create(uniqueName("bad"), { image: "x", resources: { vcpus: 2, memory: "4Gi" }, systemDisk: {}, nics: [{ subnet: "other-tenant/app" }] }))).toMatch(/spec\.nics\[0\]\.subnet/);
+    expect(await refusal(client.create(SubnetRef, { apiVersion: API, kind: "Subnet", metadata: { name: uniqueName("bad"), namespace: ns.name }, spec: { vpc: "other-tenant/net", cidrBlock: "10.0.9.0/24" } }))).toMatch(/spec\.vpc/);
   });
 
   it("refuses deleting a subnet holding addresses, a group in use and a VPC with subnets, naming what depends on them", async () => {

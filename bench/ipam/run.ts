@@ -72,7 +72,8 @@ async function main(): Promise<void> {
 
   // ---- ceiling: the raw create rate of the same number of allocation objects ----
   const rawScope = `bench-raw-${stamp}.vpc`;
-  const owner = { kind: "Instance", namespace: NS, name: "raw", uid: "raw" };
+  // an owner kind no repair knows: the orphan repair leaves these alone while the run goes on
+  const owner = { kind: "Bench", namespace: NS, name: "raw", uid: "raw" };
   const rawAddresses = Array.from({ length: nics }, (_, i) => `10.${64 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}`);
   log(`ceiling: creating ${nics} IPAllocations directly, ${concurrency} at a time`);
   const r0 = performance.now();

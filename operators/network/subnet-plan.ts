@@ -16,9 +16,9 @@ export interface SubnetObservation {
   allocations: ReadonlyArray<Pick<IPAllocationObj, "spec">>;
 }
 
-/** How the finalizer names the holders of a subnet's addresses: the first few, then a count. */
+/** How the finalizer names the holders of a subnet's addresses: the first few (in order), then a count. */
 export function holders(allocations: SubnetObservation["allocations"], max = 3): string {
-  const named = allocations.slice(0, max).map((a) => `${a.spec.owner.kind} ${a.spec.owner.namespace}/${a.spec.owner.name} (${a.spec.address})`);
+  const named = allocations.map((a) => `${a.spec.owner.kind} ${a.spec.owner.namespace}/${a.spec.owner.name} (${a.spec.address})`).sort().slice(0, max);
   return allocations.length > max ? `${named.join(", ")} and ${allocations.length - max} more` : named.join(", ");
 }
 

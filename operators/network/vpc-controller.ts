@@ -37,7 +37,7 @@ export function setupVPCController(mgr: Manager, ctx: ProductContext): Controlle
       .sort((a, b) => a.at.localeCompare(b.at) || a.vni - b.vni)
       .map(({ vni, uid }) => ({ vni, uid })),
     taken: { has: (vni) => claims.get(String(vni)) !== undefined, size: claims.size },
-    subnets: ofVPC(keyOf(v)).map((s) => s.metadata.name),
+    subnets: ofVPC(keyOf(v)).map((s) => s.metadata.name).sort(),
     defaultGroup: groups.get(`${v.metadata.namespace}/${defaultGroupName(v.metadata.name)}`) !== undefined,
     isolation: policies.get(`${v.metadata.namespace}/${isolationPolicyName(v.metadata.name)}`),
   });

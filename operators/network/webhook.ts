@@ -50,7 +50,7 @@ export function registerNetworkWebhooks(mgr: Manager, server: WebhookServer): vo
         return bound ? refuse(`ElasticIP ${req.name} is bound to ${e!.spec.target!.kind} ${e!.spec.target!.name}: unbind it (remove spec.target) first`) : allow(req);
       }
       case VPCRef.plural: {
-        const subnets = ofVPC(key).map((s) => s.metadata.name);
+        const subnets = ofVPC(key).map((s) => s.metadata.name).sort();
         return subnets.length ? refuse(`VPC ${req.name} has Subnet(s) ${names(subnets)}: delete them first`) : allow(req);
       }
       default:
