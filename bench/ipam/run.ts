@@ -68,7 +68,15 @@ async function main(): Promise<void> {
   const allocations = new Informer<IPAllocationObj>(client, IPAllocationRef, newLogger("warn"));
   allocations.start();
   await allocations.waitForSync();
-  const inScope = (scope: string) => allocations.list().filter((a) => a.spec.scope === scope).length;
+  // counted as events arrive (a scan of every allocation each poll would load this process, where the manager runs)
+  const perScope = new Map<string, Set<string>>();
+  allocations.addHandler((type, a) => {
+    const set = perScope.get(a.spec.scope) ?? new Set<string>();
+    perScope.set(a.spec.scope, set);
+    if (type === "delete") set.delete(a.metadata.name);
+    else set.add(a.metadata.name);
+  });
+  const inScope = (scope: string) => perScope.get(scope)?.size ?? 0;
 
   // ---- ceiling: the raw create rate of the same number of allocation objects ----
   const rawScope = `bench-raw-${stamp}.vpc`;
