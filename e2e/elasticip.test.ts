@@ -118,6 +118,8 @@ describe("elastic IPs", () => {
     // a reference is a name in the referrer's own namespace (one tenant's): another namespace's cannot be written
     expect(await refusal(eip(uniqueName("bad"), { target: { name: "other-tenant/a" } }))).toMatch(/spec\.target\.name/);
     expect(await refusal(instances.create(uniqueName("bad"), { image: "x", resources: { vcpus: 2, memory: "4Gi" }, systemDisk: {}, nics: [{ subnet: "other-tenant/app" }] }))).toMatch(/spec\.nics\[0\]\.subnet/);
+    expect(await refusal(instances.create(uniqueName("bad"), { image: "x", resources: { vcpus: 2, memory: "4Gi" }, systemDisk: {}, deletionPolicy: "Orphan", nics: [{ subnet: "app" }] })))
+      .toMatch(/spec\.deletionPolicy Orphan is not allowed for an instance with NICs/);
     expect(await refusal(client.create(SubnetRef, { apiVersion: API, kind: "Subnet", metadata: { name: uniqueName("bad"), namespace: ns.name }, spec: { vpc: "other-tenant/net", cidrBlock: "10.0.9.0/24" } }))).toMatch(/spec\.vpc/);
   });
 

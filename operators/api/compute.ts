@@ -344,6 +344,11 @@ const instanceSpec = z
 
 const instanceValidations: CelValidation[] = [
   { rule: "has(self.flavor) != has(self.resources)", message: "spec must set exactly one of flavor or resources", fieldPath: ".flavor" },
+  // an orphaned VM would keep running with addresses CellCloud no longer holds for it (and would hand out again)
+  {
+    rule: "!has(self.deletionPolicy) || self.deletionPolicy != 'Orphan' || !has(self.nics) || size(self.nics) == 0",
+    message: "spec.deletionPolicy Orphan is not allowed for an instance with NICs: its addresses would be handed out again while the VM runs", fieldPath: ".deletionPolicy",
+  },
   { rule: "!has(self.cell) || has(self.zone)", message: "spec.zone is required when spec.cell is set", fieldPath: ".zone" },
   {
     rule: "!has(self.billing) || self.billing.mode != 'Subscription' || has(self.billing.periodMonths)",

@@ -297,8 +297,12 @@ export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: Ni
   const resolved: Resolved | Problem = isProblem(o.resolved) && (o.resolved.stalled || !nicProblem) ? o.resolved : nicProblem ?? { ...(o.resolved as Resolved), nics: known.addresses };
   const effective = !isProblem(resolved) && known.addresses.length ? withAddresses(inst, known.addresses.map((a) => a.ip)) : inst;
   const base = planInstance(effective, { ...o, resolved }, now);
+  // (subnet, address) pairs: VPCs may overlap, so an address alone does not say which allocation it is
   const inUse = new Set(o.pods.filter((p) => !isFinished(p)).flatMap(launcherAddresses));
-  const mine = nics.actions.filter((a) => a.verb !== "delete" || ![...inUse].some((ip) => a.name.endsWith(`.${ip}`)));
+  const mine = nics.actions.filter((a) => {
+    const r = a.verb === "delete" ? nics.releasing.get(a.name) : undefined;
+    return !r || !inUse.has(`${r.subnet ?? ""}/${r.address}`);
+  });
   const deferred = mine.length < nics.actions.length;
   mine.push(...relabel(o.pods.find((p) => p.metadata.name === launcherName(effective) && !isFinished(p)), resolved));
   const n = mine.length;
@@ -332,11 +336,11 @@ function relabel(pod: Pod | undefined, resolved: Resolved | Problem): Action[] {
 const withAddresses = (inst: InstanceObj, ips: readonly string[]): InstanceObj =>
   ({ ...inst, spec: { ...inst.spec, nics: (inst.spec.nics ?? []).map((nic, i) => ({ ...nic, fixedIP: ips[i] ?? nic.fixedIP })) } });
 
-/** The addresses a launcher was given (its networks annotation). */
+/** The addresses a launcher was given (its networks annotation), as subnet/address. */
 function launcherAddresses(p: Pod): string[] {
   try {
-    const networks = JSON.parse(p.metadata.annotations?.[launcher.networks] ?? "[]") as Array<{ ips?: string[] }>;
-    return networks.flatMap((n) => (n.ips ?? []).map((ip) => ip.split("/")[0]!));
+    const networks = JSON.parse(p.metadata.annotations?.[launcher.networks] ?? "[]") as Array<{ name?: string; ips?: string[] }>;
+    return networks.flatMap((n) => (n.ips ?? []).map((ip) => `${n.name ?? ""}/${ip.split("/")[0]!}`));
   } catch {
     return [];
   }

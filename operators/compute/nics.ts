@@ -35,6 +35,8 @@ export interface NicObservation extends Omit<AddressObservation, "shown"> {
 export interface NicPlan {
   /** Allocations to create (first) and to release. */
   actions: Action[];
+  /** What each release action (by allocation name) gives up: its subnet and address. */
+  releasing: ReadonlyMap<string, { subnet?: string; address: string }>;
   /** Whether an allocation is being attempted: the instance looks again soon. */
   allocating: boolean;
   /** Once the actions ran: every NIC's status, and what keeps the instance from booting, if anything. */
@@ -42,7 +44,8 @@ export interface NicPlan {
 }
 
 const slot = (i: number) => `nic-${i}`;
-const isReady = (s: SubnetObj) => s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+// a subnet being deleted hands out nothing more (its finalizer may go as soon as it holds nothing)
+const isReady = (s: SubnetObj) => !s.metadata.deletionTimestamp && s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
 
 export function planNics(inst: InstanceObj, o: NicObservation, random: number): NicPlan {
   const nics = inst.spec.nics ?? [];
@@ -83,6 +86,7 @@ export function planNics(inst: InstanceObj, o: NicObservation, random: number): 
   const plan: AddressPlan = planAddresses(owner, wants, { ...o, shown }, random, macFor, keep);
   return {
     actions: plan.actions,
+    releasing: new Map(o.held.map((a) => [a.metadata.name, { subnet: a.spec.subnet, address: a.spec.address }])),
     allocating: plan.allocating,
     result(outcomes) {
       if (!nics.length) return { nics: undefined, addresses: [] };

@@ -51,13 +51,26 @@ describe("elastic IP planning", () => {
   });
 
   it("keeps a bound one until it is unbound, then releases the address", () => {
-    expect(eipFinalize(eip({ target }), obs({ locks: [lock("a")] }))).toMatchObject({ done: false, status: { conditions: [{ reason: "Bound" }] } });
+    const live = { uid: "i-a", privateIP: "10.0.1.5", deleting: false };
+    expect(eipFinalize(eip({ target }), obs({ locks: [lock("a")], target: live }))).toMatchObject({ done: false, status: { conditions: [{ reason: "Bound" }] } });
+    // its target gone (or going): no wait; status stops showing the binding before the lock goes
+    const orphaned = eipFinalize(eip({ target }, { boundTo: { kind: "Instance", name: "a" } }), obs({ locks: [lock("a")], target: { ...live, deleting: true } }));
+    expect(orphaned).toMatchObject({ checkpoint: { boundTo: undefined }, actions: [expect.objectContaining({ verb: "delete", name: "instance.a" })] });
     const p = eipFinalize(eip(), obs({ held: [held("203.0.113.1")] }));
     expect(p.actions).toEqual([expect.objectContaining({ verb: "delete", name: "external.203.0.113.1" })]);
     expect(eipFinalize(eip(), obs()).done).toBe(true);
   });
 
+  it("never binds an address another object holds", () => {
+    const o = obs({ held: [], holderOf: (n) => (n === "external.203.0.113.1" ? "someone-else" : undefined), target: { uid: "i-a", privateIP: "10.0.1.5", deleting: false }, locks: [lock("a")] });
+    const p = eipPlan(eip({ target }, { address: "203.0.113.1", pool: "p1", boundTo: { kind: "Instance", name: "a" } }), o, 0);
+    expect(statusOf(p).conditions).toContainEqual(expect.objectContaining({ type: "Allocated", reason: "AddressConflict" }));
+    expect(p.checkpoint).toEqual({ boundTo: undefined });
+    expect(p.actions).toEqual([expect.objectContaining({ verb: "delete", name: "instance.a" })]);
+  });
+
   it("says when the named pool or the specific address is nowhere", () => {
+    expect(statusOf(eipPlan(eip({ pool: "p1", address: "198.51.100.1" }), obs(), 0)).conditions).toContainEqual(expect.objectContaining({ message: "spec.address: 198.51.100.1 is not in ExternalIPPool p1" }));
     expect(statusOf(eipPlan(eip({ pool: "nope" }), obs(), 0)).conditions).toContainEqual(expect.objectContaining({ type: "Allocated", reason: "PoolNotFound", message: 'spec.pool: ExternalIPPool "nope" not found' }));
     expect(statusOf(eipPlan(eip({ address: "192.0.2.1" }), obs(), 0)).conditions).toContainEqual(expect.objectContaining({ message: "spec.address: 192.0.2.1 is in no ExternalIPPool" }));
   });

@@ -35,7 +35,9 @@ function candidates(eip: ElasticIPObj, o: EIPObservation): ExternalIPPoolObj[] |
   const named = eip.spec.pool ?? eip.status?.pool;
   if (named) {
     const p = o.pools.find((x) => x.metadata.name === named);
-    return p ? [p] : `spec.pool: ExternalIPPool "${named}" not found`;
+    if (!p) return `spec.pool: ExternalIPPool "${named}" not found`;
+    if (eip.spec.address && !poolSpace(p.spec).contains(eip.spec.address)) return `spec.address: ${eip.spec.address} is not in ExternalIPPool ${named}`;
+    return [p];
   }
   const sorted = [...o.pools].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   if (!eip.spec.address) return sorted.length ? sorted : "no ExternalIPPool exists";
@@ -92,7 +94,9 @@ export function eipPlan(eip: ElasticIPObj, o: EIPObservation, random: number): P
   let checkpoint: Partial<ElasticIPStatus> | undefined;
   let bound: (outcomes: readonly Outcome[]) => { boundTo?: ElasticIPStatus["boundTo"]; condition: ConditionSpec };
   const liveTarget = t && o.target && !o.target.deleting ? o.target : undefined;
-  const keep = t && liveTarget ? o.locks.find((l) => l.metadata.name === bindingName(t.kind, t.name) && l.spec.target.uid === liveTarget.uid) : undefined;
+  // an address another object holds (AddressConflict) is not ours to bind: a binding made with it goes
+  const conflict = before.problem?.reason === "AddressConflict";
+  const keep = t && liveTarget && !conflict ? o.locks.find((l) => l.metadata.name === bindingName(t.kind, t.name) && l.spec.target.uid === liveTarget.uid) : undefined;
   const stale = o.locks.filter((l) => l !== keep);
   if (stale.length) {
     // status stops showing a binding before its lock goes
@@ -110,7 +114,7 @@ export function eipPlan(eip: ElasticIPObj, o: EIPObservation, random: number): P
     bound = () => ({ boundTo: { kind: t.kind, name: t.name, privateIP }, condition: { type: BOUND, status: "True", reason: "Bound", message: `${before.address} → ${t.kind} ${t.name} (${privateIP})` } });
   } else if (o.lock && o.lock.spec.elasticIP.uid !== eip.metadata.uid) {
     bound = () => ({ condition: { type: BOUND, status: "False", reason: "TargetHasElasticIP", message: `spec.target: ${t.kind} "${t.name}" is bound to ElasticIP "${o.lock!.spec.elasticIP.name}"; a target has at most one`, announce: "Warning" } });
-  } else if (!before.address || address.allocating) {
+  } else if (!before.address || address.allocating || before.problem) {
     bound = () => ({ condition: { type: BOUND, status: "False", reason: "WaitingForAddress", message: "binding once the address is held" } });
   } else {
     const k = actions.length;
@@ -148,7 +152,8 @@ export function eipPlan(eip: ElasticIPObj, o: EIPObservation, random: number): P
 /** Deleting: a bound ElasticIP waits until it is unbound; then its locks and its address go. */
 export function eipFinalize(eip: ElasticIPObj, o: EIPObservation): Plan {
   const t = eip.spec.target;
-  if (t && o.locks.length) {
+  // bound to a target that still exists: wait; a target gone (or going) does not hold the ElasticIP up
+  if (t && o.locks.length && o.target && !o.target.deleting) {
     return {
       done: false,
       status: { conditions: [{ type: "Ready", status: "False", reason: "Bound", message: `cannot delete: bound to ${t.kind} ${t.name}; unbind it first (remove spec.target)`, announce: "Warning" }] },

@@ -54,7 +54,8 @@ export function setupSecurityGroupController(mgr: Manager, ctx: ProductContext):
   const byVPC = (v: KubeObject) => groups.list().filter((g) => g.metadata.namespace === v.metadata.namespace && g.spec.vpc === v.metadata.name).map(keyOf);
   return completeManaged(
     mgr.controller("securitygroup").for(SecurityGroupRef).owns(NetworkPolicyRef)
-      .watches(InstanceRef, (i) => groupsOf(i as InstanceObj), { delayMs: 500 })
+      // the groups a NIC left too: their member counts drop
+      .watches(InstanceRef, (i, old) => [...new Set([...groupsOf(i as InstanceObj), ...(old ? groupsOf(old as InstanceObj) : [])])], { delayMs: 500 })
       // a group a rule names appearing (or going) changes what the rule allows
       .watches(SecurityGroupRef, (g) => groups.byIndex(BY_REMOTE, keyOf(g)).map(keyOf))
       .watches(VPCRef, byVPC),

@@ -51,7 +51,8 @@ async function perform(client: KubeClient, a: Action, fieldManager: string): Pro
 
 /**
  * Runs `actions`. With concurrency 1 they run in order and the first failure throws; with more,
- * every action is tried and the first failure is returned beside the outcomes.
+ * every action is tried and the first failure is returned beside the outcomes. Either way
+ * outcomes[i] belongs to actions[i].
  */
 export async function execute(client: KubeClient, actions: readonly Action[], opts: { concurrency: number; fieldManager: string }): Promise<{ outcomes: Outcome[]; failure?: unknown }> {
   const outcomes: Outcome[] = [];
@@ -59,10 +60,11 @@ export async function execute(client: KubeClient, actions: readonly Action[], op
     for (const action of actions) outcomes.push({ action, result: await perform(client, action, opts.fieldManager) });
     return { outcomes };
   }
-  const failed = await forEachLimit(actions, opts.concurrency, async (action) => {
-    outcomes.push({ action, result: await perform(client, action, opts.fieldManager) });
+  // outcomes[i] is actions[i]'s, whatever order the calls finish in: plans read them by index
+  const failed = await forEachLimit([...actions.entries()], opts.concurrency, async ([i, action]) => {
+    outcomes[i] = { action, result: await perform(client, action, opts.fieldManager) };
   });
-  for (const f of failed) outcomes.push({ action: f.item, result: "failed", error: f.error });
+  for (const { item: [i, action], error } of failed) outcomes[i] = { action, result: "failed", error };
   const first = failed[0]?.error;
   if (first instanceof Error && failed.length > 1) first.message = `${first.message} (and ${failed.length - 1} more failed call(s))`;
   return { outcomes, ...(failed.length ? { failure: first } : {}) };

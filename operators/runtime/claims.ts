@@ -2,7 +2,9 @@
 // their holder when it is deleted without its finalizer, or when a crash falls between a claim and
 // the status that would have recorded it. One repair controller per claim kind deletes a claim whose
 // holder is gone, or is another object of that name now (another uid), once a grace period has
-// passed: the holder may be too new for this manager's cache. A claim is deleted by its own uid.
+// passed since the claim was made and since this process first saw the holder missing: the holder
+// may be too new for this manager's cache, or gone while what used the value is still stopping. A
+// claim is deleted by its own uid.
 import type { Controller, Result } from "./controller.ts";
 import type { Informer } from "./informer.ts";
 import type { Manager } from "./manager.ts";
@@ -47,19 +49,31 @@ export interface OrphanRepair<C extends KubeObject> {
 
 export function orphanRepair<C extends KubeObject>(mgr: Manager, r: OrphanRepair<C>): Controller {
   const grace = r.graceMs ?? CLAIM_GRACE_MS;
+  // when this process first saw each claim's holder missing: the grace counts from then too (a holder
+  // whose finalizer was stripped may still have a VM stopping with the address); a restart starts over
+  const missingSince = new Map<string, number>();
   let builder = mgr.controller(r.name).for(r.ref);
   for (const inf of Object.values(r.holders)) builder = builder.watches(inf.ref, (o) => r.heldBy(o.metadata.uid ?? "").map(keyOf));
   return builder.complete(async (req): Promise<Result> => {
-    const c = r.claims.get(requestKey(req));
-    if (!c || c.metadata.deletionTimestamp) return;
+    const id = requestKey(req);
+    const c = r.claims.get(id);
+    if (!c || c.metadata.deletionTimestamp) {
+      missingSince.delete(id);
+      return;
+    }
     const h = r.holder(c);
     const cache = r.holders[h.kind];
     if (!cache) return;
     const live = cache.get(h.key)?.metadata.uid;
-    if (live === h.uid) return;
-    const created = Date.parse(c.metadata.creationTimestamp ?? "") || 0;
+    if (live === h.uid) {
+      missingSince.delete(id);
+      return;
+    }
     const now = mgr.clock.now();
-    if (!orphanClaim(h.uid, live, created, now, grace)) return { requeueAfterMs: created + grace - now + 1_000 };
+    if (!missingSince.has(id)) missingSince.set(id, now);
+    const since = Math.max(Date.parse(c.metadata.creationTimestamp ?? "") || 0, missingSince.get(id)!);
+    if (!orphanClaim(h.uid, live, since, now, grace)) return { requeueAfterMs: since + grace - now + 1_000 };
+    missingSince.delete(id);
     await deleteIfPresent(mgr.client, r.ref, c.metadata.name, c.metadata.namespace, { uid: c.metadata.uid ?? "" });
     mgr.events.record(c, "Normal", "OrphanReleased", `${r.describe(c)}: holder ${h.kind} ${h.key} (uid ${h.uid}) is gone`);
     return;

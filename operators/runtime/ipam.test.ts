@@ -102,7 +102,10 @@ describe("address planning", () => {
     const shown = { "nic-0": { scope: "team-a.prod", address: "10.0.1.9" } };
     const lost = planAddresses(owner, [want()], obs([], [], shown), 0);
     expect(lost.actions).toEqual([expect.objectContaining({ verb: "create", object: expect.objectContaining({ spec: expect.objectContaining({ address: "10.0.1.9" }) }) })]);
-    expect(lost.slots([])[0]).toMatchObject({ state: "held", address: "10.0.1.9" });
+    expect(lost.slots([{ action: lost.actions[0]!, result: "created" }])[0]).toMatchObject({ state: "held", address: "10.0.1.9" });
+    // "exists": ours not cached yet, or another's: not held, but the address keeps showing until the next look
+    expect(lost.slots([{ action: lost.actions[0]!, result: "exists" }])[0]).toMatchObject({ state: "problem", reason: "AllocatingAddress", address: "10.0.1.9" });
+    expect(lost.allocating).toBe(true);
     const conflict = planAddresses(owner, [want()], obs([], ["10.0.1.9"], shown), 0);
     expect(conflict.actions).toEqual([]);
     expect(conflict.slots([])[0]).toMatchObject({ state: "problem", reason: "AddressConflict", address: "10.0.1.9" });

@@ -203,7 +203,7 @@ const release = (a: Pick<IPAllocationObj, "metadata">): Action => ({ verb: "dele
 export function planAddresses(
   owner: AddressOwner, wants: readonly AddressWant[], o: AddressObservation, random: number, mac?: (ip: string) => string, keep: ReadonlySet<string> = new Set(),
 ): AddressPlan {
-  const creates: Array<{ index: number; slot: string; address: string }> = [];
+  const creates: Array<{ index: number; slot: string; address: string; retake?: boolean }> = [];
   const releases: Action[] = [];
   const fixedStates: Array<SlotState | undefined> = [];
   const picked = new Set<string>();
@@ -226,10 +226,10 @@ export function planAddresses(
     if (shown && fits(shown.scope, shown.address)) {
       const holder = o.holderOf(allocationName(shown.scope, shown.address));
       if (holder === undefined) {
-        // the allocation of an address in use is missing (deleted, or not cached yet): take it again
-        creates.push({ index: i, slot: w.slot, address: shown.address });
+        // the allocation of an address in use is missing (deleted, or not cached yet): take it again;
+        // held only if the create says so ("exists" may be ours, not cached yet, or another's)
+        creates.push({ index: i, slot: w.slot, address: shown.address, retake: true });
         picked.add(shown.address);
-        fixedStates[i] = { slot: w.slot, state: "held", address: shown.address };
       } else if (holder !== owner.uid) {
         fixedStates[i] = {
           slot: w.slot, state: "problem", reason: "AddressConflict", stalled: false, address: shown.address,
@@ -260,14 +260,17 @@ export function planAddresses(
   ];
   return {
     actions,
-    allocating: creates.some((c) => fixedStates[c.index] === undefined),
+    allocating: creates.length > 0,
     slots: (outcomes) => wants.map((w, i) => {
       const known = fixedStates[i];
       if (known) return known;
       const k = creates.findIndex((c) => c.index === i);
+      const c = creates[k]!;
       const result = outcomes[k]?.result;
-      if (result === "created") return { slot: w.slot, state: "held", address: creates[k]!.address };
-      return { slot: w.slot, state: "problem", reason: "AllocatingAddress", stalled: false, message: `${w.field}: ${creates[k]!.address} was taken meanwhile; picking another` };
+      if (result === "created") return { slot: w.slot, state: "held", address: c.address };
+      // an address in use keeps showing until the next look says whose allocation it is (ours: held; another's: AddressConflict)
+      if (c.retake) return { slot: w.slot, state: "problem", reason: "AllocatingAddress", stalled: false, address: c.address, message: `${w.field}: taking ${c.address} again (its IPAllocation was missing)` };
+      return { slot: w.slot, state: "problem", reason: "AllocatingAddress", stalled: false, message: `${w.field}: ${c.address} was taken meanwhile; picking another` };
     }),
   };
 }
