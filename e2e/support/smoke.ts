@@ -93,8 +93,11 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   await networkSmoke(kc, namespace, `${prefix}-vpc`, timeoutMs);
   await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
   if (metricsUrl) {
-    const failures = metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_informer_errors_total");
-    if (failures > 0) throw new Error(`the manager's informers had ${failures} failed list/watch requests`);
+    const text = await (await fetch(metricsUrl)).text();
+    const failures = metricValue(text, "cellcloud_informer_errors_total");
+    // which resources and operations, so a failure here says where to look
+    const which = text.split("\n").filter((l) => l.startsWith("cellcloud_informer_errors_total{") && !l.endsWith(" 0")).join("; ");
+    if (failures > 0) throw new Error(`the manager's informers had ${failures} failed list/watch requests: ${which}`);
   }
 }
 
