@@ -15,8 +15,9 @@ import { PodRef, PriorityClassRef, SecretRef, type Pod } from "../runtime/core.t
 import { isForbidden, isNotFound, type KubeClient } from "../runtime/kube.ts";
 import { ensureObjects } from "../runtime/ensure.ts";
 import type { Informer } from "../runtime/informer.ts";
-import { allocationCache, type AllocationCache } from "../runtime/ipam.ts";
-import type { Action, ManagedResource } from "../runtime/managed.ts";
+import { allocationCache, releaseAllocation, type AllocationCache } from "../runtime/ipam.ts";
+import type { ManagedResource } from "../runtime/managed.ts";
+import { generationChanged } from "../runtime/predicates.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
@@ -59,7 +60,6 @@ function networkOf(mgr: Manager, allocations: AllocationCache) {
   });
 }
 
-const releaseAll = (held: readonly IPAllocationObj[]): Action[] => held.map((a) => ({ verb: "delete", ref: IPAllocationRef, name: a.metadata.name, uid: a.metadata.uid }));
 
 /** The catalog an instance resolves against, from the shared caches of its namespace. */
 function catalogOf(mgr: Manager): (ns: string | undefined) => Catalog {
@@ -140,7 +140,7 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
     observe: async (inst) => ({ ...(await observe(inst)), network: network(inst) }),
     plan: (inst, o, now) => planWithNics(inst, o, planNics(inst, o.network, Math.random()), now),
     // the addresses go last, once the launchers are gone (whatever the deletion policy: an orphaned VM is no longer CellCloud's to address)
-    finalize: (inst, o, policy) => finalizeWithNics(inst, o, releaseAll(o.network.held as IPAllocationObj[]), policy),
+    finalize: (inst, o, policy) => finalizeWithNics(inst, o, o.network.held.map(releaseAllocation), policy),
   };
   const referrers = (index: string, key: (o: KubeObject) => string) => (o: KubeObject) => instances.byIndex(index, key(o)).map(keyOf);
   return mgr.controller("instance").for(InstanceRef)
@@ -151,7 +151,8 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
     .watches(DeploymentSetRef, referrers(idx.deploymentSet, keyOf))
     .watches(VolumeRef, referrers(idx.volume, keyOf))
     .watches(SubnetRef, referrers(idx.subnet, keyOf))
-    .watches(SecurityGroupRef, (g) => instances.list().filter((i) => i.metadata.namespace === g.metadata.namespace && (i.spec.nics?.length ?? 0) > 0).map(keyOf))
+    // a group's existence and VPC matter here, not its status (its member count changes with every NIC)
+    .watches(SecurityGroupRef, (g) => instances.list().filter((i) => i.metadata.namespace === g.metadata.namespace && (i.spec.nics?.length ?? 0) > 0).map(keyOf), { predicate: generationChanged })
     // its own creates come back as events too: a burst of them is one reconcile
     .watches(IPAllocationRef, (a) => { const o = (a as IPAllocationObj).spec.owner; return o.kind === "Instance" ? [`${o.namespace}/${o.name}`] : []; }, { delayMs: 500 })
     .manage(resource);

@@ -5,6 +5,7 @@
 import { launcher, type InstanceObj, type InstanceStatus } from "../api/compute.ts";
 import { defaultGroupName, vpcScope, type SecurityGroupObj, type SubnetObj } from "../api/network.ts";
 import type { Outcome } from "../runtime/actions.ts";
+import { isTrue } from "../runtime/conditions.ts";
 import {
   canonicalIP, fixedIPProblem, macFor, planAddresses, prefixLength, subnetGateway, subnetSpace,
   type AddressObservation, type AddressPlan, type AddressWant, type SlotState,
@@ -45,7 +46,7 @@ export interface NicPlan {
 
 const slot = (i: number) => `nic-${i}`;
 // a subnet being deleted hands out nothing more (its finalizer may go as soon as it holds nothing)
-const isReady = (s: SubnetObj) => !s.metadata.deletionTimestamp && s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+const isReady = (s: SubnetObj) => !s.metadata.deletionTimestamp && isTrue(s.status?.conditions, "Ready");
 
 export function planNics(inst: InstanceObj, o: NicObservation, random: number): NicPlan {
   const nics = inst.spec.nics ?? [];

@@ -19,11 +19,17 @@ const BY_TARGET = "network.cellcloud.io/eip-target";
 const byHolder = (l: EIPBindingObj) => [l.spec.elasticIP.uid];
 const byTarget = (e: ElasticIPObj) => (e.spec.target ? [`${e.metadata.namespace}/${bindingName(e.spec.target.kind, e.spec.target.name)}`] : []);
 
+/** The binding locks, and those an ElasticIP (by uid) holds. */
+export function lockCache(mgr: Manager) {
+  const locks = mgr.informer<EIPBindingObj>(EIPBindingRef);
+  locks.addIndexer(LOCK_HOLDER, byHolder);
+  return { locks, heldBy: (uid: string) => locks.byIndex(LOCK_HOLDER, uid) };
+}
+
 export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Controller[] {
   const eips = mgr.informer<ElasticIPObj>(ElasticIPRef);
   eips.addIndexer(BY_TARGET, byTarget);
-  const locks = mgr.informer<EIPBindingObj>(EIPBindingRef);
-  locks.addIndexer(LOCK_HOLDER, byHolder);
+  const { locks, heldBy } = lockCache(mgr);
   const pools = mgr.informer<ExternalIPPoolObj>(ExternalIPPoolRef);
   const instances = mgr.informer<InstanceObj>(InstanceRef);
   const allocations = allocationCache(mgr);
@@ -37,7 +43,7 @@ export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Con
       count: allocations.cache.size,
       ...(target && t ? { target: { uid: target.metadata.uid ?? "", privateIP: target.status?.nics?.[t.nic]?.ip, deleting: Boolean(target.metadata.deletionTimestamp) } } : {}),
       ...(t ? { lock: locks.get(`${e.metadata.namespace}/${bindingName(t.kind, t.name)}`) } : {}),
-      locks: locks.byIndex(LOCK_HOLDER, e.metadata.uid ?? ""),
+      locks: heldBy(e.metadata.uid ?? ""),
     };
   };
   const resource: ManagedResource<ElasticIPObj, EIPObservation> = {
@@ -61,7 +67,7 @@ export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Con
   const repair = orphanRepair(mgr, {
     name: "eipbinding-repair", ref: EIPBindingRef, claims: locks, holders: { ElasticIP: eips },
     holder: (l) => ({ kind: "ElasticIP", key: `${l.metadata.namespace}/${l.spec.elasticIP.name}`, uid: l.spec.elasticIP.uid }),
-    heldBy: (uid) => locks.byIndex(LOCK_HOLDER, uid),
+    heldBy,
     describe: (l) => `binding of ${l.spec.target.kind} ${l.spec.target.name}`,
   });
   return [eip, repair];

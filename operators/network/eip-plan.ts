@@ -4,9 +4,9 @@
 // before status shows the binding; a lock is released only after status has stopped showing it (a
 // checkpoint), so status never names a target whose lock is not held. A target that is deleted (or
 // replaced by another object of its name) unbinds its ElasticIP.
-import { bindingName, EIPBindingRef, EXTERNAL_SCOPE, IPAllocationRef, type EIPBindingObj, type ElasticIPObj, type ElasticIPStatus } from "../api/network.ts";
+import { bindingName, EIPBindingRef, EXTERNAL_SCOPE, type EIPBindingObj, type ElasticIPObj, type ElasticIPStatus } from "../api/network.ts";
 import type { ExternalIPPoolObj } from "../api/platform.ts";
-import { canonicalIP, planAddresses, poolSpace, type AddressObservation, type AddressWant } from "../runtime/ipam.ts";
+import { canonicalIP, planAddresses, poolSpace, releaseAllocation, type AddressObservation, type AddressWant } from "../runtime/ipam.ts";
 import type { Action, ConditionSpec, DesiredStatus, Outcome, Plan } from "../runtime/managed.ts";
 
 export interface TargetFacts {
@@ -160,7 +160,7 @@ export function eipFinalize(eip: ElasticIPObj, o: EIPObservation): Plan {
       requeueAfterMs: 10_000,
     };
   }
-  const actions: Action[] = [...o.locks.map(releaseLock), ...o.held.map((a): Action => ({ verb: "delete", ref: IPAllocationRef, name: a.metadata.name, uid: a.metadata.uid }))];
+  const actions: Action[] = [...o.locks.map(releaseLock), ...o.held.map(releaseAllocation)];
   if (!actions.length) return { done: true };
   return {
     ...(eip.status?.boundTo ? { checkpoint: { boundTo: undefined } } : {}),

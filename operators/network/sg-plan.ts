@@ -7,6 +7,7 @@
 import { launcher } from "../api/compute.ts";
 import { defaultGroupName, SecurityGroupRef, VPCRef, type SecurityGroupObj, type SecurityGroupRule, type VPCObj } from "../api/network.ts";
 import { NetworkPolicyRef } from "../runtime/core.ts";
+import { nameList } from "../runtime/conditions.ts";
 import type { Action, ConditionSpec, Plan } from "../runtime/managed.ts";
 import { controllerRef } from "../runtime/objects.ts";
 import type { KubeObject, ResourceRef } from "../runtime/types.ts";
@@ -120,10 +121,9 @@ export function sgPlan(sg: SecurityGroupObj, o: SGObservation): Plan {
 /** Deleting: wait (and say who) until no NIC names the group; its NetworkPolicy goes with it (owner reference). */
 export function sgFinalize(sg: SecurityGroupObj, o: SGObservation): Plan {
   if (!o.members.length) return { done: true };
-  const named = o.members.slice(0, 5).join(", ") + (o.members.length > 5 ? ` and ${o.members.length - 5} more` : "");
   return {
     done: false,
-    status: { fields: { members: o.members.length }, conditions: [{ type: "Ready", status: "False", reason: "InUse", message: `cannot delete: instance(s) ${named} have NICs in this group; remove it from their NICs first`, announce: "Warning" }] },
+    status: { fields: { members: o.members.length }, conditions: [{ type: "Ready", status: "False", reason: "InUse", message: `cannot delete: instance(s) ${nameList(o.members)} have NICs in this group; remove it from their NICs first`, announce: "Warning" }] },
     requeueAfterMs: 10_000,
   };
 }

@@ -5,6 +5,7 @@
 // finalizer waits and says who holds them.
 import { containsCidr, overlapCidr } from "cidr-tools";
 import type { IPAllocationObj, SubnetObj, VPCObj } from "../api/network.ts";
+import { nameList } from "../runtime/conditions.ts";
 import type { ConditionSpec, Plan } from "../runtime/managed.ts";
 import { subnetGateway, subnetSpace } from "../runtime/ipam.ts";
 
@@ -18,8 +19,7 @@ export interface SubnetObservation {
 
 /** How the finalizer names the holders of a subnet's addresses: the first few (in order), then a count. */
 export function holders(allocations: SubnetObservation["allocations"], max = 3): string {
-  const named = allocations.map((a) => `${a.spec.owner.kind} ${a.spec.owner.namespace}/${a.spec.owner.name} (${a.spec.address})`).sort().slice(0, max);
-  return allocations.length > max ? `${named.join(", ")} and ${allocations.length - max} more` : named.join(", ");
+  return nameList(allocations.map((a) => `${a.spec.owner.kind} ${a.spec.owner.namespace}/${a.spec.owner.name} (${a.spec.address})`).sort(), max);
 }
 
 const older = (a: SubnetObj, b: SubnetObj) =>

@@ -4,6 +4,7 @@
 // uid and keeps. On deletion the claim goes last. VNIs are picked from a random start over the free
 // set, so two managers (or a restart with a stale cache) rarely race for the same one.
 import { VNI_RANGE, VNIClaimRef, type TunnelType, type VPCObj } from "../api/network.ts";
+import { nameList } from "../runtime/conditions.ts";
 import type { Action, Plan } from "../runtime/managed.ts";
 
 /** What the claim cache shows. */
@@ -93,10 +94,9 @@ export function vpcPlan(vpc: VPCObj, o: VPCObservation, random: number): Plan {
 export function vpcFinalize(o: VPCObservation): Plan {
   const subnets = o.subnets ?? [];
   if (subnets.length) {
-    const named = subnets.slice(0, 5).join(", ") + (subnets.length > 5 ? ` and ${subnets.length - 5} more` : "");
     return {
       done: false,
-      status: { conditions: [{ type: "Ready", status: "False", reason: "InUse", message: `cannot delete: Subnet(s) ${named} are in this VPC; delete them first`, announce: "Warning" }] },
+      status: { conditions: [{ type: "Ready", status: "False", reason: "InUse", message: `cannot delete: Subnet(s) ${nameList(subnets)} are in this VPC; delete them first`, announce: "Warning" }] },
       requeueAfterMs: 10_000,
     };
   }

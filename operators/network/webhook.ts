@@ -5,26 +5,25 @@
 // References themselves need no cross-tenant check: every one (a NIC's subnet and groups, a subnet's
 // or group's VPC, a rule's remote group, an ElasticIP's target) is a bare name in the referrer's own
 // namespace, and a namespace belongs to one tenant; the schema refuses anything else.
-import { ElasticIPRef, SecurityGroupRef, SubnetRef, VPCRef, type ElasticIPObj, type EIPBindingObj } from "../api/network.ts";
-import { EIPBindingRef } from "../api/network.ts";
+import { ElasticIPRef, SecurityGroupRef, SubnetRef, VPCRef, type ElasticIPObj } from "../api/network.ts";
 import { allow, deny, type AdmissionRequest, type AdmissionResponse } from "../runtime/admission.ts";
+import { nameList } from "../runtime/conditions.ts";
 import { allocationCache } from "../runtime/ipam.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { WebhookServer } from "../runtime/webhook.ts";
+import { lockCache } from "./eip-controller.ts";
 import { groupMembers } from "./sg-controller.ts";
 import { holders } from "./subnet-plan.ts";
 import { subnetCache } from "./subnet-controller.ts";
 
 const PATH = "/network/validate";
 
-const names = (list: readonly string[], max = 5) => list.slice(0, max).join(", ") + (list.length > max ? ` and ${list.length - max} more` : "");
-
 export function registerNetworkWebhooks(mgr: Manager, server: WebhookServer): void {
   const allocations = allocationCache(mgr);
   const { ofVPC } = subnetCache(mgr);
   const members = groupMembers(mgr);
   const eips = mgr.informer<ElasticIPObj>(ElasticIPRef);
-  const locks = mgr.informer<EIPBindingObj>(EIPBindingRef);
+  const { heldBy } = lockCache(mgr);
   const refs = [SubnetRef, SecurityGroupRef, ElasticIPRef, VPCRef];
   server.register(PATH, "validating", [{
     name: "delete.network.cellcloud.io", sideEffects: "None",
@@ -42,16 +41,16 @@ export function registerNetworkWebhooks(mgr: Manager, server: WebhookServer): vo
       }
       case SecurityGroupRef.plural: {
         const m = members(key);
-        return m.length ? refuse(`SecurityGroup ${req.name} is used by the NICs of instance(s) ${names(m)}: remove it from their NICs first`) : allow(req);
+        return m.length ? refuse(`SecurityGroup ${req.name} is used by the NICs of instance(s) ${nameList(m)}: remove it from their NICs first`) : allow(req);
       }
       case ElasticIPRef.plural: {
         const e = eips.get(key);
-        const bound = e?.spec.target && locks.list().some((l) => l.spec.elasticIP.uid === e.metadata.uid);
+        const bound = e?.spec.target && heldBy(e.metadata.uid ?? "").length > 0;
         return bound ? refuse(`ElasticIP ${req.name} is bound to ${e!.spec.target!.kind} ${e!.spec.target!.name}: unbind it (remove spec.target) first`) : allow(req);
       }
       case VPCRef.plural: {
         const subnets = ofVPC(key).map((s) => s.metadata.name).sort();
-        return subnets.length ? refuse(`VPC ${req.name} has Subnet(s) ${names(subnets)}: delete them first`) : allow(req);
+        return subnets.length ? refuse(`VPC ${req.name} has Subnet(s) ${nameList(subnets)}: delete them first`) : allow(req);
       }
       default:
         return allow(req);

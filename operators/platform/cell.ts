@@ -1,7 +1,7 @@
 // A Cell's status, aggregated from its nodes and the pods bound to them. Pure: the controller passes
 // the nodes from its cache and a function giving the requests on each node.
 import type { ArchResources, CellStatus, ResourceSummary } from "../api/platform.ts";
-import type { ConditionInput } from "../runtime/conditions.ts";
+import { nameList, type ConditionInput } from "../runtime/conditions.ts";
 import { nodeLabels } from "../api/platform.ts";
 import type { Node } from "../runtime/core.ts";
 import { isReady } from "./nodepool.ts";
@@ -115,6 +115,5 @@ export function cellStatus(agg: CellAggregate): { fields: Omit<CellStatus, "cond
 /** Ready=False while node pools still name a cell being deleted (undefined once none does). */
 export function cellInUse(users: readonly string[]): ConditionInput | undefined {
   if (users.length === 0) return undefined;
-  const more = users.length > 10 ? ` and ${users.length - 10} more` : "";
-  return { type: "Ready", status: "False", reason: "InUse", message: `cell is still used by node pool(s) ${users.slice(0, 10).join(", ")}${more}; delete them first` };
+  return { type: "Ready", status: "False", reason: "InUse", message: `cell is still used by node pool(s) ${nameList(users, 10)}; delete them first` };
 }

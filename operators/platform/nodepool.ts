@@ -5,7 +5,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { nodeAnnotations, nodeLabels, type CellSpec, type NodePoolSpec } from "../api/platform.ts";
 import { NodeRef, PodRef, type Node, type Pod } from "../runtime/core.ts";
 import type { Action, EventSpec, Outcome } from "../runtime/managed.ts";
-import type { ConditionInput } from "../runtime/conditions.ts";
+import { nameList, type ConditionInput } from "../runtime/conditions.ts";
 import type { KubeObject, OwnerReference } from "../runtime/types.ts";
 import { bytes, cpuMillis, formatBytes, formatCpu, overcommitted } from "../api/quantity.ts";
 
@@ -341,11 +341,6 @@ export function poolEvents(outcomes: readonly Outcome[], repaired: readonly stri
   return events;
 }
 
-/** Up to `max` names, then "and N more", for condition messages at 5000-node scale. */
-function nameList(names: readonly string[], max = 5): string {
-  const shown = names.slice(0, max).join(", ");
-  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
-}
 
 export interface PoolFacts {
   desired: number;

@@ -68,3 +68,9 @@ export function summarize(
   if (!bad) return { type: "Ready", status: "True", reason: readyReason, message: "" };
   return { type: "Ready", status: bad.status, reason: bad.reason, message: bad.message };
 }
+
+/** Up to `max` names, then "and N more": condition and Event messages stay short at any scale. */
+export function nameList(names: readonly string[], max = 5): string {
+  const shown = names.slice(0, max).join(", ");
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}

@@ -191,7 +191,8 @@ export function allocationObject(owner: AddressOwner, want: AddressWant, address
   };
 }
 
-const release = (a: Pick<IPAllocationObj, "metadata">): Action => ({ verb: "delete", ref: IPAllocationRef, name: a.metadata.name, uid: a.metadata.uid });
+/** Releases an allocation, by its uid: one made since for the same address is not ours to delete. */
+export const releaseAllocation = (a: Pick<IPAllocationObj, "metadata">): Action => ({ verb: "delete", ref: IPAllocationRef, name: a.metadata.name, uid: a.metadata.uid });
 
 /**
  * For each slot: keep the fitting allocation held (the one status shows, else the oldest) and release
@@ -209,7 +210,7 @@ export function planAddresses(
   const picked = new Set<string>();
   const wanted = new Set(wants.map((w) => w.slot));
   // a slot not wanted is released, unless the caller keeps it (its subnet is briefly not ready)
-  for (const a of o.held) if (!wanted.has(a.spec.slot) && !keep.has(a.spec.slot)) releases.push(release(a));
+  for (const a of o.held) if (!wanted.has(a.spec.slot) && !keep.has(a.spec.slot)) releases.push(releaseAllocation(a));
 
   for (const [i, w] of wants.entries()) {
     const mine = o.held.filter((a) => a.spec.slot === w.slot)
@@ -219,7 +220,7 @@ export function planAddresses(
     const fitting = mine.filter((a) => fits(a.spec.scope, a.spec.address));
     const keeper = fitting.find((a) => a.spec.address === shown?.address) ?? fitting[0];
     if (keeper) {
-      for (const a of mine) if (a !== keeper) releases.push(release(a));
+      for (const a of mine) if (a !== keeper) releases.push(releaseAllocation(a));
       fixedStates[i] = { slot: w.slot, state: "held", address: keeper.spec.address };
       continue;
     }
