@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["operators/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts"],
+          include: ["operators/**/*.test.ts", "agents/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts"],
         },
       },
       {

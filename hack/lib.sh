@@ -13,11 +13,14 @@ PORT_BASE="${CELLCLOUD_PORT_BASE:-$DEFAULT_BASE}"
 PORT_ETCD=$((PORT_BASE + 1)) PORT_ETCD_PEER=$((PORT_BASE + 2)) PORT_API=$((PORT_BASE + 3))
 PORT_KCM=$((PORT_BASE + 4)) PORT_SCHED=$((PORT_BASE + 5)) PORT_KWOK=$((PORT_BASE + 6))
 PORT_METRICS=$((PORT_BASE + 7)) PORT_HEALTH=$((PORT_BASE + 8)) PORT_WEBHOOK=$((PORT_BASE + 9))
+PORT_DATAPLANE=$((PORT_BASE + 10))
+# The local data plane's pod addresses: a loopback /16 of this instance's own, so planes side by side never share one.
+DATAPLANE_CIDR="127.$((20 + (PORT_BASE / 100) % 200)).0.0/16"
 PKI="$STATE/pki" LOGS="$STATE/logs" PIDS="$STATE/pids"
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
 SERVICE_CIDR=10.96.0.0/16 CLUSTER_CIDR=10.128.0.0/10
 # Start order; hack/down stops in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok manager)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok dataplane manager)
 
 log() { echo "hack: $*" >&2; }
 die() { echo "hack: error: $*" >&2; exit 1; }
@@ -42,6 +45,7 @@ healthy() {
     kube-controller-manager) "${c[@]}" -k "https://127.0.0.1:$PORT_KCM/healthz" ;;
     kube-scheduler) "${c[@]}" -k "https://127.0.0.1:$PORT_SCHED/healthz" ;;
     kwok) "${c[@]}" "http://127.0.0.1:$PORT_KWOK/healthz" ;;
+    dataplane) "${c[@]}" "http://127.0.0.1:$PORT_DATAPLANE/healthz" ;;
     manager) "${c[@]}" "http://127.0.0.1:$PORT_HEALTH/readyz" ;;  # caches synced: the webhook answers
   esac 2>/dev/null
 }

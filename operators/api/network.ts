@@ -3,7 +3,7 @@
 // own IPAddress allocator (KEP-1880) hands out addresses: one cluster-scoped VNIClaim per VNI, named
 // by the number, so the apiserver's create is the lock and no VNI is ever held twice.
 import { z } from "zod";
-import { count, immutable, ipv4, nameAtMost, nameIsDNSLabel, observed, refName } from "./common.ts";
+import { count, immutable, ipv4, labelValue, nameAtMost, nameIsDNSLabel, observed, refName } from "./common.ts";
 import { defineKind, refOf, type CelValidation } from "./crd.ts";
 import type { KubeObject } from "./meta.ts";
 
@@ -348,8 +348,8 @@ export const defaultGroupName = (vpc: string) => `${vpc}-default`;
 
 // ==================== ElasticIP ====================
 
-/** What an ElasticIP can be bound to. LoadBalancer joins when SLB lands. */
-export const EIP_TARGET_KINDS = ["Instance"] as const;
+/** What an ElasticIP can be bound to. */
+export const EIP_TARGET_KINDS = ["Instance", "LoadBalancer"] as const;
 
 const eipSpec = z
   .object({
@@ -364,9 +364,9 @@ const eipSpec = z
       .describe("Bandwidth limits, changeable while bound (billed by bandwidth)."),
     target: z
       .object({
-        kind: z.enum(EIP_TARGET_KINDS).default("Instance").describe("Kind of the target: Instance (LoadBalancer once SLB exists)."),
+        kind: z.enum(EIP_TARGET_KINDS).default("Instance").describe("Kind of the target: Instance, or LoadBalancer (a public load balancer: the address maps to its VIP)."),
         name: z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).describe("Name of the target, in this namespace."),
-        nic: z.int().min(0).max(15).default(0).describe("Which of an instance's NICs the address maps to (its index in spec.nics)."),
+        nic: z.int().min(0).max(15).default(0).describe("Which of an instance's NICs the address maps to (its index in spec.nics); 0 for a LoadBalancer."),
       })
       .optional()
       .describe("What the address is bound to; empty: allocated, not bound. Set to bind, change to rebind, remove to unbind. A target has at most one ElasticIP."),
@@ -464,6 +464,214 @@ export const EIPBinding = defineKind({
 
 export type EIPBindingObj = KubeObject & { spec: z.output<typeof bindingSpec> };
 
+// ==================== LoadBalancer ====================
+
+/** The loadBalancerClass of every Service an SLB realizes: a cloud's own LB controller leaves them alone. */
+export const SLB_CLASS = "slb.cellcloud.io";
+/** EndpointSlices the SLB controller writes carry this managed-by (the EndpointSlice controller leaves them alone). */
+export const SLB_MANAGED_BY = "slb.cellcloud.io";
+/** The label naming a data plane pod's LoadBalancer. */
+export const SLB_LABEL = "slb.cellcloud.io/loadbalancer";
+/** The name of a LoadBalancer's Service, ConfigMap and Deployment. */
+export const slbObjectName = (lb: string) => `slb-${lb}`;
+/** LoadBalancer names are kept short enough for their data plane pods' names (slb-<lb>-<hash>-<id>) to stay DNS labels. */
+export const MAX_LB_NAME = 40;
+
+export const LISTENER_PROTOCOLS = ["TCP", "UDP", "HTTP", "HTTPS"] as const;
+export const POOL_PROTOCOLS = ["TCP", "UDP", "HTTP"] as const;
+export const LB_ALGORITHMS = ["WRR", "WLC", "SourceIP"] as const;
+export const HEALTH_CHECK_TYPES = ["TCP", "HTTP", "HTTPS", "UDP-CONNECT"] as const;
+/** Octavia's operating statuses, for members, pools and listeners. */
+export const OPERATING_STATUSES = ["ONLINE", "OFFLINE", "DRAINING", "ERROR", "DEGRADED", "NO_MONITOR"] as const;
+export type OperatingStatus = (typeof OPERATING_STATUSES)[number];
+
+const dnsLabel = (what: string, max = 63) => z.string().min(1).max(max).regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/).describe(what);
+
+const listener = z
+  .object({
+    name: dnsLabel("Name of the listener, unique in the load balancer; also the Service port's name (at most 15 characters).", 15),
+    protocol: z.enum(LISTENER_PROTOCOLS).describe("TCP or UDP (layer 4), HTTP, or HTTPS (TLS terminated here with spec.listeners[*].certificateRefs, then HTTP to the members)."),
+    port: z.int().min(1).max(65535).describe("The port clients connect to, unique among the load balancer's listeners."),
+    defaultPool: dnsLabel("Name of the pool (in spec.pools) the listener sends its traffic to. Its protocol must suit the listener's: HTTP and HTTPS listeners use HTTP pools, TCP listeners TCP or HTTP pools, UDP listeners UDP pools."),
+    certificateRefs: z
+      .array(refName("Name of a Secret of type kubernetes.io/tls in this namespace."))
+      .max(8)
+      .optional()
+      .describe("TLS certificates an HTTPS listener presents (the first is the default; the others are chosen by SNI). Required for HTTPS, refused for other protocols. A changed Secret is reloaded without dropping connections."),
+    allowedCIDRs: z
+      .array(z.string().max(18).describe("An IPv4 block (10.0.0.0/8) or address (192.0.2.7/32).").meta({
+        "x-kubernetes-validations": [{ rule: "isCIDR(self) && cidr(self).ip().family() == 4", message: "spec.listeners[*].allowedCIDRs[*] must be an IPv4 CIDR such as 10.0.0.0/8" }],
+      }))
+      .max(32)
+      .optional()
+      .describe("Only clients from these blocks may connect; empty: everyone. A refused client's connection is closed at once."),
+    connectionLimit: z.int().min(1).max(1_000_000).optional().describe("Most concurrent connections the listener accepts per data plane replica; empty: the data plane's limit."),
+    timeouts: z
+      .object({
+        clientDataMs: z.int().min(100).max(86_400_000).default(50_000).describe("Inactivity allowed on the client's side, in milliseconds."),
+        memberConnectMs: z.int().min(100).max(86_400_000).default(5_000).describe("Time to connect to a member, in milliseconds."),
+        memberDataMs: z.int().min(100).max(86_400_000).default(50_000).describe("Inactivity allowed on the member's side, in milliseconds."),
+      })
+      .default({ clientDataMs: 50_000, memberConnectMs: 5_000, memberDataMs: 50_000 })
+      .describe("Timeouts, as Octavia's timeout_client_data, timeout_member_connect and timeout_member_data."),
+  })
+  .describe("A port the load balancer listens on.");
+
+const healthCheck = z
+  .object({
+    type: z.enum(HEALTH_CHECK_TYPES).describe("TCP (connect), HTTP or HTTPS (a request, its status code checked), or UDP-CONNECT (UDP pools only)."),
+    intervalSeconds: z.int().min(1).max(3600).default(5).describe("Seconds between checks of one member."),
+    timeoutSeconds: z.int().min(1).max(3600).default(3).describe("Seconds a check may take; at most spec.pools[*].healthCheck.intervalSeconds."),
+    healthyThreshold: z.int().min(1).max(10).default(2).describe("Consecutive passed checks that bring a member back online."),
+    unhealthyThreshold: z.int().min(1).max(10).default(3).describe("Consecutive failed checks that take a member offline."),
+    httpPath: z.string().min(1).max(1024).regex(/^\/[\x21-\x7e]*$/).default("/").describe("Path an HTTP or HTTPS check requests (starting with /, no spaces)."),
+    expectedCodes: z.string().max(64).regex(/^[1-5][0-9][0-9](-[1-5][0-9][0-9])?(,[1-5][0-9][0-9](-[1-5][0-9][0-9])?)*$/).default("200")
+      .describe("Status codes an HTTP or HTTPS check accepts: a code (200), a list (200,202) or a range (200-204)."),
+  })
+  .describe("How members' health is checked; empty: not checked (members show NO_MONITOR).");
+
+const member = z
+  .object({
+    instance: z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional().describe("An Instance in this namespace: its NIC's address (spec.pools[*].members[*].nic) is the member's. Exactly one of instance and address."),
+    nic: z.int().min(0).max(15).default(0).describe("Which of the instance's NICs (its index in spec.nics)."),
+    address: ipv4("An IPv4 address of the member (a server outside CellCloud's instances). Exactly one of instance and address.", "spec.pools[*].members[*].address").optional(),
+    port: z.int().min(1).max(65535).describe("The member's port."),
+    weight: z.int().min(0).max(256).default(1).describe("Share of new connections relative to the pool's other members (0-256); 0 drains the member: no new connections, established ones finish."),
+    backup: z.boolean().default(false).describe("Used only while no other member is healthy."),
+  })
+  .describe("A backend server of the pool.");
+
+const poolValidations: CelValidation[] = [
+  { rule: "!has(self.healthCheck) || (self.healthCheck.type == 'UDP-CONNECT') == (self.protocol == 'UDP')", message: "spec.pools[*].healthCheck.type: UDP-CONNECT checks are for UDP pools, and UDP pools use only UDP-CONNECT checks", fieldPath: ".healthCheck.type" },
+  { rule: "!has(self.healthCheck) || self.healthCheck.timeoutSeconds <= self.healthCheck.intervalSeconds", message: "spec.pools[*].healthCheck.timeoutSeconds must be at most intervalSeconds", fieldPath: ".healthCheck.timeoutSeconds" },
+  { rule: "!has(self.sessionPersistence) || self.sessionPersistence.type == 'SourceIP' || self.protocol == 'HTTP'", message: "spec.pools[*].sessionPersistence: HTTPCookie and AppCookie need an HTTP pool", fieldPath: ".sessionPersistence.type" },
+  { rule: "!has(self.sessionPersistence) || self.sessionPersistence.type != 'AppCookie' || has(self.sessionPersistence.cookieName)", message: "spec.pools[*].sessionPersistence.cookieName is required for AppCookie", fieldPath: ".sessionPersistence.cookieName" },
+  { rule: "self.members.all(m, has(m.instance) != has(m.address))", message: "spec.pools[*].members[*]: exactly one of instance and address", fieldPath: ".members" },
+  {
+    rule: "self.members.all(m, self.members.exists_one(n, n.port == m.port && (has(m.instance) ? has(n.instance) && n.instance == m.instance && n.nic == m.nic : has(n.address) && n.address == m.address)))",
+    message: "spec.pools[*].members: each (instance or address, port) at most once", fieldPath: ".members",
+  },
+];
+
+const pool = z
+  .object({
+    name: dnsLabel("Name of the pool, unique in the load balancer."),
+    protocol: z.enum(POOL_PROTOCOLS).describe("How the load balancer talks to the members: TCP, UDP or HTTP."),
+    algorithm: z.enum(LB_ALGORITHMS).default("WRR").describe("WRR (weighted round robin), WLC (weighted least connections) or SourceIP (a hash of the client's address)."),
+    sessionPersistence: z
+      .object({
+        type: z.enum(["SourceIP", "HTTPCookie", "AppCookie"]).describe("SourceIP: a client's address sticks to a member; HTTPCookie: the load balancer sets a cookie naming the member; AppCookie: the member's own cookie (spec.pools[*].sessionPersistence.cookieName) is remembered. Cookies need an HTTP pool."),
+        cookieName: z.string().min(1).max(64).regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/).optional().describe("The cookie: required for AppCookie; for HTTPCookie the default is SRV."),
+        timeoutSeconds: z.int().min(1).max(86_400 * 7).default(3600).describe("How long an idle client keeps its member (SourceIP and AppCookie)."),
+      })
+      .optional()
+      .describe("Keeps a client on one member; empty: none."),
+    healthCheck: healthCheck.optional(),
+    members: z.array(member).max(64).default([]).describe("The backend servers, each (instance or address, port) at most once."),
+  })
+  .describe("A group of backend servers and how traffic is spread over them.")
+  .meta({ "x-kubernetes-validations": poolValidations });
+
+const lbSpec = z
+  .object({
+    vip: z
+      .object({
+        subnet: refName("The Subnet (in this namespace) the virtual IP comes from. Immutable.").max(63),
+        address: ipv4("A specific address in the subnet; empty: any free one. Immutable.", "spec.vip.address").optional(),
+      })
+      .meta(immutable("spec.vip"))
+      .describe("The private virtual IP clients reach the load balancer at. A public load balancer is one an ElasticIP is bound to (its spec.target.kind LoadBalancer)."),
+    zone: labelValue("The zone the data plane runs in; empty: any.").optional(),
+    replicas: z.int().min(1).max(4).default(2).describe("Data plane replicas (HAProxy), never two on one host."),
+    listeners: z.array(listener).min(1).max(8).describe("The ports the load balancer listens on, each port at most once."),
+    pools: z.array(pool).min(1).max(8).describe("The pools the listeners send traffic to."),
+  })
+  .describe("Desired state of the load balancer.");
+
+const lbValidations: CelValidation[] = [
+  { rule: "self.listeners.all(l, self.listeners.exists_one(m, m.port == l.port))", message: "spec.listeners: each port may be used by one listener only", fieldPath: ".listeners" },
+  { rule: "self.listeners.all(l, self.listeners.exists_one(m, m.name == l.name))", message: "spec.listeners: listener names must be unique", fieldPath: ".listeners" },
+  { rule: "self.pools.all(p, self.pools.exists_one(q, q.name == p.name))", message: "spec.pools: pool names must be unique", fieldPath: ".pools" },
+  { rule: "self.listeners.all(l, self.pools.exists(p, p.name == l.defaultPool))", message: "spec.listeners[*].defaultPool must name a pool in spec.pools", fieldPath: ".listeners" },
+  {
+    rule: "self.listeners.all(l, self.pools.all(p, p.name != l.defaultPool || (l.protocol == 'UDP' ? p.protocol == 'UDP' : (l.protocol == 'TCP' ? p.protocol != 'UDP' : p.protocol == 'HTTP'))))",
+    message: "spec.listeners[*].defaultPool: the pool's protocol must suit the listener's (HTTP and HTTPS listeners: HTTP pools; TCP: TCP or HTTP pools; UDP: UDP pools)", fieldPath: ".listeners",
+  },
+  { rule: "self.listeners.all(l, l.protocol == 'HTTPS' ? has(l.certificateRefs) && size(l.certificateRefs) > 0 : !has(l.certificateRefs) || size(l.certificateRefs) == 0)", message: "spec.listeners[*].certificateRefs is required for an HTTPS listener and only allowed on one", fieldPath: ".listeners" },
+];
+
+
+const memberStatus = z
+  .object({
+    name: z.string().describe("The member: <instance>:<port> or <address>:<port>."),
+    address: z.string().optional().describe("Its address, once known."),
+    weight: z.int().optional().describe("Its weight in effect."),
+    operatingStatus: z.enum(OPERATING_STATUSES).describe("ONLINE (passing checks), ERROR (failing them), DRAINING (weight 0), OFFLINE (its instance is not running, or it has no address), NO_MONITOR (not checked)."),
+  })
+  .describe("A member as the data plane sees it.");
+
+const lbStatus = z
+  .object({
+    ...observed,
+    vip: z.string().optional().describe("The private virtual IP held (its IPAllocation is <namespace>.<vpc>.<address>)."),
+    publicIP: z.string().optional().describe("The ElasticIP bound to the load balancer, if any."),
+    dataPlaneAddresses: z.array(z.string()).max(4).optional().describe("Addresses of the ready data plane replicas, where the VIP's traffic is delivered (loopback addresses on the local plane)."),
+    readyReplicas: count("Data plane replicas ready."),
+    listeners: z
+      .array(z.object({
+        name: z.string().describe("The listener."),
+        port: z.int().describe("Its port."),
+        operatingStatus: z.enum(OPERATING_STATUSES).describe("Its default pool's status, or OFFLINE while no data plane replica serves it."),
+      }).describe("A listener's state."))
+      .max(8)
+      .optional()
+      .describe("Each listener's operating status."),
+    pools: z
+      .array(z.object({
+        name: z.string().describe("The pool."),
+        operatingStatus: z.enum(OPERATING_STATUSES).describe("ONLINE (every member ONLINE or NO_MONITOR), DEGRADED (some member ERROR or OFFLINE), ERROR (no member can take traffic)."),
+        members: z.array(memberStatus).max(64).describe("Its members."),
+      }).describe("A pool's state."))
+      .max(8)
+      .optional()
+      .describe("Each pool's operating status and its members'."),
+  })
+  .describe("Observed state of the load balancer.");
+
+export const LoadBalancer = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "LoadBalancer",
+  plural: "loadbalancers",
+  singular: "loadbalancer",
+  shortNames: ["slb"],
+  scope: "Namespaced",
+  description:
+    "LoadBalancer is an SLB load balancer, as OpenStack Octavia's: listeners (TCP, UDP, HTTP, HTTPS with TLS termination) send traffic to pools of weighted members (instances or addresses) by weighted round robin, least connections or source IP, with health checks and session persistence. Its virtual IP comes from a subnet; binding an ElasticIP to it makes it public. Realized as a Service (loadBalancerClass slb.cellcloud.io) with EndpointSlices of the members, and an HAProxy data plane (a Deployment with its configuration in a ConfigMap) whose health checks report each member's status.",
+  spec: lbSpec,
+  status: lbStatus,
+  printerColumns: [
+    { name: "VIP", type: "string", jsonPath: ".status.vip" },
+    { name: "Public-IP", type: "string", jsonPath: ".status.publicIP" },
+    { name: "Listeners", type: "string", jsonPath: ".spec.listeners[*].port", priority: 1 },
+    { name: "Replicas", type: "integer", jsonPath: ".status.readyReplicas", priority: 1 },
+    { name: "Degraded", type: "string", jsonPath: ".status.conditions[?(@.type==\"Degraded\")].status" },
+  ],
+  validations: lbValidations,
+  objectValidations: [nameAtMost(MAX_LB_NAME, "its data plane pods are named slb-<name>-<hash>-<id>"), nameIsDNSLabel("it names the load balancer's Service")],
+});
+
+export type LoadBalancerSpec = z.output<typeof lbSpec>;
+export type LoadBalancerStatus = z.output<typeof lbStatus>;
+export type LoadBalancerObj = KubeObject & { spec: LoadBalancerSpec; status?: LoadBalancerStatus };
+export type ListenerSpec = LoadBalancerSpec["listeners"][number];
+export type PoolSpec = LoadBalancerSpec["pools"][number];
+export type MemberSpec = PoolSpec["members"][number];
+export type MemberStatus = z.output<typeof memberStatus>;
+
+/** The LoadBalancer controller's finalizer: its VIP is released and its data plane gone before it goes. */
+export const LB_FINALIZER = "network.cellcloud.io/loadbalancer";
+
 export const VPCRef = refOf(VPC);
 export const ElasticIPRef = refOf(ElasticIP);
 export const EIPBindingRef = refOf(EIPBinding);
@@ -471,5 +679,6 @@ export const SecurityGroupRef = refOf(SecurityGroup);
 export const SubnetRef = refOf(Subnet);
 export const IPAllocationRef = refOf(IPAllocation);
 export const VNIClaimRef = refOf(VNIClaim);
+export const LoadBalancerRef = refOf(LoadBalancer);
 
-export const networkKinds = [VPC, VNIClaim, Subnet, IPAllocation, SecurityGroup, ElasticIP, EIPBinding];
+export const networkKinds = [VPC, VNIClaim, Subnet, IPAllocation, SecurityGroup, ElasticIP, EIPBinding, LoadBalancer];

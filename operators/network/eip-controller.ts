@@ -3,7 +3,7 @@
 // ElasticIP is gone (deleted without its finalizer) once the grace has passed, so no target is kept
 // from a new ElasticIP by a lock nobody holds.
 import { InstanceRef, type InstanceObj } from "../api/compute.ts";
-import { EIP_FINALIZER, EIPBindingRef, ElasticIPRef, IPAllocationRef, bindingName, type EIPBindingObj, type ElasticIPObj, type IPAllocationObj } from "../api/network.ts";
+import { EIP_FINALIZER, EIPBindingRef, ElasticIPRef, IPAllocationRef, LoadBalancerRef, bindingName, type EIPBindingObj, type ElasticIPObj, type IPAllocationObj, type LoadBalancerObj } from "../api/network.ts";
 import { ExternalIPPoolRef, type ExternalIPPoolObj } from "../api/platform.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { allocationCache } from "../runtime/ipam.ts";
@@ -32,16 +32,19 @@ export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Con
   const { locks, heldBy } = lockCache(mgr);
   const pools = mgr.informer<ExternalIPPoolObj>(ExternalIPPoolRef);
   const instances = mgr.informer<InstanceObj>(InstanceRef);
+  const lbs = mgr.informer<LoadBalancerObj>(LoadBalancerRef);
   const allocations = allocationCache(mgr);
   const observe = (e: ElasticIPObj): EIPObservation => {
     const t = e.spec.target;
-    const target = t ? instances.get(`${e.metadata.namespace}/${t.name}`) : undefined;
+    const target = t ? (t.kind === "LoadBalancer" ? lbs.get(`${e.metadata.namespace}/${t.name}`) : instances.get(`${e.metadata.namespace}/${t.name}`)) : undefined;
+    // an instance maps its NIC's address; a load balancer its VIP
+    const privateIP = target && t ? (t.kind === "LoadBalancer" ? (target as LoadBalancerObj).status?.vip : (target as InstanceObj).status?.nics?.[t.nic]?.ip) : undefined;
     return {
       pools: pools.list(),
       held: allocations.ofOwner(e.metadata.uid ?? ""),
       holderOf: allocations.holderOf,
       count: allocations.cache.size,
-      ...(target && t ? { target: { uid: target.metadata.uid ?? "", privateIP: target.status?.nics?.[t.nic]?.ip, deleting: Boolean(target.metadata.deletionTimestamp) } } : {}),
+      ...(target && t ? { target: { uid: target.metadata.uid ?? "", privateIP, deleting: Boolean(target.metadata.deletionTimestamp) } } : {}),
       ...(t ? { lock: locks.get(`${e.metadata.namespace}/${bindingName(t.kind, t.name)}`) } : {}),
       locks: heldBy(e.metadata.uid ?? ""),
     };
@@ -60,6 +63,7 @@ export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Con
       // a lock coming or going: its holder, and every ElasticIP that wants its target
       .watches(EIPBindingRef, (l) => [`${l.metadata.namespace}/${(l as EIPBindingObj).spec.elasticIP.name}`, ...contenders(keyOf(l))])
       .watches(InstanceRef, (i) => contenders(`${i.metadata.namespace}/${bindingName("Instance", i.metadata.name)}`))
+      .watches(LoadBalancerRef, (lb) => contenders(`${lb.metadata.namespace}/${bindingName("LoadBalancer", lb.metadata.name)}`))
       .watches(ExternalIPPoolRef, () => eips.list().filter((e) => !e.status?.address).map(keyOf)),
     resource,
   );

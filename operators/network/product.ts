@@ -1,10 +1,11 @@
 // VPC networking as the composition root sees it: the VPC, subnet (with the address repair), security
-// group and elastic IP controllers; VPCs, security groups and elastic IPs charged against quota (one
-// each, in the tenant's vpcs, securitygroups and eips dimensions); and the webhook that refuses
-// deleting what is in use.
-import { EIP_FINALIZER, ElasticIPRef, SECURITY_GROUP_FINALIZER, SecurityGroupRef, VPC_FINALIZER, VPCRef } from "../api/network.ts";
+// group, elastic IP and load balancer controllers; VPCs, security groups, elastic IPs and load
+// balancers charged against quota (one each, in the tenant's vpcs, securitygroups, eips and
+// loadbalancers dimensions); and the webhook that refuses deleting what is in use.
+import { EIP_FINALIZER, ElasticIPRef, LB_FINALIZER, LoadBalancerRef, SECURITY_GROUP_FINALIZER, SecurityGroupRef, VPC_FINALIZER, VPCRef } from "../api/network.ts";
 import type { Product } from "../runtime/product.ts";
 import { setupElasticIPController } from "./eip-controller.ts";
+import { setupLoadBalancerController } from "./slb-controller.ts";
 import { setupSecurityGroupController } from "./sg-controller.ts";
 import { setupSubnetController } from "./subnet-controller.ts";
 import { setupVPCController } from "./vpc-controller.ts";
@@ -17,6 +18,7 @@ export const network: Product = {
     subnet: setupSubnetController,
     securitygroup: setupSecurityGroupController,
     elasticip: setupElasticIPController,
+    loadbalancer: setupLoadBalancerController,
   },
   charged() {
     const one = (dimension: string) => (_obj: unknown, ctx: { tenant: string }) => ({ charge: { tenant: ctx.tenant, zone: "", amounts: { [dimension]: 1 } } });
@@ -24,6 +26,7 @@ export const network: Product = {
       { ref: VPCRef, finalizer: VPC_FINALIZER, price: one("vpcs") },
       { ref: SecurityGroupRef, finalizer: SECURITY_GROUP_FINALIZER, price: one("securitygroups") },
       { ref: ElasticIPRef, finalizer: EIP_FINALIZER, price: one("eips") },
+      { ref: LoadBalancerRef, finalizer: LB_FINALIZER, price: one("loadbalancers") },
     ];
   },
   webhooks(mgr, server) {

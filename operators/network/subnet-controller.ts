@@ -3,7 +3,7 @@
 // object of that name now, is deleted once a grace period has passed (the owner may be too new for
 // this cache). An owner that lost an allocation of an address it uses takes it again itself.
 import { InstanceRef } from "../api/compute.ts";
-import { ElasticIPRef, IPAllocationRef, SUBNET_FINALIZER, SubnetRef, VPCRef, type IPAllocationObj, type SubnetObj, type VPCObj } from "../api/network.ts";
+import { ElasticIPRef, IPAllocationRef, LoadBalancerRef, SUBNET_FINALIZER, SubnetRef, VPCRef, type IPAllocationObj, type SubnetObj, type VPCObj } from "../api/network.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { allocationCache } from "../runtime/ipam.ts";
 import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
@@ -49,10 +49,10 @@ export function setupSubnetController(mgr: Manager, ctx: ProductContext): Contro
       .watches(IPAllocationRef, (a) => { const s = (a as IPAllocationObj).spec; return s.subnet ? [`${s.owner.namespace}/${s.subnet}`] : []; }, { delayMs: 1_000 }),
     resource,
   );
-  return [subnet, allocationRepair(mgr, { Instance: mgr.informer(InstanceRef), ElasticIP: mgr.informer(ElasticIPRef) })];
+  return [subnet, allocationRepair(mgr, { Instance: mgr.informer(InstanceRef), ElasticIP: mgr.informer(ElasticIPRef), LoadBalancer: mgr.informer(LoadBalancerRef) })];
 }
 
-/** Deletes allocations whose owner (an Instance, an ElasticIP) is gone, or is another object of that name, after the grace. */
+/** Deletes allocations whose owner (an Instance, an ElasticIP, a LoadBalancer) is gone, or is another object of that name, after the grace. */
 export function allocationRepair(mgr: Manager, owners: Record<string, HolderCache>): Controller {
   const allocations = allocationCache(mgr);
   return orphanRepair(mgr, {

@@ -10,6 +10,9 @@ export const NodeRef = core("Node", "nodes", false);
 export const NamespaceRef = core("Namespace", "namespaces", false);
 export const SecretRef = core("Secret", "secrets", true);
 export const ConfigMapRef = core("ConfigMap", "configmaps", true);
+export const ServiceRef = core("Service", "services", true);
+export const DeploymentRef: ResourceRef = { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true };
+export const EndpointSliceRef: ResourceRef = { group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", namespaced: true };
 export const PersistentVolumeRef = core("PersistentVolume", "persistentvolumes", false);
 export const ClaimRef = core("PersistentVolumeClaim", "persistentvolumeclaims", true);
 export const ResourceQuotaRef = core("ResourceQuota", "resourcequotas", true);
@@ -25,5 +28,9 @@ export const MutatingRef: ResourceRef = { group: "admissionregistration.k8s.io",
 
 export type Pod = k8s.V1Pod & KubeObject;
 export type Node = k8s.V1Node & KubeObject;
+export type Service = k8s.V1Service & KubeObject;
+export type Deployment = k8s.V1Deployment & KubeObject;
+export type EndpointSlice = k8s.V1EndpointSlice & KubeObject;
+export type ConfigMap = k8s.V1ConfigMap & KubeObject;
 
 export const isPodFinished = (p: Pod): boolean => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";

@@ -1,0 +1,334 @@
+// The local data plane: a minimal virtual-kubelet for the local plane. KWOK simulates hosts, so the
+// pods bound to them run nothing; that is right for thousands of simulated VMs and wrong for the few
+// pods whose behaviour is the product (an SLB's HAProxy, later an RDS member's PostgreSQL). For pods
+// labelled cellcloud.io/data-plane=local (KWOK's stages skip them) this agent does what a kubelet
+// does, on this machine:
+//   - gives each pod its own loopback address (127.X.y.z, unique per pod) as its pod IP;
+//   - writes its configMap, secret, projected and emptyDir volumes under the state directory (0600
+//     for secrets) and refreshes them when their source changes, as the kubelet does;
+//   - runs each container's process (from an image → command map: only images this machine can run),
+//     with its env (fieldRefs resolved) and paths under its mounts mapped to those directories;
+//   - sets phase, Ready (from a tcpSocket readiness probe), restart counts and exit codes from the
+//     processes, restarts exited ones with a backoff, and on deletion stops them gracefully (SIGTERM,
+//     then SIGKILL after the grace period) before removing the pod;
+//   - keeps each container's log under the state directory.
+// In a real cluster the same pods run their official images under the kubelet; this agent is not used.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { connect } from "node:net";
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ConfigMapRef, PodRef, SecretRef, type ConfigMap, type Pod } from "../../operators/runtime/core.ts";
+import { Informer } from "../../operators/runtime/informer.ts";
+import { isNotFound, KubeClient } from "../../operators/runtime/kube.ts";
+import { newLogger } from "../../operators/runtime/log.ts";
+import type { KubeObject } from "../../operators/runtime/types.ts";
+import { type Container, imageCommand, mapPath, podAddress, type Mounts } from "./pods.ts";
+
+export const DATA_PLANE_SELECTOR = "cellcloud.io/data-plane=local";
+const REFRESH_MS = 1_000;
+const RESTART_BACKOFF = { initialMs: 1_000, maxMs: 30_000 };
+
+type Secret = KubeObject & { type?: string; data?: Record<string, string> };
+
+interface Running {
+  name: string;
+  child?: ChildProcess;
+  startedAt?: string;
+  restarts: number;
+  ready: boolean;
+  lastExit?: { exitCode: number; finishedAt: string; reason: string };
+  waiting?: { reason: string; message: string };
+  nextStart: number;
+  backoffMs: number;
+}
+
+interface PodState {
+  uid: string;
+  key: string;
+  ip: string;
+  dir: string;
+  containers: Map<string, Running>;
+  stopping: boolean;
+  lastStatus?: string;
+  volumeHash: Map<string, string>;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    kubeconfig: { type: "string" },
+    "state-dir": { type: "string" },
+    "pod-cidr": { type: "string", default: "127.200.0.0/16" },
+    "health-port": { type: "string", default: "0" },
+  },
+});
+const log = newLogger(process.env.LOG_LEVEL ?? "info");
+if (!args.kubeconfig || !args["state-dir"]) {
+  log.error("usage: agent.ts --kubeconfig=F --state-dir=D [--pod-cidr=127.X.0.0/16] [--health-port=N]");
+  process.exit(2);
+}
+const stateDir = path.resolve(args["state-dir"]);
+const kc = new KubeConfig();
+kc.loadFromFile(args.kubeconfig);
+const client = new KubeClient(kc, "cellcloud-dataplane");
+const pods = new Informer<Pod>(client, PodRef, log, { labelSelector: DATA_PLANE_SELECTOR, resyncMs: 30_000 });
+const states = new Map<string, PodState>();
+/** Addresses in use, by the uid of the pod holding each. */
+const reserved = new Map<string, string>();
+const pidDir = path.join(stateDir, "pids");
+mkdirSync(pidDir, { recursive: true });
+
+/** Processes a previous agent left (it was killed): stopped before anything starts. */
+function reapLeftovers(): void {
+  for (const f of readdirSync(pidDir)) {
+    const pid = Number(readFileSync(path.join(pidDir, f), "utf8"));
+    try {
+      if (pid > 0 && readFileSync(`/proc/${pid}/environ`, "utf8").includes(`CELLCLOUD_DATAPLANE=${stateDir}`)) process.kill(-pid, "SIGKILL");
+    } catch { /* gone */ }
+    rmSync(path.join(pidDir, f), { force: true });
+  }
+}
+
+function writeAtomic(file: string, content: string | Buffer, mode: number): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, content, { mode });
+  renameSync(tmp, file);
+}
+
+/** Writes a pod's volumes; returns why it cannot (a missing ConfigMap or Secret key), if so. */
+async function materialize(pod: Pod, st: PodState): Promise<string | undefined> {
+  const ns = pod.metadata.namespace!;
+  for (const v of pod.spec?.volumes ?? []) {
+    const files = new Map<string, { data: Buffer; mode: number }>();
+    const fromSource = async (kind: "configMap" | "secret", name: string, items?: Array<{ key: string; path: string }>) => {
+      const obj = kind === "configMap" ? await client.get<ConfigMap>(ConfigMapRef, name, ns) : await client.get<Secret>(SecretRef, name, ns);
+      const entries: Record<string, Buffer> = {};
+      for (const [k, val] of Object.entries(obj.data ?? {})) entries[k] = kind === "secret" ? Buffer.from(val, "base64") : Buffer.from(val);
+      const wanted = items ?? Object.keys(entries).map((key) => ({ key, path: key }));
+      for (const it of wanted) {
+        const data = entries[it.key];
+        if (!data) throw new Error(`couldn't find key ${it.key} in ${kind === "secret" ? "Secret" : "ConfigMap"} ${ns}/${name}`);
+        files.set(it.path, { data, mode: kind === "secret" ? 0o600 : 0o644 });
+      }
+    };
+    try {
+      if (v.configMap) await fromSource("configMap", v.configMap.name!, v.configMap.items);
+      else if (v.secret) await fromSource("secret", v.secret.secretName!, v.secret.items);
+      else if (v.projected) {
+        for (const s of v.projected.sources ?? []) {
+          if (s.secret) await fromSource("secret", s.secret.name!, s.secret.items);
+          else if (s.configMap) await fromSource("configMap", s.configMap.name!, s.configMap.items);
+        }
+      } else if (!v.emptyDir) return `volume ${v.name}: only configMap, secret, projected and emptyDir volumes run on the local data plane`;
+    } catch (e) {
+      return isNotFound(e) ? `volume ${v.name}: ${(e as Error).message}` : `volume ${v.name}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    const dir = path.join(st.dir, "volumes", v.name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (v.emptyDir) continue;
+    const hash = createHash("sha256");
+    for (const [p, f] of [...files].sort((a, b) => a[0].localeCompare(b[0]))) hash.update(p).update(f.data);
+    const h = hash.digest("hex");
+    if (st.volumeHash.get(v.name) === h) continue;
+    for (const [p, f] of files) {
+      if (p.includes("..") || path.isAbsolute(p)) return `volume ${v.name}: item path ${p} must be relative, without ..`;
+      writeAtomic(path.join(dir, p), f.data, f.mode);
+    }
+    st.volumeHash.set(v.name, h);
+  }
+  return undefined;
+}
+
+function mountsOf(pod: Pod, c: Container, st: PodState): Mounts {
+  return (c.volumeMounts ?? []).map((m) => ({ mountPath: m.mountPath, local: path.join(st.dir, "volumes", m.name) }));
+}
+
+function envOf(pod: Pod, c: Container, st: PodState, mounts: Mounts): Record<string, string> {
+  const out: Record<string, string> = {};
+  const field: Record<string, string | undefined> = {
+    "status.podIP": st.ip, "metadata.name": pod.metadata.name, "metadata.namespace": pod.metadata.namespace,
+    "spec.nodeName": pod.spec?.nodeName, "metadata.uid": pod.metadata.uid,
+  };
+  for (const e of c.env ?? []) {
+    const raw = e.value ?? (e.valueFrom?.fieldRef ? field[e.valueFrom.fieldRef.fieldPath] : undefined) ?? "";
+    out[e.name] = mapPath(raw, mounts);
+  }
+  return out;
+}
+
+function start(pod: Pod, st: PodState, c: Container, r: Running): void {
+  const cmd = imageCommand(c);
+  if (typeof cmd === "string") {
+    r.waiting = { reason: "ImageNotSupported", message: cmd };
+    return;
+  }
+  const mounts = mountsOf(pod, c, st);
+  const [file, ...rest] = cmd.map((a) => mapPath(a, mounts));
+  const logFile = path.join(stateDir, "logs", `${pod.metadata.namespace}_${pod.metadata.name}_${c.name}.log`);
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, "a");
+  const child = spawn(file!, rest, {
+    cwd: st.dir, detached: true, stdio: ["ignore", fd, fd],
+    env: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: st.dir, CELLCLOUD_DATAPLANE: stateDir, ...envOf(pod, c, st, mounts) },
+  });
+  closeSync(fd);
+  r.child = child;
+  r.startedAt = new Date().toISOString();
+  r.waiting = undefined;
+  r.ready = false;
+  if (child.pid) writeFileSync(path.join(pidDir, `${st.uid}-${c.name}`), String(child.pid));
+  log.info({ pod: st.key, container: c.name, pid: child.pid, ip: st.ip }, "started");
+  child.on("error", (err) => { r.waiting = { reason: "RunContainerError", message: err.message }; });
+  child.on("exit", (code, signal) => {
+    rmSync(path.join(pidDir, `${st.uid}-${c.name}`), { force: true });
+    r.child = undefined;
+    r.ready = false;
+    r.lastExit = { exitCode: code ?? 128 + (signal === "SIGKILL" ? 9 : 15), finishedAt: new Date().toISOString(), reason: code === 0 ? "Completed" : "Error" };
+    if (!st.stopping) {
+      r.restarts++;
+      r.nextStart = Date.now() + r.backoffMs;
+      r.waiting = { reason: "CrashLoopBackOff", message: `back-off ${r.backoffMs / 1000}s restarting failed container ${c.name}` };
+      r.backoffMs = Math.min(r.backoffMs * 2, RESTART_BACKOFF.maxMs);
+    }
+    log.info({ pod: st.key, container: c.name, code, signal }, "exited");
+    void sync(st.key);
+  });
+}
+
+function probe(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: ip, port, timeout: 1_000 });
+    s.once("connect", () => { s.destroy(); resolve(true); });
+    s.once("error", () => resolve(false));
+    s.once("timeout", () => { s.destroy(); resolve(false); });
+  });
+}
+
+async function readiness(pod: Pod, st: PodState): Promise<void> {
+  for (const c of pod.spec?.containers ?? []) {
+    const r = st.containers.get(c.name);
+    if (!r?.child) continue;
+    const p = c.readinessProbe?.tcpSocket?.port;
+    const port = typeof p === "number" ? p : c.ports?.find((x) => x.name === p)?.containerPort;
+    r.ready = port ? await probe(st.ip, port) : true;
+  }
+}
+
+function podStatus(pod: Pod, st: PodState): Record<string, unknown> {
+  const now = new Date().toISOString();
+  const cs = (pod.spec?.containers ?? []).map((c) => {
+    const r = st.containers.get(c.name)!;
+    const state = r.child ? { running: { startedAt: r.startedAt } } : { waiting: r.waiting ?? { reason: "ContainerCreating" } };
+    return {
+      name: c.name, image: c.image, imageID: "", containerID: r.child ? `dataplane://${r.child.pid}` : "",
+      ready: r.ready, started: Boolean(r.child), restartCount: r.restarts, state,
+      ...(r.lastExit ? { lastState: { terminated: { ...r.lastExit, startedAt: r.startedAt } } } : {}),
+    };
+  });
+  const allReady = cs.length > 0 && cs.every((c) => c.ready);
+  const prev = (type: string, status: string) => {
+    const old = pod.status?.conditions?.find((c) => c.type === type);
+    return old?.status === status ? old.lastTransitionTime : now;
+  };
+  const cond = (type: string, ok: boolean) => ({ type, status: ok ? "True" : "False", lastTransitionTime: prev(type, ok ? "True" : "False") });
+  return {
+    phase: "Running", podIP: st.ip, podIPs: [{ ip: st.ip }], hostIP: st.ip, hostIPs: [{ ip: st.ip }],
+    startTime: pod.status?.startTime ?? now,
+    conditions: [cond("PodReadyToStartContainers", true), cond("Initialized", true), cond("ContainersReady", allReady), cond("Ready", allReady), cond("PodScheduled", true)],
+    containerStatuses: cs,
+  };
+}
+
+async function stopPod(st: PodState, graceSeconds: number): Promise<void> {
+  st.stopping = true;
+  const children = [...st.containers.values()].flatMap((r) => (r.child?.pid ? [r.child] : []));
+  for (const ch of children) { try { process.kill(-ch.pid!, "SIGTERM"); } catch { /* gone */ } }
+  const deadline = Date.now() + graceSeconds * 1000;
+  while (children.some((ch) => ch.exitCode === null && ch.signalCode === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const ch of children) { if (ch.exitCode === null && ch.signalCode === null) { try { process.kill(-ch.pid!, "SIGKILL"); } catch { /* gone */ } } }
+}
+
+const syncing = new Map<string, Promise<void>>();
+/** One pod at a time, never two syncs of one pod at once. */
+function sync(key: string): Promise<void> {
+  const prev = syncing.get(key) ?? Promise.resolve();
+  const next = prev.then(() => syncOnce(key)).catch((e) => log.warn({ pod: key, err: String(e) }, "sync failed"));
+  syncing.set(key, next);
+  void next.finally(() => { if (syncing.get(key) === next) syncing.delete(key); });
+  return next;
+}
+
+async function syncOnce(key: string): Promise<void> {
+  const pod = pods.get(key);
+  let st = states.get(key);
+  if (st && (!pod || pod.metadata.uid !== st.uid)) {
+    // deleted outright (or replaced by a pod of the same name): its processes go
+    await stopPod(st, 0);
+    reserved.delete(st.ip);
+    rmSync(st.dir, { recursive: true, force: true });
+    states.delete(key);
+    st = undefined;
+  }
+  if (!pod?.spec?.nodeName) return;
+  if (pod.metadata.deletionTimestamp) {
+    if (st) {
+      await stopPod(st, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
+      reserved.delete(st.ip);
+      rmSync(st.dir, { recursive: true, force: true });
+      states.delete(key);
+    }
+    await client.delete(PodRef, pod.metadata.name, pod.metadata.namespace, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } }).catch((e) => { if (!isNotFound(e)) throw e; });
+    return;
+  }
+  if (!st) {
+    const ip = podAddress(args["pod-cidr"]!, pod.metadata.uid!, pod.status?.podIP, reserved);
+    if (!ip) throw new Error(`no free address in ${args["pod-cidr"]}`);
+    reserved.set(ip, pod.metadata.uid!);
+    st = { uid: pod.metadata.uid!, key, ip, dir: path.join(stateDir, "pods", pod.metadata.uid!), containers: new Map(), stopping: false, volumeHash: new Map() };
+    mkdirSync(st.dir, { recursive: true, mode: 0o700 });
+    chmodSync(st.dir, 0o700);
+    for (const c of pod.spec.containers) st.containers.set(c.name, { name: c.name, restarts: 0, ready: false, nextStart: 0, backoffMs: RESTART_BACKOFF.initialMs });
+    states.set(key, st);
+  }
+  const problem = await materialize(pod, st);
+  for (const c of pod.spec.containers) {
+    const r = st.containers.get(c.name)!;
+    if (problem && !r.child) r.waiting = { reason: "CreateContainerConfigError", message: problem };
+    else if (!r.child && Date.now() >= r.nextStart && !st.stopping) start(pod, st, c, r);
+  }
+  await readiness(pod, st);
+  const status = podStatus(pod, st);
+  const text = JSON.stringify(status, (k, v) => (k === "lastTransitionTime" || k === "startTime" ? undefined : v));
+  if (text === st.lastStatus && pod.status?.podIP === st.ip) return;
+  await client.patch(PodRef, pod.metadata.name, pod.metadata.namespace, { status }, "merge", { subresource: "status" });
+  st.lastStatus = text;
+}
+
+let health: Server | undefined;
+async function main(): Promise<void> {
+  reapLeftovers();
+  pods.start();
+  await pods.waitForSync();
+  // pods keep the addresses a previous agent gave them
+  for (const p of pods.list()) if (p.status?.podIP) reserved.set(p.status.podIP, p.metadata.uid!);
+  pods.addHandler((_type, pod) => { void sync(`${pod.metadata.namespace}/${pod.metadata.name}`); });
+  const timer = setInterval(() => { for (const key of new Set([...states.keys(), ...pods.list().map((p) => `${p.metadata.namespace}/${p.metadata.name}`)])) void sync(key); }, REFRESH_MS);
+  health = createServer((_req, res) => { res.writeHead(pods.hasSynced() ? 200 : 503).end("ok"); });
+  health.listen(Number(args["health-port"]), "127.0.0.1");
+  const shutdown = async () => {
+    clearInterval(timer);
+    pods.stop();
+    await Promise.all([...states.values()].map((st) => stopPod(st, 10)));
+    health?.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown());
+  process.on("SIGINT", () => void shutdown());
+  log.info({ podCIDR: args["pod-cidr"], stateDir }, "local data plane running");
+}
+
+void main();
