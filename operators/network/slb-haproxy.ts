@@ -206,13 +206,11 @@ export function memberStatus(m: ResolvedMember, checked: boolean, reports: Reado
   if (!m.address) return "OFFLINE";
   const seen = reports.filter((r): r is ServerState => r !== undefined);
   if (!seen.length) return "OFFLINE";
-  let s: OperatingStatus = "ONLINE";
-  for (const r of seen) {
+  const each = seen.map((r): OperatingStatus => {
     const st = r.status.split(" ")[0];
-    const one: OperatingStatus = st === "DOWN" ? "ERROR" : st === "MAINT" ? "OFFLINE" : m.weight === 0 || st === "DRAIN" ? "DRAINING" : checked ? "ONLINE" : "NO_MONITOR";
-    s = worse(s, one);
-  }
-  return s;
+    return st === "DOWN" ? "ERROR" : st === "MAINT" ? "OFFLINE" : m.weight === 0 || st === "DRAIN" ? "DRAINING" : checked ? "ONLINE" : "NO_MONITOR";
+  });
+  return each.reduce(worse);
 }
 
 /** A pool's status from its members': ERROR when none can take traffic, DEGRADED when some cannot. */
