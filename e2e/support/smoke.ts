@@ -15,14 +15,14 @@ import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
 import { DeploymentSetRef, FlavorRef, ImageRef, InstanceRef, KeyPairRef } from "../../operators/api/compute.ts";
-import { EIPBindingRef, ElasticIPRef, IPAllocationRef, SecurityGroupRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
+import { EIPBindingRef, ElasticIPRef, IPAllocationRef, LoadBalancerRef, SecurityGroupRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
 import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
-import { MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, ValidatingRef } from "../../operators/runtime/core.ts";
+import { ConfigMapRef, DeploymentRef, EndpointSliceRef, MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, ServiceRef, ValidatingRef, type EndpointSlice, type Service } from "../../operators/runtime/core.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "loadbalancer", "tenancy"];
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -299,6 +299,7 @@ async function networkSmoke(kc: KubeConfig, namespace: string, name: string, tim
   await eventually(async () => ((await client.get<KubeObject & { status?: { allocated?: number } }>(ExternalIPPoolRef, pool)).status?.allocated) === 1, { timeoutMs, what: "pool counts 1 allocated" });
   await client.patch(ElasticIPRef, name, namespace, { spec: { target: null } }, "merge");
   await eventuallyGone(() => client.get(EIPBindingRef, `instance.${name}-vm`, namespace), "binding lock released", timeoutMs);
+  await loadBalancerSmoke(client, namespace, name, eip.status!.address!, timeoutMs);
   await client.delete(ElasticIPRef, name, namespace);
   await eventuallyGone(() => client.get(IPAllocationRef, `external.${eip.status!.address}`), "external address released", timeoutMs);
   await client.delete(ExternalIPPoolRef, pool);
@@ -311,6 +312,45 @@ async function networkSmoke(kc: KubeConfig, namespace: string, name: string, tim
   await client.delete(VPCRef, name, namespace);
   await eventuallyGone(() => client.get(VNIClaimRef, String(vni)), `VNIClaim ${vni} released`, timeoutMs);
   await eventuallyGone(() => client.get(VPCRef, name, namespace), "VPC deleted", timeoutMs);
+}
+
+/**
+ * An SLB load balancer on the smoke subnet: its VIP, the Service of its class (the VIP and then the
+ * ElasticIP bound to it in the Service's status), an EndpointSlice of its address member, its
+ * HAProxy ConfigMap and Deployment; a changed listener and member port rewrite them (a slice for a
+ * port no member uses goes), a drained member leaves the ready set; deleting it releases the VIP.
+ * The instance member cannot boot (no image): it is OFFLINE and in no slice.
+ */
+async function loadBalancerSmoke(client: KubeClient, namespace: string, name: string, publicIP: string, timeoutMs: number): Promise<void> {
+  const api = "network.cellcloud.io/v1alpha1";
+  type Lb = KubeObject & { status?: { vip?: string; publicIP?: string; pools?: Array<{ members: Array<{ operatingStatus: string }> }> } };
+  const pools = (port: number, weight: number) => [{ name: "web", protocol: "HTTP", members: [{ instance: `${name}-vm`, port }, { address: "10.20.1.6", port, weight }] }];
+  await client.create(LoadBalancerRef, { apiVersion: api, kind: "LoadBalancer", metadata: { name, namespace }, spec: {
+    vip: { subnet: name }, listeners: [{ name: "http", protocol: "HTTP", port: 80, defaultPool: "web" }], pools: pools(8080, 1),
+  } });
+  const lb = await eventually(async () => { const o = await client.get<Lb>(LoadBalancerRef, name, namespace); return o.status?.vip ? o : false; }, { timeoutMs, what: "LoadBalancer VIP held" });
+  const vip = lb.status!.vip!;
+  const svc = `slb-${name}`;
+  await eventually(async () => (await client.get<Service>(ServiceRef, svc, namespace)).status?.loadBalancer?.ingress?.[0]?.ip === vip, { timeoutMs, what: "Service ingress shows the VIP" });
+  await client.get(ConfigMapRef, svc, namespace);
+  await client.get(DeploymentRef, svc, namespace);
+  const endpoints = async () => (await client.list<EndpointSlice>(EndpointSliceRef, { labelSelector: `kubernetes.io/service-name=${svc}` }, namespace)).items
+    .flatMap((sl) => (sl.endpoints ?? []).map((e) => `${sl.metadata.name} ${e.addresses[0]} ${e.conditions?.ready}`)).join();
+  await eventually(async () => (await endpoints()) === `${svc}-http-8080 10.20.1.6 true`, { timeoutMs, what: "EndpointSlice of the address member" });
+  await client.patch(LoadBalancerRef, name, namespace, { spec: { listeners: [{ name: "http", protocol: "HTTP", port: 81, defaultPool: "web" }], pools: pools(9090, 1) } }, "merge");
+  await eventually(async () => (await endpoints()) === `${svc}-http-9090 10.20.1.6 true`, { timeoutMs, what: "the slice follows the member's new port" });
+  await eventually(async () => (await client.get<Service>(ServiceRef, svc, namespace)).spec?.ports?.[0]?.port === 81, { timeoutMs, what: "Service port 81" });
+  await client.patch(LoadBalancerRef, name, namespace, { spec: { pools: pools(9090, 0) } }, "merge");
+  await eventually(async () => (await endpoints()) === `${svc}-http-9090 10.20.1.6 false`, { timeoutMs, what: "a drained member leaves the ready set" });
+  // public: the ElasticIP bound to the load balancer maps to its VIP and joins the Service's ingress
+  await client.patch(ElasticIPRef, name, namespace, { spec: { target: { kind: "LoadBalancer", name } } }, "merge");
+  await eventually(async () => (await client.get<Lb>(LoadBalancerRef, name, namespace)).status?.publicIP === publicIP, { timeoutMs, what: "LoadBalancer shows its public IP" });
+  await eventually(async () => (await client.get<Service>(ServiceRef, svc, namespace)).status?.loadBalancer?.ingress?.map((i) => i.ip).join() === `${vip},${publicIP}`, { timeoutMs, what: "Service ingress: VIP and ElasticIP" });
+  await client.patch(ElasticIPRef, name, namespace, { spec: { target: null } }, "merge");
+  await eventuallyGone(() => client.get(EIPBindingRef, `loadbalancer.${name}`, namespace), "load balancer's binding lock released", timeoutMs);
+  await client.delete(LoadBalancerRef, name, namespace);
+  await eventuallyGone(() => client.get(LoadBalancerRef, name, namespace), "LoadBalancer deleted", timeoutMs);
+  await eventuallyGone(() => client.get(IPAllocationRef, `${namespace}.${name}.${vip}`), `VIP ${vip} released`, timeoutMs);
 }
 
 /**

@@ -149,7 +149,8 @@ const unroutable = (ip: string) => ip.startsWith("127.") || ip.startsWith("169.2
 
 /**
  * One EndpointSlice per listener and member port, from its pool's members; ready: may take new
- * connections. Loopback and link-local members are left out: the apiserver refuses them.
+ * connections: it has an address (an instance runs), weight above 0, and no replica's check fails
+ * it. Loopback and link-local members are left out: the apiserver refuses them.
  */
 export function endpointSlices(lb: LoadBalancerObj, members: ReadonlyMap<string, readonly ResolvedMember[]>, status: (pool: string, member: string) => OperatingStatus): EndpointSlice[] {
   const svc = slbObjectName(lb.metadata.name);
@@ -165,7 +166,8 @@ export function endpointSlices(lb: LoadBalancerObj, members: ReadonlyMap<string,
         ports: [{ name: l.name, port, protocol: l.protocol === "UDP" ? "UDP" : "TCP" }],
         endpoints: ms.map((m) => {
           const s = status(l.defaultPool, m.name);
-          const serving = s !== "ERROR" && s !== "OFFLINE";
+          // only a failing check takes a member with an address out (no report yet is not a verdict)
+          const serving = s !== "ERROR";
           return { addresses: [m.address!], conditions: { ready: serving && m.weight > 0, serving, terminating: false } };
         }),
       });
