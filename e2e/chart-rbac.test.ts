@@ -150,6 +150,25 @@ function podAsManager(labels: Record<string, string>, schedulerName?: string): s
   }
 }
 
+/** The same, for any object. */
+function createAsManager(obj: Record<string, unknown>): string {
+  try {
+    execFileSync(`${binDir}/kubectl`, ["--kubeconfig", saKubeconfig, "create", "--dry-run=server", "-f", "-"],
+      { input: JSON.stringify(obj), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+    return "";
+  } catch (e) {
+    return String((e as { stderr?: string }).stderr ?? e);
+  }
+}
+
+const haproxy = (labels: Record<string, string>, more: { volumes?: unknown[]; image?: string } = {}) => ({
+  apiVersion: "apps/v1", kind: "Deployment", metadata: { generateName: "scope-", namespace: work.name, labels },
+  spec: {
+    selector: { matchLabels: { app: "x" } },
+    template: { metadata: { labels: { app: "x" } }, spec: { containers: [{ name: "haproxy", image: more.image ?? "docker.io/library/haproxy:2.6" }], ...(more.volumes ? { volumes: more.volumes } : {}) } },
+  },
+});
+
 describe("chart RBAC", () => {
   let output = "";
 
@@ -185,6 +204,26 @@ describe("chart RBAC", () => {
       .toContain("may only write its own launcher pods");
     expect(podAsManager({ "app.kubernetes.io/managed-by": "cellcloud" })).toBe("");
     expect(podAsManager({}, "cellcloud-scheduler")).toBe("");
+  });
+
+  it("keeps its Deployments, Services and EndpointSlices to load balancers' data planes", () => {
+    const lb = { "slb.cellcloud.io/loadbalancer": "web" };
+    expect(createAsManager(haproxy(lb))).toBe("");
+    expect(createAsManager(haproxy({}))).toContain("may only write load balancers' HAProxy Deployments");
+    expect(createAsManager(haproxy(lb, { image: "docker.io/library/busybox:1" }))).toContain("may only write load balancers' HAProxy Deployments");
+    expect(createAsManager(haproxy(lb, { volumes: [{ name: "root", hostPath: { path: "/" } }] }))).toContain("no host path");
+    const svc = (labels: Record<string, string>, cls?: string) => ({
+      apiVersion: "v1", kind: "Service", metadata: { generateName: "scope-", namespace: work.name, labels },
+      spec: { type: "LoadBalancer", ...(cls ? { loadBalancerClass: cls } : {}), ports: [{ port: 80 }] },
+    });
+    expect(createAsManager(svc(lb, "slb.cellcloud.io"))).toBe("");
+    expect(createAsManager(svc(lb))).toContain("class slb.cellcloud.io");
+    const slice = (managedBy: string) => ({
+      apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: { generateName: "scope-", namespace: work.name, labels: { "endpointslice.kubernetes.io/managed-by": managedBy } },
+      addressType: "IPv4", endpoints: [],
+    });
+    expect(createAsManager(slice("slb.cellcloud.io"))).toBe("");
+    expect(createAsManager(slice("endpointslice-controller.k8s.io"))).toContain("managed-by slb.cellcloud.io");
   });
 
   it.runIf(process.env.CELLCLOUD_RBAC_CUT === "1")("fails the smoke suite when any one verb of any rule is removed", async () => {
