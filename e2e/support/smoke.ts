@@ -355,7 +355,8 @@ async function loadBalancerSmoke(client: KubeClient, namespace: string, name: st
 
 /**
  * Tenancy: a Tenant claims an existing namespace (labelled) and a new one (created), with role
- * bindings; its Quota counts what the webhook admits and refuses what does not fit, naming the quota;
+ * bindings; its Quota counts what the webhook admits and refuses what does not fit, naming the quota
+ * (instances by cpu, load balancers by count);
  * a snapshot and a volume are charged too; an approval is checked by SubjectAccessReview; the
  * webhook rotates its certificate; deleting releases everything (the quota finalizer comes off).
  */
@@ -378,7 +379,7 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
     await client.patch(NamespaceRef, ns, undefined, { metadata: { labels } }, "merge");
     await client.get(RoleBindingRef, "cellcloud-tenant-admins", ns);
   }
-  await client.create(QuotaRef, quota(name, { tenant: name, hard: { cpu: 4, instances: 5, snapshots: 2 } }, labels));
+  await client.create(QuotaRef, quota(name, { tenant: name, hard: { cpu: 4, instances: 5, snapshots: 2, loadbalancers: 1 } }, labels));
   await eventually(async () => isReadyAtGeneration(await client.get(QuotaRef, name) as never), { ...opts, what: "Quota Ready" });
   const cat = await createCatalog(kc, `${base}-q`, labels);
   const vm = (n: string) => instance(n, nsNew, { flavor: cat.flavor, image: cat.x86 }); // Stopped
@@ -393,7 +394,15 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
     const q = await client.get<KubeObject & { status?: { used?: Record<string, string> } }>(QuotaRef, name);
     return Object.entries(want).every(([k, v]) => q.status?.used?.[k] === v);
   }, { ...opts, what: `Quota used ${JSON.stringify(want)}` });
-  await used({ cpu: "4", instances: "2", snapshots: "1" });
+  // load balancers are charged one each (no subnet here: admitted and charged, never realized)
+  const lbSpec = { vip: { subnet: "none" }, listeners: [{ name: "http", protocol: "HTTP", port: 80, defaultPool: "p" }], pools: [{ name: "p", protocol: "HTTP" }] };
+  const lb = (n: string) => client.create(LoadBalancerRef, { apiVersion: "network.cellcloud.io/v1alpha1", kind: "LoadBalancer", metadata: { name: n, namespace: nsNew }, spec: lbSpec });
+  await lb("lb1");
+  const lbRefused = await lb("lb2").then(() => "accepted", (e: unknown) => String(e));
+  if (!lbRefused.includes(`quota "${name}" exceeded for loadbalancers: requested 1, used 1, limit 1`)) throw new Error(`second LoadBalancer: ${lbRefused}`);
+  await used({ cpu: "4", instances: "2", snapshots: "1", loadbalancers: "1" });
+  await client.delete(LoadBalancerRef, "lb1", nsNew);
+  await eventuallyGone(() => client.get(LoadBalancerRef, "lb1", nsNew), "LoadBalancer lb1 deleted", timeoutMs);
   // approving asks the apiserver whether the user may `approve` (the admin may)
   await client.patch(InstanceRef, "a", nsNew, { metadata: { annotations: { "tenancy.cellcloud.io/approved-by": "smoke" } } }, "merge");
   // before boot the manager looks at the user data Secret (secrets get, granted in tenant namespaces only)
@@ -412,7 +421,7 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   for (const n of ["a", "b"]) await client.delete(InstanceRef, n, nsNew);
   await client.delete(VolumeSnapshotRef, "s", nsNew);
   await client.delete(VolumeRef, "v", nsNew);
-  await used({ cpu: "0", instances: "0", snapshots: "0" });
+  await used({ cpu: "0", instances: "0", snapshots: "0", loadbalancers: "0" });
   for (const n of ["a", "b"]) await eventuallyGone(() => client.get(InstanceRef, n, nsNew), `Instance ${n} deleted`, timeoutMs);
   await eventuallyGone(() => client.get(VolumeSnapshotRef, "s", nsNew), "VolumeSnapshot deleted", timeoutMs);
   await eventuallyGone(() => client.get(VolumeRef, "v", nsNew), "Volume deleted", timeoutMs);
