@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,3 +65,6 @@ bench-webhook: deps binaries ## tenancy webhook latency at 1000+ objects per ten
 
 bench-ipam: deps binaries ## addresses for 5000 NICs per second vs the raw create rate of as many IPAllocations, on a plane of its own
 	@$(NODE) node bench/ipam/run.ts
+
+bench-slb: deps ## requests/s and p99 through the SLB data plane (HAProxy) vs straight to one backend, on loopback
+	@$(NODE) node bench/slb/run.ts

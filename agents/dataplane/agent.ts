@@ -4,7 +4,7 @@
 // labelled cellcloud.io/data-plane=local (KWOK's stages skip them) this agent does what a kubelet
 // does, on this machine:
 //   - gives each pod its own loopback address (127.X.y.z, unique per pod) as its pod IP;
-//   - writes its configMap, secret, projected and emptyDir volumes under the state directory (0600
+//   - writes its configMap, secret, projected and emptyDir volumes to a private directory (0700; 0600
 //     for secrets) and refreshes them when their source changes, as the kubelet does;
 //   - runs each container's process (from an image → command map: only images this machine can run),
 //     with its env (fieldRefs resolved) and paths under its mounts mapped to those directories;
@@ -19,6 +19,7 @@ import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
 import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ConfigMapRef, PodRef, SecretRef, type ConfigMap, type Pod } from "../../operators/runtime/core.ts";
@@ -80,6 +81,9 @@ const states = new Map<string, PodState>();
 const reserved = new Map<string, string>();
 const pidDir = path.join(stateDir, "pids");
 mkdirSync(pidDir, { recursive: true });
+// Pods' volumes live under a short path of their own (a unix socket path in one is limited to 107
+// bytes, as HAProxy's stats socket is), private to this agent: 0700, emptied when the agent starts.
+const podRoot = path.join(tmpdir(), "cellcloud-dp", createHash("sha256").update(stateDir).digest("hex").slice(0, 8));
 
 /** Processes a previous agent left (it was killed): stopped before anything starts. */
 function reapLeftovers(): void {
@@ -90,6 +94,8 @@ function reapLeftovers(): void {
     } catch { /* gone */ }
     rmSync(path.join(pidDir, f), { force: true });
   }
+  rmSync(podRoot, { recursive: true, force: true });
+  mkdirSync(podRoot, { recursive: true, mode: 0o700 });
 }
 
 function writeAtomic(file: string, content: string | Buffer, mode: number): void {
@@ -288,7 +294,7 @@ async function syncOnce(key: string): Promise<void> {
     const ip = podAddress(args["pod-cidr"]!, pod.metadata.uid!, pod.status?.podIP, reserved);
     if (!ip) throw new Error(`no free address in ${args["pod-cidr"]}`);
     reserved.set(ip, pod.metadata.uid!);
-    st = { uid: pod.metadata.uid!, key, ip, dir: path.join(stateDir, "pods", pod.metadata.uid!), containers: new Map(), stopping: false, volumeHash: new Map() };
+    st = { uid: pod.metadata.uid!, key, ip, dir: path.join(podRoot, pod.metadata.uid!.replace(/-/g, "").slice(0, 12)), containers: new Map(), stopping: false, volumeHash: new Map() };
     mkdirSync(st.dir, { recursive: true, mode: 0o700 });
     chmodSync(st.dir, 0o700);
     for (const c of pod.spec.containers) st.containers.set(c.name, { name: c.name, restarts: 0, ready: false, nextStart: 0, backoffMs: RESTART_BACKOFF.initialMs });
