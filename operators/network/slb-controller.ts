@@ -28,9 +28,16 @@ async function readStats(pod: Pod): Promise<ReplicaStats | undefined> {
   if (!ip) return undefined;
   try {
     const res = await fetch(`http://${ip}:${STATS_PORT}${STATS_PATH}`, { signal: AbortSignal.timeout(STATS_TIMEOUT_MS) });
-    if (!res.ok) return undefined;
-    const text = await res.text();
-    return text.length > STATS_MAX_BYTES ? undefined : parseStats(text);
+    if (!res.ok || !res.body) return undefined;
+    // a pod's answer is input like any other: read at most STATS_MAX_BYTES of it
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += chunk.byteLength;
+      if (size > STATS_MAX_BYTES) return undefined;
+      chunks.push(chunk);
+    }
+    return parseStats(Buffer.concat(chunks).toString("utf8"));
   } catch {
     return undefined;
   }
