@@ -615,7 +615,7 @@ const lbStatus = z
     ...observed,
     vip: z.string().optional().describe("The private virtual IP held (its IPAllocation is <namespace>.<vpc>.<address>)."),
     publicIP: z.string().optional().describe("The ElasticIP bound to the load balancer, if any."),
-    dataPlaneAddresses: z.array(z.string()).max(4).optional().describe("Addresses of the ready data plane replicas, where the VIP's traffic is delivered (loopback addresses on the local plane)."),
+    dataPlaneAddresses: z.array(z.string().describe("A ready replica's address.")).max(4).optional().describe("Addresses of the ready data plane replicas, where the VIP's traffic is delivered (loopback addresses on the local plane)."),
     readyReplicas: count("Data plane replicas ready."),
     listeners: z
       .array(z.object({
