@@ -135,22 +135,7 @@ afterAll(async () => {
     "-l", `app.kubernetes.io/instance=${release}`, "--ignore-not-found"]);
 });
 
-/** A server-side dry-run create of a pod as the manager's ServiceAccount: "" when admitted, else the refusal. */
-function podAsManager(labels: Record<string, string>, schedulerName?: string): string {
-  const pod = {
-    apiVersion: "v1", kind: "Pod", metadata: { generateName: "scope-", namespace: work.name, labels },
-    spec: { ...(schedulerName ? { schedulerName } : {}), containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }] },
-  };
-  try {
-    execFileSync(`${binDir}/kubectl`, ["--kubeconfig", saKubeconfig, "create", "--dry-run=server", "-f", "-"],
-      { input: JSON.stringify(pod), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
-    return "";
-  } catch (e) {
-    return String((e as { stderr?: string }).stderr ?? e);
-  }
-}
-
-/** The same, for any object. */
+/** A server-side dry-run create of `obj` as the manager's ServiceAccount: "" when admitted, else the refusal. */
 function createAsManager(obj: Record<string, unknown>): string {
   try {
     execFileSync(`${binDir}/kubectl`, ["--kubeconfig", saKubeconfig, "create", "--dry-run=server", "-f", "-"],
@@ -160,6 +145,12 @@ function createAsManager(obj: Record<string, unknown>): string {
     return String((e as { stderr?: string }).stderr ?? e);
   }
 }
+
+/** The same for a pod with these labels (and scheduler). */
+const podAsManager = (labels: Record<string, string>, schedulerName?: string) => createAsManager({
+  apiVersion: "v1", kind: "Pod", metadata: { generateName: "scope-", namespace: work.name, labels },
+  spec: { ...(schedulerName ? { schedulerName } : {}), containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }] },
+});
 
 const haproxy = (labels: Record<string, string>, more: { volumes?: unknown[]; image?: string } = {}) => ({
   apiVersion: "apps/v1", kind: "Deployment", metadata: { generateName: "scope-", namespace: work.name, labels },
