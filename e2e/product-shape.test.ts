@@ -1,8 +1,9 @@
 // The product shape against the real control plane: every product on the managed reconciler makes
 // no write at all while its objects are as they should be (100 reconciles each of an unchanged
-// Instance, Volume, NodePool, Cell and Tenant), and deletionPolicy: Orphan leaves an Instance's
+// Instance, Volume, NodePool, Cell, Tenant and LoadBalancer, whose data plane serves meanwhile), and deletionPolicy: Orphan leaves an Instance's
 // launcher pod and a Volume's PV and claim in place, no longer owned.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LoadBalancerRef, SubnetRef, VPCRef, type LoadBalancerObj } from "../operators/api/network.ts";
 import { TenantRef } from "../operators/api/tenancy.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import { createCatalog, instancesIn } from "./support/compute.ts";
@@ -31,7 +32,7 @@ const ecs = () => instancesIn(kc, core, ns.name);
 const evs = () => storageIn(kc, ns.name);
 
 beforeAll(async () => {
-  m = await startManager(["nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "tenancy"]);
+  m = await startManager(["nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "tenancy", "vpc", "subnet", "loadbalancer"]);
   cat = await createCatalog(kc, base);
   await p.cells.create(cell, { region: "r-shape", zone });
   await p.nodePools.create(pool, poolSpec(cell, { nodes: 2, capacity: { cpu: "16", memory: "64Gi" } }));
@@ -46,6 +47,8 @@ afterAll(async () => {
   await Promise.all((await evs().list().catch(() => [])).map((v) => evs().delete(v.metadata.name).catch(() => undefined)));
   await eventually(async () => (await evs().list()).length === 0, { what: "volumes deleted", timeoutMs: 60_000 }).catch(() => undefined);
   await client.delete(TenantRef, tnt).catch(() => undefined);
+  await client.delete(LoadBalancerRef, "lb", ns.name).catch(() => undefined);
+  await eventually(async () => (await client.list(LoadBalancerRef, {}, ns.name)).items.length === 0, { what: "load balancer deleted", timeoutMs: 60_000 }).catch(() => undefined);
   await p.nodePools.delete(pool).catch(() => undefined);
   await eventually(async () => (await p.nodePools.list()).every((np) => np.metadata.name !== pool), { what: "pool gone", timeoutMs: 60_000 }).catch(() => undefined);
   await p.storagePools.delete(sp).catch(() => undefined);
@@ -74,7 +77,14 @@ async function reconcile100(controller: string, key: string): Promise<void> {
 }
 
 describe("the product shape", () => {
-  it("makes zero writes in 100 reconciles each of an unchanged Instance, Volume, NodePool, Cell and Tenant", async () => {
+  it("makes zero writes in 100 reconciles each of an unchanged Instance, Volume, NodePool, Cell, Tenant and LoadBalancer", async () => {
+    const api = "network.cellcloud.io/v1alpha1";
+    await client.create(VPCRef, { apiVersion: api, kind: "VPC", metadata: { name: "net", namespace: ns.name }, spec: { cidrBlocks: ["10.0.0.0/16"] } });
+    await client.create(SubnetRef, { apiVersion: api, kind: "Subnet", metadata: { name: "lb", namespace: ns.name }, spec: { vpc: "net", cidrBlock: "10.0.7.0/24" } });
+    await client.create(LoadBalancerRef, { apiVersion: api, kind: "LoadBalancer", metadata: { name: "lb", namespace: ns.name }, spec: {
+      vip: { subnet: "lb" }, zone, listeners: [{ name: "http", protocol: "HTTP", port: 8080, defaultPool: "web" }],
+      pools: [{ name: "web", protocol: "HTTP", members: [{ address: "10.0.7.50", port: 80 }] }],
+    } });
     await evs().create("disk", { size: "10Gi", type: ssd, zone });
     await eventually(() => evs().settled("disk", "Available"), { what: "volume Available", timeoutMs: 60_000 });
     await ecs().create("vm", { flavor: cat.flavor, image: cat.x86, zone, terminationGracePeriodSeconds: 0, dataVolumes: [{ volume: "disk" }] });
@@ -86,6 +96,10 @@ describe("the product shape", () => {
       return t.status?.observedGeneration === t.metadata.generation && t.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
     }, { what: "tenant Ready" });
     await eventually(async () => isReadyAtGeneration(await p.nodePools.read(pool)) && isReadyAtGeneration(await p.cells.read(cell)), { what: "pool and cell Ready" });
+    await eventually(async () => {
+      const lb = await client.get<LoadBalancerObj>(LoadBalancerRef, "lb", ns.name);
+      return isReadyAtGeneration(lb as never) && lb.status?.readyReplicas === 2;
+    }, { what: "load balancer Ready with 2 replicas", timeoutMs: 60_000 });
     // Let the writes of getting here (status, events, pool shares) land, then count from a quiet point.
     await new Promise((r) => setTimeout(r, 3000));
     const mine = (w: string) => [ns.name, tntNs, base].some((s) => w.includes(s));
@@ -95,6 +109,7 @@ describe("the product shape", () => {
     await reconcile100("nodepool", pool);
     await reconcile100("cell", cell);
     await reconcile100("tenant", tnt);
+    await reconcile100("loadbalancer", `${ns.name}/lb`);
     const writes = m.writes.filter(mine).slice(before);
     expect(writes.slice(0, 10), `${writes.length} write(s)`).toEqual([]);
   }, 240_000);
