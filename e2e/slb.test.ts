@@ -137,9 +137,19 @@ describe("SLB load balancers", () => {
     await repool("web", [{ name: "web", protocol: "HTTP", algorithm: "WRR", healthCheck: check, members: members([1, 1, 1]) }, extPool]);
     await backends[2]!.kill();
     const killedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 3_000));
+    // both replicas' checks mark it DOWN within interval × unhealthyThreshold + 1 s
+    const downIn = await eventually(async () => {
+      const states = await Promise.all([ip1, ip2].map(async (ip) => {
+        const csv = await (await fetch(`http://${ip}:8404/stats;csv`)).text();
+        const header = csv.split("\n")[0]!.replace(/^# /, "").split(",");
+        const row = csv.split("\n").find((l) => l.startsWith(`be-http,127.0.0.43:`))?.split(",");
+        return row?.[header.indexOf("status")] ?? "";
+      }));
+      return states.every((st) => st.startsWith("DOWN")) && Date.now() - killedAt;
+    }, { what: "c DOWN on both replicas", intervalMs: 50, timeoutMs: 10_000 });
+    expect(downIn).toBeLessThanOrEqual(check.intervalSeconds * check.unhealthyThreshold * 1000 + 1000);
     const after = await load(600, 12, (i) => get(`http://${i % 2 ? ip2 : ip1}:8080/`));
-    expect(after.filter((r) => !r.ok), `failures after ${Date.now() - killedAt} ms`).toEqual([]);
+    expect(after.filter((r) => !r.ok), `failures after ${downIn} ms`).toEqual([]);
     expect(tally(after).c ?? 0).toBe(0);
     const down = await eventually(async () => {
       const o = await read("web");

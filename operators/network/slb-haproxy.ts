@@ -120,7 +120,8 @@ export function renderConfig(spec: Pick<LoadBalancerSpec, "listeners" | "pools">
       "  ssl-load-extra-files key",
       "  hard-stop-after 60s",
     ],
-    ["defaults", "  log global", "  option dontlognull", "  timeout connect 5s", "  timeout client 50s", "  timeout server 50s"],
+    // a connection a dead member refuses is retried on another (before the checks have caught up)
+    ["defaults", "  log global", "  option dontlognull", "  retries 3", "  option redispatch 1", "  timeout connect 5s", "  timeout client 50s", "  timeout server 50s"],
     ["frontend stats", "  mode http", `  bind ${env(ENV.podIP)}:${STATS_PORT}`, "  stats enable", "  stats uri /stats", "  stats refresh 0", "  no log"],
   ];
   for (const l of spec.listeners) {
