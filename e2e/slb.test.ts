@@ -6,7 +6,8 @@
 // killed member is taken out by the checks within interval × unhealthyThreshold (+1 s), shows
 // ERROR with its pool DEGRADED, and comes back ONLINE; an HTTPS listener terminates TLS with the
 // Secret's certificate (the client checks the chain); allowedCIDRs refuse other clients; and a
-// weight change reloads HAProxy while a load loop runs without a single failed request.
+// weight change reloads HAProxy while a load loop runs without a single failed request. An instance
+// member is in the Service's ready set while it runs, and leaves it when it stops or is deleted.
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LoadBalancerRef, SubnetRef, VPCRef, type LoadBalancerObj } from "../operators/api/network.ts";
@@ -16,7 +17,9 @@ import { KubeClient } from "../operators/runtime/kube.ts";
 import { Backend, get, load, tally } from "./support/backends.ts";
 import { clients, eventually, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
-import { kwokNode, hostsReady } from "./support/nodes.ts";
+import { createCatalog, instancesIn } from "./support/compute.ts";
+import { hostsReady } from "./support/nodes.ts";
+import { platformIn, poolSpec } from "./support/platform.ts";
 import { freePorts } from "./support/tenancy.ts";
 
 const { kc, core } = clients();
@@ -25,7 +28,11 @@ const ns = useNamespace("slb");
 const base = uniqueName("slb");
 const zone = base;
 const API = "network.cellcloud.io/v1alpha1";
-const nodes = [`${base}-h1`, `${base}-h2`];
+const cell = `${base}-cell`;
+const pool = `${base}-np`;
+const platform = platformIn(kc);
+const ecs = instancesIn(kc, core, ns.name);
+let cat: Awaited<ReturnType<typeof createCatalog>>;
 const backends = [new Backend("a", "127.0.0.41"), new Backend("b", "127.0.0.42"), new Backend("c", "127.0.0.43")];
 let manager: ManagerProcess | undefined;
 let ca: KeyCert;
@@ -52,9 +59,13 @@ const lbObject = (name: string, spec: Record<string, unknown>) => ({ apiVersion:
 
 beforeAll(async () => {
   const [metricsPort, healthPort] = (await freePorts(2)) as [number, number];
-  manager = spawnManager({ leaseId: base, metricsPort, healthPort, controllers: "vpc,subnet,loadbalancer,scheduler", extraArgs: ["--leader-elect=false"] });
-  for (const n of nodes) await core.createNode({ body: kwokNode(n, { zone, cpu: "8", memory: "16Gi" }) });
-  await hostsReady(core, `topology.kubernetes.io/zone=${zone}`, 2);
+  manager = spawnManager({
+    leaseId: base, metricsPort, healthPort, controllers: "vpc,subnet,loadbalancer,scheduler,nodepool,cell,compute-catalog,instance", extraArgs: ["--leader-elect=false"],
+  });
+  cat = await createCatalog(kc, base);
+  await platform.cells.create(cell, { region: "r-slb", zone });
+  await platform.nodePools.create(pool, poolSpec(cell, { nodes: 2, capacity: { cpu: "16", memory: "64Gi" } }));
+  await hostsReady(core, `cellcloud.io/cell=${cell}`, 2);
   for (const b of backends) await b.start();
   await client.create(VPCRef, { apiVersion: API, kind: "VPC", metadata: { name: "net", namespace: ns.name }, spec: { cidrBlocks: ["10.0.0.0/16"] } });
   await client.create(SubnetRef, { apiVersion: API, kind: "Subnet", metadata: { name: "lb", namespace: ns.name }, spec: { vpc: "net", cidrBlock: "10.0.9.0/24" } });
@@ -68,8 +79,13 @@ afterAll(async () => {
     await client.delete(LoadBalancerRef, lb.metadata.name, ns.name).catch(() => undefined);
   }
   await eventually(async () => (await client.list(LoadBalancerRef, {}, ns.name)).items.length === 0, { what: "load balancers gone", timeoutMs: 60_000 }).catch(() => undefined);
+  for (const i of await ecs.list().catch(() => [])) await ecs.delete(i.metadata.name).catch(() => undefined);
+  await eventually(async () => (await ecs.list()).length === 0, { what: "instances deleted", timeoutMs: 60_000 }).catch(() => undefined);
+  await platform.nodePools.delete(pool).catch(() => undefined);
+  await eventually(async () => (await platform.nodePools.list()).every((np) => np.metadata.name !== pool), { what: "pool gone", timeoutMs: 60_000 }).catch(() => undefined);
+  await platform.cells.delete(cell).catch(() => undefined);
+  for (const [ref, name, namespace] of cat?.all ?? []) await client.delete(ref, name, namespace).catch(() => undefined);
   manager?.child.kill("SIGKILL");
-  for (const n of nodes) await core.deleteNode({ name: n }).catch(() => undefined);
   for (const b of backends) await b.kill();
 }, 120_000);
 
@@ -214,5 +230,30 @@ describe("SLB load balancers", () => {
     for (const [src, got] of seen) expect(got.size, `${src} reached ${[...got].join(", ")}`).toBe(1);
     // the six clients are not all on one member: persistence, not a dead pool
     expect(new Set([...seen.values()].flatMap((s) => [...s])).size).toBeGreaterThan(1);
+  });
+
+  it("keeps an instance member in the ready set while it runs, and takes it out when it stops or is deleted", async () => {
+    await ecs.create("app", { flavor: cat.flavor, image: cat.x86, zone, terminationGracePeriodSeconds: 0, nics: [{ subnet: "lb" }] });
+    const vm = await eventually(() => ecs.settled("app"), { what: "instance app Running", timeoutMs: 60_000 });
+    const ip = (vm.status as { nics?: Array<{ ip?: string }> }).nics![0]!.ip!;
+    await client.create(LoadBalancerRef, lbObject("vms", {
+      vip: { subnet: "lb" }, zone, replicas: 1,
+      listeners: [{ name: "tcp", protocol: "TCP", port: 7000, defaultPool: "vms" }],
+      pools: [{ name: "vms", protocol: "TCP", members: [{ instance: "app", port: 7000 }, { address: "192.0.2.20", port: 7000 }] }],
+    }));
+    const ready = async () => (await client.list<EndpointSlice>(EndpointSliceRef, { labelSelector: "kubernetes.io/service-name=slb-vms" }, ns.name)).items
+      .flatMap((sl) => (sl.endpoints ?? []).filter((e) => e.conditions?.ready).map((e) => e.addresses[0])).sort();
+    await eventually(async () => (await ready()).join() === ["192.0.2.20", ip].sort().join(), { what: `the instance (${ip}) and the address in the ready set` });
+    const member = async () => (await read("vms")).status?.pools?.[0]?.members.find((m) => m.name === "app:7000");
+    // stopped: out at once (its change wakes the load balancer), OFFLINE in status
+    await ecs.patch("app", { powerState: "Stopped" });
+    await eventually(() => ecs.settled("app", "Stopped"), { what: "instance app Stopped", timeoutMs: 60_000 });
+    await eventually(async () => (await ready()).join() === "192.0.2.20", { what: "the stopped instance out of the ready set", timeoutMs: 5_000 });
+    expect((await member())?.operatingStatus).toBe("OFFLINE");
+    await ecs.patch("app", { powerState: "Running" });
+    await eventually(async () => (await ready()).includes(ip), { what: "the running instance back in the ready set", timeoutMs: 60_000 });
+    // deleted: out as well
+    await ecs.delete("app");
+    await eventually(async () => (await ready()).join() === "192.0.2.20", { what: "the deleted instance out of the ready set", timeoutMs: 30_000 });
   });
 });
