@@ -97,6 +97,20 @@ describe("SLB load balancers", () => {
     expect(msg).toContain("spec.listeners[*].certificateRefs is required for an HTTPS listener");
   });
 
+  it("names a certificate Secret that is missing or not a TLS Secret", async () => {
+    await core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: "opaque" }, type: "Opaque", stringData: { "tls.crt": "x", "tls.key": "y" } } });
+    const https = (name: string, secret: string) => client.create(LoadBalancerRef, lbObject(name, {
+      vip: { subnet: "lb" }, zone, listeners: [{ name: "https", protocol: "HTTPS", port: 8443, defaultPool: "p", certificateRefs: [secret] }],
+      pools: [{ name: "p", protocol: "HTTP", members: [] }],
+    }));
+    await https("nocert", "absent");
+    await https("badcert", "opaque");
+    const ready = (name: string) => eventually(async () => { const c = cond(await read(name), "Ready"); return c?.status === "False" && c.reason?.startsWith("Certificate") && c; }, { what: `${name} Ready=False naming its certificate` });
+    expect(await ready("nocert")).toMatchObject({ reason: "CertificateNotFound", message: 'spec.listeners[0].certificateRefs[0]: Secret "absent" not found in this namespace' });
+    expect(await ready("badcert")).toMatchObject({ reason: "CertificateInvalid", message: 'spec.listeners[0].certificateRefs[0]: Secret "opaque" is of type Opaque, not kubernetes.io/tls' });
+    for (const n of ["nocert", "badcert"]) await client.delete(LoadBalancerRef, n, ns.name);
+  });
+
   it("balances by weight, drains, reloads without errors, fails over on checks, terminates TLS and enforces allowedCIDRs", async () => {
     await client.create(LoadBalancerRef, lbObject("web", {
       vip: { subnet: "lb" }, zone,

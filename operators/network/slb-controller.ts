@@ -1,18 +1,21 @@
 // Reconciles LoadBalancers on the managed reconciler: the subnet, member instances, VIP allocation,
 // the realization (Service, EndpointSlices, ConfigMap, Deployment and its pods) and the ElasticIP
 // bound to it from caches, plus each ready data plane replica's statistics read over HTTP (a second
-// bounded), planned by slb-plan.ts. It looks again every few seconds, so member health reaches status.
+// bounded) and, while it is not Programmed, its certificate Secrets' type (never their content),
+// planned by slb-plan.ts. It looks again every few seconds, so member health reaches status.
 import { InstanceRef, type InstanceObj } from "../api/compute.ts";
 import { ElasticIPRef, LB_FINALIZER, LoadBalancerRef, SLB_LABEL, SLB_MANAGED_BY, SubnetRef, type ElasticIPObj, type LoadBalancerObj, type SubnetObj } from "../api/network.ts";
 import type { Controller } from "../runtime/controller.ts";
-import { ConfigMapRef, DeploymentRef, EndpointSliceRef, PodRef, ServiceRef, type ConfigMap, type Deployment, type EndpointSlice, type Pod, type Service } from "../runtime/core.ts";
+import { ConfigMapRef, DeploymentRef, EndpointSliceRef, PodRef, SecretRef, ServiceRef, type ConfigMap, type Deployment, type EndpointSlice, type Pod, type Service } from "../runtime/core.ts";
 import { allocationCache } from "../runtime/ipam.ts";
 import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
+import { getCondition } from "../runtime/conditions.ts";
+import { isForbidden, isNotFound, type KubeClient } from "../runtime/kube.ts";
 import { parseStats, STATS_PATH, STATS_PORT, type ReplicaStats } from "./slb-haproxy.ts";
-import { lbFinalize, lbPlan, readyReplicas, type LBObservation } from "./slb-plan.ts";
+import { lbFinalize, lbPlan, readyReplicas, type CertificateFacts, type LBObservation } from "./slb-plan.ts";
 
 const BY_INSTANCE = "network.cellcloud.io/lb-instance";
 const BY_SUBNET = "network.cellcloud.io/lb-subnet";
@@ -43,6 +46,27 @@ async function readStats(pod: Pod): Promise<ReplicaStats | undefined> {
   }
 }
 
+/**
+ * The certificate Secrets' type and keys (never their content), looked at only while the load
+ * balancer is not Programmed at its generation: a bad reference is then named in status, and a
+ * serving load balancer costs no Secret reads.
+ */
+async function certificateFacts(client: KubeClient, lb: LoadBalancerObj): Promise<Map<string, CertificateFacts> | undefined> {
+  const names = [...new Set(lb.spec.listeners.flatMap((l) => l.certificateRefs ?? []))];
+  const programmed = getCondition((lb.status as { conditions?: [] } | undefined)?.conditions, "Programmed");
+  if (!names.length || (programmed?.status === "True" && programmed.observedGeneration === lb.metadata.generation)) return undefined;
+  return new Map(await Promise.all(names.map(async (name): Promise<[string, CertificateFacts]> => {
+    try {
+      const s = await client.get<KubeObject & { type?: string; data?: Record<string, string> }>(SecretRef, name, lb.metadata.namespace);
+      return [name, { found: true, ...(s.type ? { type: s.type } : {}), complete: Boolean(s.data?.["tls.crt"] && s.data?.["tls.key"]) }];
+    } catch (err) {
+      if (isNotFound(err)) return [name, { found: false }];
+      if (isForbidden(err)) return [name, { found: false, forbidden: true }];
+      throw err;
+    }
+  })));
+}
+
 export function setupLoadBalancerController(mgr: Manager, ctx: ProductContext): Controller {
   const lbs = mgr.informer<LoadBalancerObj>(LoadBalancerRef);
   lbs.addIndexer(BY_INSTANCE, (lb) => [...new Set(lb.spec.pools.flatMap((p) => p.members.flatMap((m) => (m.instance ? [`${lb.metadata.namespace}/${m.instance}`] : []))))]);
@@ -70,7 +94,9 @@ export function setupLoadBalancerController(mgr: Manager, ctx: ProductContext): 
     const ready = readyReplicas(dataPlane);
     const stats = new Map(await Promise.all(ready.map(async (p) => [p.metadata.name, await readStats(p)] as const)));
     const eip = eips.byIndex(BY_LB, key).find((e) => e.status?.address);
+    const certificates = await certificateFacts(mgr.client, lb);
     return {
+      ...(certificates ? { certificates } : {}),
       subnet: subnets.get(`${ns}/${lb.spec.vip.subnet}`),
       instance: (n) => instances.get(`${ns}/${n}`),
       held: allocations.ofOwner(lb.metadata.uid ?? ""),

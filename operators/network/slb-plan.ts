@@ -32,7 +32,19 @@ export const DATA_PLANE_LABEL = "cellcloud.io/data-plane";
 export const HEALTH_POLL_MS = 2_000;
 const MOUNT = { config: "/usr/local/etc/haproxy", certs: "/etc/haproxy/certs", run: "/var/run/haproxy" } as const;
 
+/** What a certificate Secret looks like (never its content): absent, of another type, or without a key. */
+export interface CertificateFacts {
+  found: boolean;
+  type?: string;
+  /** Whether it has both tls.crt and tls.key. */
+  complete?: boolean;
+  /** The manager may not read Secrets here: the data plane's mount is the only check. */
+  forbidden?: boolean;
+}
+
 export interface LBObservation extends Omit<AddressObservation, "shown"> {
+  /** The certificate Secrets by name, when looked at (while the load balancer is not Programmed). */
+  certificates?: ReadonlyMap<string, CertificateFacts>;
   subnet?: SubnetObj;
   instance(name: string): InstanceObj | undefined;
   service?: Service;
@@ -192,6 +204,8 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
         ? { reason: "InvalidAddress", message: fixedIPProblem(s.spec, fixed, "spec.vip.address") as string }
         : undefined;
 
+  const certProblem = certificateProblem(lb, o.certificates);
+
   // ---- the VIP ----
   const scope = s ? vpcScope(ns, s.spec.vpc) : "";
   const shown = lb.status?.vip && s ? { vip: { scope, address: lb.status.vip } } : {};
@@ -243,8 +257,8 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
       const slot = addr?.slots(outcomes.slice(0, k))[0];
       const vip = slot?.state === "held" ? slot.address : slot?.address ?? lb.status?.vip;
       const conditions: ConditionSpec[] = [];
-      const accepted: ConditionSpec = subnetProblem
-        ? { type: "Accepted", status: "False", ...subnetProblem, announce: "Warning" }
+      const accepted: ConditionSpec = subnetProblem || certProblem
+        ? { type: "Accepted", status: "False", ...(subnetProblem ?? certProblem)!, announce: "Warning" }
         : slot?.state === "problem"
           ? { type: "Accepted", status: "False", reason: slot.reason, message: slot.message, ...(slot.reason === "AllocatingAddress" ? {} : { announce: "Warning" as const }) }
           : { type: "Accepted", status: "True", reason: "Accepted", message: `VIP ${vip} from subnet ${lb.spec.vip.subnet}` };
@@ -284,6 +298,22 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
     },
     requeueAfterMs: addr?.allocating ? 1_000 : HEALTH_POLL_MS,
   };
+}
+
+/** The first certificate reference that cannot work, naming its field. */
+function certificateProblem(lb: LoadBalancerObj, certs: LBObservation["certificates"]): { reason: string; message: string } | undefined {
+  if (!certs) return undefined;
+  for (const [li, l] of lb.spec.listeners.entries()) {
+    for (const [i, name] of (l.certificateRefs ?? []).entries()) {
+      const f = certs.get(name);
+      const field = `spec.listeners[${li}].certificateRefs[${i}]`;
+      if (!f || f.forbidden) continue;
+      if (!f.found) return { reason: "CertificateNotFound", message: `${field}: Secret "${name}" not found in this namespace` };
+      if (f.type !== "kubernetes.io/tls") return { reason: "CertificateInvalid", message: `${field}: Secret "${name}" is of type ${f.type ?? "Opaque"}, not kubernetes.io/tls` };
+      if (!f.complete) return { reason: "CertificateInvalid", message: `${field}: Secret "${name}" lacks tls.crt or tls.key` };
+    }
+  }
+  return undefined;
 }
 
 /** The Service's status: the VIP, then the ElasticIP. Undefined when it already shows them. */

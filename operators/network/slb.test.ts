@@ -4,7 +4,7 @@ import type { IPAllocationObj, LoadBalancerObj, LoadBalancerSpec, SubnetObj } fr
 import type { Pod, Service } from "../runtime/core.ts";
 import type { Outcome, Plan } from "../runtime/managed.ts";
 import { configDigest, digestOf, expectRule, memberStatus, parseStats, poolStatus, renderConfig, type ReplicaStats } from "./slb-haproxy.ts";
-import { deployment, endpointSlices, lbFinalize, lbPlan, resolveMembers, service, type LBObservation } from "./slb-plan.ts";
+import { deployment, endpointSlices, lbFinalize, lbPlan, resolveMembers, service, type CertificateFacts, type LBObservation } from "./slb-plan.ts";
 
 const timeouts = { clientDataMs: 50_000, memberConnectMs: 5_000, memberDataMs: 50_000 };
 const check = { type: "HTTP" as const, intervalSeconds: 2, timeoutSeconds: 1, healthyThreshold: 2, unhealthyThreshold: 3, httpPath: "/healthz", expectedCodes: "200" };
@@ -185,6 +185,21 @@ describe("load balancer planning", () => {
     expect(tpl.spec!.containers[0]!.ports!.map((p) => p.containerPort)).toEqual([80, 8404]);
     const tls = deployment(lb(spec({ listeners: [{ name: "https", protocol: "HTTPS", port: 443, defaultPool: "web", timeouts, certificateRefs: ["site"] }] })));
     expect(tls.spec!.template.spec!.volumes![1]).toEqual({ name: "certs", projected: { sources: [{ secret: { name: "site", items: [{ key: "tls.crt", path: "https-0.pem" }, { key: "tls.key", path: "https-0.pem.key" }] } }] } });
+  });
+
+  it("names a certificate reference that cannot work", () => {
+    const s = spec({ listeners: [
+      { name: "http", protocol: "HTTP", port: 80, defaultPool: "web", timeouts },
+      { name: "https", protocol: "HTTPS", port: 443, defaultPool: "web", timeouts, certificateRefs: ["ok", "bad"] },
+    ] });
+    const accepted = (certificates: LBObservation["certificates"]) => cond(lbPlan(lb(s), obs({ certificates }), 0), "Accepted", [{ action: {} as never, result: "created" }]);
+    const ok: CertificateFacts = { found: true, type: "kubernetes.io/tls", complete: true };
+    const bad = (f: CertificateFacts) => new Map([["ok", ok], ["bad", f]]);
+    expect(accepted(bad({ found: false }))).toMatchObject({ status: "False", reason: "CertificateNotFound", message: 'spec.listeners[1].certificateRefs[1]: Secret "bad" not found in this namespace' });
+    expect(accepted(bad({ found: true, type: "Opaque", complete: true }))).toMatchObject({ reason: "CertificateInvalid", message: 'spec.listeners[1].certificateRefs[1]: Secret "bad" is of type Opaque, not kubernetes.io/tls' });
+    expect(accepted(bad({ found: true, type: "kubernetes.io/tls", complete: false }))).toMatchObject({ reason: "CertificateInvalid" });
+    expect(accepted(bad({ found: false, forbidden: true }))).toMatchObject({ status: "True" }); // not ours to read: the mount will tell
+    expect(accepted(undefined)).toMatchObject({ status: "True" });
   });
 
   it("puts the VIP and the bound ElasticIP in the Service's status; releases the VIP when deleted", () => {
