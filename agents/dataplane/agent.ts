@@ -5,7 +5,7 @@
 // does, on this machine:
 //   - gives each pod its own loopback address (127.X.y.z, unique per pod) as its pod IP;
 //   - writes its configMap, secret, projected and emptyDir volumes to a private directory (0700; 0600
-//     for secrets) and refreshes them when their source changes, as the kubelet does;
+//     for secrets) and refreshes them when their source changes (watched, as the kubelet does);
 //   - runs each container's process (from an image → command map: only images this machine can run),
 //     with its env (fieldRefs resolved) and paths under its mounts mapped to those directories;
 //   - sets phase, Ready (from a tcpSocket readiness probe), restart counts and exit codes from the
@@ -76,6 +76,9 @@ const kc = new KubeConfig();
 kc.loadFromFile(args.kubeconfig);
 const client = new KubeClient(kc, "cellcloud-dataplane");
 const pods = new Informer<Pod>(client, PodRef, log, { labelSelector: DATA_PLANE_SELECTOR, resyncMs: 30_000 });
+// the sources of volumes, watched as the kubelet watches them (no request per refresh)
+const configMaps = new Informer<ConfigMap>(client, ConfigMapRef, log);
+const secrets = new Informer<Secret>(client, SecretRef, log);
 const states = new Map<string, PodState>();
 /** Addresses in use, by the uid of the pod holding each. */
 const reserved = new Map<string, string>();
@@ -111,7 +114,8 @@ async function materialize(pod: Pod, st: PodState): Promise<string | undefined> 
   for (const v of pod.spec?.volumes ?? []) {
     const files = new Map<string, { data: Buffer; mode: number }>();
     const fromSource = async (kind: "configMap" | "secret", name: string, items?: Array<{ key: string; path: string }>) => {
-      const obj = kind === "configMap" ? await client.get<ConfigMap>(ConfigMapRef, name, ns) : await client.get<Secret>(SecretRef, name, ns);
+      const obj = kind === "configMap" ? configMaps.get(`${ns}/${name}`) : secrets.get(`${ns}/${name}`);
+      if (!obj) throw new Error(`${kind === "secret" ? "secret" : "configmap"} "${name}" not found`);
       const entries: Record<string, Buffer> = {};
       for (const [k, val] of Object.entries(obj.data ?? {})) entries[k] = kind === "secret" ? Buffer.from(val, "base64") : Buffer.from(val);
       const wanted = items ?? Object.keys(entries).map((key) => ({ key, path: key }));
@@ -131,7 +135,7 @@ async function materialize(pod: Pod, st: PodState): Promise<string | undefined> 
         }
       } else if (!v.emptyDir) return `volume ${v.name}: only configMap, secret, projected and emptyDir volumes run on the local data plane`;
     } catch (e) {
-      return isNotFound(e) ? `volume ${v.name}: ${(e as Error).message}` : `volume ${v.name}: ${e instanceof Error ? e.message : String(e)}`;
+      return `volume ${v.name}: ${e instanceof Error ? e.message : String(e)}`;
     }
     const dir = path.join(st.dir, "volumes", v.name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -317,8 +321,8 @@ async function syncOnce(key: string): Promise<void> {
 let health: Server | undefined;
 async function main(): Promise<void> {
   reapLeftovers();
-  pods.start();
-  await pods.waitForSync();
+  for (const i of [configMaps, secrets, pods]) i.start();
+  await Promise.all([configMaps, secrets, pods].map((i) => i.waitForSync()));
   // pods keep the addresses a previous agent gave them
   for (const p of pods.list()) if (p.status?.podIP) reserved.set(p.status.podIP, p.metadata.uid!);
   pods.addHandler((_type, pod) => { void sync(`${pod.metadata.namespace}/${pod.metadata.name}`); });
@@ -327,7 +331,7 @@ async function main(): Promise<void> {
   health.listen(Number(args["health-port"]), "127.0.0.1");
   const shutdown = async () => {
     clearInterval(timer);
-    pods.stop();
+    for (const i of [configMaps, secrets, pods]) i.stop();
     await Promise.all([...states.values()].map((st) => stopPod(st, 10)));
     health?.close();
     process.exit(0);
