@@ -191,19 +191,71 @@ export function endpointSlices(lb: LoadBalancerObj, members: ReadonlyMap<string,
 const sameJSON = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const apply = (ref: Action["ref"], object: KubeObject, cached: KubeObject | undefined): Action => ({ verb: "apply", ref, object, ...(cached ? { cached } : {}) });
 
+/** What the data plane reports: its ready replicas, those that answered, and each pool's, member's and listener's status. */
+export interface DataPlaneHealth {
+  ready: Pod[];
+  answered: ReplicaStats[];
+  pools: NonNullable<LoadBalancerStatus["pools"]>;
+  listeners: NonNullable<LoadBalancerStatus["listeners"]>;
+  memberState(pool: string, member: string): OperatingStatus;
+}
+
+export function dataPlaneHealth(lb: LoadBalancerObj, members: ReadonlyMap<string, readonly ResolvedMember[]>, o: Pick<LBObservation, "pods" | "stats">): DataPlaneHealth {
+  const ready = readyReplicas(o.pods);
+  const answered = ready.map((p) => o.stats.get(p.metadata.name)).filter((r): r is ReplicaStats => r !== undefined);
+  const states = new Map<string, OperatingStatus>();
+  const pools = lb.spec.pools.map((p) => {
+    const backends = lb.spec.listeners.filter((l) => l.defaultPool === p.name && l.protocol !== "UDP").map((l) => backendName(l.name));
+    const ms: MemberStatus[] = (members.get(p.name) ?? []).map((m) => {
+      // a UDP pool (or one no TCP listener uses) is served by the Service alone: nothing checks its members
+      const st: OperatingStatus = p.protocol === "UDP" || backends.length === 0 ? (m.address ? (m.weight === 0 ? "DRAINING" : "NO_MONITOR") : "OFFLINE")
+        : memberStatus(m, Boolean(p.healthCheck), answered.flatMap((r) => backends.map((b) => r.servers.find((x) => x.backend === b && x.server === m.name))));
+      states.set(`${p.name}/${m.name}`, st);
+      return { name: m.name, ...(m.address ? { address: m.address } : {}), weight: m.weight, operatingStatus: st };
+    });
+    return { name: p.name, operatingStatus: poolStatus(ms.map((m) => m.operatingStatus)), members: ms };
+  });
+  const listeners = lb.spec.listeners.map((l) => ({
+    name: l.name, port: l.port,
+    operatingStatus: (l.protocol !== "UDP" && !answered.length ? "OFFLINE" : pools.find((p) => p.name === l.defaultPool)?.operatingStatus ?? "ERROR") as OperatingStatus,
+  }));
+  return { ready, answered, pools, listeners, memberState: (pool, member) => states.get(`${pool}/${member}`) ?? "OFFLINE" };
+}
+
+/** Accepted, Programmed, Degraded and Ready, from what was met. */
+function lbConditions(lb: LoadBalancerObj, f: { vip?: string; problem?: { reason: string; message: string }; digest?: string; health: DataPlaneHealth; pods: readonly Pod[]; publicIP?: string }): ConditionSpec[] {
+  const { ready, answered, pools } = f.health;
+  const accepted: ConditionSpec = f.problem
+    ? { type: "Accepted", status: "False", reason: f.problem.reason, message: f.problem.message, ...(f.problem.reason === "AllocatingAddress" ? {} : { announce: "Warning" as const }) }
+    : { type: "Accepted", status: "True", reason: "Accepted", message: `VIP ${f.vip} from subnet ${lb.spec.vip.subnet}` };
+  const current = answered.filter((r) => r.digest === f.digest).length;
+  const programmed: ConditionSpec = !answered.length
+    ? { type: "Programmed", status: "False", reason: "DataPlaneNotReady", message: dataPlaneProblem(f.pods, lb.spec.replicas) }
+    : current < answered.length
+      ? { type: "Programmed", status: "False", reason: "Reloading", message: `${current} of ${answered.length} serving replica(s) run the current configuration; the others are reloading` }
+      : { type: "Programmed", status: "True", reason: "Programmed", message: `${ready.length} of ${lb.spec.replicas} HAProxy replica(s) serving` };
+  const bad = pools.filter((p) => p.operatingStatus !== "ONLINE");
+  const unhealthy = (p: (typeof pools)[number]) => p.members.filter((m) => m.operatingStatus === "ERROR" || m.operatingStatus === "OFFLINE").map((m) => `${m.name} ${m.operatingStatus}`).join(", ") || "no members";
+  const degraded: ConditionSpec = !answered.length
+    ? { type: "Degraded", status: "False", reason: "NotServing", message: "no data plane replica serves yet" }
+    : bad.length
+      ? { type: "Degraded", status: "True", reason: "MembersUnhealthy", message: bad.map((p) => `pool ${p.name} ${p.operatingStatus}: ${unhealthy(p)}`).join("; "), announce: "Warning" }
+      : ready.length < lb.spec.replicas
+        ? { type: "Degraded", status: "True", reason: "ReplicasUnavailable", message: `${ready.length} of ${lb.spec.replicas} data plane replicas ready`, announce: "Warning" }
+        : { type: "Degraded", status: "False", reason: "Healthy", message: "" };
+  const notReady = accepted.status !== "True" ? accepted : programmed.status !== "True" ? programmed : undefined;
+  const readyCond: ConditionSpec = notReady
+    ? { type: "Ready", status: "False", reason: notReady.reason, message: notReady.message ?? "" }
+    : { type: "Ready", status: "True", reason: "Available", message: `${f.vip}${f.publicIP ? ` (public ${f.publicIP})` : ""}: ${lb.spec.listeners.map((l) => `${l.protocol} ${l.port}`).join(", ")}` };
+  return [accepted, programmed, degraded, readyCond];
+}
+
 export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): Plan {
   const ns = lb.metadata.namespace ?? "";
   const owner = { kind: "LoadBalancer", namespace: ns, name: lb.metadata.name, uid: lb.metadata.uid ?? "" };
   const fixed = lb.spec.vip.address === undefined ? undefined : canonicalIP(lb.spec.vip.address);
   const s = o.subnet;
-  const subnetProblem = !s
-    ? { reason: "SubnetNotFound", message: `spec.vip.subnet: Subnet "${lb.spec.vip.subnet}" not found in this namespace` }
-    : s.metadata.deletionTimestamp || !isTrue(s.status?.conditions, "Ready")
-      ? { reason: "SubnetNotReady", message: `spec.vip.subnet: Subnet "${lb.spec.vip.subnet}" is not ready` }
-      : fixed !== undefined && fixedIPProblem(s.spec, fixed, "spec.vip.address")
-        ? { reason: "InvalidAddress", message: fixedIPProblem(s.spec, fixed, "spec.vip.address") as string }
-        : undefined;
-
+  const subnetProblem = vipProblem(lb, s, fixed);
   const certProblem = certificateProblem(lb, o.certificates);
 
   // ---- the VIP ----
@@ -217,32 +269,10 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
 
   // ---- the realization ----
   const members = resolveMembers(lb, o);
-  const ready = readyReplicas(o.pods);
-  const reports = ready.map((p) => o.stats.get(p.metadata.name));
-  const answered = reports.filter((r): r is ReplicaStats => r !== undefined);
-  const statusOf = new Map<string, OperatingStatus>();
-  const pools: NonNullable<LoadBalancerStatus["pools"]> = lb.spec.pools.map((p) => {
-    const udp = p.protocol === "UDP";
-    const listeners = lb.spec.listeners.filter((l) => l.defaultPool === p.name && l.protocol !== "UDP").map((l) => backendName(l.name));
-    const ms: MemberStatus[] = (members.get(p.name) ?? []).map((m) => {
-      // UDP is served by the Service alone: no check reaches the members
-      const st = udp ? (m.address ? (m.weight === 0 ? "DRAINING" : "NO_MONITOR") : "OFFLINE")
-        : listeners.length === 0 ? (m.address ? "NO_MONITOR" : "OFFLINE")
-          : memberStatus(m, Boolean(p.healthCheck), answered.flatMap((r) => listeners.map((b) => r.servers.find((x) => x.backend === b && x.server === m.name))));
-      statusOf.set(`${p.name}/${m.name}`, st);
-      return { name: m.name, ...(m.address ? { address: m.address } : {}), weight: m.weight, operatingStatus: st };
-    });
-    return { name: p.name, operatingStatus: poolStatus(ms.map((m) => m.operatingStatus)), members: ms };
-  });
-  const serving = answered.length > 0;
-  const listeners = lb.spec.listeners.map((l) => ({
-    name: l.name, port: l.port,
-    operatingStatus: (l.protocol !== "UDP" && !serving ? "OFFLINE" : pools.find((p) => p.name === l.defaultPool)?.operatingStatus ?? "ERROR") as OperatingStatus,
-  }));
-
+  const health = dataPlaneHealth(lb, members, o);
   const cm = configMap(lb, members);
   const svc = service(lb);
-  const slices = endpointSlices(lb, members, (p, m) => statusOf.get(`${p}/${m}`) ?? "OFFLINE");
+  const slices = endpointSlices(lb, members, health.memberState);
   actions.push(apply(ConfigMapRef, cm, o.configMap), apply(DeploymentRef, deployment(lb), o.deployment), apply(ServiceRef, svc, o.service));
   for (const sl of slices) actions.push(apply(EndpointSliceRef, sl, o.slices.find((x) => x.metadata.name === sl.metadata.name)));
   const ingress = serviceStatusPatch(o.service, lb.status?.vip, o.publicIP);
@@ -256,38 +286,14 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
     status: (outcomes: readonly Outcome[]) => {
       const slot = addr?.slots(outcomes.slice(0, k))[0];
       const vip = slot?.state === "held" ? slot.address : slot?.address ?? lb.status?.vip;
-      const conditions: ConditionSpec[] = [];
-      const accepted: ConditionSpec = subnetProblem || certProblem
-        ? { type: "Accepted", status: "False", ...(subnetProblem ?? certProblem)!, announce: "Warning" }
-        : slot?.state === "problem"
-          ? { type: "Accepted", status: "False", reason: slot.reason, message: slot.message, ...(slot.reason === "AllocatingAddress" ? {} : { announce: "Warning" as const }) }
-          : { type: "Accepted", status: "True", reason: "Accepted", message: `VIP ${vip} from subnet ${lb.spec.vip.subnet}` };
-      const digest = digestOf(cm.data![CONFIG_FILE]!);
-      const current = answered.filter((r) => r.digest === digest).length;
-      const programmed: ConditionSpec = !serving
-        ? { type: "Programmed", status: "False", reason: "DataPlaneNotReady", message: dataPlaneProblem(o.pods, lb.spec.replicas) }
-        : current < answered.length
-          ? { type: "Programmed", status: "False", reason: "Reloading", message: `${current} of ${answered.length} serving replica(s) run the current configuration; the others are reloading` }
-          : { type: "Programmed", status: "True", reason: "Programmed", message: `${ready.length} of ${lb.spec.replicas} HAProxy replica(s) serving` };
-      const bad = pools.filter((p) => p.operatingStatus !== "ONLINE");
-      const degraded: ConditionSpec = !serving
-        ? { type: "Degraded", status: "False", reason: "NotServing", message: "no data plane replica serves yet" }
-        : bad.length
-          ? { type: "Degraded", status: "True", reason: "MembersUnhealthy", message: bad.map((p) => `pool ${p.name} ${p.operatingStatus}: ${p.members.filter((m) => m.operatingStatus === "ERROR" || m.operatingStatus === "OFFLINE").map((m) => `${m.name} ${m.operatingStatus}`).join(", ") || "no members"}`).join("; "), announce: "Warning" }
-          : ready.length < lb.spec.replicas
-            ? { type: "Degraded", status: "True", reason: "ReplicasUnavailable", message: `${ready.length} of ${lb.spec.replicas} data plane replicas ready`, announce: "Warning" }
-            : { type: "Degraded", status: "False", reason: "Healthy", message: "" };
-      conditions.push(accepted, programmed, degraded);
-      const isReady = accepted.status === "True" && programmed.status === "True";
-      conditions.push(isReady
-        ? { type: "Ready", status: "True", reason: "Available", message: `${vip}${o.publicIP ? ` (public ${o.publicIP})` : ""}: ${lb.spec.listeners.map((l) => `${l.protocol} ${l.port}`).join(", ")}` }
-        : { type: "Ready", status: "False", reason: accepted.status !== "True" ? accepted.reason : programmed.reason, message: accepted.status !== "True" ? accepted.message ?? "" : programmed.message ?? "" });
+      const problem = subnetProblem ?? certProblem ?? (slot?.state === "problem" ? slot : undefined);
+      const conditions = lbConditions(lb, { vip, problem, digest: digestOf(cm.data![CONFIG_FILE]!), health, pods: o.pods, publicIP: o.publicIP });
       return {
         conditions,
         fields: {
-          vip, publicIP: o.publicIP, readyReplicas: ready.length,
-          dataPlaneAddresses: ready.map((p) => p.status?.podIP).filter((x): x is string => Boolean(x)).sort(),
-          listeners, pools,
+          vip, publicIP: o.publicIP, readyReplicas: health.ready.length,
+          dataPlaneAddresses: health.ready.map((p) => p.status?.podIP).filter((x): x is string => Boolean(x)).sort(),
+          listeners: health.listeners, pools: health.pools,
         },
         ...(slot?.state === "problem" && slot.stalled ? { stalled: { reason: slot.reason, message: slot.message } } : {}),
       };
@@ -298,6 +304,15 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
     },
     requeueAfterMs: addr?.allocating ? 1_000 : HEALTH_POLL_MS,
   };
+}
+
+/** Why the VIP cannot come from the spec's subnet, if it cannot. */
+function vipProblem(lb: LoadBalancerObj, s: SubnetObj | undefined, fixed: string | undefined): { reason: string; message: string } | undefined {
+  const field = `spec.vip.subnet: Subnet "${lb.spec.vip.subnet}"`;
+  if (!s) return { reason: "SubnetNotFound", message: `${field} not found in this namespace` };
+  if (s.metadata.deletionTimestamp || !isTrue(s.status?.conditions, "Ready")) return { reason: "SubnetNotReady", message: `${field} is not ready` };
+  const bad = fixed === undefined ? undefined : fixedIPProblem(s.spec, fixed, "spec.vip.address");
+  return bad ? { reason: "InvalidAddress", message: bad } : undefined;
 }
 
 /** The first certificate reference that cannot work, naming its field. */
