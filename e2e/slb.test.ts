@@ -213,7 +213,7 @@ describe("SLB load balancers", () => {
     expect(refused.error).toMatch(/ECONNRESET|socket hang up|EPIPE/);
   });
 
-  it("least connections avoids a slow member; source-IP persistence keeps a client on one member", async () => {
+  it("least connections avoids a slow member; source-IP and cookie persistence keep a client on one member", async () => {
     const lb = await read("web");
     const ip = lb.status!.dataPlaneAddresses![0]!;
     backends[0]!.delayMs = 300;
@@ -244,6 +244,15 @@ describe("SLB load balancers", () => {
     for (const [src, got] of seen) expect(got.size, `${src} reached ${[...got].join(", ")}`).toBe(1);
     // the six clients are not all on one member: persistence, not a dead pool
     expect(new Set([...seen.values()].flatMap((s) => [...s])).size).toBeGreaterThan(1);
+
+    // HTTP cookie persistence: the load balancer names the member in a cookie, and a client sending it back stays there
+    await repool("web", [{ name: "web", protocol: "HTTP", algorithm: "WRR", sessionPersistence: { type: "HTTPCookie", cookieName: "LB" }, healthCheck: check, members: members([1, 1, 1]) }, extPool]);
+    const first = await get(`http://${ip}:8080/`);
+    const cookie = first.cookies?.find((c) => c.startsWith("LB="))?.split(";")[0];
+    expect(cookie, JSON.stringify(first.cookies)).toBeDefined();
+    const sticky = await load(30, 5, () => get(`http://${ip}:8080/`, { headers: { cookie: cookie! } }));
+    expect(new Set(sticky.map((r) => r.body))).toEqual(new Set([first.body]));
+    expect(new Set((await load(30, 5, () => get(`http://${ip}:8080/`))).map((r) => r.body)).size).toBe(3); // without it: spread
   });
 
   it("keeps an instance member in the ready set while it runs, and takes it out when it stops or is deleted", async () => {

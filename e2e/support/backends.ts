@@ -47,6 +47,8 @@ export class Backend {
 export interface Reply {
   ok: boolean;
   body: string;
+  /** The Set-Cookie headers of the answer. */
+  cookies?: string[];
   error?: string;
   ms: number;
 }
@@ -58,7 +60,7 @@ export function get(url: string, opts: { localAddress?: string; timeoutMs?: numb
     const req = request(url, { agent: false, localAddress: opts.localAddress, timeout: opts.timeoutMs ?? 5_000, headers: opts.headers }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => { body += d.toString(); });
-      res.on("end", () => resolve({ ok: res.statusCode === 200, body, ms: performance.now() - t0, ...(res.statusCode === 200 ? {} : { error: `HTTP ${res.statusCode}` }) }));
+      res.on("end", () => resolve({ ok: res.statusCode === 200, body, ms: performance.now() - t0, cookies: res.headers["set-cookie"] ?? [], ...(res.statusCode === 200 ? {} : { error: `HTTP ${res.statusCode}` }) }));
       res.on("error", (e) => resolve({ ok: false, body, error: e.message, ms: performance.now() - t0 }));
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));

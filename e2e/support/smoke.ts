@@ -38,7 +38,12 @@ export function smokeWebhookArgs(port: number, namespace: string): string[] {
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
+/** The smoke suite's parts, in the order they run. */
+export type SmokeSection = "runtime" | "platform" | "catalog" | "network" | "tenancy";
+
 export interface SmokeOptions {
+  /** Only these parts (all by default): a run that must fail at one part need not run the others. */
+  sections?: readonly SmokeSection[];
   namespace: string;
   prefix: string;
   timeoutMs?: number;
@@ -52,7 +57,8 @@ export interface SmokeOptions {
   webhook: { namespace: string; rotates: boolean };
 }
 
-export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig, webhook }: SmokeOptions): Promise<void> {
+export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig, webhook, sections }: SmokeOptions): Promise<void> {
+  const part = (s: SmokeSection) => !sections || sections.includes(s);
   const { kc, core, coordination } = clients(kubeConfig);
   const widgets = widgetsIn(kc, namespace);
   const events = kc.makeApiClient(EventsV1Api);
@@ -67,31 +73,33 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
     const first = await eventually(async () => (await coordination.readNamespacedLease(lease)).spec?.renewTime, { ...opts, what: "lease acquired" });
     await eventually(async () => String((await coordination.readNamespacedLease(lease)).spec?.renewTime) !== String(first), { ...opts, what: "lease renewed" });
   }
-  // A widget becomes Ready and gets its owned ConfigMap.
-  await widgets.create(`${prefix}-ok`, { size: 2 });
-  await eventually(async () => (await ready(`${prefix}-ok`)) === "True", { ...opts, what: "widget Ready" });
-  const cm = await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
-  if (cm.metadata?.ownerReferences?.[0]?.kind !== "Widget") throw new Error("ConfigMap is not owned by its Widget");
-  // A terminal error shows in Ready=False and as an Event; a repeat adds to the Event's series.
-  await widgets.create(`${prefix}-bad`, { size: 1, behavior: "Terminal" });
-  await eventually(async () => (await ready(`${prefix}-bad`)) === "False", { ...opts, what: "terminal widget Ready=False" });
-  const terminalEvents = async () =>
-    (await events.listNamespacedEvent({ namespace })).items.filter((e) => e.regarding?.name === `${prefix}-bad` && e.reason === "BehaviorTerminal");
-  await eventually(async () => (await terminalEvents()).length > 0, { ...opts, what: "terminal Event" });
-  await widgets.patch(`${prefix}-bad`, [{ op: "replace", path: "/spec/size", value: 3 }]);
-  await eventually(async () => (await terminalEvents()).some((e) => (e.series?.count ?? 1) >= 2), { ...opts, what: "Event series count 2" });
-  // Drift is repaired: a deleted child comes back (the controller watches what it owns).
-  const uid = cm.metadata?.uid;
-  await core.deleteNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
-  await eventually(async () => (await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace })).metadata?.uid !== uid,
-    { ...opts, what: "deleted ConfigMap recreated" });
-  // Deletion runs the finalizer's cleanup: the ConfigMap goes too.
-  await widgets.delete(`${prefix}-ok`);
-  await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
-  await platformSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
-  await computeCatalogSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
-  await networkSmoke(kc, namespace, `${prefix}-vpc`, timeoutMs);
-  await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
+  if (part("runtime")) {
+    // A widget becomes Ready and gets its owned ConfigMap.
+    await widgets.create(`${prefix}-ok`, { size: 2 });
+    await eventually(async () => (await ready(`${prefix}-ok`)) === "True", { ...opts, what: "widget Ready" });
+    const cm = await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
+    if (cm.metadata?.ownerReferences?.[0]?.kind !== "Widget") throw new Error("ConfigMap is not owned by its Widget");
+    // A terminal error shows in Ready=False and as an Event; a repeat adds to the Event's series.
+    await widgets.create(`${prefix}-bad`, { size: 1, behavior: "Terminal" });
+    await eventually(async () => (await ready(`${prefix}-bad`)) === "False", { ...opts, what: "terminal widget Ready=False" });
+    const terminalEvents = async () =>
+      (await events.listNamespacedEvent({ namespace })).items.filter((e) => e.regarding?.name === `${prefix}-bad` && e.reason === "BehaviorTerminal");
+    await eventually(async () => (await terminalEvents()).length > 0, { ...opts, what: "terminal Event" });
+    await widgets.patch(`${prefix}-bad`, [{ op: "replace", path: "/spec/size", value: 3 }]);
+    await eventually(async () => (await terminalEvents()).some((e) => (e.series?.count ?? 1) >= 2), { ...opts, what: "Event series count 2" });
+    // Drift is repaired: a deleted child comes back (the controller watches what it owns).
+    const uid = cm.metadata?.uid;
+    await core.deleteNamespacedConfigMap({ name: `${prefix}-ok`, namespace });
+    await eventually(async () => (await core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace })).metadata?.uid !== uid,
+      { ...opts, what: "deleted ConfigMap recreated" });
+    // Deletion runs the finalizer's cleanup: the ConfigMap goes too.
+    await widgets.delete(`${prefix}-ok`);
+    await eventuallyGone(() => core.readNamespacedConfigMap({ name: `${prefix}-ok`, namespace }), "ConfigMap cleaned up", timeoutMs);
+  }
+  if (part("platform")) await platformSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
+  if (part("catalog")) await computeCatalogSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
+  if (part("network")) await networkSmoke(kc, namespace, `${prefix}-vpc`, timeoutMs);
+  if (part("tenancy")) await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
   if (metricsUrl) {
     const text = await (await fetch(metricsUrl)).text();
     const failures = metricValue(text, "cellcloud_informer_errors_total");
