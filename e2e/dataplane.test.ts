@@ -49,6 +49,20 @@ describe("the local data plane", () => {
     expect(log()).toContain("stopping gracefully");
   });
 
+  it("runs a pod as its securityContext's user, owning its volumes (PostgreSQL refuses root)", async () => {
+    await core.createNamespacedConfigMap({ namespace: ns.name, body: { metadata: { name: "conf" }, data: { "a.conf": "x=1" } } });
+    const script = 'echo "uid $(id -u) gid $(id -g)"; cat "$CONF/a.conf"; echo ok > "$DATA/written" && echo wrote; sleep 30';
+    await core.createNamespacedPod({ namespace: ns.name, body: pod("nobody", {
+      command: ["/bin/sh", "-c", script],
+      env: [{ name: "CONF", value: "/etc/conf" }, { name: "DATA", value: "/var/lib/data" }],
+      volumeMounts: [{ name: "conf", mountPath: "/etc/conf" }, { name: "data", mountPath: "/var/lib/data" }],
+    }, { securityContext: { runAsUser: 65534, runAsGroup: 65534 }, volumes: [{ name: "conf", configMap: { name: "conf" } }, { name: "data", emptyDir: {} }] }) });
+    const log = () => readFileSync(`${testStateDir}/dataplane/logs/${ns.name}_nobody_main.log`, "utf8");
+    await eventually(() => log().includes("wrote"), { what: "the process ran as nobody and wrote to its volume" });
+    expect(log()).toContain("uid 65534 gid 65534");
+    expect(log()).toContain("x=1");
+  });
+
   it("restarts a process that exits, counting restarts and keeping the exit code", async () => {
     await core.createNamespacedPod({ namespace: ns.name, body: pod("crash", { command: ["/bin/sh", "-c", "exit 3"] }) });
     const s = await eventually(async () => { const c = await status("crash"); return (c?.restartCount ?? 0) >= 2 && c; }, { what: "2 restarts", timeoutMs: 30_000 });

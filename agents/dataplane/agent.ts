@@ -7,7 +7,8 @@
 //   - writes its configMap, secret, projected and emptyDir volumes to a private directory (0700; 0600
 //     for secrets) and refreshes them when their source changes (watched, as the kubelet does);
 //   - runs each container's process (from an image → command map: only images this machine can run),
-//     with its env (fieldRefs resolved) and paths under its mounts mapped to those directories;
+//     with its env (fieldRefs resolved), paths under its mounts mapped to those directories, and as
+//     its securityContext's user (runAsUser/runAsGroup; fsGroup owns the volumes);
 //   - sets phase, Ready (from a tcpSocket readiness probe), restart counts and exit codes from the
 //     processes, restarts exited ones with a backoff, and on deletion stops them gracefully (SIGTERM,
 //     then SIGKILL after the grace period) before removing the pod;
@@ -17,7 +18,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
@@ -27,7 +28,7 @@ import { Informer } from "../../operators/runtime/informer.ts";
 import { isNotFound, KubeClient } from "../../operators/runtime/kube.ts";
 import { newLogger } from "../../operators/runtime/log.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
-import { type Container, imageCommand, mapPath, podAddress, type Mounts } from "./pods.ts";
+import { type Container, identityOf, imageCommand, mapPath, podAddress, type Mounts } from "./pods.ts";
 
 export const DATA_PLANE_SELECTOR = "cellcloud.io/data-plane=local";
 const REFRESH_MS = 1_000;
@@ -56,6 +57,8 @@ interface PodState {
   stopping: boolean;
   lastStatus?: string;
   volumeHash: Map<string, string>;
+  /** Who owns the pod's files: its runAsUser and fsGroup (or runAsGroup), when it names them. */
+  owner?: { uid: number; gid: number };
 }
 
 const { values: args } = parseArgs({
@@ -98,13 +101,17 @@ function reapLeftovers(): void {
     rmSync(path.join(pidDir, f), { force: true });
   }
   rmSync(podRoot, { recursive: true, force: true });
-  mkdirSync(podRoot, { recursive: true, mode: 0o700 });
+  // others may pass through (a pod running as another user reaches its own 0700 directory), not list
+  mkdirSync(podRoot, { recursive: true, mode: 0o711 });
+  try { chmodSync(path.dirname(podRoot), 0o711); } catch { /* another user's: it decides */ }
+  chmodSync(podRoot, 0o711);
 }
 
-function writeAtomic(file: string, content: string | Buffer, mode: number): void {
+function writeAtomic(file: string, content: string | Buffer, mode: number, owner?: PodState["owner"]): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, content, { mode });
+  if (owner) chownSync(tmp, owner.uid, owner.gid);
   renameSync(tmp, file);
 }
 
@@ -139,6 +146,7 @@ async function materialize(pod: Pod, st: PodState): Promise<string | undefined> 
     }
     const dir = path.join(st.dir, "volumes", v.name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (st.owner) { chownSync(path.dirname(dir), st.owner.uid, st.owner.gid); chownSync(dir, st.owner.uid, st.owner.gid); }
     if (v.emptyDir) continue;
     const hash = createHash("sha256");
     for (const [p, f] of [...files].sort((a, b) => a[0].localeCompare(b[0]))) hash.update(p).update(f.data);
@@ -146,7 +154,7 @@ async function materialize(pod: Pod, st: PodState): Promise<string | undefined> 
     if (st.volumeHash.get(v.name) === h) continue;
     for (const [p, f] of files) {
       if (p.includes("..") || path.isAbsolute(p)) return `volume ${v.name}: item path ${p} must be relative, without ..`;
-      writeAtomic(path.join(dir, p), f.data, f.mode);
+      writeAtomic(path.join(dir, p), f.data, f.mode, st.owner);
     }
     st.volumeHash.set(v.name, h);
   }
@@ -181,8 +189,16 @@ function start(pod: Pod, st: PodState, c: Container, r: Running): void {
   const logFile = path.join(stateDir, "logs", `${pod.metadata.namespace}_${pod.metadata.name}_${c.name}.log`);
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, "a");
+  const id = identityOf(pod, c);
+  const self = process.getuid?.() ?? 0;
+  if (id.uid !== undefined && id.uid !== self && self !== 0) {
+    closeSync(fd);
+    r.waiting = { reason: "CreateContainerError", message: `securityContext.runAsUser ${id.uid}: the local data plane runs as uid ${self} and cannot switch users` };
+    return;
+  }
   const child = spawn(file!, rest, {
     cwd: st.dir, detached: true, stdio: ["ignore", fd, fd],
+    ...(id.uid !== undefined && id.uid !== self ? { uid: id.uid, gid: id.gid ?? id.uid } : {}),
     env: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: st.dir, CELLCLOUD_DATAPLANE: stateDir, ...envOf(pod, c, st, mounts) },
   });
   closeSync(fd);
@@ -301,6 +317,11 @@ async function syncOnce(key: string): Promise<void> {
     st = { uid: pod.metadata.uid!, key, ip, dir: path.join(podRoot, pod.metadata.uid!.replace(/-/g, "").slice(0, 12)), containers: new Map(), stopping: false, volumeHash: new Map() };
     mkdirSync(st.dir, { recursive: true, mode: 0o700 });
     chmodSync(st.dir, 0o700);
+    const id = identityOf(pod, pod.spec.containers[0]);
+    if (id.uid !== undefined) {
+      st.owner = { uid: id.uid, gid: id.fsGroup ?? id.gid ?? id.uid };
+      chownSync(st.dir, st.owner.uid, st.owner.gid);
+    }
     for (const c of pod.spec.containers) st.containers.set(c.name, { name: c.name, restarts: 0, ready: false, nextStart: 0, backoffMs: RESTART_BACKOFF.initialMs });
     states.set(key, st);
   }

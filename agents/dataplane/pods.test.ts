@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { imageCommand, mapPath, podAddress, repositoryOf } from "./pods.ts";
+import { identityOf, imageCommand, mapPath, podAddress, repositoryOf } from "./pods.ts";
 
 describe("local data plane pods", () => {
   it("runs only the images it knows, with the container's command or the image's entrypoint", () => {
@@ -29,5 +29,11 @@ describe("local data plane pods", () => {
     expect(podAddress("127.42.0.0/16", "uid-c", "127.42.0.9", reserved)).toBe("127.42.0.9");
     expect(podAddress("127.42.0.0/16", "uid-d", a, reserved)).toBe("127.42.0.2"); // another pod's: not taken over
     expect(podAddress("127.42.0.0/16", "uid-e", "10.0.0.1", reserved)).toBe("127.42.0.2"); // not ours
+  });
+
+  it("runs a container as its securityContext's user, the pod's when it names none", () => {
+    expect(identityOf({ spec: {} })).toEqual({});
+    expect(identityOf({ spec: { securityContext: { runAsUser: 999, fsGroup: 50 } } })).toEqual({ uid: 999, gid: 999, fsGroup: 50 });
+    expect(identityOf({ spec: { securityContext: { runAsUser: 999, runAsGroup: 7 } } }, { securityContext: { runAsUser: 65534 } })).toEqual({ uid: 65534, gid: 7 });
   });
 });

@@ -50,3 +50,14 @@ export function podAddress(cidr: string, uid: string, prior: string | undefined,
   return pickAddress(space, (ip) => reserved.has(ip), reserved.size, 0);
 }
 
+
+/**
+ * The user and group a container runs as: its securityContext, then the pod's (runAsUser,
+ * runAsGroup; fsGroup owns the volumes). Undefined fields: the agent's own.
+ */
+export function identityOf(pod: { spec?: { securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } } }, c?: Pick<Container, "securityContext">): { uid?: number; gid?: number; fsGroup?: number } {
+  const p = pod.spec?.securityContext ?? {};
+  const uid = c?.securityContext?.runAsUser ?? p.runAsUser;
+  const gid = c?.securityContext?.runAsGroup ?? p.runAsGroup ?? uid;
+  return { ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}), ...(p.fsGroup !== undefined ? { fsGroup: p.fsGroup } : {}) };
+}
