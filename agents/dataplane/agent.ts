@@ -279,10 +279,13 @@ async function stopPod(st: PodState, graceSeconds: number): Promise<void> {
 }
 
 const syncing = new Map<string, Promise<void>>();
-/** One pod at a time, never two syncs of one pod at once. */
+const queued = new Set<string>();
+/** Never two syncs of one pod at once, and at most one waiting behind a running one (a long stop does not pile them up). */
 function sync(key: string): Promise<void> {
+  if (queued.has(key)) return syncing.get(key)!;
+  queued.add(key);
   const prev = syncing.get(key) ?? Promise.resolve();
-  const next = prev.then(() => syncOnce(key)).catch((e) => log.warn({ pod: key, err: String(e) }, "sync failed"));
+  const next = prev.then(() => { queued.delete(key); return syncOnce(key); }).catch((e) => log.warn({ pod: key, err: String(e) }, "sync failed"));
   syncing.set(key, next);
   void next.finally(() => { if (syncing.get(key) === next) syncing.delete(key); });
   return next;
