@@ -325,7 +325,9 @@ async function syncOnce(key: string): Promise<void> {
       st.owner = { uid: id.uid, gid: id.fsGroup ?? id.gid ?? id.uid };
       chownSync(st.dir, st.owner.uid, st.owner.gid);
     }
-    for (const c of pod.spec.containers) st.containers.set(c.name, { name: c.name, restarts: 0, ready: false, nextStart: 0, backoffMs: RESTART_BACKOFF.initialMs });
+    // a pod a previous agent ran keeps counting its restarts
+    const before = (name: string) => pod.status?.containerStatuses?.find((x) => x.name === name)?.restartCount ?? 0;
+    for (const c of pod.spec.containers) st.containers.set(c.name, { name: c.name, restarts: before(c.name), ready: false, nextStart: 0, backoffMs: RESTART_BACKOFF.initialMs });
     states.set(key, st);
   }
   const problem = await materialize(pod, st);
