@@ -95,6 +95,10 @@ describe("SLB load balancers", () => {
       vip: { subnet: "lb" }, listeners: [{ name: "https", protocol: "HTTPS", port: 8443, defaultPool: "p" }], pools: [{ name: "p", protocol: "HTTP", members: [] }],
     })));
     expect(msg).toContain("spec.listeners[*].certificateRefs is required for an HTTPS listener");
+    const twice = await refusal(client.create(LoadBalancerRef, lbObject("twice", {
+      vip: { subnet: "lb" }, listeners: [{ name: "a", protocol: "TCP", port: 1, defaultPool: "p" }, { name: "a", protocol: "TCP", port: 2, defaultPool: "p" }], pools: [{ name: "p", protocol: "TCP", members: [] }],
+    })));
+    expect(twice).toMatch(/spec\.listeners\[1\]: Duplicate value/);
   });
 
   it("names a certificate Secret that is missing or not a TLS Secret", async () => {

@@ -23,6 +23,7 @@ import path from "node:path";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
+import { DATA_PLANE_SELECTOR } from "../../operators/api/platform.ts";
 import { ConfigMapRef, PodRef, SecretRef, type ConfigMap, type Pod } from "../../operators/runtime/core.ts";
 import { Informer } from "../../operators/runtime/informer.ts";
 import { isNotFound, KubeClient } from "../../operators/runtime/kube.ts";
@@ -30,7 +31,6 @@ import { newLogger } from "../../operators/runtime/log.ts";
 import type { KubeObject } from "../../operators/runtime/types.ts";
 import { type Container, identityOf, imageCommand, mapPath, podAddress, type Mounts } from "./pods.ts";
 
-export const DATA_PLANE_SELECTOR = "cellcloud.io/data-plane=local";
 const REFRESH_MS = 1_000;
 const RESTART_BACKOFF = { initialMs: 1_000, maxMs: 30_000 };
 
@@ -116,11 +116,11 @@ function writeAtomic(file: string, content: string | Buffer, mode: number, owner
 }
 
 /** Writes a pod's volumes; returns why it cannot (a missing ConfigMap or Secret key), if so. */
-async function materialize(pod: Pod, st: PodState): Promise<string | undefined> {
+function materialize(pod: Pod, st: PodState): string | undefined {
   const ns = pod.metadata.namespace!;
   for (const v of pod.spec?.volumes ?? []) {
     const files = new Map<string, { data: Buffer; mode: number }>();
-    const fromSource = async (kind: "configMap" | "secret", name: string, items?: Array<{ key: string; path: string }>) => {
+    const fromSource = (kind: "configMap" | "secret", name: string, items?: Array<{ key: string; path: string }>) => {
       const obj = kind === "configMap" ? configMaps.get(`${ns}/${name}`) : secrets.get(`${ns}/${name}`);
       if (!obj) throw new Error(`${kind === "secret" ? "secret" : "configmap"} "${name}" not found`);
       const entries: Record<string, Buffer> = {};
@@ -133,12 +133,12 @@ async function materialize(pod: Pod, st: PodState): Promise<string | undefined> 
       }
     };
     try {
-      if (v.configMap) await fromSource("configMap", v.configMap.name!, v.configMap.items);
-      else if (v.secret) await fromSource("secret", v.secret.secretName!, v.secret.items);
+      if (v.configMap) fromSource("configMap", v.configMap.name!, v.configMap.items);
+      else if (v.secret) fromSource("secret", v.secret.secretName!, v.secret.items);
       else if (v.projected) {
         for (const s of v.projected.sources ?? []) {
-          if (s.secret) await fromSource("secret", s.secret.name!, s.secret.items);
-          else if (s.configMap) await fromSource("configMap", s.configMap.name!, s.configMap.items);
+          if (s.secret) fromSource("secret", s.secret.name!, s.secret.items);
+          else if (s.configMap) fromSource("configMap", s.configMap.name!, s.configMap.items);
         }
       } else if (!v.emptyDir) return `volume ${v.name}: only configMap, secret, projected and emptyDir volumes run on the local data plane`;
     } catch (e) {
@@ -161,7 +161,7 @@ async function materialize(pod: Pod, st: PodState): Promise<string | undefined> 
   return undefined;
 }
 
-function mountsOf(pod: Pod, c: Container, st: PodState): Mounts {
+function mountsOf(c: Container, st: PodState): Mounts {
   return (c.volumeMounts ?? []).map((m) => ({ mountPath: m.mountPath, local: path.join(st.dir, "volumes", m.name) }));
 }
 
@@ -184,7 +184,7 @@ function start(pod: Pod, st: PodState, c: Container, r: Running): void {
     r.waiting = { reason: "ImageNotSupported", message: cmd };
     return;
   }
-  const mounts = mountsOf(pod, c, st);
+  const mounts = mountsOf(c, st);
   const [file, ...rest] = cmd.map((a) => mapPath(a, mounts));
   const logFile = path.join(stateDir, "logs", `${pod.metadata.namespace}_${pod.metadata.name}_${c.name}.log`);
   mkdirSync(path.dirname(logFile), { recursive: true });
@@ -330,7 +330,7 @@ async function syncOnce(key: string): Promise<void> {
     for (const c of pod.spec.containers) st.containers.set(c.name, { name: c.name, restarts: before(c.name), ready: false, nextStart: 0, backoffMs: RESTART_BACKOFF.initialMs });
     states.set(key, st);
   }
-  const problem = await materialize(pod, st);
+  const problem = materialize(pod, st);
   for (const c of pod.spec.containers) {
     const r = st.containers.get(c.name)!;
     if (problem && !r.child) r.waiting = { reason: "CreateContainerConfigError", message: problem };

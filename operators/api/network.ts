@@ -583,15 +583,17 @@ const lbSpec = z
       .describe("The private virtual IP clients reach the load balancer at. A public load balancer is one an ElasticIP is bound to (its spec.target.kind LoadBalancer)."),
     zone: labelValue("The zone the data plane runs in; empty: any.").optional(),
     replicas: z.int().min(1).max(4).default(2).describe("Data plane replicas (HAProxy), never two on one host."),
-    listeners: z.array(listener).min(1).max(8).describe("The ports the load balancer listens on, each port at most once."),
-    pools: z.array(pool).min(1).max(8).describe("The pools the listeners send traffic to."),
+    // keyed by name, as Kubernetes lists of named things are: the apiserver refuses a name twice, and
+    // server-side apply (GitOps) merges each listener and pool on its own
+    listeners: z.array(listener).min(1).max(8).describe("The ports the load balancer listens on, each port at most once, each name at most once.")
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    pools: z.array(pool).min(1).max(8).describe("The pools the listeners send traffic to, each name at most once.")
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
   })
   .describe("Desired state of the load balancer.");
 
 const lbValidations: CelValidation[] = [
   { rule: "self.listeners.all(l, self.listeners.exists_one(m, m.port == l.port))", message: "spec.listeners: each port may be used by one listener only", fieldPath: ".listeners" },
-  { rule: "self.listeners.all(l, self.listeners.exists_one(m, m.name == l.name))", message: "spec.listeners: listener names must be unique", fieldPath: ".listeners" },
-  { rule: "self.pools.all(p, self.pools.exists_one(q, q.name == p.name))", message: "spec.pools: pool names must be unique", fieldPath: ".pools" },
   { rule: "self.listeners.all(l, self.pools.exists(p, p.name == l.defaultPool))", message: "spec.listeners[*].defaultPool must name a pool in spec.pools", fieldPath: ".listeners" },
   {
     rule: "self.listeners.all(l, self.pools.all(p, p.name != l.defaultPool || (l.protocol == 'UDP' ? p.protocol == 'UDP' : (l.protocol == 'TCP' ? p.protocol != 'UDP' : p.protocol == 'HTTP'))))",

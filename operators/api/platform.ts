@@ -366,6 +366,13 @@ export const nodeAnnotations = {
 /** Every CellCloud workload pod asks for the cell scheduler by this name. */
 export const schedulerName = "cellcloud-scheduler";
 
+/**
+ * Pods whose behaviour is the product (an SLB's HAProxy) carry this label valued "local": on the
+ * local plane KWOK's stages skip them and the local data plane agent (agents/dataplane) runs them.
+ */
+export const DATA_PLANE_LABEL = "cellcloud.io/data-plane";
+export const DATA_PLANE_SELECTOR = `${DATA_PLANE_LABEL}=local`;
+
 /** Pod annotations for what plain pod fields cannot say (DeploymentSet spread, HA anti-affinity, gangs). */
 export const schedulingAnnotations = {
   spreadGroup: "scheduling.cellcloud.io/spread-group",

@@ -4,7 +4,7 @@ import type { InstanceObj, InstanceSpec, InstanceStatus } from "../api/compute.t
 import { launcher } from "../api/compute.ts";
 import { bytes, cpuMillis } from "../api/quantity.ts";
 import type { ConditionInput } from "../runtime/conditions.ts";
-import { isPodFinished, type Pod } from "../runtime/core.ts";
+import { isPodFinished, isPodReady, type Pod } from "../runtime/core.ts";
 import type { Problem, Size } from "./instance.ts";
 
 /** Why a launcher pod that is not the current one is being replaced, for power state and Events. */
@@ -17,10 +17,6 @@ export function replacementCause(inst: InstanceObj, old: Pod): "Rebuilding" | "M
 
 export const isFinished = isPodFinished;
 export const isTerminating = (p: Pod): boolean => Boolean(p.metadata.deletionTimestamp);
-
-function isRunning(p: Pod): boolean {
-  return p.status?.phase === "Running" && (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-}
 
 /** What the pod's container asks for now (in-place resizes change it). */
 export function podSize(p: Pod): { vcpus: number; memory: string } | undefined {
@@ -97,7 +93,7 @@ export function instanceState(spec: InstanceSpec, o: Observation): InstanceState
     return { powerState: "Pending", scheduled: cond("Scheduled", "False", reason, msg), ready: cond("Ready", "False", reason, msg) };
   }
   const scheduled = scheduledOn(node);
-  if (!isRunning(pod)) return { powerState: "Starting", scheduled, ready: cond("Ready", "False", "Booting", `booting on ${node}`) };
+  if (!isPodReady(pod)) return { powerState: "Starting", scheduled, ready: cond("Ready", "False", "Booting", `booting on ${node}`) };
   if (o.resizeBlocked) return { powerState: "Running", scheduled, ready: cond("Ready", "False", "ResizeRequiresStop", o.resizeBlocked) };
   if (o.problem) return { powerState: "Running", scheduled, ready: cond("Ready", "False", o.problem.reason, `${o.problem.message} (the running instance is unaffected)`) };
   const paused = pod.metadata.annotations?.[launcher.paused] === "true";

@@ -4,7 +4,7 @@
 // bounded) and, while it is not Programmed, its certificate Secrets' type (never their content),
 // planned by slb-plan.ts. It looks again every few seconds, so member health reaches status.
 import { InstanceRef, type InstanceObj } from "../api/compute.ts";
-import { ElasticIPRef, LB_FINALIZER, LoadBalancerRef, SLB_LABEL, SLB_MANAGED_BY, SubnetRef, type ElasticIPObj, type LoadBalancerObj, type SubnetObj } from "../api/network.ts";
+import { ElasticIPRef, LB_FINALIZER, LoadBalancerRef, SLB_LABEL, SLB_MANAGED_BY, slbObjectName, SubnetRef, type ElasticIPObj, type LoadBalancerObj, type SubnetObj } from "../api/network.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { ConfigMapRef, DeploymentRef, EndpointSliceRef, PodRef, SecretRef, ServiceRef, type ConfigMap, type Deployment, type EndpointSlice, type Pod, type Service } from "../runtime/core.ts";
 import { allocationCache } from "../runtime/ipam.ts";
@@ -19,11 +19,14 @@ import { lbFinalize, lbPlan, readyReplicas, type CertificateFacts, type LBObserv
 
 const BY_INSTANCE = "network.cellcloud.io/lb-instance";
 const BY_SUBNET = "network.cellcloud.io/lb-subnet";
-const BY_LB = "network.cellcloud.io/eip-loadbalancer";
+const BY_LB = "network.cellcloud.io/loadbalancer";
+const SLICES = `endpointslice.kubernetes.io/managed-by=${SLB_MANAGED_BY}`;
 const STATS_TIMEOUT_MS = 1_000;
 const STATS_MAX_BYTES = 1 << 20;
 
 const lbKey = (o: KubeObject) => { const n = o.metadata.labels?.[SLB_LABEL]; return n ? [`${o.metadata.namespace}/${n}`] : []; };
+/** The load balancer an ElasticIP's status shows it bound to. */
+const boundLB = (e: ElasticIPObj | undefined) => (e?.status?.boundTo?.kind === "LoadBalancer" ? [`${e.metadata.namespace}/${e.status.boundTo.name}`] : []);
 
 /** A replica's statistics, or undefined when it does not answer in time (or answers nonsense). */
 async function readStats(pod: Pod): Promise<ReplicaStats | undefined> {
@@ -53,7 +56,7 @@ async function readStats(pod: Pod): Promise<ReplicaStats | undefined> {
  */
 async function certificateFacts(client: KubeClient, lb: LoadBalancerObj): Promise<Map<string, CertificateFacts> | undefined> {
   const names = [...new Set(lb.spec.listeners.flatMap((l) => l.certificateRefs ?? []))];
-  const programmed = getCondition((lb.status as { conditions?: [] } | undefined)?.conditions, "Programmed");
+  const programmed = getCondition(lb.status?.conditions, "Programmed");
   if (!names.length || (programmed?.status === "True" && programmed.observedGeneration === lb.metadata.generation)) return undefined;
   return new Map(await Promise.all(names.map(async (name): Promise<[string, CertificateFacts]> => {
     try {
@@ -80,15 +83,15 @@ export function setupLoadBalancerController(mgr: Manager, ctx: ProductContext): 
   const deployments = mgr.informer<Deployment>(DeploymentRef, selector);
   const pods = mgr.informer<Pod>(PodRef, selector);
   pods.addIndexer(BY_LB, lbKey);
-  const slices = mgr.informer<EndpointSlice>(EndpointSliceRef, `endpointslice.kubernetes.io/managed-by=${SLB_MANAGED_BY}`);
+  const slices = mgr.informer<EndpointSlice>(EndpointSliceRef, SLICES);
   slices.addIndexer(BY_LB, lbKey);
   const eips = mgr.informer<ElasticIPObj>(ElasticIPRef);
-  eips.addIndexer(BY_LB, (e) => (e.status?.boundTo?.kind === "LoadBalancer" ? [`${e.metadata.namespace}/${e.status.boundTo.name}`] : []));
+  eips.addIndexer(BY_LB, boundLB);
 
   const observe = async (lb: LoadBalancerObj): Promise<LBObservation> => {
     const ns = lb.metadata.namespace ?? "";
     const key = keyOf(lb);
-    const name = `slb-${lb.metadata.name}`;
+    const name = slbObjectName(lb.metadata.name);
     const own = <T extends KubeObject>(o: T | undefined) => (o && o.metadata.ownerReferences?.some((r) => r.uid === lb.metadata.uid) ? o : undefined);
     const dataPlane = pods.byIndex(BY_LB, key);
     const ready = readyReplicas(dataPlane);
@@ -124,14 +127,11 @@ export function setupLoadBalancerController(mgr: Manager, ctx: ProductContext): 
       .watches(ConfigMapRef, lbKey, { labelSelector: selector })
       .watches(DeploymentRef, lbKey, { labelSelector: selector })
       .watches(PodRef, lbKey, { labelSelector: selector })
-      .watches(EndpointSliceRef, lbKey, { labelSelector: `endpointslice.kubernetes.io/managed-by=${SLB_MANAGED_BY}` })
+      .watches(EndpointSliceRef, lbKey, { labelSelector: SLICES })
       // a member instance starting, stopping, failing or going: the ready set changes in this reconcile
       .watches(InstanceRef, (i) => lbs.byIndex(BY_INSTANCE, keyOf(i)).map(keyOf))
       .watches(SubnetRef, (s) => lbs.byIndex(BY_SUBNET, keyOf(s)).map(keyOf))
-      .watches(ElasticIPRef, (e, old) => [...new Set([e, old].flatMap((x) => {
-        const b = (x as ElasticIPObj | undefined)?.status?.boundTo;
-        return b?.kind === "LoadBalancer" ? [`${x!.metadata.namespace}/${b.name}`] : [];
-      }))]),
+      .watches(ElasticIPRef, (e, old) => [...new Set([...boundLB(e as ElasticIPObj), ...boundLB(old as ElasticIPObj | undefined)])]),
     resource,
   );
 }

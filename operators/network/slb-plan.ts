@@ -7,14 +7,15 @@
 //   - the HAProxy data plane: its configuration in a ConfigMap, run by a Deployment whose replicas
 //     never share a host; they reload on their own when the configuration changes.
 // Member health comes back from the replicas' statistics, in Octavia's vocabulary.
-import { schedulerName, schedulingAnnotations } from "../api/platform.ts";
+import { isDeepStrictEqual } from "node:util";
+import { DATA_PLANE_LABEL, schedulerName, schedulingAnnotations } from "../api/platform.ts";
 import { type InstanceObj } from "../api/compute.ts";
 import {
   LoadBalancerRef, SLB_CLASS, SLB_LABEL, SLB_MANAGED_BY, slbObjectName, vpcScope,
-  type LoadBalancerObj, type LoadBalancerStatus, type MemberStatus, type OperatingStatus, type SubnetObj,
+  type ListenerSpec, type LoadBalancerObj, type LoadBalancerStatus, type MemberStatus, type OperatingStatus, type SubnetObj,
 } from "../api/network.ts";
 import { isTrue } from "../runtime/conditions.ts";
-import { ConfigMapRef, DeploymentRef, EndpointSliceRef, ServiceRef, type ConfigMap, type Deployment, type EndpointSlice, type Pod, type Service } from "../runtime/core.ts";
+import { ConfigMapRef, DeploymentRef, EndpointSliceRef, isPodReady, ServiceRef, type ConfigMap, type Deployment, type EndpointSlice, type Pod, type Service } from "../runtime/core.ts";
 import { canonicalIP, fixedIPProblem, planAddresses, releaseAllocation, subnetSpace, type AddressObservation } from "../runtime/ipam.ts";
 import type { Action, ConditionSpec, Outcome, Plan } from "../runtime/managed.ts";
 import { controllerRef } from "../runtime/objects.ts";
@@ -26,8 +27,6 @@ import {
 
 /** The data plane's image in a real cluster; the local data plane runs Debian's haproxy for it. */
 export const HAPROXY_IMAGE = "docker.io/library/haproxy:2.6";
-/** Pods whose process the local data plane runs (KWOK's stages leave them alone). */
-export const DATA_PLANE_LABEL = "cellcloud.io/data-plane";
 /** How often member health is read back while the load balancer exists. */
 export const HEALTH_POLL_MS = 2_000;
 const MOUNT = { config: "/usr/local/etc/haproxy", certs: "/etc/haproxy/certs", run: "/var/run/haproxy" } as const;
@@ -66,13 +65,16 @@ const running = (i: InstanceObj | undefined): i is InstanceObj =>
 /** Every pool's members with their addresses: an instance member has one only while it runs. */
 export function resolveMembers(lb: LoadBalancerObj, o: Pick<LBObservation, "instance">): Map<string, ResolvedMember[]> {
   return new Map(lb.spec.pools.map((p) => [p.name, p.members.map((m) => {
-    const address = m.address ?? (running(o.instance(m.instance!)) ? o.instance(m.instance!)!.status?.nics?.[m.nic]?.ip : undefined);
+    const inst = m.instance === undefined ? undefined : o.instance(m.instance);
+    const address = m.address ?? (running(inst) ? inst.status?.nics?.[m.nic]?.ip : undefined);
     return { name: memberName(m), ...(address ? { address } : {}), port: m.port, weight: m.weight, backup: m.backup };
   })]));
 }
 
-const podReady = (p: Pod) => !p.metadata.deletionTimestamp && p.status?.phase === "Running" && (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-export const readyReplicas = (pods: readonly Pod[]) => pods.filter(podReady);
+export const readyReplicas = (pods: readonly Pod[]) => pods.filter((p) => !p.metadata.deletionTimestamp && isPodReady(p));
+
+/** The protocol a listener's Service port and EndpointSlice port carry. */
+const l4 = (l: ListenerSpec) => (l.protocol === "UDP" ? "UDP" : "TCP");
 
 const labels = (lb: LoadBalancerObj) => ({ [SLB_LABEL]: lb.metadata.name, "app.kubernetes.io/managed-by": "cellcloud" });
 const owned = (lb: LoadBalancerObj, name: string, extra: Record<string, string> = {}) => ({
@@ -149,7 +151,7 @@ export function service(lb: LoadBalancerObj): Service {
       type: "LoadBalancer",
       loadBalancerClass: SLB_CLASS,
       allocateLoadBalancerNodePorts: false,
-      ports: lb.spec.listeners.map((l) => ({ name: l.name, port: l.port, targetPort: l.port, protocol: l.protocol === "UDP" ? "UDP" : "TCP" })),
+      ports: lb.spec.listeners.map((l) => ({ name: l.name, port: l.port, targetPort: l.port, protocol: l4(l) })),
       ...(ranges.length ? { loadBalancerSourceRanges: ranges } : {}),
       ...(sp.includes("SourceIP") || lb.spec.pools.some((p) => p.algorithm === "SourceIP") ? { sessionAffinity: "ClientIP" } : {}),
     },
@@ -175,7 +177,7 @@ export function endpointSlices(lb: LoadBalancerObj, members: ReadonlyMap<string,
         apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice",
         metadata: owned(lb, `${svc}-${l.name}-${port}`, { "kubernetes.io/service-name": svc, "endpointslice.kubernetes.io/managed-by": SLB_MANAGED_BY }),
         addressType: "IPv4",
-        ports: [{ name: l.name, port, protocol: l.protocol === "UDP" ? "UDP" : "TCP" }],
+        ports: [{ name: l.name, port, protocol: l4(l) }],
         endpoints: ms.map((m) => {
           const s = status(l.defaultPool, m.name);
           // only a failing check takes a member with an address out (no report yet is not a verdict)
@@ -188,7 +190,6 @@ export function endpointSlices(lb: LoadBalancerObj, members: ReadonlyMap<string,
   return out;
 }
 
-const sameJSON = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const apply = (ref: Action["ref"], object: KubeObject, cached: KubeObject | undefined): Action => ({ verb: "apply", ref, object, ...(cached ? { cached } : {}) });
 
 /** What the data plane reports: its ready replicas, those that answered, and each pool's, member's and listener's status. */
@@ -335,7 +336,7 @@ function certificateProblem(lb: LoadBalancerObj, certs: LBObservation["certifica
 export function serviceStatusPatch(svc: Service | undefined, vip: string | undefined, publicIP: string | undefined): Action | undefined {
   if (!svc) return undefined;
   const ingress = [...(vip ? [{ ip: vip, ipMode: "VIP" }] : []), ...(publicIP ? [{ ip: publicIP, ipMode: "VIP" }] : [])];
-  if (sameJSON(svc.status?.loadBalancer?.ingress ?? [], ingress)) return undefined;
+  if (isDeepStrictEqual(svc.status?.loadBalancer?.ingress ?? [], ingress)) return undefined;
   return { verb: "update", ref: ServiceRef, name: svc.metadata.name, namespace: svc.metadata.namespace, subresource: "status", patch: { status: { loadBalancer: { ingress } } } };
 }
 

@@ -34,3 +34,5 @@ export type EndpointSlice = k8s.V1EndpointSlice & KubeObject;
 export type ConfigMap = k8s.V1ConfigMap & KubeObject;
 
 export const isPodFinished = (p: Pod): boolean => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
+/** Running, with its Ready condition True. */
+export const isPodReady = (p: Pod): boolean => p.status?.phase === "Running" && (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
