@@ -2,6 +2,7 @@
 // (charged kinds for tenancy, gates for every product's objects, admission webhooks). Products never
 // import each other; they meet here and through the API objects and contracts in api/.
 import { compute } from "./compute/product.ts";
+import { database } from "./database/product.ts";
 import { demo } from "./demo/widget-controller.ts";
 import { network } from "./network/product.ts";
 import { platform } from "./platform/product.ts";
@@ -12,7 +13,7 @@ import { storage } from "./storage/product.ts";
 import { tenancy } from "./tenancy/product.ts";
 import type { ChargedKind } from "./api/tenancy.ts";
 
-const products: readonly Product[] = [demo, platform, compute, storage, network, tenancy];
+const products: readonly Product[] = [demo, platform, compute, storage, network, database, tenancy];
 
 /** Every controller by the name --controllers uses. */
 export const controllers: Record<string, Product["controllers"][string]> = Object.assign({}, ...products.map((p) => p.controllers));

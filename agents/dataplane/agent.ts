@@ -5,12 +5,17 @@
 // does, on this machine:
 //   - gives each pod its own loopback address (127.X.y.z, unique per pod) as its pod IP;
 //   - writes its configMap, secret, projected and emptyDir volumes to a private directory (0700; 0600
-//     for secrets) and refreshes them when their source changes (watched, as the kubelet does);
+//     for secrets) and refreshes them when their source changes (watched, as the kubelet does); a
+//     persistentVolumeClaim is a directory of its PersistentVolume under the state directory, which
+//     outlives the pod and the agent (an RDS member's data, a backup store shared by the members);
+//   - treats a pod whose node is not Ready as on a failed host: its processes are killed and stay
+//     down, and its status is left alone (a dead kubelet writes nothing), until the node is back;
 //   - runs each container's process (from an image → command map: only images this machine can run),
 //     with its env (fieldRefs resolved), paths under its mounts mapped to those directories, and as
 //     its securityContext's user (runAsUser/runAsGroup; fsGroup owns the volumes);
 //   - sets phase, Ready (from a tcpSocket readiness probe), restart counts and exit codes from the
-//     processes, restarts exited ones with a backoff, and on deletion stops them gracefully (SIGTERM,
+//     processes (a container is gone when its main process is: what it started goes with it),
+//     restarts exited ones with a backoff, and on deletion stops them gracefully (SIGTERM,
 //     then SIGKILL after the grace period) before removing the pod;
 //   - keeps each container's log under the state directory.
 // In a real cluster the same pods run their official images under the kubelet; this agent is not used.
@@ -24,7 +29,7 @@ import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { DATA_PLANE_SELECTOR } from "../../operators/api/platform.ts";
-import { ConfigMapRef, PodRef, SecretRef, type ConfigMap, type Pod } from "../../operators/runtime/core.ts";
+import { ClaimRef, ConfigMapRef, NodeRef, PodRef, SecretRef, type ConfigMap, type Node, type Pod } from "../../operators/runtime/core.ts";
 import { Informer } from "../../operators/runtime/informer.ts";
 import { isNotFound, KubeClient } from "../../operators/runtime/kube.ts";
 import { newLogger } from "../../operators/runtime/log.ts";
@@ -57,6 +62,8 @@ interface PodState {
   stopping: boolean;
   lastStatus?: string;
   volumeHash: Map<string, string>;
+  /** Volumes that live elsewhere than the pod's directory (a claim's PersistentVolume). */
+  volumeDirs: Map<string, string>;
   /** Who owns the pod's files: its runAsUser and fsGroup (or runAsGroup), when it names them. */
   owner?: { uid: number; gid: number };
 }
@@ -82,6 +89,10 @@ const pods = new Informer<Pod>(client, PodRef, log, { labelSelector: DATA_PLANE_
 // the sources of volumes, watched as the kubelet watches them (no request per refresh)
 const configMaps = new Informer<ConfigMap>(client, ConfigMapRef, log);
 const secrets = new Informer<Secret>(client, SecretRef, log);
+const claims = new Informer<KubeObject & { spec?: { volumeName?: string } }>(client, ClaimRef, log);
+const nodes = new Informer<Node>(client, NodeRef, log);
+/** PersistentVolumes' directories: under the state directory, kept across pods and agent restarts. */
+const pvRoot = path.join(stateDir, "pv");
 const states = new Map<string, PodState>();
 /** Addresses in use, by the uid of the pod holding each. */
 const reserved = new Map<string, string>();
@@ -140,7 +151,14 @@ function materialize(pod: Pod, st: PodState): string | undefined {
           if (s.secret) fromSource("secret", s.secret.name!, s.secret.items);
           else if (s.configMap) fromSource("configMap", s.configMap.name!, s.configMap.items);
         }
-      } else if (!v.emptyDir) return `volume ${v.name}: only configMap, secret, projected and emptyDir volumes run on the local data plane`;
+      } else if (v.persistentVolumeClaim) {
+        const claim = claims.get(`${ns}/${v.persistentVolumeClaim.claimName}`);
+        if (!claim?.spec?.volumeName) throw new Error(`persistentvolumeclaim "${v.persistentVolumeClaim.claimName}" is not bound`);
+        const dir = path.join(pvRoot, claim.spec.volumeName);
+        mkdirSync(dir, { recursive: true, mode: 0o711 });
+        st.volumeDirs.set(v.name, dir);
+        continue;
+      } else if (!v.emptyDir) return `volume ${v.name}: only configMap, secret, projected, emptyDir and persistentVolumeClaim volumes run on the local data plane`;
     } catch (e) {
       return `volume ${v.name}: ${e instanceof Error ? e.message : String(e)}`;
     }
@@ -162,7 +180,7 @@ function materialize(pod: Pod, st: PodState): string | undefined {
 }
 
 function mountsOf(c: Container, st: PodState): Mounts {
-  return (c.volumeMounts ?? []).map((m) => ({ mountPath: m.mountPath, local: path.join(st.dir, "volumes", m.name) }));
+  return (c.volumeMounts ?? []).map((m) => ({ mountPath: m.mountPath, local: st.volumeDirs.get(m.name) ?? path.join(st.dir, "volumes", m.name) }));
 }
 
 function envOf(pod: Pod, c: Container, st: PodState, mounts: Mounts): Record<string, string> {
@@ -210,6 +228,8 @@ function start(pod: Pod, st: PodState, c: Container, r: Running): void {
   log.info({ pod: st.key, container: c.name, pid: child.pid, ip: st.ip }, "started");
   child.on("error", (err) => { r.waiting = { reason: "RunContainerError", message: err.message }; });
   child.on("exit", (code, signal) => {
+    // the container ends with its main process: whatever it started (a database server) goes too
+    try { process.kill(-child.pid!, "SIGKILL"); } catch { /* none left */ }
     rmSync(path.join(pidDir, `${st.uid}-${c.name}`), { force: true });
     r.child = undefined;
     r.ready = false;
@@ -269,6 +289,8 @@ function podStatus(pod: Pod, st: PodState): Record<string, unknown> {
   };
 }
 
+const isNodeReady = (n: Node) => n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+
 async function stopPod(st: PodState, graceSeconds: number): Promise<void> {
   st.stopping = true;
   const children = [...st.containers.values()].flatMap((r) => (r.child?.pid ? [r.child] : []));
@@ -317,7 +339,7 @@ async function syncOnce(key: string): Promise<void> {
     const ip = podAddress(args["pod-cidr"]!, pod.metadata.uid!, pod.status?.podIP, reserved);
     if (!ip) throw new Error(`no free address in ${args["pod-cidr"]}`);
     reserved.set(ip, pod.metadata.uid!);
-    st = { uid: pod.metadata.uid!, key, ip, dir: path.join(podRoot, pod.metadata.uid!.replace(/-/g, "").slice(0, 12)), containers: new Map(), stopping: false, volumeHash: new Map() };
+    st = { uid: pod.metadata.uid!, key, ip, dir: path.join(podRoot, pod.metadata.uid!.replace(/-/g, "").slice(0, 12)), containers: new Map(), stopping: false, volumeHash: new Map(), volumeDirs: new Map() };
     mkdirSync(st.dir, { recursive: true, mode: 0o700 });
     chmodSync(st.dir, 0o700);
     const id = identityOf(pod, pod.spec.containers[0]);
@@ -330,6 +352,16 @@ async function syncOnce(key: string): Promise<void> {
     for (const c of pod.spec.containers) st.containers.set(c.name, { name: c.name, restarts: before(c.name), ready: false, nextStart: 0, backoffMs: RESTART_BACKOFF.initialMs });
     states.set(key, st);
   }
+  const node = nodes.get(pod.spec.nodeName);
+  if (node && !isNodeReady(node)) {
+    // a failed host: nothing runs there, and nothing reports
+    if ([...st.containers.values()].some((r) => r.child)) {
+      log.info({ pod: key, node: node.metadata.name }, "host not Ready: killing the pod's processes");
+      await stopPod(st, 0);
+    }
+    return;
+  }
+  st.stopping = false;
   const problem = materialize(pod, st);
   for (const c of pod.spec.containers) {
     const r = st.containers.get(c.name)!;
@@ -347,8 +379,8 @@ async function syncOnce(key: string): Promise<void> {
 let health: Server | undefined;
 async function main(): Promise<void> {
   reapLeftovers();
-  for (const i of [configMaps, secrets, pods]) i.start();
-  await Promise.all([configMaps, secrets, pods].map((i) => i.waitForSync()));
+  for (const i of [configMaps, secrets, claims, nodes, pods]) i.start();
+  await Promise.all([configMaps, secrets, claims, nodes, pods].map((i) => i.waitForSync()));
   // pods keep the addresses a previous agent gave them
   for (const p of pods.list()) if (p.status?.podIP) reserved.set(p.status.podIP, p.metadata.uid!);
   pods.addHandler((_type, pod) => { void sync(`${pod.metadata.namespace}/${pod.metadata.name}`); });
@@ -357,7 +389,7 @@ async function main(): Promise<void> {
   health.listen(Number(args["health-port"]), "127.0.0.1");
   const shutdown = async () => {
     clearInterval(timer);
-    for (const i of [configMaps, secrets, pods]) i.stop();
+    for (const i of [configMaps, secrets, claims, nodes, pods]) i.stop();
     await Promise.all([...states.values()].map((st) => stopPod(st, 10)));
     health?.close();
     process.exit(0);

@@ -1,5 +1,6 @@
 // The local data plane's pure parts: which images it can run (and as what command), paths under a
 // container's mounts mapped to the directories the agent writes them to, and pod addresses.
+import { fileURLToPath } from "node:url";
 import type * as k8s from "@kubernetes/client-node";
 import { AddressSpace, pickAddress } from "../../operators/runtime/ipam.ts";
 
@@ -13,6 +14,8 @@ export type Mounts = ReadonlyArray<{ mountPath: string; local: string }>;
  */
 export const IMAGES: Readonly<Record<string, readonly string[]>> = {
   haproxy: ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+  // an RDS member: our instance manager (on this Node.js) over Debian's PostgreSQL binaries
+  postgres: [process.execPath, fileURLToPath(new URL("../rds/instance-manager.ts", import.meta.url))],
 };
 
 /** docker.io/library/haproxy:2.6@sha256:… → haproxy. */

@@ -44,10 +44,22 @@ export interface EventSpec {
   message: string;
 }
 
+/**
+ * A call to something outside the apiserver (a member's instance manager), as crossplane's external
+ * client makes: `what` names it for logs and tests; `call` never throws: "refused" leaves it to the
+ * next reconcile.
+ */
+export interface ExternalCall {
+  what: string;
+  call: () => Promise<"done" | "refused">;
+}
+
 export interface Plan {
   /** Status fields recorded before any action runs, so a crash in between cannot lose them. */
   checkpoint?: Record<string, unknown>;
   actions?: Action[];
+  /** Calls made after the actions succeeded, all at once (they never throw). */
+  calls?: ExternalCall[];
   /**
    * Actions in flight at once. 1 (the default) runs them in order and stops at the first failure;
    * more runs every one, writes status, then throws the first failure.
@@ -184,6 +196,11 @@ class Scope<T extends KubeObject> {
       this.obj = (await writeStatus(this.mgr.client, this.ref, this.obj, status, { observed: false })) ?? this.obj;
     }
     const result = await execute(this.mgr.client, plan.actions ?? [], { concurrency: plan.concurrency ?? 1, fieldManager: this.mgr.fieldManager });
+    if (result.failure === undefined && plan.calls?.length) {
+      const answers = await Promise.all(plan.calls.map((c) => c.call()));
+      const refused = plan.calls.filter((_c, i) => answers[i] === "refused").map((c) => c.what);
+      if (refused.length) this.log.debug({ refused }, "external calls refused");
+    }
     const events = typeof plan.events === "function" ? plan.events(result.outcomes) : plan.events ?? [];
     for (const e of events) this.mgr.events.record(this.obj, e.type, e.reason, e.message);
     return result;
