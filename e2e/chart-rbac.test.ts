@@ -73,6 +73,7 @@ async function smokeAs(prefix: string, timeoutMs: number, sections?: readonly Sm
       namespace: work.name, prefix, timeoutMs, metricsUrl: manager.metricsUrl, ...(sections ? { sections } : {}),
       lease: { namespace: releaseNs.name, name: `${release}-${prefix}` },
       webhook: { namespace: releaseNs.name, rotates: true },
+      managerServiceAccount: { namespace: releaseNs.name, name: serviceAccount() },
     });
     return manager.output();
   } catch (e) {
@@ -120,7 +121,7 @@ async function neededWhenCut(role: Doc, r: number, verb: string, i: number): Pro
 function sectionsUsing(resources: readonly string[]): SmokeSection[] | undefined {
   const part: Record<string, SmokeSection> = {
     "widgets/finalizers": "runtime", "instances/finalizers": "platform", "volumes/finalizers": "platform",
-    "loadbalancers/finalizers": "network", clusterroles: "tenancy",
+    "loadbalancers/finalizers": "network", "dbinstances/finalizers": "database", clusterroles: "tenancy",
   };
   const parts = resources.map((r) => part[r]);
   return parts.every((p): p is SmokeSection => p !== undefined) ? [...new Set(parts)] : undefined;

@@ -13,7 +13,8 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { DBBackupRef, DBInstanceRef, type DBBackupObj, type DBInstanceObj } from "../operators/api/database.ts";
 import { SubnetRef, VPCRef } from "../operators/api/network.ts";
-import { NetworkPolicyRef, NodeRef, SecretRef } from "../operators/runtime/core.ts";
+import { MutatingRef, NetworkPolicyRef, NodeRef, SecretRef, ValidatingRef } from "../operators/runtime/core.ts";
+import { WEBHOOK_CONFIG } from "../operators/runtime/webhook.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
 import { VolumeRef } from "../operators/api/storage.ts";
@@ -213,6 +214,9 @@ afterAll(async () => {
   await platform.cells.delete(cell).catch(() => undefined);
   await storageIn(kc, ns.name).deleteType(vtype).catch(() => undefined);
   await manager.kill();
+  // the webhook configurations this manager registered go with it (the next suite's manager makes its own)
+  await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
+  await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
 }, 150_000);
 
 describe("RDS PostgreSQL", () => {

@@ -17,12 +17,13 @@ import { widgetsIn } from "./widgets.ts";
 import { DeploymentSetRef, FlavorRef, ImageRef, InstanceRef, KeyPairRef } from "../../operators/api/compute.ts";
 import { EIPBindingRef, ElasticIPRef, IPAllocationRef, LoadBalancerRef, SecurityGroupRef, SubnetRef, VNIClaimRef, VPCRef } from "../../operators/api/network.ts";
 import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
-import { ConfigMapRef, DeploymentRef, EndpointSliceRef, MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, ServiceRef, ValidatingRef, type EndpointSlice, type Service } from "../../operators/runtime/core.ts";
+import { ConfigMapRef, DeploymentRef, EndpointSliceRef, MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, SecretRef, ServiceRef, ValidatingRef, type EndpointSlice, type Service } from "../../operators/runtime/core.ts";
+import { DBBackupRef, DBInstanceRef } from "../../operators/api/database.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "loadbalancer", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "loadbalancer", "dbinstance", "dbbackup", "tenancy"];
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -39,7 +40,7 @@ export function smokeWebhookArgs(port: number, namespace: string): string[] {
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
 /** The smoke suite's parts, in the order they run. */
-export type SmokeSection = "runtime" | "platform" | "catalog" | "network" | "tenancy";
+export type SmokeSection = "runtime" | "platform" | "catalog" | "network" | "database" | "tenancy";
 
 export interface SmokeOptions {
   /** Only these parts (all by default): a run that must fail at one part need not run the others. */
@@ -55,9 +56,11 @@ export interface SmokeOptions {
   kubeConfig?: KubeConfig;
   /** Where the webhook keeps its certificate Secret, and whether its certificate is short-lived enough to see it rotate. */
   webhook: { namespace: string; rotates: boolean };
+  /** The manager's ServiceAccount, when it has only the chart's rights: bound as a tenant namespace binds it where the database part runs. */
+  managerServiceAccount?: { namespace: string; name: string };
 }
 
-export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig, webhook, sections }: SmokeOptions): Promise<void> {
+export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig, webhook, sections, managerServiceAccount }: SmokeOptions): Promise<void> {
   const part = (s: SmokeSection) => !sections || sections.includes(s);
   const { kc, core, coordination } = clients(kubeConfig);
   const widgets = widgetsIn(kc, namespace);
@@ -99,6 +102,8 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   if (part("platform")) await platformSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
   if (part("catalog")) await computeCatalogSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
   if (part("network")) await networkSmoke(kc, namespace, `${prefix}-vpc`, timeoutMs);
+  // real PostgreSQL runs only where the local data plane does (the harness's plane, not k3s)
+  if (part("database") && !kubeConfig) await databaseSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, managerServiceAccount);
   if (part("tenancy")) await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
   if (metricsUrl) {
     const text = await (await fetch(metricsUrl)).text();
@@ -438,6 +443,62 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   for (const [ref, n, ns] of cat.all) await client.delete(ref, n, ns);
 }
 
+/**
+ * RDS: a single-member DBInstance on its own cell, pool and storage: its volumes, its pod running
+ * PostgreSQL (the local data plane), its Services, NetworkPolicy and credential Secrets; a schedule
+ * takes backups (scheduled DBBackups created, each Completed) and retention deletes all but the
+ * newest; deleting the instance takes its members and volumes with it.
+ */
+async function databaseSmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number, sa?: SmokeOptions["managerServiceAccount"]): Promise<void> {
+  const client = new KubeClient(kc);
+  const p = platformIn(kc);
+  const labels = { [SMOKE_LABEL]: namespace };
+  const cell = `${base}-dbcell`;
+  const zone = `${base}-dbaz`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  const vtype = `${base}-dbssd`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  if (sa) {
+    // as a tenant namespace binds it: the credential Secrets are created (and the token read) here only
+    await client.create(RoleBindingRef, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "smoke-user-data", namespace },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cellcloud-user-data-reader" },
+      subjects: [{ kind: "ServiceAccount", name: sa.name, namespace: sa.namespace }],
+    } as KubeObject).catch((e: unknown) => { if (!String(e).includes("409") && !String(e).includes("already exists")) throw e; });
+  }
+  await p.cells.create(cell, { region: "smoke", zone }, labels);
+  await p.storagePools.create(`${base}-dbsp`, { cell, mediaType: "SSD", capacity: "1Ti" }, labels);
+  await p.nodePools.create(`${base}-dbnp`, poolSpec(cell, { nodes: 1, capacity: { cpu: "8", memory: "16Gi" } }), labels);
+  await storageIn(kc, namespace).createType(vtype, { mediaType: "SSD", iops: { base: 1000, perGiB: 10, max: 5000 } }, labels);
+  const name = "db";
+  await client.create(DBInstanceRef, {
+    apiVersion: "database.cellcloud.io/v1alpha1", kind: "DBInstance", metadata: { name, namespace },
+    spec: { edition: "single", flavor: "2C4G", storage: { size: "1Gi", type: vtype }, zone, subnet: "none", backup: { schedule: "*/2 * * * * *", retentionCount: 1 } },
+  });
+  type Db = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; message?: string }>; currentPrimary?: string } };
+  await eventually(async () => {
+    const o = await client.get<Db>(DBInstanceRef, name, namespace);
+    if (o.status?.conditions?.find((c) => c.type === "Ready")?.status === "True") return o;
+    throw new Error(JSON.stringify(o.status?.conditions?.map((c) => [c.type, c.status, c.message])));
+  }, { timeoutMs, what: "DBInstance Ready (PostgreSQL running)" });
+  for (const s of [`${name}-connection`, `${name}-internal`]) await client.get(SecretRef, s, namespace);
+  for (const s of [`${name}-rw`, `${name}-ro`]) await client.get(ServiceRef, s, namespace);
+  await client.get(NetworkPolicyRef, `rds-${name}`, namespace);
+  type Bk = KubeObject & { status?: { phase?: string } };
+  const scheduled = () => client.list<Bk>(DBBackupRef, { labelSelector: "database.cellcloud.io/scheduled=true" }, namespace).then((l) => l.items);
+  // retention keeps the newest completed one only: older ones are deleted as new ones complete
+  await eventually(async () => (await scheduled()).filter((b) => b.status?.phase === "Completed").length >= 1 && (await scheduled()).length >= 2, { timeoutMs, what: "scheduled DBBackups" });
+  await client.patch(DBInstanceRef, name, namespace, { spec: { backup: { schedule: null } } }, "merge");
+  await eventually(async () => { const bs = await scheduled(); return bs.length === 1 && bs[0]!.status?.phase === "Completed"; }, { timeoutMs, what: "retention leaves the newest completed backup" });
+  await client.delete(DBInstanceRef, name, namespace);
+  await eventuallyGone(() => client.get(DBInstanceRef, name, namespace), "DBInstance deleted", timeoutMs);
+  await eventually(async () => (await client.list(VolumeRef, { labelSelector: `database.cellcloud.io/instance=${name}` }, namespace)).items.length === 0, { timeoutMs, what: "its volumes deleted" });
+  await client.delete(DBBackupRef, (await scheduled())[0]?.metadata.name ?? "none", namespace).catch(() => undefined);
+  await p.nodePools.delete(`${base}-dbnp`);
+  await eventually(async () => (await p.nodePools.list()).every((np) => np.metadata.name !== `${base}-dbnp`), { timeoutMs, what: "database pool deleted" });
+  await p.storagePools.delete(`${base}-dbsp`);
+  await p.cells.delete(cell);
+  await storageIn(kc, namespace).deleteType(vtype).catch(() => undefined);
+}
+
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
 export async function cleanSmoke(namespace: string): Promise<void> {
   const { kc, core } = clients();
@@ -464,7 +525,7 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
     await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
   }
-  for (const ref of [VolumeRef, ElasticIPRef, SubnetRef, SecurityGroupRef, VPCRef]) {
+  for (const ref of [DBBackupRef, DBInstanceRef, VolumeRef, ElasticIPRef, SubnetRef, SecurityGroupRef, VPCRef]) {
     for (const v of (await client.list(ref, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
       await client.patch(ref, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
       await client.delete(ref, v.metadata.name, namespace).catch(() => undefined);
