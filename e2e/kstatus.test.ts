@@ -80,10 +80,10 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
 
 // A harmless spec change per kind; each product adds its own line when it adds a kind.
 function kstatusProbeField(kind: string): string {
-  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description", Tenant: "displayName", Quota: "hard", QuotaLedger: "description", VPC: "dnsServers", Subnet: "dnsServers", SecurityGroup: "description", ElasticIP: "bandwidth", LoadBalancer: "replicas" } as Record<string, string>)[kind] ?? "";
+  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description", Tenant: "displayName", Quota: "hard", QuotaLedger: "description", VPC: "dnsServers", Subnet: "dnsServers", SecurityGroup: "description", ElasticIP: "bandwidth", LoadBalancer: "replicas", DBInstance: "failoverDelaySeconds", DBBackup: "description" } as Record<string, string>)[kind] ?? "";
 }
 function kstatusProbeValue(kind: string): unknown {
-  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe", Tenant: "probe", Quota: { cpu: 8 }, QuotaLedger: "probe", VPC: ["10.0.0.53"], Subnet: ["10.0.0.53"], SecurityGroup: "probe", ElasticIP: { ingressMbps: 7, egressMbps: 7 }, LoadBalancer: 1 } as Record<string, unknown>)[kind];
+  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe", Tenant: "probe", Quota: { cpu: 8 }, QuotaLedger: "probe", VPC: ["10.0.0.53"], Subnet: ["10.0.0.53"], SecurityGroup: "probe", ElasticIP: { ingressMbps: 7, egressMbps: 7 }, LoadBalancer: 1, DBInstance: 5, DBBackup: "probe" } as Record<string, unknown>)[kind];
 }
 
 /**
@@ -127,6 +127,17 @@ async function createReferenced(client: KubeClient, body: KubeObject): Promise<v
     const spec = body.spec as { vip: { subnet: string }; pools: Array<{ members: Array<{ instance?: string }> }> };
     spec.vip.subnet = `ks-${spec.vip.subnet}`;
     for (const m of spec.pools.flatMap((p) => p.members)) if (m.instance) m.instance = `ks-${m.instance}`;
+    return;
+  }
+  if (body.kind === "DBInstance") {
+    // its volumes of the VolumeType copy; members on the hosts of the NodePool copy (its zone)
+    const spec = body.spec as { storage: { type: string }; subnet: string };
+    spec.storage.type = `ks-${spec.storage.type}`;
+    spec.subnet = `ks-${spec.subnet}`;
+    return;
+  }
+  if (body.kind === "DBBackup") {
+    (body.spec as { instance: string }).instance = `ks-${(body.spec as { instance: string }).instance}`;
     return;
   }
   if (["Instance", "Volume", "VolumeSnapshot", "Subnet", "SecurityGroup"].includes(body.kind ?? "")) {

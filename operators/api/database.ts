@@ -196,6 +196,7 @@ const backupSpec = z
     instance: refName("The DBInstance (in this namespace) to back up. Immutable.").max(63).meta(immutable("spec.instance")),
     method: z.enum(["base"]).default("base").describe("base: a full physical copy (pg_basebackup); with the archived WAL it restores to any later moment. Immutable.")
       .meta(immutable("spec.method")),
+    description: z.string().max(256).optional().describe("A note for humans (why it was taken)."),
   })
   .describe("Desired state of the backup.");
 

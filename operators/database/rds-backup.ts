@@ -168,7 +168,9 @@ export function setupDBBackupController(mgr: Manager, ctx: ProductContext): Cont
 
   const plan = (b: DBBackupObj, o: BackupObservation): Plan => {
     const phase = b.status?.phase;
-    if (phase === "Completed" || phase === "Failed") return {};
+    // done: nothing to do but show the generation observed
+    if (phase === "Completed") return { status: { conditions: [{ type: "Ready", status: "True", reason: "Completed", message: `a base backup of ${b.spec.instance} from ${b.status?.beginLSN} to ${b.status?.endLSN}` }] } };
+    if (phase === "Failed") return { status: { conditions: [{ type: "Ready", status: "False", reason: "Failed", message: b.status?.error ?? "failed" }] } };
     const ready = { type: "Ready", status: "False" as const };
     if (!o.db) return { status: { fields: { phase: "Pending" }, conditions: [{ ...ready, reason: "InstanceNotFound", message: `DBInstance ${b.spec.instance} not found` }] }, requeueAfterMs: 5_000 };
     if (!o.primary || !o.report) return { status: { fields: { phase: phase ?? "Pending" }, conditions: [{ ...ready, reason: "PrimaryUnavailable", message: `waiting for ${b.spec.instance}'s primary to answer` }] }, requeueAfterMs: 2_000 };
