@@ -13,7 +13,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { DBBackupRef, DBInstanceRef, type DBBackupObj, type DBInstanceObj } from "../operators/api/database.ts";
 import { SubnetRef, VPCRef } from "../operators/api/network.ts";
-import { MutatingRef, NetworkPolicyRef, NodeRef, SecretRef, ValidatingRef } from "../operators/runtime/core.ts";
+import { MutatingRef, NamespaceRef, NetworkPolicyRef, NodeRef, SecretRef, ValidatingRef } from "../operators/runtime/core.ts";
 import { WEBHOOK_CONFIG } from "../operators/runtime/webhook.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
@@ -24,7 +24,7 @@ import { CrashingManager, spawnManager } from "./support/manager.ts";
 import { hostsReady, NODE_NOT_READY_LABEL } from "./support/nodes.ts";
 import { platformIn, poolSpec } from "./support/platform.ts";
 import { storageIn } from "./support/storage.ts";
-import { freePorts } from "./support/tenancy.ts";
+import { freePorts, quota, QuotaRef, quotaUsed, tenant, TenantRef } from "./support/tenancy.ts";
 
 const { kc, core } = clients();
 const client = new KubeClient(kc);
@@ -44,7 +44,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const manager = new CrashingManager(() => {
   const [metricsPort, healthPort, webhookPort] = ports as [number, number, number];
   return spawnManager({
-    leaseId: base, metricsPort, healthPort, controllers: "nodepool,cell,platform-pools,scheduler,volume,dbinstance,dbbackup",
+    leaseId: base, metricsPort, healthPort, controllers: "nodepool,cell,platform-pools,scheduler,volume,dbinstance,dbbackup,tenancy",
     extraArgs: [
       "--leader-elect=false", `--webhook-port=${webhookPort}`, "--webhook-bind-address=127.0.0.1",
       `--webhook-url=https://127.0.0.1:${webhookPort}`, `--webhook-namespace=${system.name}`,
@@ -426,6 +426,26 @@ describe("RDS PostgreSQL", () => {
     expect(rows.size).toBe(100);
     expect(Math.max(...rows)).toBe(100);
   }, 240_000);
+
+  it("charges a tenant's quota: one dbinstance and the members' vCPUs and memory; refuses one more, naming the dimension", async () => {
+    const t = `${base}-t`;
+    const tns = `${t}-ns`;
+    await client.create(TenantRef, tenant(t, { namespaces: [tns] }));
+    await eventually(() => client.get(NamespaceRef, tns).then((n) => n.metadata.labels?.["cellcloud.io/tenant"] === t, () => false), { what: "tenant namespace" });
+    await eventually(async () => (await refusal(client.create(QuotaRef, quota(t, { tenant: t, hard: { dbinstances: 1, cpu: 64, memory: "256Gi" } })))) === "accepted", { what: "the webhook admits the Quota", timeoutMs: 60_000 });
+    // a zone without storage: admitted and charged, never realized (no PostgreSQL needed here)
+    const body = (name: string) => ({ ...dbObject(name, { edition: "ha", zone: "nowhere" }), metadata: { name, namespace: tns } });
+    await eventually(async () => (await refusal(client.create(DBInstanceRef, body("q1")))) === "accepted", { what: "q1 admitted" });
+    const used = await quotaUsed(client, t, { dbinstances: "1", cpu: "4", memory: "8Gi" });
+    expect(used.status?.used).toMatchObject({ dbinstances: "1" });
+    const denied = await refusal(client.create(DBInstanceRef, body("q2")));
+    expect(denied).toMatch(/dbinstances/);
+    expect(denied).toMatch(/limit 1|hard 1|1 allowed|exceed/i);
+    await client.delete(DBInstanceRef, "q1", tns);
+    await quotaUsed(client, t, { dbinstances: "0" });
+    await client.delete(QuotaRef, t).catch(() => undefined);
+    await client.delete(TenantRef, t).catch(() => undefined);
+  }, 120_000);
 
   it("takes scheduled backups and keeps the newest per the retention", async () => {
     await client.patch(DBInstanceRef, "pg", ns.name, { spec: { backup: { schedule: "*/4 * * * * *", retentionCount: 2, retentionDays: 7 } } }, "merge");
