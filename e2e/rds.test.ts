@@ -10,7 +10,7 @@
 // survives manager restarts.
 import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DBBackupRef, DBInstanceRef, type DBBackupObj, type DBInstanceObj } from "../operators/api/database.ts";
 import { SubnetRef, VPCRef } from "../operators/api/network.ts";
 import { MutatingRef, NamespaceRef, NetworkPolicyRef, NodeRef, SecretRef, ValidatingRef } from "../operators/runtime/core.ts";
@@ -20,7 +20,7 @@ import type { KubeObject } from "../operators/runtime/types.ts";
 import { VolumeRef } from "../operators/api/storage.ts";
 import { ISOLATION_MARGIN_MS, ISOLATION_SECONDS } from "../operators/database/rds-topology.ts";
 import { clients, eventually, refusal, uniqueName, useNamespace } from "./support/kube.ts";
-import { CrashingManager, spawnManager } from "./support/manager.ts";
+import { CrashingManager, spawnManager, webhookArgs } from "./support/manager.ts";
 import { hostsReady, NODE_NOT_READY_LABEL } from "./support/nodes.ts";
 import { platformIn, poolSpec } from "./support/platform.ts";
 import { storageIn } from "./support/storage.ts";
@@ -45,11 +45,7 @@ const manager = new CrashingManager(() => {
   const [metricsPort, healthPort, webhookPort] = ports as [number, number, number];
   return spawnManager({
     leaseId: base, metricsPort, healthPort, controllers: "nodepool,cell,platform-pools,scheduler,volume,dbinstance,dbbackup,tenancy",
-    extraArgs: [
-      "--leader-elect=false", `--webhook-port=${webhookPort}`, "--webhook-bind-address=127.0.0.1",
-      `--webhook-url=https://127.0.0.1:${webhookPort}`, `--webhook-namespace=${system.name}`,
-      ...(inject("webhookClientCA") ? [`--webhook-client-ca=${inject("webhookClientCA")}`] : []),
-    ],
+    extraArgs: ["--leader-elect=false", ...webhookArgs(webhookPort, system.name)],
   });
 });
 
@@ -426,6 +422,19 @@ describe("RDS PostgreSQL", () => {
     expect(rows.size).toBe(100);
     expect(Math.max(...rows)).toBe(100);
   }, 240_000);
+
+  it("finance: three members on three hosts, a commit waits for either standby (quorum)", async () => {
+    await client.create(DBInstanceRef, dbObject("fin", { edition: "finance" }));
+    const o = await ready("fin", 3, 120_000);
+    expect(o.status?.synchronousStandbys).toEqual(["fin-2", "fin-3"]);
+    expect(new Set(o.status!.members!.map((m) => m.node)).size).toBe(3);
+    const sql = await connect("fin", o.status!.endpoints!.readWrite!.addresses![0]!);
+    await sql`create table f (id int primary key)`;
+    await sql`insert into f values (1)`;
+    await sql.end();
+    for (const a of o.status!.endpoints!.readOnly!.addresses!) await eventually(async () => (await rowsOn("fin", a, "f")).has(1), { what: `row on standby ${a}` });
+    await client.delete(DBInstanceRef, "fin", ns.name);
+  }, 150_000);
 
   it("charges a tenant's quota: one dbinstance and the members' vCPUs and memory; refuses one more, naming the dimension", async () => {
     const t = `${base}-t`;

@@ -4,12 +4,12 @@
 // kube-apiserver after the webhooks) also fails creates after they were admitted (kubernetes
 // #119593). Afterwards the ledger and the Quota's `used` equal what really exists, nothing stays
 // reserved, and deleting everything leaves no finalizer behind and usage at zero.
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isNotFound } from "../operators/runtime/kube.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
 import { createCatalog } from "./support/compute.ts";
 import { eventually, kubeConfig, refusal, uniqueName, useNamespace } from "./support/kube.ts";
-import { CrashingManager, spawnManager } from "./support/manager.ts";
+import { CrashingManager, spawnManager, webhookArgs } from "./support/manager.ts";
 import { QuotaRef, TenantRef, deleteInstances, freePorts, instance, ledgerOf, quota, quotaUsed, tenant } from "./support/tenancy.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import { InstanceRef } from "../operators/api/compute.ts";
@@ -30,11 +30,7 @@ const manager = new CrashingManager(() => {
   const [metricsPort, healthPort, webhookPort] = ports as [number, number, number];
   return spawnManager({
     leaseId: base, metricsPort, healthPort, controllers: "tenancy,compute-catalog,instance",
-    extraArgs: [
-      "--leader-elect=false", `--webhook-port=${webhookPort}`, "--webhook-bind-address=127.0.0.1",
-      `--webhook-url=https://127.0.0.1:${webhookPort}`, `--webhook-namespace=${system.name}`,
-      ...(inject("webhookClientCA") ? [`--webhook-client-ca=${inject("webhookClientCA")}`] : []),
-    ],
+    extraArgs: ["--leader-elect=false", ...webhookArgs(webhookPort, system.name)],
   });
 });
 

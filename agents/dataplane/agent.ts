@@ -29,7 +29,7 @@ import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { DATA_PLANE_SELECTOR } from "../../operators/api/platform.ts";
-import { ClaimRef, ConfigMapRef, NodeRef, PodRef, SecretRef, type ConfigMap, type Node, type Pod } from "../../operators/runtime/core.ts";
+import { ClaimRef, ConfigMapRef, NodeRef, PersistentVolumeRef, PodRef, SecretRef, type ConfigMap, type Node, type Pod } from "../../operators/runtime/core.ts";
 import { Informer } from "../../operators/runtime/informer.ts";
 import { isNotFound, KubeClient } from "../../operators/runtime/kube.ts";
 import { newLogger } from "../../operators/runtime/log.ts";
@@ -90,6 +90,7 @@ const pods = new Informer<Pod>(client, PodRef, log, { labelSelector: DATA_PLANE_
 const configMaps = new Informer<ConfigMap>(client, ConfigMapRef, log);
 const secrets = new Informer<Secret>(client, SecretRef, log);
 const claims = new Informer<KubeObject & { spec?: { volumeName?: string } }>(client, ClaimRef, log);
+const volumes = new Informer<KubeObject>(client, PersistentVolumeRef, log);
 const nodes = new Informer<Node>(client, NodeRef, log);
 /** PersistentVolumes' directories: under the state directory, kept across pods and agent restarts. */
 const pvRoot = path.join(stateDir, "pv");
@@ -376,20 +377,34 @@ async function syncOnce(key: string): Promise<void> {
   st.lastStatus = text;
 }
 
+/** A PersistentVolume's directory goes when the PersistentVolume does (its Volume was deleted). */
+function pruneVolumes(): void {
+  if (!volumes.hasSynced()) return;
+  let dirs: string[];
+  try { dirs = readdirSync(pvRoot); } catch { return; }
+  for (const d of dirs) {
+    if (volumes.get(d)) continue;
+    log.info({ persistentVolume: d }, "PersistentVolume gone: removing its directory");
+    rmSync(path.join(pvRoot, d), { recursive: true, force: true });
+  }
+}
+
 let health: Server | undefined;
 async function main(): Promise<void> {
   reapLeftovers();
-  for (const i of [configMaps, secrets, claims, nodes, pods]) i.start();
-  await Promise.all([configMaps, secrets, claims, nodes, pods].map((i) => i.waitForSync()));
+  for (const i of [configMaps, secrets, claims, volumes, nodes, pods]) i.start();
+  await Promise.all([configMaps, secrets, claims, volumes, nodes, pods].map((i) => i.waitForSync()));
   // pods keep the addresses a previous agent gave them
   for (const p of pods.list()) if (p.status?.podIP) reserved.set(p.status.podIP, p.metadata.uid!);
   pods.addHandler((_type, pod) => { void sync(`${pod.metadata.namespace}/${pod.metadata.name}`); });
   const timer = setInterval(() => { for (const key of new Set([...states.keys(), ...pods.list().map((p) => `${p.metadata.namespace}/${p.metadata.name}`)])) void sync(key); }, REFRESH_MS);
+  const pruner = setInterval(pruneVolumes, 30_000);
   health = createServer((_req, res) => { res.writeHead(pods.hasSynced() ? 200 : 503).end("ok"); });
   health.listen(Number(args["health-port"]), "127.0.0.1");
   const shutdown = async () => {
     clearInterval(timer);
-    for (const i of [configMaps, secrets, claims, nodes, pods]) i.stop();
+    clearInterval(pruner);
+    for (const i of [configMaps, secrets, claims, volumes, nodes, pods]) i.stop();
     await Promise.all([...states.values()].map((st) => stopPod(st, 10)));
     health?.close();
     process.exit(0);

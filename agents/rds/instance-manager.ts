@@ -237,6 +237,10 @@ async function ensureUsers(d: DesiredState): Promise<void> {
   const s = await db().reserve();
   try {
     await s`set synchronous_commit = local`;
+    // the statements carry passwords: this session logs none of them, whatever the server's log settings
+    await s`set log_statement = 'none'`;
+    await s`set log_min_duration_statement = -1`;
+    await s`set log_min_error_statement = panic`;
     await usersOn(s, d);
   } finally { s.release(); }
 }

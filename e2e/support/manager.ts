@@ -70,6 +70,14 @@ export interface ManagerProcess {
 }
 
 /** `node operators/main.ts` as a user runs it, with its own ports and the given lease. */
+/** Flags that make a spawned manager serve its admission webhooks on 127.0.0.1:`port`, its certificate in `namespace`. */
+export function webhookArgs(port: number, namespace: string): string[] {
+  return [
+    `--webhook-port=${port}`, "--webhook-bind-address=127.0.0.1", `--webhook-url=https://127.0.0.1:${port}`, `--webhook-namespace=${namespace}`,
+    ...(inject("webhookClientCA") ? [`--webhook-client-ca=${inject("webhookClientCA")}`] : []),
+  ];
+}
+
 export function spawnManager(opts: {
   leaseId: string; metricsPort: number; healthPort: number; controllers?: string; extraArgs?: string[];
 }): ManagerProcess {

@@ -2,7 +2,6 @@
 // admin client. The chart-RBAC test runs it against a manager that has only the chart's
 // permissions, so each step must need (and therefore prove) some of them. Each product issue adds
 // its kinds here.
-import { inject } from "vitest";
 import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { ExternalIPPoolRef, schedulerName } from "../../operators/api/platform.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
@@ -10,7 +9,7 @@ import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
 import { clients, eventually, eventuallyGone } from "./kube.ts";
 import { createCatalog, instancesIn } from "./compute.ts";
 import { storageIn } from "./storage.ts";
-import { metricValue } from "./manager.ts";
+import { metricValue, webhookArgs } from "./manager.ts";
 import { isReadyAtGeneration, platformIn, poolSpec } from "./platform.ts";
 import { instance, quota, tenant } from "./tenancy.ts";
 import { widgetsIn } from "./widgets.ts";
@@ -30,11 +29,7 @@ export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools"
  * lives 12 s (renewed with 4 s left, checked every second), so a smoke run sees it rotate.
  */
 export function smokeWebhookArgs(port: number, namespace: string): string[] {
-  return [
-    `--webhook-port=${port}`, "--webhook-bind-address=127.0.0.1", `--webhook-url=https://127.0.0.1:${port}`,
-    `--webhook-namespace=${namespace}`, "--webhook-cert-validity=12", "--webhook-cert-check=1",
-    ...(inject("webhookClientCA") ? [`--webhook-client-ca=${inject("webhookClientCA")}`] : []),
-  ];
+  return [...webhookArgs(port, namespace), "--webhook-cert-validity=12", "--webhook-cert-check=1"];
 }
 /** Cluster-scoped smoke objects carry this label, valued with the run's namespace, so cleanSmoke finds them. */
 const SMOKE_LABEL = "cellcloud.io/smoke";
@@ -469,9 +464,12 @@ async function databaseSmoke(kc: KubeConfig, namespace: string, base: string, ti
   await p.nodePools.create(`${base}-dbnp`, poolSpec(cell, { nodes: 1, capacity: { cpu: "8", memory: "16Gi" } }), labels);
   await storageIn(kc, namespace).createType(vtype, { mediaType: "SSD", iops: { base: 1000, perGiB: 10, max: 5000 } }, labels);
   const name = "db";
+  const net = "network.cellcloud.io/v1alpha1";
+  await client.create(VPCRef, { apiVersion: net, kind: "VPC", metadata: { name: `${name}-net`, namespace }, spec: { cidrBlocks: ["10.30.0.0/16"] } });
+  await client.create(SubnetRef, { apiVersion: net, kind: "Subnet", metadata: { name: `${name}-net`, namespace }, spec: { vpc: `${name}-net`, cidrBlock: "10.30.1.0/24" } });
   await client.create(DBInstanceRef, {
     apiVersion: "database.cellcloud.io/v1alpha1", kind: "DBInstance", metadata: { name, namespace },
-    spec: { edition: "single", flavor: "2C4G", storage: { size: "1Gi", type: vtype }, zone, subnet: "none", backup: { schedule: "*/2 * * * * *", retentionCount: 1 } },
+    spec: { edition: "single", flavor: "2C4G", storage: { size: "1Gi", type: vtype }, zone, subnet: `${name}-net`, backup: { schedule: "*/2 * * * * *", retentionCount: 1 } },
   });
   type Db = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; message?: string }>; currentPrimary?: string } };
   await eventually(async () => {
@@ -492,6 +490,9 @@ async function databaseSmoke(kc: KubeConfig, namespace: string, base: string, ti
   await eventuallyGone(() => client.get(DBInstanceRef, name, namespace), "DBInstance deleted", timeoutMs);
   await eventually(async () => (await client.list(VolumeRef, { labelSelector: `database.cellcloud.io/instance=${name}` }, namespace)).items.length === 0, { timeoutMs, what: "its volumes deleted" });
   await client.delete(DBBackupRef, (await scheduled())[0]?.metadata.name ?? "none", namespace).catch(() => undefined);
+  await client.delete(SubnetRef, `${name}-net`, namespace);
+  await eventuallyGone(() => client.get(SubnetRef, `${name}-net`, namespace), "database Subnet deleted", timeoutMs);
+  await client.delete(VPCRef, `${name}-net`, namespace);
   await p.nodePools.delete(`${base}-dbnp`);
   await eventually(async () => (await p.nodePools.list()).every((np) => np.metadata.name !== `${base}-dbnp`), { timeoutMs, what: "database pool deleted" });
   await p.storagePools.delete(`${base}-dbsp`);

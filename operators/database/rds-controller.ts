@@ -9,6 +9,7 @@ import {
   type DBBackupObj, type DBInstanceObj,
 } from "../api/database.ts";
 import { hostDown, hosts } from "../platform/placement-api.ts";
+import { SubnetRef, type SubnetObj } from "../api/network.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { isPodReady, NetworkPolicyRef, PodRef, SecretRef, ServiceRef, type Pod, type Service } from "../runtime/core.ts";
@@ -34,6 +35,7 @@ export function setupDBInstanceController(mgr: Manager, ctx: ProductContext): Co
   const volumes = mgr.informer<VolumeObj>(VolumeRef, DB_LABEL);
   const services = mgr.informer<Service>(ServiceRef, DB_LABEL);
   const policies = mgr.informer<KubeObject & { spec?: unknown }>(NetworkPolicyRef, DB_LABEL);
+  const subnets = mgr.informer<SubnetObj>(SubnetRef);
   const { nodes } = hosts(mgr);
   const ims = new InstanceManagers(mgr.client);
   /** When each member's instance manager last answered (by pod uid); a restarted manager starts counting now. */
@@ -77,6 +79,7 @@ export function setupDBInstanceController(mgr: Manager, ctx: ProductContext): Co
     const fresh = { password: secret(), replication: secret(), token: secret() };
     if (!internal) ims.forget(db);
     return {
+      subnet: Boolean(subnets.get(`${ns}/${db.spec.subnet}`)),
       pods: podMap,
       volumes: volumeMap,
       services: new Map([rwServiceName(db.metadata.name), roServiceName(db.metadata.name)].flatMap((n) => { const s = own(services.get(`${ns}/${n}`)); return s ? [[n, s] as const] : []; })),
@@ -114,7 +117,9 @@ export function setupDBInstanceController(mgr: Manager, ctx: ProductContext): Co
       .watches(PodRef, dbKey, { labelSelector: DB_LABEL })
       .watches(VolumeRef, dbKey, { labelSelector: DB_LABEL })
       .watches(ServiceRef, dbKey, { labelSelector: DB_LABEL })
-      .watches(DBBackupRef, (b) => [`${b.metadata.namespace}/${(b as DBBackupObj).spec.instance}`]),
+      .watches(DBBackupRef, (b) => [`${b.metadata.namespace}/${(b as DBBackupObj).spec.instance}`])
+      // a subnet appearing lets an instance waiting for it go on (few instances per namespace: look at each)
+      .watches(SubnetRef, (s) => dbs.list().filter((d) => d.metadata.namespace === s.metadata.namespace && (d as DBInstanceObj).spec.subnet === s.metadata.name).map(keyOf)),
     resource,
   );
 }

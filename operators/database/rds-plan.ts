@@ -30,6 +30,8 @@ export const MEMBER_POLL_MS = 1_000;
 export interface Credentials { password: string; replication: string; token: string }
 
 export interface DBObservation {
+  /** Whether spec.subnet names a Subnet in the instance's namespace. */
+  subnet: boolean;
   pods: ReadonlyMap<string, Pod>;
   volumes: ReadonlyMap<string, VolumeObj>;
   services: ReadonlyMap<string, Service>;
@@ -228,6 +230,9 @@ export function dbPlan(db: DBInstanceObj, o: DBObservation, now: number): Plan {
   const ns = db.metadata.namespace!;
   const actions: Action[] = [];
   const size = memberCount(db);
+  if (!o.subnet) {
+    return { status: { conditions: [{ type: "Ready", status: "False", reason: "SubnetNotFound", message: `spec.subnet: Subnet "${db.spec.subnet}" not found in this namespace` }] }, requeueAfterMs: 5_000 };
+  }
   if (o.restore && "problem" in o.restore) {
     return { status: { conditions: [{ type: "Ready", status: "False", reason: "RestoreSourceInvalid", message: o.restore.problem }] }, requeueAfterMs: 5_000 };
   }
