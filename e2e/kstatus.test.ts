@@ -133,7 +133,8 @@ async function createReferenced(client: KubeClient, body: KubeObject): Promise<v
     // its volumes of the VolumeType copy; members on the hosts of the NodePool copy (its zone)
     const spec = body.spec as { storage: { type: string }; subnet: string };
     spec.storage.type = `ks-${spec.storage.type}`;
-    spec.subnet = `ks-${spec.subnet}`;
+    // the Subnet kind's copy is of its first example
+    spec.subnet = `ks-${examples.find((o) => o.kind === "Subnet")!.metadata.name}`;
     return;
   }
   if (body.kind === "DBBackup") {
