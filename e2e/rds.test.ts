@@ -307,16 +307,26 @@ describe("RDS PostgreSQL", () => {
       process.kill(await postmasterOf("pg", from), "SIGKILL");
       if (point === "decided") {
         await eventually(async () => { const o = await read("pg"); return o.status?.targetPrimary !== o.status?.currentPrimary; }, { what: "failover decided", intervalMs: 20 });
+        process.kill(manager.current!.child.pid!, "SIGSTOP");
       } else {
-        // the candidate answers as primary before the controller has recorded the end
-        await eventually(async () => {
+        // the candidate answers as primary (asked directly, every 10 ms) before the controller has
+        // recorded the end: the manager is frozen at once, then killed
+        const token = await imToken("pg");
+        const hit = await eventually(async () => {
           const o = await read("pg");
           const to = o.status?.targetPrimary;
-          if (!to || to === o.status?.currentPrimary) return false;
+          if (!to || to === from) return false;
           const addr = o.status?.members?.find((m) => m.name === to)?.address;
-          if (!addr) return false;
-          try { const r = await rowsOn("pg", addr, "w"); return r.size > 0 && (await isWritable("pg", addr)); } catch { return false; }
-        }, { what: "the candidate promoted, not yet recorded", intervalMs: 20, timeoutMs: 30_000 });
+          for (let i = 0; addr && i < 200; i++) {
+            const r = await fetch(`http://${addr}:8010/status`, { headers: { authorization: `Bearer ${token}` } }).then((x) => x.json() as Promise<{ role: string }>).catch(() => undefined);
+            if (r?.role === "primary") { process.kill(manager.current!.child.pid!, "SIGSTOP"); return true; }
+            await sleep(10);
+          }
+          return false;
+        }, { what: "the candidate promoted", intervalMs: 10, timeoutMs: 30_000 });
+        expect(hit).toBe(true);
+        const frozen = await read("pg");
+        expect(frozen.status?.failovers ?? 0, "the end is not recorded yet when the manager stops").toBe(n);
       }
       const startedAt = (await read("pg")).status?.lastFailover?.startedAt;
       await manager.kill();
@@ -473,7 +483,8 @@ describe("RDS PostgreSQL", () => {
   }, 120_000);
 });
 
-async function isWritable(db: string, host: string): Promise<boolean> {
-  const sql = await connect(db, host, { timeoutS: 1 });
-  try { return !(await sql`select pg_is_in_recovery() as r`)[0]!.r; } finally { await sql.end({ timeout: 0 }); }
+/** The instance manager's token, as the controller reads it. */
+async function imToken(name: string): Promise<string> {
+  const s = await client.get<KubeObject & { data: Record<string, string> }>(SecretRef, `${name}-internal`, ns.name);
+  return Buffer.from(s.data.token!, "base64").toString("utf8");
 }

@@ -411,7 +411,8 @@ async function report(): Promise<MemberReport> {
     const s = db();
     const [row] = await s`select pg_is_in_recovery() as rec, (select timeline_id from pg_control_checkpoint()) as tl`;
     if (row!.rec) {
-      const [w] = await s`select pg_last_wal_receive_lsn()::text as recv, pg_last_wal_replay_lsn()::text as replay,
+      // received: what streaming brought (it restarts at a segment's start when streaming begins), or replayed if more
+      const [w] = await s`select greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text as recv, pg_last_wal_replay_lsn()::text as replay,
         (select received_tli from pg_stat_wal_receiver) as tli, exists(select 1 from pg_stat_wal_receiver where status = 'streaming') as streaming`;
       Object.assign(out, { timeline: Number(w!.tli ?? row!.tl), lsn: w!.recv ?? w!.replay, replayLSN: w!.replay, streaming: Boolean(w!.streaming) });
     } else {
@@ -540,6 +541,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (req.method === "DELETE" && m) { deleteBackup(m[1]!); return send(res, 200, { phase: "Absent" }); }
   if (req.method === "POST" && url.pathname === "/switch-wal") {
     if (role !== "primary" || pgState !== "running") return send(res, 409, { error: "not a running primary" });
+    // a commit stamped now first: a restore to a moment after the last write then finds a record
+    // past its target in the archive, instead of ending short of it
+    await db()`select txid_current()`;
     await db()`select pg_switch_wal()`;
     return send(res, 200, {});
   }

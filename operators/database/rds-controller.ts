@@ -13,7 +13,8 @@ import { SubnetRef, type SubnetObj } from "../api/network.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { isPodReady, NetworkPolicyRef, PodRef, SecretRef, ServiceRef, type Pod, type Service } from "../runtime/core.ts";
-import { isNotFound } from "../runtime/kube.ts";
+import { isForbidden, isNotFound } from "../runtime/kube.ts";
+import { USER_DATA_READER_ROLE } from "../api/tenancy.ts";
 import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
@@ -44,8 +45,13 @@ export function setupDBInstanceController(mgr: Manager, ctx: ProductContext): Co
   /** Instances whose two Secrets were seen (by uid): not read again. */
   const secretsSeen = new Set<string>();
 
-  const exists = async (name: string, ns: string) => {
-    try { await mgr.client.get(SecretRef, name, ns); return true; } catch (e) { if (isNotFound(e)) return false; throw e; }
+  /** Whether a Secret exists; "forbidden" where the manager may not read Secrets (outside tenant namespaces, unless bound). */
+  const exists = async (name: string, ns: string): Promise<boolean | "forbidden"> => {
+    try { await mgr.client.get(SecretRef, name, ns); return true; } catch (e) {
+      if (isNotFound(e)) return false;
+      if (isForbidden(e)) return "forbidden";
+      throw e;
+    }
   };
 
   const observe = async (db: DBInstanceObj, now: number): Promise<DBObservation> => {
@@ -54,11 +60,14 @@ export function setupDBInstanceController(mgr: Manager, ctx: ProductContext): Co
     const own = <T extends KubeObject>(o: T | undefined) => (o && o.metadata.ownerReferences?.some((r) => r.uid === uid) ? o : undefined);
     const mine = pods.byIndex(BY_INSTANCE, keyOf(db)).filter((p) => own(p) && !p.metadata.deletionTimestamp);
     const podMap = new Map(mine.map((p) => [p.metadata.name, p]));
-    let connection = secretsSeen.has(uid);
-    let internal = connection;
+    let connection: boolean | "forbidden" = secretsSeen.has(uid);
+    let internal: boolean | "forbidden" = connection;
     if (!connection) {
       [connection, internal] = await Promise.all([exists(connectionSecretName(db.metadata.name), ns), exists(internalSecretName(db.metadata.name), ns)]);
-      if (connection && internal) secretsSeen.add(uid);
+      if (connection === true && internal === true) secretsSeen.add(uid);
+    }
+    if (connection === "forbidden" || internal === "forbidden") {
+      return { forbidden: `the manager may not read or create Secrets in namespace ${ns} (tenant namespaces grant it; elsewhere bind ClusterRole ${USER_DATA_READER_ROLE} to its ServiceAccount)` } as DBObservation;
     }
     const token = internal ? await ims.token(db) : undefined;
     const members = await Promise.all(memberNames(db).map(async (name): Promise<MemberView> => {
@@ -101,6 +110,7 @@ export function setupDBInstanceController(mgr: Manager, ctx: ProductContext): Co
     observe,
     plan: (db, o, now) => {
       const plan = dbPlan(db, o, now);
+      if (o.forbidden) return plan;
       const primaryServing = o.members.some((m) => m.name === db.status?.currentPrimary && m.report?.role === "primary" && m.report.postgres === "running");
       const b = backupPlan(db, { backups: o.backups, primaryServing }, now);
       return { ...plan, actions: [...(plan.actions ?? []), ...b.actions], calls: [...(plan.calls ?? []), ...b.calls], status: mergeStatus(plan.status, b.fields, b.condition) };

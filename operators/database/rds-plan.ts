@@ -30,6 +30,8 @@ export const MEMBER_POLL_MS = 1_000;
 export interface Credentials { password: string; replication: string; token: string }
 
 export interface DBObservation {
+  /** Why the manager cannot keep this instance's Secrets here (nothing else is observed then). */
+  forbidden?: string;
   /** Whether spec.subnet names a Subnet in the instance's namespace. */
   subnet: boolean;
   pods: ReadonlyMap<string, Pod>;
@@ -230,6 +232,7 @@ export function dbPlan(db: DBInstanceObj, o: DBObservation, now: number): Plan {
   const ns = db.metadata.namespace!;
   const actions: Action[] = [];
   const size = memberCount(db);
+  if (o.forbidden) return { status: { conditions: [{ type: "Ready", status: "False", reason: "SecretsForbidden", message: o.forbidden }] }, requeueAfterMs: 30_000 };
   if (!o.subnet) {
     return { status: { conditions: [{ type: "Ready", status: "False", reason: "SubnetNotFound", message: `spec.subnet: Subnet "${db.spec.subnet}" not found in this namespace` }] }, requeueAfterMs: 5_000 };
   }

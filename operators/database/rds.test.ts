@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { DBBackupObj, DBInstanceObj, DBInstanceStatus, MemberReport } from "../api/database.ts";
 import { nextRun, retentionVictims, scheduledName } from "./rds-backup.ts";
-import { backupStoreSize, connectionSecret, memberPod, networkPolicy, service } from "./rds-plan.ts";
+import { backupStoreSize, connectionSecret, dbPlan, memberPod, networkPolicy, service, type DBObservation } from "./rds-plan.ts";
 import { decideTopology, ISOLATION_MARGIN_MS, ISOLATION_SECONDS, type MemberView } from "./rds-topology.ts";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -149,6 +149,15 @@ describe("the objects a DBInstance becomes", () => {
     expect(p.spec?.volumes?.map((v) => v.persistentVolumeClaim?.claimName ?? v.name)).toEqual(["evs-db-2", "evs-db-backups", "secrets"]);
     expect(backupStoreSize(db)).toBe("20Gi");
   });
+  it("shows why it cannot go on, and touches nothing: Secrets it may not keep, a missing subnet", () => {
+    const forbidden = dbPlan(db, { forbidden: "the manager may not read or create Secrets in namespace t1 (...)" } as DBObservation, NOW);
+    expect(forbidden.actions ?? []).toEqual([]);
+    expect(forbidden.status).toMatchObject({ conditions: [{ type: "Ready", status: "False", reason: "SecretsForbidden" }] });
+    const noSubnet = dbPlan(db, { subnet: false } as DBObservation, NOW);
+    expect(noSubnet.actions ?? []).toEqual([]);
+    expect(noSubnet.status).toMatchObject({ conditions: [{ reason: "SubnetNotFound", message: 'spec.subnet: Subnet "db" not found in this namespace' }] });
+  });
+
   it("Services select by role; the allowlist becomes the NetworkPolicy's PostgreSQL rule", () => {
     expect(service(db, "primary").spec?.selector).toEqual({ "database.cellcloud.io/instance": "db", "database.cellcloud.io/role": "primary" });
     expect(service(db, "standby").metadata.name).toBe("db-ro");
