@@ -158,6 +158,9 @@ export function setupDBBackupController(mgr: Manager, ctx: ProductContext): Cont
   const observe = async (b: DBBackupObj): Promise<BackupObservation> => {
     const db = dbs.get(`${b.metadata.namespace}/${b.spec.instance}`);
     if (!db || db.metadata.deletionTimestamp) return db ? { db } : {};
+    // a finished copy needs no member until it is deleted
+    const finished = b.status?.phase === "Completed" || b.status?.phase === "Failed";
+    if (finished && !b.metadata.deletionTimestamp) return { db };
     const pod = pods.get(`${b.metadata.namespace}/${db.status?.currentPrimary ?? ""}`);
     const token = await ims.token(db);
     const address = pod?.status?.podIP;
@@ -200,5 +203,12 @@ export function setupDBBackupController(mgr: Manager, ctx: ProductContext): Cont
       return { calls: [{ what: call.what, call: async () => { const r = await call.call(); deleted = r === "done"; return r; } }], done: () => deleted, requeueAfterMs: 2_000 };
     },
   };
-  return completeManaged(mgr.controller("dbbackup").for(DBBackupRef).concurrency(2), resource);
+  const backups = mgr.informer<DBBackupObj>(DBBackupRef);
+  backups.addIndexer(BY_INSTANCE, backupInstanceKey);
+  return completeManaged(
+    mgr.controller("dbbackup").for(DBBackupRef).concurrency(2)
+      // an instance whose primary comes (back) lets its pending backups go on at once
+      .watches(DBInstanceRef, (db) => backups.byIndex(BY_INSTANCE, keyOf(db)).map(keyOf)),
+    resource,
+  );
 }

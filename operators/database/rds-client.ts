@@ -3,7 +3,7 @@
 // the instance's internal Secret, read once per instance (by uid) and kept in memory, never logged.
 import { backupReport, IM_MAX_BODY, IM_TOKEN_KEY, INSTANCE_MANAGER_PORT, internalSecretName, memberReport, type BackupReport, type DesiredState, type MemberReport } from "../api/database.ts";
 import { SecretRef } from "../runtime/core.ts";
-import { isNotFound, type KubeClient } from "../runtime/kube.ts";
+import { isForbidden, isNotFound, type KubeClient } from "../runtime/kube.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import type { ExternalCall } from "../runtime/managed.ts";
 import type { z } from "zod";
@@ -18,7 +18,7 @@ export class InstanceManagers {
     this.client = client;
   }
 
-  /** The instance's token (by its uid), or undefined while its internal Secret does not exist. */
+  /** The instance's token (by its uid), or undefined while its internal Secret does not exist or may not be read. */
   async token(db: KubeObject): Promise<string | undefined> {
     const uid = db.metadata.uid ?? "";
     const known = this.tokens.get(uid);
@@ -29,7 +29,7 @@ export class InstanceManagers {
       if (t) this.tokens.set(uid, t);
       return t;
     } catch (e) {
-      if (isNotFound(e)) return undefined;
+      if (isNotFound(e) || isForbidden(e)) return undefined; // the instance shows why (SecretsForbidden)
       throw e;
     }
   }
