@@ -60,6 +60,8 @@ interface PodState {
   dir: string;
   containers: Map<string, Running>;
   stopping: boolean;
+  /** Its node is not Ready: its processes were killed as a failed host's, and start again when it is back. */
+  hostDown?: boolean;
   lastStatus?: string;
   volumeHash: Map<string, string>;
   /** Volumes that live elsewhere than the pod's directory (a claim's PersistentVolume). */
@@ -95,6 +97,8 @@ const nodes = new Informer<Node>(client, NodeRef, log);
 /** PersistentVolumes' directories: under the state directory, kept across pods and agent restarts. */
 const pvRoot = path.join(stateDir, "pv");
 const states = new Map<string, PodState>();
+/** Set on SIGTERM: nothing starts any more, whatever a sync in flight finds. */
+let shuttingDown = false;
 /** Addresses in use, by the uid of the pod holding each. */
 const reserved = new Map<string, string>();
 const pidDir = path.join(stateDir, "pids");
@@ -358,16 +362,21 @@ async function syncOnce(key: string): Promise<void> {
     // a failed host: nothing runs there, and nothing reports
     if ([...st.containers.values()].some((r) => r.child)) {
       log.info({ pod: key, node: node.metadata.name }, "host not Ready: killing the pod's processes");
+      st.hostDown = true;
       await stopPod(st, 0);
     }
     return;
   }
-  st.stopping = false;
+  if (st.hostDown && !shuttingDown) {
+    // the host is back: its pod runs again (only a host's failure lifts the stop; a deletion's or the agent's does not)
+    st.hostDown = false;
+    st.stopping = false;
+  }
   const problem = materialize(pod, st);
   for (const c of pod.spec.containers) {
     const r = st.containers.get(c.name)!;
     if (problem && !r.child) r.waiting = { reason: "CreateContainerConfigError", message: problem };
-    else if (!r.child && Date.now() >= r.nextStart && !st.stopping) start(pod, st, c, r);
+    else if (!r.child && Date.now() >= r.nextStart && !st.stopping && !shuttingDown) start(pod, st, c, r);
   }
   await readiness(pod, st);
   const status = podStatus(pod, st);
@@ -402,6 +411,7 @@ async function main(): Promise<void> {
   health = createServer((_req, res) => { res.writeHead(pods.hasSynced() ? 200 : 503).end("ok"); });
   health.listen(Number(args["health-port"]), "127.0.0.1");
   const shutdown = async () => {
+    shuttingDown = true;
     clearInterval(timer);
     clearInterval(pruner);
     for (const i of [configMaps, secrets, claims, volumes, nodes, pods]) i.stop();
