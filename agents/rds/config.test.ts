@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DesiredState } from "../../operators/api/database.ts";
-import { connValue, lsnBytes, pgTime, quote, renderConf, renderHba, slotName, syncStandbyNames } from "./config.ts";
+import { lsnBytes } from "../../operators/api/database.ts";
+import { connValue, pgTime, quote, renderConf, renderHba, slotName, syncStandbyNames } from "./config.ts";
 
 const desired = (o: Partial<DesiredState> = {}): DesiredState => ({ epoch: 1, role: "primary", members: [], databaseName: "app", username: "app", isolationSeconds: 5, ...o });
 

@@ -96,14 +96,6 @@ export function renderHba(allowed: readonly string[] | undefined): string {
   ].join("\n");
 }
 
-/** An LSN ("16/B374D848") as a number of bytes. */
-export function lsnBytes(lsn: string | undefined): bigint | undefined {
-  if (!lsn) return undefined;
-  const m = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(lsn);
-  if (!m) return undefined;
-  return (BigInt(`0x${m[1]}`) << 32n) + BigInt(`0x${m[2]}`);
-}
-
 /** A libpq connection string's value, quoted when it needs to be. */
 export const connValue = (v: string) => (/^[A-Za-z0-9_.\-/]+$/.test(v) ? v : `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`);
 

@@ -23,9 +23,10 @@ import path from "node:path";
 import postgres from "postgres";
 import type { z } from "zod";
 import {
-  backupReport, backupRequest, DB_MOUNTS, desiredState, IM_MAX_BODY, IM_REPLICATION_PASSWORD_KEY, IM_TOKEN_KEY, INSTANCE_MANAGER_PORT, POSTGRES_PORT,
+  backupReport, backupRequest, DB_MOUNTS, desiredState, IM_MAX_BODY, lsnBytes, IM_REPLICATION_PASSWORD_KEY, IM_TOKEN_KEY, INSTANCE_MANAGER_PORT, POSTGRES_PORT,
   type BackupReport, type DesiredState, type MemberReport,
 } from "../../operators/api/database.ts";
+import { readAtMost } from "../../operators/runtime/bounded.ts";
 import { connValue, quote, renderConf, renderHba, REPLICATION_USER, slotName } from "./config.ts";
 
 const env = (name: string, fallback?: string): string => {
@@ -482,14 +483,13 @@ function deleteBackup(id: string): void {
   // WAL older than the oldest remaining backup's start is no longer needed for any restore
   const kept = existsSync(BASE) ? readdirSync(BASE).map(readBackup).filter((b) => b.phase === "Completed" && b.beginLSN) : [];
   if (!kept.length || !existsSync(WAL)) return;
-  const oldest = kept.map((b) => b.beginLSN!).sort((a, b) => (lsnNum(a) < lsnNum(b) ? -1 : 1))[0]!;
+  const oldest = kept.map((b) => lsnBytes(b.beginLSN)!).sort((a, b) => (a < b ? -1 : 1))[0]!;
   const walFiles = readdirSync(WAL).filter((f) => /^[0-9A-F]{24}$/.test(f)).sort();
   // the segment holding `oldest` (1 MiB segments): keep it and everything after
-  const seg = lsnNum(oldest) >> 20n;
+  const seg = oldest >> 20n;
   const keepFrom = walFiles.find((f) => BigInt(`0x${f.slice(8, 16)}`) * 4096n + BigInt(`0x${f.slice(16)}`) >= seg);
   if (keepFrom) spawnSync(path.join(PG_BIN, "pg_archivecleanup"), [WAL, keepFrom], { ...asPg });
 }
-const lsnNum = (l: string) => { const [hi, lo] = l.split("/"); return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`); };
 
 // ---------- HTTP ----------
 
@@ -501,15 +501,10 @@ function authorized(req: IncomingMessage): boolean {
 }
 
 async function body<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T | string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > IM_MAX_BODY) return `body larger than ${IM_MAX_BODY} bytes`;
-    chunks.push(c as Buffer);
-  }
+  const text = await readAtMost(req, IM_MAX_BODY);
+  if (!text) return `body larger than ${IM_MAX_BODY} bytes`;
   let json: unknown;
-  try { json = JSON.parse(Buffer.concat(chunks).toString("utf8")); } catch { return "body is not JSON"; }
+  try { json = JSON.parse(text.toString("utf8")); } catch { return "body is not JSON"; }
   const r = schema.safeParse(json);
   return r.success ? r.data : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ").slice(0, 500);
 }

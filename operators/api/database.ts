@@ -339,6 +339,12 @@ export const memberReport = z.object({
 });
 export type MemberReport = z.output<typeof memberReport>;
 
+/** An LSN ("16/B374D848") as a byte position; undefined when it is not one. */
+export function lsnBytes(lsn: string | undefined): bigint | undefined {
+  const m = lsn ? /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(lsn) : null;
+  return m ? (BigInt(`0x${m[1]}`) << 32n) + BigInt(`0x${m[2]}`) : undefined;
+}
+
 export const backupRequest = z.object({ id: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/) });
 export const backupReport = z.object({
   phase: z.enum(["Running", "Completed", "Failed", "Absent"]),

@@ -2,6 +2,7 @@
 // IM_MAX_BODY bytes within a second and parsed with the API's schemas; the bearer token comes from
 // the instance's internal Secret, read once per instance (by uid) and kept in memory, never logged.
 import { backupReport, IM_MAX_BODY, IM_TOKEN_KEY, INSTANCE_MANAGER_PORT, internalSecretName, memberReport, type BackupReport, type DesiredState, type MemberReport } from "../api/database.ts";
+import { readAtMost } from "../runtime/bounded.ts";
 import { SecretRef } from "../runtime/core.ts";
 import { isForbidden, isNotFound, type KubeClient } from "../runtime/kube.ts";
 import type { KubeObject } from "../runtime/types.ts";
@@ -44,16 +45,10 @@ export class InstanceManagers {
         method, headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
         ...(body ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(TIMEOUT_MS),
       });
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for await (const c of res.body ?? []) {
-        size += c.byteLength;
-        if (size > IM_MAX_BODY) return undefined;
-        chunks.push(c);
-      }
-      if (!res.ok) return undefined;
+      const text = await readAtMost(res.body, IM_MAX_BODY);
+      if (!res.ok || !text) return undefined;
       if (!schema) return {} as T;
-      const parsed = schema.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      const parsed = schema.safeParse(JSON.parse(text.toString("utf8")));
       return parsed.success ? parsed.data : undefined;
     } catch {
       return undefined;

@@ -22,7 +22,7 @@ import { isPodReady, NetworkPolicyRef, PodRef, SecretRef, ServiceRef, type Pod, 
 import type { Action, ConditionSpec, ExternalCall, Plan } from "../runtime/managed.ts";
 import { controllerRef } from "../runtime/objects.ts";
 import type { KubeObject } from "../runtime/types.ts";
-import { decideTopology, ISOLATION_SECONDS, lsnBytes, type MemberView, type Topology } from "./rds-topology.ts";
+import { decideTopology, ISOLATION_SECONDS, lsnOrder, type MemberView } from "./rds-topology.ts";
 
 /** How often members are asked for their state while the instance exists. */
 export const MEMBER_POLL_MS = 1_000;
@@ -49,7 +49,7 @@ export interface DBObservation {
   restore?: RestoreSource;
   /** The instance's DBBackups. */
   backups: readonly DBBackupObj[];
-  /** The endpoints' addresses, from EndpointSlices. */
+  /** The ready members each Service selects (role primary, role standby): what its EndpointSlices hold in a cluster. */
   endpoints: { rw: string[]; ro: string[] };
   /** Makes a member's call (the controller binds the token and address). */
   tell(member: string, desired: DesiredState): ExternalCall;
@@ -208,13 +208,13 @@ function parameters(db: DBInstanceObj): Record<string, number> | undefined {
 }
 
 export function memberStatuses(o: DBObservation, primary: string | undefined): DBMemberStatus[] {
-  const primaryLsn = lsnBytes(o.members.find((m) => m.name === primary)?.report?.lsn);
+  const primaryLsn = lsnOrder(o.members.find((m) => m.name === primary)?.report?.lsn);
   return o.members.map((m): DBMemberStatus => {
     const r = m.report;
     const pod = o.pods.get(m.name);
     const role = r ? r.role : m.pod ? "unknown" : "pending";
     const ready = Boolean(pod && isPodReady(pod) && r?.postgres === "running" && (r.role === "primary" || (r.role === "standby" && r.streaming)));
-    const lag = r?.role === "standby" && primaryLsn >= 0n && lsnBytes(r.replayLSN) >= 0n ? primaryLsn - lsnBytes(r.replayLSN) : undefined;
+    const lag = r?.role === "standby" && primaryLsn >= 0n && lsnOrder(r.replayLSN) >= 0n ? primaryLsn - lsnOrder(r.replayLSN) : undefined;
     const message = ready ? undefined : !m.pod ? "its pod does not exist yet" : r?.message ?? (r ? `PostgreSQL ${r.postgres}` : `instance manager not answering${m.hostDown ? " (host down)" : ""}`);
     return {
       name: m.name, role, ready,

@@ -4,7 +4,7 @@
 // than its isolation timeout while no standby streams from it, so it fenced itself). Every decision is
 // recorded in status (targetPrimary, lastFailover) before it is carried out, and every step is
 // repeatable, so a controller restarted in the middle completes the change exactly once.
-import { EDITIONS, type DBInstanceSpec, type DBInstanceStatus, type DesiredState, type FailoverRecord, type MemberReport } from "../api/database.ts";
+import { EDITIONS, lsnBytes, type DBInstanceSpec, type DBInstanceStatus, type DesiredState, type FailoverRecord, type MemberReport } from "../api/database.ts";
 import type { EventSpec } from "../runtime/managed.ts";
 
 /** Seconds a primary with standbys waits without a word from the controller before it fences itself. */
@@ -42,11 +42,8 @@ export interface Topology {
   replication: { status: boolean; reason: string; message: string };
 }
 
-const LSN = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i;
-export function lsnBytes(lsn: string | undefined): bigint {
-  const m = lsn ? LSN.exec(lsn) : null;
-  return m ? (BigInt(`0x${m[1]}`) << 32n) + BigInt(`0x${m[2]}`) : -1n;
-}
+/** An LSN's byte position, -1 when unknown (below every real one). */
+export const lsnOrder = (lsn: string | undefined): bigint => lsnBytes(lsn) ?? -1n;
 
 const runningPrimary = (m: MemberView | undefined) => m?.report?.role === "primary" && m.report.postgres === "running";
 const runningStandby = (m: MemberView | undefined) => m?.report?.role === "standby" && m.report.postgres === "running";
@@ -112,7 +109,7 @@ export function decideTopology(name: string, spec: DBInstanceSpec, status: DBIns
         const candidates = synced.filter((n) => runningStandby(view(n)));
         if (synced.length && candidates.length === synced.length) {
           const pick = [...candidates].sort((a, b) => {
-            const d = lsnBytes(view(b)!.report!.lsn) - lsnBytes(view(a)!.report!.lsn);
+            const d = lsnOrder(view(b)!.report!.lsn) - lsnOrder(view(a)!.report!.lsn);
             return d > 0n ? 1 : d < 0n ? -1 : a.localeCompare(b);
           })[0]!;
           target = pick;
@@ -200,11 +197,11 @@ export function decideTopology(name: string, spec: DBInstanceSpec, status: DBIns
   // replication health
   let replication = { status: true, reason: "Single", message: "a single-member instance has no standby" };
   if (size > 1) {
-    const primaryLsn = lsnBytes(view(current)?.report?.lsn);
+    const primaryLsn = lsnOrder(view(current)?.report?.lsn);
     const lagging = members.filter((m) => m.name !== current).map((m) => {
       if (!runningStandby(m)) return `${m.name} is not a running standby (${unavailability(m)})`;
       if (!m.report!.streaming) return `${m.name} is not streaming`;
-      const lag = primaryLsn - lsnBytes(m.report!.replayLSN);
+      const lag = primaryLsn - lsnOrder(m.report!.replayLSN);
       return lag > 64n * 1024n * 1024n ? `${m.name} is ${lag} bytes behind` : "";
     }).filter(Boolean);
     replication = lagging.length

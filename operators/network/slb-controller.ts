@@ -12,6 +12,7 @@ import { completeManaged, type ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
+import { readAtMost } from "../runtime/bounded.ts";
 import { getCondition } from "../runtime/conditions.ts";
 import { isForbidden, isNotFound, type KubeClient } from "../runtime/kube.ts";
 import { parseStats, STATS_PATH, STATS_PORT, type ReplicaStats } from "./slb-haproxy.ts";
@@ -35,15 +36,8 @@ async function readStats(pod: Pod): Promise<ReplicaStats | undefined> {
   try {
     const res = await fetch(`http://${ip}:${STATS_PORT}${STATS_PATH}`, { signal: AbortSignal.timeout(STATS_TIMEOUT_MS) });
     if (!res.ok || !res.body) return undefined;
-    // a pod's answer is input like any other: read at most STATS_MAX_BYTES of it
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += chunk.byteLength;
-      if (size > STATS_MAX_BYTES) return undefined;
-      chunks.push(chunk);
-    }
-    return parseStats(Buffer.concat(chunks).toString("utf8"));
+    const text = await readAtMost(res.body, STATS_MAX_BYTES);
+    return text && parseStats(text.toString("utf8"));
   } catch {
     return undefined;
   }
