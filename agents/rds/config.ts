@@ -59,6 +59,8 @@ export function renderConf(c: ConfInput): string {
     "wal_receiver_timeout = '5s'",
     "wal_receiver_status_interval = '1s'",
     "wal_retrieve_retry_interval = '1s'",
+    // 64 segments of 1 MiB kept past a checkpoint: a standby or a backup starting to stream finds them
+    "wal_keep_size = '64MB'",
     "archive_mode = on",
     `archive_command = ${quote(archive)}`,
     "archive_timeout = '60s'",

@@ -448,6 +448,10 @@ async function startBackup(id: string): Promise<BackupReport> {
   const known = readBackup(id);
   if (known.phase !== "Absent" && known.phase !== "Failed") return known;
   if (role !== "primary" || pgState !== "running") return { phase: "Failed", error: `member ${MEMBER} is not a running primary` };
+  // one copy at a time: a second one's checkpoint can recycle the WAL the first is about to stream
+  // (seen: "requested WAL segment ... has already been removed"); the controller asks again
+  const running = [...backups.keys()][0];
+  if (running) return { phase: "Absent", error: `backup ${running} is running; one at a time` };
   const dir = backupDir(id);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });

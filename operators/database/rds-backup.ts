@@ -179,7 +179,8 @@ export function setupDBBackupController(mgr: Manager, ctx: ProductContext): Cont
     if (!o.primary || !o.report) return { status: { fields: { phase: phase ?? "Pending" }, conditions: [{ ...ready, reason: "PrimaryUnavailable", message: `waiting for ${b.spec.instance}'s primary to answer` }] }, requeueAfterMs: 2_000 };
     const fields = backupStatus(o.report, o.db.status?.currentPrimary, b);
     if (o.report.phase === "Absent") {
-      return { calls: [ims.startBackup(o.primary.address, o.primary.token, backupId(b))], status: { fields: { ...fields, phase: "Running", member: o.db.status?.currentPrimary }, conditions: [{ ...ready, reason: "Running", message: "copying" }] }, requeueAfterMs: 1_000 };
+      // asked to start; Running once the member says so (it takes one copy at a time)
+      return { calls: [ims.startBackup(o.primary.address, o.primary.token, backupId(b))], status: { fields: { phase: "Pending" }, conditions: [{ ...ready, reason: "Starting", message: `asking ${o.db.status?.currentPrimary} to start the copy` }] }, requeueAfterMs: 1_000 };
     }
     if (o.report.phase === "Running") return { status: { fields, conditions: [{ ...ready, reason: "Running", message: `copying from ${fields.member}` }] }, requeueAfterMs: 1_000 };
     const ok = o.report.phase === "Completed";
