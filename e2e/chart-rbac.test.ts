@@ -122,6 +122,7 @@ function sectionsUsing(resources: readonly string[]): SmokeSection[] | undefined
   const part: Record<string, SmokeSection> = {
     "widgets/finalizers": "runtime", "instances/finalizers": "platform", "volumes/finalizers": "platform",
     "loadbalancers/finalizers": "network", "dbinstances/finalizers": "database", clusterroles: "tenancy",
+    "mqinstances/finalizers": "messaging", "mqusers/finalizers": "messaging",
   };
   const parts = resources.map((r) => part[r]);
   return parts.every((p): p is SmokeSection => p !== undefined) ? [...new Set(parts)] : undefined;

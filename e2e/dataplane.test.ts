@@ -74,7 +74,7 @@ describe("the local data plane", () => {
     await core.createNamespacedPod({ namespace: ns.name, body: pod("nginx", { image: "docker.io/library/nginx:1.27" }) });
     await core.createNamespacedPod({ namespace: ns.name, body: pod("nosecret", { volumeMounts: [{ name: "tls", mountPath: "/tls" }] }, { volumes: [{ name: "tls", secret: { secretName: "missing" } }] }) });
     const waiting = (n: string) => eventually(async () => { const w = (await status(n))?.state?.waiting; return w?.message ? w : false; }, { what: `${n} waiting with a reason` });
-    expect(await waiting("nginx")).toMatchObject({ reason: "ImageNotSupported", message: "image docker.io/library/nginx:1.27: the local data plane runs only haproxy, postgres images" });
+    expect(await waiting("nginx")).toMatchObject({ reason: "ImageNotSupported", message: "image docker.io/library/nginx:1.27: the local data plane runs only haproxy, postgres, kafka, rabbitmq images" });
     const w = await waiting("nosecret");
     expect(w.reason).toBe("CreateContainerConfigError");
     expect(w.message).toContain('"missing" not found');

@@ -80,10 +80,10 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
 
 // A harmless spec change per kind; each product adds its own line when it adds a kind.
 function kstatusProbeField(kind: string): string {
-  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description", Tenant: "displayName", Quota: "hard", QuotaLedger: "description", VPC: "dnsServers", Subnet: "dnsServers", SecurityGroup: "description", ElasticIP: "bandwidth", LoadBalancer: "replicas", DBInstance: "failoverDelaySeconds", DBBackup: "description" } as Record<string, string>)[kind] ?? "";
+  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description", Tenant: "displayName", Quota: "hard", QuotaLedger: "description", VPC: "dnsServers", Subnet: "dnsServers", SecurityGroup: "description", ElasticIP: "bandwidth", LoadBalancer: "replicas", DBInstance: "failoverDelaySeconds", DBBackup: "description", MQInstance: "allowedCIDRs", MQTopic: "retentionMs", MQUser: "deletionPolicy" } as Record<string, string>)[kind] ?? "";
 }
 function kstatusProbeValue(kind: string): unknown {
-  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe", Tenant: "probe", Quota: { cpu: 8 }, QuotaLedger: "probe", VPC: ["10.0.0.53"], Subnet: ["10.0.0.53"], SecurityGroup: "probe", ElasticIP: { ingressMbps: 7, egressMbps: 7 }, LoadBalancer: 1, DBInstance: 5, DBBackup: "probe" } as Record<string, unknown>)[kind];
+  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe", Tenant: "probe", Quota: { cpu: 8 }, QuotaLedger: "probe", VPC: ["10.0.0.53"], Subnet: ["10.0.0.53"], SecurityGroup: "probe", ElasticIP: { ingressMbps: 7, egressMbps: 7 }, LoadBalancer: 1, DBInstance: 5, DBBackup: "probe", MQInstance: ["10.0.0.0/8"], MQTopic: 3_600_000, MQUser: "Orphan" } as Record<string, unknown>)[kind];
 }
 
 /**
@@ -135,6 +135,18 @@ async function createReferenced(client: KubeClient, body: KubeObject): Promise<v
     spec.storage.type = `ks-${spec.storage.type}`;
     // the Subnet kind's copy is of its first example
     spec.subnet = `ks-${examples.find((o) => o.kind === "Subnet")!.metadata.name}`;
+    return;
+  }
+  if (body.kind === "MQInstance") {
+    // like a DBInstance's: the VolumeType and Subnet copies
+    const spec = body.spec as { storage: { type: string }; subnet: string };
+    spec.storage.type = `ks-${spec.storage.type}`;
+    spec.subnet = `ks-${examples.find((o) => o.kind === "Subnet")!.metadata.name}`;
+    return;
+  }
+  if (body.kind === "MQTopic" || body.kind === "MQUser") {
+    // on the MQInstance kind's copy (brokers already running); a topic keeps its name on the brokers
+    (body.spec as { instance: string }).instance = `ks-${(body.spec as { instance: string }).instance}`;
     return;
   }
   if (body.kind === "DBBackup") {

@@ -4,6 +4,7 @@
 import { compute } from "./compute/product.ts";
 import { database } from "./database/product.ts";
 import { demo } from "./demo/widget-controller.ts";
+import { messaging } from "./messaging/product.ts";
 import { network } from "./network/product.ts";
 import { platform } from "./platform/product.ts";
 import type { Manager } from "./runtime/manager.ts";
@@ -13,7 +14,7 @@ import { storage } from "./storage/product.ts";
 import { tenancy } from "./tenancy/product.ts";
 import type { ChargedKind } from "./api/tenancy.ts";
 
-const products: readonly Product[] = [demo, platform, compute, storage, network, database, tenancy];
+const products: readonly Product[] = [demo, platform, compute, storage, network, database, messaging, tenancy];
 
 /** Every controller by the name --controllers uses. */
 export const controllers: Record<string, Product["controllers"][string]> = Object.assign({}, ...products.map((p) => p.controllers));
@@ -28,6 +29,7 @@ export function productContext(settings: Settings = {}): ProductContext {
       if (!kinds) charged.set(mgr, (kinds = products.flatMap((p) => p.charged?.(mgr) ?? [])));
       return kinds;
     },
+    billable: () => products.flatMap((p) => p.billable?.() ?? []),
     settings,
   };
 }

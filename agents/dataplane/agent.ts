@@ -107,8 +107,23 @@ mkdirSync(pidDir, { recursive: true });
 // bytes, as HAProxy's stats socket is), private to this agent: 0700, emptied when the agent starts.
 const podRoot = path.join(tmpdir(), "cellcloud-dp", createHash("sha256").update(stateDir).digest("hex").slice(0, 8));
 
+/**
+ * Processes that left their pod's process group but carry this agent's mark in their environment
+ * (an Erlang epmd daemon a RabbitMQ node started): stopped when the agent stops or starts.
+ */
+function reapStrays(): void {
+  const mark = `CELLCLOUD_DATAPLANE=${stateDir}\0`;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number)) {
+    if (pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "utf8").includes(mark)) process.kill(pid, "SIGKILL");
+    } catch { /* gone, or not ours to read */ }
+  }
+}
+
 /** Processes a previous agent left (it was killed): stopped before anything starts. */
 function reapLeftovers(): void {
+  reapStrays();
   for (const f of readdirSync(pidDir)) {
     const pid = Number(readFileSync(path.join(pidDir, f), "utf8"));
     try {
@@ -222,7 +237,12 @@ function start(pod: Pod, st: PodState, c: Container, r: Running): void {
   const child = spawn(file!, rest, {
     cwd: st.dir, detached: true, stdio: ["ignore", fd, fd],
     ...(id.uid !== undefined && id.uid !== self ? { uid: id.uid, gid: id.gid ?? id.uid } : {}),
-    env: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: st.dir, CELLCLOUD_DATAPLANE: stateDir, ...envOf(pod, c, st, mounts) },
+    env: {
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: st.dir, CELLCLOUD_DATAPLANE: stateDir,
+      // where the machine's Kafka jars are (hack/ensure-kafka), for the kafka image's entrypoint
+      ...(process.env.CELLCLOUD_KAFKA_LIBS ? { CELLCLOUD_KAFKA_LIBS: process.env.CELLCLOUD_KAFKA_LIBS } : {}),
+      ...envOf(pod, c, st, mounts),
+    },
   });
   closeSync(fd);
   r.child = child;
@@ -416,6 +436,7 @@ async function main(): Promise<void> {
     clearInterval(pruner);
     for (const i of [configMaps, secrets, claims, volumes, nodes, pods]) i.stop();
     await Promise.all([...states.values()].map((st) => stopPod(st, 10)));
+    reapStrays();
     health?.close();
     process.exit(0);
   };

@@ -7,7 +7,7 @@ describe("local data plane pods", () => {
     expect(repositoryOf("haproxy")).toBe("haproxy");
     expect(imageCommand({ image: "haproxy:2.6", command: ["/bin/sh", "/etc/run.sh"], args: ["-x"] })).toEqual(["/bin/sh", "/etc/run.sh", "-x"]);
     expect(imageCommand({ image: "haproxy:2.6" })).toEqual(["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]);
-    expect(imageCommand({ image: "nginx:1.27" })).toBe("image nginx:1.27: the local data plane runs only haproxy, postgres images");
+    expect(imageCommand({ image: "nginx:1.27" })).toBe("image nginx:1.27: the local data plane runs only haproxy, postgres, kafka, rabbitmq images");
   });
 
   it("maps paths under a mount to the directory that holds it, the longest mount first", () => {

@@ -16,6 +16,10 @@ export const IMAGES: Readonly<Record<string, readonly string[]>> = {
   haproxy: ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
   // an RDS member: our instance manager (on this Node.js) over Debian's PostgreSQL binaries
   postgres: [process.execPath, fileURLToPath(new URL("../rds/instance-manager.ts", import.meta.url))],
+  // MQ brokers: our entrypoints, which write the broker's configuration and run it (Kafka from the
+  // jars hack/ensure-kafka fetched, on Java 17; Debian's rabbitmq-server)
+  kafka: [process.execPath, fileURLToPath(new URL("../mq/kafka-node.ts", import.meta.url))],
+  rabbitmq: [process.execPath, fileURLToPath(new URL("../mq/rabbitmq-node.ts", import.meta.url))],
 };
 
 /** docker.io/library/haproxy:2.6@sha256:… → haproxy. */

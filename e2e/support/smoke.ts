@@ -18,11 +18,12 @@ import { EIPBindingRef, ElasticIPRef, IPAllocationRef, LoadBalancerRef, Security
 import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api/storage.ts";
 import { ConfigMapRef, DeploymentRef, EndpointSliceRef, MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, SecretRef, ServiceRef, ValidatingRef, type EndpointSlice, type Service } from "../../operators/runtime/core.ts";
 import { DBBackupRef, DBInstanceRef } from "../../operators/api/database.ts";
+import { MQInstanceRef, MQTopicRef, MQUserRef } from "../../operators/api/messaging.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "loadbalancer", "dbinstance", "dbbackup", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "loadbalancer", "dbinstance", "dbbackup", "mqinstance", "mqtopic", "mquser", "tenancy"];
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -35,7 +36,7 @@ export function smokeWebhookArgs(port: number, namespace: string): string[] {
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
 /** The smoke suite's parts, in the order they run. */
-export type SmokeSection = "runtime" | "platform" | "catalog" | "network" | "database" | "tenancy";
+export type SmokeSection = "runtime" | "platform" | "catalog" | "network" | "database" | "messaging" | "tenancy";
 
 export interface SmokeOptions {
   /** Only these parts (all by default): a run that must fail at one part need not run the others. */
@@ -98,7 +99,11 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
   if (part("catalog")) await computeCatalogSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs);
   if (part("network")) await networkSmoke(kc, namespace, `${prefix}-vpc`, timeoutMs);
   // real PostgreSQL runs only where the local data plane does (the harness's plane, not k3s)
-  if (part("database") && !kubeConfig) await databaseSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, managerServiceAccount);
+  // RDS and MQ (each on a cell of its own) at once: their real servers take a while to start
+  await Promise.all([
+    part("database") && !kubeConfig ? databaseSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, managerServiceAccount) : undefined,
+    part("messaging") && !kubeConfig ? messagingSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, managerServiceAccount) : undefined,
+  ]);
   if (part("tenancy")) await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
   if (metricsUrl) {
     const text = await (await fetch(metricsUrl)).text();
@@ -451,14 +456,7 @@ async function databaseSmoke(kc: KubeConfig, namespace: string, base: string, ti
   const cell = `${base}-dbcell`;
   const zone = `${base}-dbaz`.slice(-63).replace(/^[^a-z0-9]+/, "");
   const vtype = `${base}-dbssd`.slice(-63).replace(/^[^a-z0-9]+/, "");
-  if (sa) {
-    // as a tenant namespace binds it: the credential Secrets are created (and the token read) here only
-    await client.create(RoleBindingRef, {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "smoke-user-data", namespace },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cellcloud-user-data-reader" },
-      subjects: [{ kind: "ServiceAccount", name: sa.name, namespace: sa.namespace }],
-    } as KubeObject).catch((e: unknown) => { if (!String(e).includes("409") && !String(e).includes("already exists")) throw e; });
-  }
+  await bindUserData(client, namespace, sa);
   await p.cells.create(cell, { region: "smoke", zone }, labels);
   await p.storagePools.create(`${base}-dbsp`, { cell, mediaType: "SSD", capacity: "1Ti" }, labels);
   await p.nodePools.create(`${base}-dbnp`, poolSpec(cell, { nodes: 1, capacity: { cpu: "8", memory: "16Gi" } }), labels);
@@ -500,6 +498,74 @@ async function databaseSmoke(kc: KubeConfig, namespace: string, base: string, ti
   await storageIn(kc, namespace).deleteType(vtype).catch(() => undefined);
 }
 
+/** As a tenant namespace binds it: the manager creates (and reads) credential Secrets here only. */
+async function bindUserData(client: KubeClient, namespace: string, sa?: SmokeOptions["managerServiceAccount"]): Promise<void> {
+  if (!sa) return;
+  await client.create(RoleBindingRef, {
+    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "smoke-user-data", namespace },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cellcloud-user-data-reader" },
+    subjects: [{ kind: "ServiceAccount", name: sa.name, namespace: sa.namespace }],
+  } as KubeObject).catch((e: unknown) => { if (!String(e).includes("409") && !String(e).includes("already exists")) throw e; });
+}
+
+/**
+ * MQ: a one-broker Kafka MQInstance on its own cell, pool and storage (the broker a real Kafka the
+ * local data plane runs), its Service, NetworkPolicy, ConfigMap and Secrets; an MQTopic and an MQUser
+ * (its generated Secret) made on the broker; deleting them and the instance removes them all.
+ */
+async function messagingSmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number, sa?: SmokeOptions["managerServiceAccount"]): Promise<void> {
+  const client = new KubeClient(kc);
+  const p = platformIn(kc);
+  const labels = { [SMOKE_LABEL]: namespace };
+  const cell = `${base}-mqcell`;
+  const zone = `${base}-mqaz`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  const vtype = `${base}-mqssd`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  await bindUserData(client, namespace, sa);
+  await p.cells.create(cell, { region: "smoke", zone }, labels);
+  await p.storagePools.create(`${base}-mqsp`, { cell, mediaType: "SSD", capacity: "1Ti" }, labels);
+  await p.nodePools.create(`${base}-mqnp`, poolSpec(cell, { nodes: 1, capacity: { cpu: "8", memory: "16Gi" } }), labels);
+  await storageIn(kc, namespace).createType(vtype, { mediaType: "SSD", iops: { base: 1000, perGiB: 10, max: 5000 } }, labels);
+  const name = "mq";
+  const api = "messaging.cellcloud.io/v1alpha1";
+  const net = "network.cellcloud.io/v1alpha1";
+  await client.create(VPCRef, { apiVersion: net, kind: "VPC", metadata: { name: `${name}-net`, namespace }, spec: { cidrBlocks: ["10.31.0.0/16"] } });
+  await client.create(SubnetRef, { apiVersion: net, kind: "Subnet", metadata: { name: `${name}-net`, namespace }, spec: { vpc: `${name}-net`, cidrBlock: "10.31.1.0/24" } });
+  await client.create(MQInstanceRef, {
+    apiVersion: api, kind: "MQInstance", metadata: { name, namespace },
+    spec: { engine: "kafka", brokers: 1, storage: { size: "1Gi", type: vtype }, zone, subnet: `${name}-net` },
+  });
+  type Obj = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; message?: string }> } };
+  const readyOf = (ref: ResourceRef, n: string, what: string, ms = timeoutMs) => eventually(async () => {
+    const o = await client.get<Obj>(ref, n, namespace);
+    if (o.status?.conditions?.find((c) => c.type === "Ready")?.status === "True") return o;
+    throw new Error(JSON.stringify(o.status?.conditions?.map((c) => [c.type, c.status, c.message])));
+  }, { timeoutMs: ms, what });
+  // a JVM's start on a busy 2-core machine
+  await readyOf(MQInstanceRef, name, "MQInstance Ready (Kafka running)", Math.max(timeoutMs, 60_000));
+  for (const s of [`${name}-mq-credentials`, `${name}-mq-internal`]) await client.get(SecretRef, s, namespace);
+  await client.get(ServiceRef, `${name}-client`, namespace);
+  await client.get(ConfigMapRef, `${name}-mq-config`, namespace);
+  await client.get(NetworkPolicyRef, `mq-${name}`, namespace);
+  await client.create(MQTopicRef, { apiVersion: api, kind: "MQTopic", metadata: { name: "events", namespace }, spec: { instance: name, partitions: 2, replicationFactor: 1 } });
+  await client.create(MQUserRef, { apiVersion: api, kind: "MQUser", metadata: { name: "reader", namespace }, spec: { instance: name, acls: [{ resource: { type: "topic", name: "events" }, operations: ["Read"] }] } });
+  await readyOf(MQTopicRef, "events", "MQTopic Ready (on the broker)");
+  await readyOf(MQUserRef, "reader", "MQUser Ready (on the broker)");
+  await client.get(SecretRef, "reader-mquser", namespace);
+  for (const [ref, n] of [[MQTopicRef, "events"], [MQUserRef, "reader"], [MQInstanceRef, name]] as const) {
+    await client.delete(ref, n, namespace);
+    await eventuallyGone(() => client.get(ref, n, namespace), `${ref.kind} ${n} deleted`, timeoutMs);
+  }
+  await eventually(async () => (await client.list(VolumeRef, { labelSelector: `messaging.cellcloud.io/instance=${name}` }, namespace)).items.length === 0, { timeoutMs, what: "the broker's volume deleted" });
+  await client.delete(SubnetRef, `${name}-net`, namespace);
+  await eventuallyGone(() => client.get(SubnetRef, `${name}-net`, namespace), "messaging Subnet deleted", timeoutMs);
+  await client.delete(VPCRef, `${name}-net`, namespace);
+  await p.nodePools.delete(`${base}-mqnp`);
+  await eventually(async () => (await p.nodePools.list()).every((np) => np.metadata.name !== `${base}-mqnp`), { timeoutMs, what: "messaging pool deleted" });
+  await p.storagePools.delete(`${base}-mqsp`);
+  await p.cells.delete(cell);
+  await storageIn(kc, namespace).deleteType(vtype).catch(() => undefined);
+}
+
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
 export async function cleanSmoke(namespace: string): Promise<void> {
   const { kc, core } = clients();
@@ -526,7 +592,7 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     await client.patch(InstanceRef, i.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
     await client.delete(InstanceRef, i.metadata.name, namespace).catch(() => undefined);
   }
-  for (const ref of [DBBackupRef, DBInstanceRef, VolumeRef, ElasticIPRef, SubnetRef, SecurityGroupRef, VPCRef]) {
+  for (const ref of [DBBackupRef, DBInstanceRef, MQTopicRef, MQUserRef, MQInstanceRef, VolumeRef, ElasticIPRef, SubnetRef, SecurityGroupRef, VPCRef]) {
     for (const v of (await client.list(ref, {}, namespace).catch(() => ({ items: [] as KubeObject[] }))).items) {
       await client.patch(ref, v.metadata.name, namespace, { metadata: { finalizers: null } }, "merge").catch(() => undefined);
       await client.delete(ref, v.metadata.name, namespace).catch(() => undefined);

@@ -2,7 +2,7 @@
 // registers its controllers and what other parts need from it — the kinds it charges against quota
 // and how to price them, gates its objects pass, admission webhooks — so no part lists the products.
 import type { ChargedKind } from "../api/tenancy.ts";
-import type { KubeObject } from "./types.ts";
+import type { KubeObject, ResourceRef } from "./types.ts";
 import type { Gate } from "./managed.ts";
 import type { Manager } from "./manager.ts";
 import type { WebhookServer } from "./webhook.ts";
@@ -21,11 +21,25 @@ export interface Settings {
   serviceAccount?: { namespace: string; name: string };
 }
 
+/**
+ * A kind billing meters (the hook for billing's subscriptions): what an object uses now, as meters
+ * of the price list ("mq.node-hour"), and the spec patches that stop it when its subscription expires
+ * and start it again when renewed. Nothing is metered or charged until billing exists.
+ */
+export interface BillableKind {
+  ref: ResourceRef;
+  meters(obj: KubeObject): Array<{ meter: string; quantity: number; dimensions: Record<string, string> }>;
+  stop: Record<string, unknown>;
+  resume: Record<string, unknown>;
+}
+
 export interface ProductContext {
   /** Gates every product object passes before it is realized (tenancy's approval gate). */
   gates: ReadonlyArray<Gate<KubeObject>>;
   /** What every product charges against quota. */
   charged(mgr: Manager): readonly ChargedKind[];
+  /** What billing meters. */
+  billable(): readonly BillableKind[];
   settings: Settings;
 }
 
@@ -35,6 +49,8 @@ export interface Product {
   controllers: Record<string, (mgr: Manager, ctx: ProductContext) => unknown>;
   /** Kinds whose objects count against quota, priced from the product's own caches. */
   charged?(mgr: Manager): ChargedKind[];
+  /** Kinds billing meters, and how to stop and resume them. */
+  billable?(): BillableKind[];
   /** Gates for every product's objects. */
   gates?: ReadonlyArray<Gate<KubeObject>>;
   /** Admission webhooks the product serves through the manager's webhook server. */

@@ -1,0 +1,209 @@
+// The manager's side of Kafka's admin protocol (@platformatic/kafka): one authenticated Admin client
+// per instance (the operator user over PLAIN on the brokers' INTERNAL listener), every call bounded
+// in time. SCRAM credentials go through AlterUserScramCredentials (KIP-554: the client salts and
+// hashes the password, so it never crosses the wire), sent on the Admin's own connection because the
+// library's Admin has no method for it.
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import {
+  AclOperations, AclPermissionTypes, Admin, alterUserScramCredentialsV0, ConfigResourceTypes, describeUserScramCredentialsV0,
+  IncrementalAlterConfigOperationTypes, kGetBootstrapConnection, ResourcePatternTypes, ResourceTypes, ScramMechanisms,
+  type AclOperationValue, type Connection, type ResourcePatternTypeValue, type ResourceTypeValue,
+} from "@platformatic/kafka";
+import { KAFKA_PORTS, OPERATOR_USER, type KafkaAcl } from "../api/messaging.ts";
+
+/** A call to the brokers gives up after this long (a broker down must not hold a reconcile). */
+export const KAFKA_CALL_MS = 8_000;
+const SCRAM_ITERATIONS = 8192;
+
+export interface TopicView {
+  partitions: number;
+  replicationFactor: number;
+  underReplicated: number;
+  /** Replica broker ids of each partition. */
+  replicas: number[][];
+}
+
+export interface ClusterView {
+  /** Brokers the cluster lists (registered and unfenced). */
+  brokers: number[];
+  topics: Map<string, TopicView>;
+}
+
+/** What an ACL rule looks like on the wire, and back. */
+export interface WireAcl { resourceType: ResourceTypeValue; resourceName: string; resourcePatternType: ResourcePatternTypeValue; operation: AclOperationValue }
+
+const RESOURCE: Record<string, ResourceTypeValue> = { topic: ResourceTypes.TOPIC, group: ResourceTypes.GROUP, cluster: ResourceTypes.CLUSTER, transactionalId: ResourceTypes.TRANSACTIONAL_ID };
+const PATTERN: Record<string, ResourcePatternTypeValue> = { literal: ResourcePatternTypes.LITERAL, prefixed: ResourcePatternTypes.PREFIXED };
+const OPERATION: Record<string, AclOperationValue> = {
+  All: AclOperations.ALL, Read: AclOperations.READ, Write: AclOperations.WRITE, Create: AclOperations.CREATE, Delete: AclOperations.DELETE,
+  Alter: AclOperations.ALTER, Describe: AclOperations.DESCRIBE, DescribeConfigs: AclOperations.DESCRIBE_CONFIGS, AlterConfigs: AclOperations.ALTER_CONFIGS,
+  IdempotentWrite: AclOperations.IDEMPOTENT_WRITE,
+};
+
+/** An MQUser's rules as the brokers store them (one per operation); the cluster resource is always named kafka-cluster. */
+export function wireAcls(acls: readonly KafkaAcl[]): WireAcl[] {
+  return acls.flatMap((a) => a.operations.map((op) => ({
+    resourceType: RESOURCE[a.resource.type]!,
+    resourceName: a.resource.type === "cluster" ? "kafka-cluster" : a.resource.name,
+    resourcePatternType: PATTERN[a.resource.patternType]!,
+    operation: OPERATION[op]!,
+  })));
+}
+export const aclKey = (a: WireAcl) => `${a.resourceType}|${a.resourcePatternType}|${a.resourceName}|${a.operation}`;
+
+function bounded<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer from the brokers in ${KAFKA_CALL_MS / 1000} s`)), KAFKA_CALL_MS); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The innermost reason of the library's nested errors ("TOPIC_AUTHORIZATION_FAILED"), for conditions. */
+export function kafkaReason(err: unknown): string {
+  const e = err as { message?: string; errors?: unknown[]; cause?: unknown; apiId?: string };
+  if (e?.apiId) return String(e.apiId);
+  const inner = e?.errors?.[0] ?? e?.cause;
+  return inner ? kafkaReason(inner) : String(e?.message ?? err).slice(0, 300);
+}
+
+export class KafkaClient {
+  readonly admin: Admin;
+  constructor(hosts: readonly string[], password: string) {
+    this.admin = new Admin({
+      clientId: "cellcloud-manager",
+      bootstrapBrokers: hosts.map((h) => `${h}:${KAFKA_PORTS.internal}`),
+      sasl: { mechanism: "PLAIN", username: OPERATOR_USER, password },
+      timeout: KAFKA_CALL_MS, connectTimeout: 3_000, retries: 1, retryDelay: 200,
+    });
+  }
+
+  close(): void { void this.admin.close().catch(() => {}); }
+
+  async cluster(): Promise<ClusterView> {
+    const names = await bounded(this.admin.listTopics(), "list topics");
+    const md = await bounded(this.admin.metadata({ topics: names, forceUpdate: true }), "metadata");
+    const topics = new Map<string, TopicView>();
+    for (const [name, t] of md.topics) {
+      if (!t) continue; // an internal topic (the library leaves them out)
+      topics.set(name, {
+        partitions: t.partitionsCount,
+        replicationFactor: t.partitions[0]?.replicas.length ?? 0,
+        underReplicated: t.partitions.filter((p) => p.isr.length < p.replicas.length).length,
+        replicas: t.partitions.map((p) => [...p.replicas]),
+      });
+    }
+    return { brokers: [...md.brokers.keys()].sort((a, b) => a - b), topics };
+  }
+
+  /** Settings made on the topic itself (not broker defaults): `keys`, or all when none are named. */
+  async topicConfig(topic: string, keys: readonly string[] = []): Promise<Map<string, string>> {
+    const [d] = await bounded(this.admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, ...(keys.length ? { configurationKeys: [...keys] } : {}) }] }), "describe topic configs");
+    // only what is set on the topic itself counts (not a broker default)
+    return new Map((d?.configs ?? []).filter((c) => c.configSource === 1 && c.value !== null).map((c) => [c.name, String(c.value)]));
+  }
+
+  async clusterConfig(keys: readonly string[]): Promise<Map<string, string>> {
+    const [d] = await bounded(this.admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.BROKER, resourceName: "", configurationKeys: [...keys] }] }), "describe cluster configs");
+    // DYNAMIC_DEFAULT_BROKER_CONFIG (4): set for every broker at run time
+    return new Map((d?.configs ?? []).filter((c) => c.configSource === 4 && c.value !== null).map((c) => [c.name, String(c.value)]));
+  }
+
+  async alterConfig(kind: "topic" | "cluster", name: string, set: ReadonlyMap<string, string>, remove: readonly string[]): Promise<void> {
+    const configs = [
+      ...[...set].map(([k, value]) => ({ name: k, value, configOperation: IncrementalAlterConfigOperationTypes.SET })),
+      ...remove.map((k) => ({ name: k, configOperation: IncrementalAlterConfigOperationTypes.DELETE })),
+    ];
+    if (!configs.length) return;
+    const resourceType = kind === "topic" ? ConfigResourceTypes.TOPIC : ConfigResourceTypes.BROKER;
+    await bounded(this.admin.incrementalAlterConfigs({ resources: [{ resourceType, resourceName: name, configs }] }), `alter ${kind} configs`);
+  }
+
+  async createTopic(name: string, partitions: number, replicas: number, configs: ReadonlyMap<string, string>): Promise<void> {
+    await bounded(this.admin.createTopics({ topics: [name], partitions, replicas, configs: [...configs].map(([k, value]) => ({ name: k, value })) }), "create topic");
+  }
+
+  async growPartitions(name: string, count: number): Promise<void> {
+    await bounded(this.admin.createPartitions({ topics: [{ name, count }] }), "create partitions");
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await bounded(this.admin.deleteTopics({ topics: [name] }), "delete topic");
+  }
+
+  /** The users among `names` that have a SCRAM-SHA-512 credential. */
+  async scramUsers(names: readonly string[]): Promise<Set<string>> {
+    let r: unknown;
+    try {
+      r = await this.raw(describeUserScramCredentialsV0.api, names.map((name) => ({ name })));
+    } catch (e) {
+      // the library fails the whole answer when a user has no credential (RESOURCE_NOT_FOUND)
+      if (kafkaReason(e) === "RESOURCE_NOT_FOUND") return new Set();
+      throw e;
+    }
+    return new Set((r as { results: Array<{ user: string; errorCode: number; credentialInfos: Array<{ mechanism: number }> }> }).results
+      .filter((u) => u.errorCode === 0 && u.credentialInfos.some((c) => c.mechanism === ScramMechanisms.SCRAM_SHA_512)).map((u) => u.user));
+  }
+
+  async upsertScram(name: string, password: string): Promise<void> {
+    const salt = randomBytes(32);
+    const saltedPassword = pbkdf2Sync(Buffer.from(password, "utf8"), salt, SCRAM_ITERATIONS, 64, "sha512");
+    await this.checked(await this.raw(alterUserScramCredentialsV0.api, [], [{ name, mechanism: ScramMechanisms.SCRAM_SHA_512, iterations: SCRAM_ITERATIONS, salt, saltedPassword }]));
+  }
+
+  async deleteScram(name: string): Promise<void> {
+    const r = await this.raw(alterUserScramCredentialsV0.api, [{ name, mechanism: ScramMechanisms.SCRAM_SHA_512 }], []);
+    // RESOURCE_NOT_FOUND (91): already gone
+    await this.checked(r, [91]);
+  }
+
+  async acls(principal: string): Promise<WireAcl[]> {
+    const res = await bounded(this.admin.describeAcls({
+      filter: { resourceType: ResourceTypes.ANY, resourceName: null, resourcePatternType: ResourcePatternTypes.ANY, principal, host: null, operation: AclOperations.ANY, permissionType: AclPermissionTypes.ALLOW },
+    }), "describe ACLs");
+    return res.flatMap((r) => r.acls.map((a) => ({ resourceType: r.resourceType, resourceName: r.resourceName, resourcePatternType: r.resourcePatternType, operation: a.operation })));
+  }
+
+  async createAcls(principal: string, acls: readonly WireAcl[]): Promise<void> {
+    if (!acls.length) return;
+    await bounded(this.admin.createAcls({ creations: acls.map((a) => ({ ...a, principal, host: "*", permissionType: AclPermissionTypes.ALLOW })) }), "create ACLs");
+  }
+
+  async deleteAcls(principal: string, acls: readonly WireAcl[] | "all"): Promise<void> {
+    const filters = acls === "all"
+      ? [{ resourceType: ResourceTypes.ANY, resourceName: null, resourcePatternType: ResourcePatternTypes.ANY, principal, host: null, operation: AclOperations.ANY, permissionType: AclPermissionTypes.ANY }]
+      : acls.map((a) => ({ ...a, principal, host: "*", permissionType: AclPermissionTypes.ALLOW }));
+    if (!filters.length) return;
+    await bounded(this.admin.deleteAcls({ filters }), "delete ACLs");
+  }
+
+  private raw(api: (c: Connection, ...args: never[]) => unknown, ...args: unknown[]): Promise<unknown> {
+    return bounded(new Promise((resolve, reject) => {
+      (this.admin as unknown as Record<symbol, (cb: (err: Error | null, c: Connection) => void) => void>)[kGetBootstrapConnection]!((err, connection) => {
+        if (err) return reject(err);
+        (api as (...a: unknown[]) => void)(connection, ...args, (e: Error | null, res: unknown) => (e ? reject(e) : resolve(res)));
+      });
+    }), "SCRAM credentials");
+  }
+
+  private async checked(r: unknown, ok: number[] = []): Promise<void> {
+    const bad = (r as { results: Array<{ user: string; errorCode: number; errorMessage: string | null }> }).results.find((u) => u.errorCode !== 0 && !ok.includes(u.errorCode));
+    if (bad) throw new Error(`SCRAM credential of ${bad.user}: error ${bad.errorCode}${bad.errorMessage ? ` (${bad.errorMessage})` : ""}`);
+  }
+}
+
+/** One client per instance (by uid), made again when its brokers' addresses or the password change. */
+export class KafkaClients {
+  private readonly clients = new Map<string, { key: string; client: KafkaClient }>();
+  get(uid: string, hosts: readonly string[], password: string): KafkaClient {
+    const key = `${[...hosts].sort().join(",")}|${password}`;
+    const have = this.clients.get(uid);
+    if (have?.key === key) return have.client;
+    have?.client.close();
+    const client = new KafkaClient(hosts, password);
+    this.clients.set(uid, { key, client });
+    return client;
+  }
+  forget(uid: string): void {
+    this.clients.get(uid)?.client.close();
+    this.clients.delete(uid);
+  }
+}

@@ -1,0 +1,106 @@
+// The MQ controllers' pure decisions: scale-in safety, balance, retention and topic/user plans, the
+// brokers' configuration files and RabbitMQ's password check.
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { distPort, kafkaProperties, rabbitConf, rabbitNodeName } from "../../agents/mq/config.ts";
+import type { MQInstanceObj, MQTopicObj, MQUserObj } from "../api/messaging.ts";
+import { balance, retentionDiff, scaleIn } from "./mq-plan.ts";
+import { topicPlan, type TopicObservation } from "./mq-topic.ts";
+import { userPlan, type UserObservation } from "./mq-user.ts";
+import { passwordMatches } from "./rabbit-admin.ts";
+
+const mq = (spec: Partial<MQInstanceObj["spec"]> = {}, status: MQInstanceObj["status"] = {}): MQInstanceObj => ({
+  apiVersion: "messaging.cellcloud.io/v1alpha1", kind: "MQInstance", metadata: { name: "kf", namespace: "t", uid: "u1" },
+  spec: { engine: "kafka", brokers: 3, flavor: "1C2G", storage: { size: "10Gi", type: "ssd" }, zone: "z", subnet: "s", defaultUser: "admin", ...spec }, status,
+});
+const call = { what: "x", call: async () => "done" as const };
+
+describe("scale-in", () => {
+  const replicas = new Map([[0, ["a-0"]], [1, ["a-1"]], [2, ["a-0", "a-1"]], [3, ["b-0", "b-1"]], [4, []]]);
+  it("removes brokers that hold nothing, never the controller quorum", () => {
+    expect(scaleIn(mq({ brokers: 4 }, { controllerQuorum: [0, 1, 2] }), [0, 1, 2, 3, 4], { running: [0, 1, 2, 3, 4], replicas, defaultUser: true })).toEqual({ remove: [4] });
+    expect(scaleIn(mq({ brokers: 1 }, { controllerQuorum: [0, 1, 2] }), [0, 1, 2], { running: [0, 1, 2], replicas, defaultUser: true }).blocked).toContain("brokers 1, 2 belong to the controller quorum");
+  });
+  it("is blocked naming the partitions the brokers hold, or when the brokers cannot tell", () => {
+    const r = scaleIn(mq({ brokers: 3 }, { controllerQuorum: [0, 1, 2] }), [0, 1, 2, 3, 4], { running: [0, 1, 2, 3, 4], replicas, defaultUser: true });
+    expect(r).toEqual({ remove: [], blocked: "brokers 3, 4 hold replicas of 2 partitions: b-0 (broker 3), b-1 (broker 3); reassign them before scaling in" });
+    expect(scaleIn(mq({ brokers: 3 }, { controllerQuorum: [0, 1, 2] }), [0, 1, 2, 3], { error: "timeout" }).blocked).toContain("cannot tell which partitions brokers 3 hold: timeout");
+  });
+});
+
+describe("balance and retention", () => {
+  it("calls brokers with less than half the average replicas unbalanced", () => {
+    expect(balance(new Map([[0, ["a", "b"]], [1, ["a", "b"]], [2, []]]), [0, 1, 2])).toMatchObject({ unbalanced: true, message: expect.stringContaining("0: 2, 1: 2, 2: 0") });
+    expect(balance(new Map([[0, ["a", "b"]], [1, ["a"]]]), [0, 1])).toEqual({ unbalanced: false });
+  });
+  it("sets what the spec asks and removes what it no longer does", () => {
+    expect(retentionDiff(mq({ retention: { hours: 24 } }), new Map([["log.retention.bytes", "9"]]))).toEqual(new Map([["log.retention.hours", "24"], ["log.retention.bytes", undefined]]));
+    expect(retentionDiff(mq({ retention: { hours: 24 } }), new Map([["log.retention.hours", "24"]])).size).toBe(0);
+  });
+});
+
+describe("topics", () => {
+  const topic = (spec: Partial<MQTopicObj["spec"]> = {}, status: MQTopicObj["status"] = {}): MQTopicObj => ({
+    apiVersion: "messaging.cellcloud.io/v1alpha1", kind: "MQTopic", metadata: { name: "orders", namespace: "t", uid: "t1" },
+    spec: { instance: "kf", partitions: 6, replicationFactor: 3, ...spec }, status,
+  });
+  const obs = (o: Partial<TopicObservation>): TopicObservation => ({ instance: mq(), create: { ...call, what: "create" }, grow: { ...call, what: "grow" }, alter: () => ({ ...call, what: "alter" }), remove: call, ...o });
+  it("creates a missing topic again, with an Event when it existed before", () => {
+    const p = topicPlan(topic({}, { partitions: 6 }), obs({ topic: null }));
+    expect(p.calls!.map((c) => c.what)).toEqual(["create"]);
+    expect((p.events as Array<{ reason: string }>)[0]!.reason).toBe("TopicRecreated");
+  });
+  it("grows partitions, sets settings back, and reports what cannot be changed", () => {
+    const view = { partitions: 4, replicationFactor: 3, underReplicated: 0, replicas: [] };
+    expect(topicPlan(topic({ retentionMs: 5 }), obs({ topic: view, config: new Map([["segment.ms", "1"]]) })).calls!.map((c) => c.what)).toEqual(["grow", "alter"]);
+    const more = topicPlan(topic(), obs({ topic: { ...view, partitions: 8 }, config: new Map() }));
+    expect(JSON.stringify(more.status)).toContain("more than spec.partitions 6");
+  });
+  it("leaves a topic another MQTopic owns alone", () => {
+    const p = topicPlan(topic(), obs({ conflict: "older" }));
+    expect(p.calls).toBeUndefined();
+    expect(JSON.stringify(p.status)).toContain("ResourceConflict");
+  });
+});
+
+describe("users", () => {
+  const user = (spec: Partial<MQUserObj["spec"]> = {}): MQUserObj => ({
+    apiVersion: "messaging.cellcloud.io/v1alpha1", kind: "MQUser", metadata: { name: "alice", namespace: "t", uid: "a1" }, spec: { instance: "kf", ...spec },
+  });
+  const obs = (o: Partial<UserObservation>): UserObservation => ({ instance: mq(), sync: (w) => ({ what: JSON.stringify(w), call: call.call }), remove: call, ...o });
+  it("sets a Kafka password once per Secret version, and ACLs by difference", () => {
+    const acls = [{ resource: { type: "topic" as const, name: "orders", patternType: "literal" as const }, operations: ["Read" as const] }];
+    const first = userPlan(user({ acls }), obs({ password: { value: "pw", version: "s/1" }, broker: { exists: false, acls: [] } }));
+    expect(first.calls![0]!.what).toContain('"version":"s/1"');
+    const same = userPlan(user({ acls }), obs({ password: { value: "pw", version: "s/1" }, applied: "s/1", broker: { exists: true, acls: [{ resourceType: 2, resourceName: "orders", resourcePatternType: 3, operation: 3 }] } }));
+    expect(same.calls).toEqual([]);
+  });
+  it("refuses the default user's name and a vhost the instance lacks", () => {
+    expect(JSON.stringify(userPlan(user({ username: "admin" }), obs({})).status)).toContain("default user");
+    const rb = mq({ engine: "rabbitmq", brokers: 1, vhosts: ["a"] });
+    expect(JSON.stringify(userPlan(user({ instance: "rb", permissions: [{ vhost: "b", configure: ".*", write: ".*", read: ".*" }] }), obs({ instance: rb, password: { value: "p", version: "v" }, broker: { exists: true, passwordMatches: true, tags: [], permissions: [] } })).status)).toContain("VhostNotFound");
+  });
+});
+
+describe("broker configuration", () => {
+  it("Kafka: SCRAM for clients, PLAIN with the operator for brokers and controllers, passwords quoted", () => {
+    const p = kafkaProperties({ nodeId: 3, roles: "broker", host: "127.0.0.9", voters: "0@127.0.0.1:9093", dataDir: "/d", operatorPassword: "a\"b", replication: 3, defaultUser: "admin" });
+    expect(p).toContain("listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512");
+    expect(p).toContain("super.users=User:cellcloud;User:admin");
+    expect(p).toContain('password="a\\"b"');
+    expect(p).not.toContain("CONTROLLER://127.0.0.9");
+    expect(p).toContain("min.insync.replicas=2");
+  });
+  it("RabbitMQ: the pod's address only, the operator as default user, peers by name", () => {
+    const c = rabbitConf({ host: "127.0.0.9", operatorPassword: "pw", peers: [rabbitNodeName("c", 0), rabbitNodeName("c", 1)] });
+    expect(c).toContain("listeners.tcp.1 = 127.0.0.9:5672");
+    expect(c).toContain("cluster_formation.classic_config.nodes.2 = rabbit-c-1@localhost");
+    expect(distPort("127.185.0.9")).not.toBe(distPort("127.195.0.9"));
+  });
+  it("checks a password against RabbitMQ's salted SHA-256 hash", () => {
+    const salt = Buffer.from([1, 2, 3, 4]);
+    const hash = Buffer.concat([salt, createHash("sha256").update(Buffer.concat([salt, Buffer.from("secret")])).digest()]).toString("base64");
+    expect(passwordMatches(hash, "secret")).toBe(true);
+    expect(passwordMatches(hash, "other")).toBe(false);
+  });
+});
