@@ -249,6 +249,8 @@ describe("MQ: Kafka", () => {
   it("partitions only grow, a replication factor above the brokers is refused, and a topic deleted on the brokers comes back from its MQTopic", async () => {
     expect(await refusal(client.patch(MQTopicRef, "orders", ns.name, { spec: { partitions: 4 } }, "merge"))).toContain("spec.partitions can only grow");
     expect(await refusal(client.create(MQTopicRef, topicObject("wide", { partitions: 1, replicationFactor: 6 })))).toContain("spec.replicationFactor: 6 is more than the 5 brokers");
+    expect(await refusal(client.create(MQInstanceRef, mqObject("rq", { engine: "rocketmq", brokers: 2 })))).toContain("spec.engine: rocketmq is not available yet");
+    expect(await refusal(client.create(MQInstanceRef, mqObject("rb2", { engine: "rabbitmq", brokers: 2 })))).toContain("spec.brokers: a rabbitmq instance has 1 or 3 brokers");
     await client.patch(MQTopicRef, "orders", ns.name, { spec: { partitions: 8, config: { "cleanup.policy": "delete" } } }, "merge");
     await eventually(async () => (await client.get<MQTopicObj>(MQTopicRef, "orders", ns.name)).status?.partitions === 8, { what: "orders has 8 partitions", timeoutMs: 30_000 });
     // by hand, on the brokers: the operator's view is the CR
@@ -285,6 +287,21 @@ describe("MQ: Kafka", () => {
     expect(await p.send({ messages: [{ topic: "spread", value: "nope" }] }).then(() => "accepted", reasons)).toContain("TOPIC_AUTHORIZATION_FAILED");
     await p.close();
     expect(await consumeAll("alice", creds.password!, "orders", 1, "alice-g")).toBe(1);
+  }, 120_000);
+
+  it("an MQUser's password from the user's own Secret follows changes to it: the new one works, the old one no longer does", async () => {
+    const secret = (password: string) => ({ apiVersion: "v1", kind: "Secret", metadata: { name: "bob-password", namespace: ns.name }, stringData: { password } });
+    await client.create(SecretRef, secret("first-password-0123"));
+    await client.create(MQUserRef, userObject("bob", { instance: "kf", passwordSecret: { name: "bob-password" }, acls: [{ resource: { type: "topic", name: "orders" }, operations: ["Write"] }] }));
+    await eventually(async () => cond(await client.get<MQUserObj>(MQUserRef, "bob", ns.name), "Ready")?.status === "True", { what: "bob Ready", timeoutMs: 30_000 });
+    const send = async (password: string) => {
+      const p = new Producer({ clientId: "bob", bootstrapBrokers: await bootstrap(), sasl: sasl("bob", password), serializers: stringSerializers, acks: ProduceAcks.ALL, retries: 0, timeout: 5_000 });
+      try { return await p.send({ messages: [{ topic: "orders", value: "from bob" }] }).then(() => "sent", reasons); } finally { await p.close().catch(() => {}); }
+    };
+    expect(await send("first-password-0123")).toBe("sent");
+    await client.update(SecretRef, { ...(await client.get<KubeObject>(SecretRef, "bob-password", ns.name)), data: { password: Buffer.from("second-password-4567").toString("base64") } } as KubeObject);
+    await eventually(async () => (await send("second-password-4567")) === "sent", { what: "bob's new password accepted", timeoutMs: 30_000 });
+    expect(await send("first-password-0123")).toContain("SASL_AUTHENTICATION_FAILED");
   }, 120_000);
 });
 
@@ -349,6 +366,26 @@ describe("MQ: credentials", () => {
       expect(statuses).not.toContain(pw);
     }
   }, 180_000);
+});
+
+describe("MQ: suspension (billing's stop)", () => {
+  it("spec.suspended stops every broker and keeps volumes and credentials; resumed, the brokers come back with their data", async () => {
+    const before = await secretData("kf-mq-credentials");
+    await client.patch(MQInstanceRef, "kf", ns.name, { spec: { suspended: true } }, "merge");
+    const stopped = await eventually(async () => {
+      const o = await read("kf");
+      const pods = (await core.listNamespacedPod({ namespace: ns.name, labelSelector: "messaging.cellcloud.io/instance=kf" })).items;
+      return cond(o, "Ready")?.reason === "Suspended" && pods.length === 0 ? o : undefined;
+    }, { what: "kf suspended, no broker pods", timeoutMs: 60_000 });
+    expect(stopped.status!.billingPausedAt).toBeDefined();
+    expect((await client.list(VolumeRef, { labelSelector: "messaging.cellcloud.io/instance=kf" }, ns.name)).items).toHaveLength(5);
+    await client.patch(MQInstanceRef, "kf", ns.name, { spec: { suspended: false } }, "merge");
+    const t0 = Date.now();
+    await ready("kf", 5, 150_000);
+    console.log(`kafka: 5 brokers back ${Date.now() - t0} ms after resuming (new addresses, the quorum rewritten)`);
+    expect(await secretData("kf-mq-credentials")).toEqual(before);
+    expect(await consumeAll(before.username!, before.password!, "orders", 10_000, "g-after-resume")).toBe(10_000);
+  }, 240_000);
 });
 
 const EventRefV1 = { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true };

@@ -2,7 +2,8 @@
 // ConfigMap to name the cluster id and the controller quorum (the controller writes them once the
 // quorum's pods have addresses), writes server.properties (0600: it holds the operator password),
 // formats the data directory the first time, then runs the broker in the foreground on the machine's
-// Java with the jars hack/ensure-kafka fetched. The container ends with the broker.
+// Java with the jars hack/ensure-kafka fetched. The container ends with the broker, which is stopped
+// when the quorum's addresses change.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -58,6 +59,11 @@ if (!existsSync(path.join(dataDir, "kafka-logs", "meta.properties"))) {
 log("starting the broker", { nodeId, roles, host });
 const child = spawn("java", java("kafka.Kafka", [props]), { stdio: "inherit", env: { ...process.env, KAFKA_OPTS: "" } });
 for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => child.kill(sig));
+// the quorum's addresses changed (its pods came back elsewhere): start again with the new ones
+setInterval(() => {
+  const now = read(configDir, MQ_KEYS.voters);
+  if (now && now !== voters) { log("the controller quorum moved; restarting", { voters: now }); child.kill("SIGTERM"); }
+}, 2_000).unref();
 child.on("exit", (code, signal) => {
   log("the broker exited", { code, signal });
   process.exit(code ?? 1);

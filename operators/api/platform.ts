@@ -373,6 +373,22 @@ export const schedulerName = "cellcloud-scheduler";
 export const DATA_PLANE_LABEL = "cellcloud.io/data-plane";
 export const DATA_PLANE_SELECTOR = `${DATA_PLANE_LABEL}=local`;
 
+/**
+ * A server pod of a product whose members each need a host of their own (RDS members, MQ brokers):
+ * placed by the cell scheduler in `zone`, never two of `group` on one host, run by the local data
+ * plane on the local plane; no ServiceAccount token or service links; restarted when it exits.
+ */
+export function memberPodShape(o: { zone: string; hostname: string; group: string }) {
+  return {
+    annotations: { [schedulingAnnotations.antiAffinityGroup]: o.group },
+    labels: { [DATA_PLANE_LABEL]: "local" },
+    spec: {
+      schedulerName, nodeSelector: { "topology.kubernetes.io/zone": o.zone }, hostname: o.hostname,
+      automountServiceAccountToken: false, enableServiceLinks: false, terminationGracePeriodSeconds: 30, restartPolicy: "Always",
+    },
+  };
+}
+
 /** Pod annotations for what plain pod fields cannot say (DeploymentSet spread, HA anti-affinity, gangs). */
 export const schedulingAnnotations = {
   spreadGroup: "scheduling.cellcloud.io/spread-group",

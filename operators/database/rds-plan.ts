@@ -16,7 +16,7 @@ import {
   type DBBackupObj, type DBInstanceObj, type DBMemberStatus, type DesiredState,
 } from "../api/database.ts";
 import type { RestoreSource } from "./rds-backup.ts";
-import { DATA_PLANE_LABEL, schedulerName, schedulingAnnotations } from "../api/platform.ts";
+import { memberPodShape } from "../api/platform.ts";
 import { claimName, VolumeRef, type VolumeObj } from "../api/storage.ts";
 import { isPodReady, NetworkPolicyRef, PodRef, SecretRef, ServiceRef, type Pod, type Service } from "../runtime/core.ts";
 import type { Action, ConditionSpec, ExternalCall, Plan } from "../runtime/managed.ts";
@@ -92,20 +92,12 @@ export function backupVolume(db: DBInstanceObj): VolumeObj {
 export function memberPod(db: DBInstanceObj, n: number, restoreClaim?: string): Pod {
   const name = memberName(db.metadata.name, n);
   const size = memberSize(db);
+  const shape = memberPodShape({ zone: db.spec.zone, hostname: name, group: `rds-${db.metadata.name}` });
   return {
     apiVersion: "v1", kind: "Pod",
-    metadata: {
-      ...owned(db, name, { [DB_MEMBER_LABEL]: name, [DB_ROLE_LABEL]: "standby", [DATA_PLANE_LABEL]: "local" }),
-      annotations: { [schedulingAnnotations.antiAffinityGroup]: `rds-${db.metadata.name}` },
-    },
+    metadata: { ...owned(db, name, { [DB_MEMBER_LABEL]: name, [DB_ROLE_LABEL]: "standby", ...shape.labels }), annotations: shape.annotations },
     spec: {
-      schedulerName,
-      nodeSelector: { "topology.kubernetes.io/zone": db.spec.zone },
-      hostname: name,
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      terminationGracePeriodSeconds: 30,
-      restartPolicy: "Always",
+      ...shape.spec,
       containers: [{
         name: "postgres",
         image: DB_IMAGE,

@@ -17,7 +17,7 @@ import {
   MQ_FLAVORS, MQ_IMAGES, MQ_KEYS, MQ_BROKER_LABEL, MQ_LABEL, MQ_MOUNTS, MQ_VERSIONS, MQInstanceRef, RABBIT_PORTS,
   type MQBrokerStatus, type MQInstanceObj,
 } from "../api/messaging.ts";
-import { DATA_PLANE_LABEL, schedulerName, schedulingAnnotations } from "../api/platform.ts";
+import { memberPodShape } from "../api/platform.ts";
 import { claimName, VolumeRef, type VolumeObj } from "../api/storage.ts";
 import { ConfigMapRef, isPodReady, NetworkPolicyRef, PodRef, SecretRef, ServiceRef, type ConfigMap, type Pod, type Service } from "../runtime/core.ts";
 import type { Action, ConditionSpec, ExternalCall, Plan } from "../runtime/managed.ts";
@@ -88,20 +88,12 @@ export function brokerPod(mq: MQInstanceObj, id: number): Pod {
     ? [{ name: "client", containerPort: KAFKA_PORTS.client }, { name: "internal", containerPort: KAFKA_PORTS.internal }, { name: "controller", containerPort: KAFKA_PORTS.controller }]
     : [{ name: "amqp", containerPort: RABBIT_PORTS.amqp }, { name: "management", containerPort: RABBIT_PORTS.management }, { name: "dist", containerPort: RABBIT_PORTS.dist }];
   const secretItems = kafka ? [MQ_KEYS.operatorPassword] : [MQ_KEYS.operatorPassword, MQ_KEYS.cookie];
+  const shape = memberPodShape({ zone: mq.spec.zone, hostname: name, group: `mq-${mq.metadata.name}` });
   return {
     apiVersion: "v1", kind: "Pod",
-    metadata: {
-      ...owned(mq, name, { [MQ_BROKER_LABEL]: String(id), [DATA_PLANE_LABEL]: "local" }),
-      annotations: { [schedulingAnnotations.antiAffinityGroup]: `mq-${mq.metadata.name}` },
-    },
+    metadata: { ...owned(mq, name, { [MQ_BROKER_LABEL]: String(id), ...shape.labels }), annotations: shape.annotations },
     spec: {
-      schedulerName,
-      nodeSelector: { "topology.kubernetes.io/zone": mq.spec.zone },
-      hostname: name,
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      terminationGracePeriodSeconds: 30,
-      restartPolicy: "Always",
+      ...shape.spec,
       containers: [{
         name: mq.spec.engine,
         image: MQ_IMAGES[mq.spec.engine as "kafka" | "rabbitmq"],
@@ -227,15 +219,16 @@ export function mqPlan(mq: MQInstanceObj, o: MQObservation, now: number): Plan {
   const sc = scaleIn(mq, existing, o.brokers);
   const ids = [...new Set([...Array.from({ length: mq.spec.brokers }, (_, i) => i), ...existing.filter((id) => !sc.remove.includes(id))])].sort((a, b) => a - b);
 
-  // the ConfigMap: created with the cluster id, completed once the pods that form the quorum (Kafka)
-  // or the cluster (RabbitMQ) have addresses; Kafka's voters are never rewritten
+  // the ConfigMap: created with the cluster id, completed once the pods that form the controller
+  // quorum have addresses, and rewritten when they come back with others (the instance resumed, a pod
+  // recreated): brokers restart on a change (agents/mq/kafka-node.ts). In a cluster, pods' DNS names.
   const addr = (id: number) => o.pods.get(brokerName(name, id))?.status?.podIP;
   const data: Record<string, string> = { ...(o.configMap?.data ?? {}) };
   if (kafka) {
     data[MQ_KEYS.clusterId] ??= o.fresh.clusterId;
     // the default user is a super user, as the instance's owner (its name is immutable)
     data[MQ_KEYS.defaultUser] = mq.spec.defaultUser ?? "admin";
-    if (!data[MQ_KEYS.voters] && q.every((id) => addr(id))) data[MQ_KEYS.voters] = q.map((id) => `${id}@${addr(id)}:${KAFKA_PORTS.controller}`).join(",");
+    if (q.every((id) => addr(id))) data[MQ_KEYS.voters] = q.map((id) => `${id}@${addr(id)}:${KAFKA_PORTS.controller}`).join(",");
   }
   const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: owned(mq, configMapName(name)), data } as ConfigMap;
   if (!o.configMap) actions.push({ verb: "create", ref: ConfigMapRef, object: cm });
