@@ -540,8 +540,8 @@ async function messagingSmoke(kc: KubeConfig, namespace: string, base: string, t
     if (o.status?.conditions?.find((c) => c.type === "Ready")?.status === "True") return o;
     throw new Error(JSON.stringify(o.status?.conditions?.map((c) => [c.type, c.status, c.message])));
   }, { timeoutMs: ms, what });
-  // a JVM's start on a busy 2-core machine
-  await readyOf(MQInstanceRef, name, "MQInstance Ready (Kafka running)", Math.max(timeoutMs, 60_000));
+  // a JVM's start on a busy 2-core machine (a cut run's short timeout stays short: it waits to fail)
+  await readyOf(MQInstanceRef, name, "MQInstance Ready (Kafka running)", timeoutMs * 2);
   for (const s of [`${name}-mq-credentials`, `${name}-mq-internal`]) await client.get(SecretRef, s, namespace);
   await client.get(ServiceRef, `${name}-client`, namespace);
   await client.get(ConfigMapRef, `${name}-mq-config`, namespace);

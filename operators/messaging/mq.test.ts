@@ -3,7 +3,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { MQInstanceObj, MQTopicObj, MQUserObj } from "../api/messaging.ts";
-import { balance, retentionDiff, scaleIn } from "./mq-plan.ts";
+import { balance, mqPlan, retentionDiff, scaleIn, type MQObservation } from "./mq-plan.ts";
+import type { Pod } from "../runtime/core.ts";
 import { topicPlan, type TopicObservation } from "./mq-topic.ts";
 import { userPlan, type UserObservation } from "./mq-user.ts";
 import { passwordMatches } from "./rabbit-admin.ts";
@@ -24,6 +25,24 @@ describe("scale-in", () => {
     const r = scaleIn(mq({ brokers: 3 }, { controllerQuorum: [0, 1, 2] }), [0, 1, 2, 3, 4], { running: [0, 1, 2, 3, 4], replicas, defaultUser: true });
     expect(r).toEqual({ remove: [], blocked: "brokers 3, 4 hold replicas of 2 partitions: b-0 (broker 3), b-1 (broker 3); reassign them before scaling in" });
     expect(scaleIn(mq({ brokers: 3 }, { controllerQuorum: [0, 1, 2] }), [0, 1, 2, 3], { error: "timeout" }).blocked).toContain("cannot tell which partitions brokers 3 hold: timeout");
+  });
+});
+
+describe("the controller quorum's addresses", () => {
+  const pod = (id: number, ip?: string): [string, Pod] => [`kf-${id}`, { metadata: { name: `kf-${id}`, labels: { "messaging.cellcloud.io/broker": String(id) } }, status: ip ? { podIP: ip } : {} } as Pod];
+  const observe = (pods: Array<[string, Pod]>, voters?: string): MQObservation => ({
+    subnet: true, pods: new Map(pods), volumes: new Map(), credentialsSecret: true, internalSecret: true,
+    configMap: { metadata: { name: "kf-mq-config" }, data: { "cluster-id": "c", "default-user": "admin", ...(voters ? { voters } : {}) } },
+    fresh: { password: "p", operatorPassword: "o", cookie: "k", clusterId: "new" }, sync: () => call,
+  });
+  const cmUpdate = (o: MQObservation) => mqPlan(mq({}, { controllerQuorum: [0, 1, 2] }), o, 0).actions!.find((a) => a.verb === "update" && a.ref.kind === "ConfigMap") as { patch: { data: Record<string, string> } } | undefined;
+  it("are written once every quorum pod has one, and rewritten when the pods come back elsewhere; the cluster id never changes", () => {
+    expect(cmUpdate(observe([pod(0, "10.0.0.1"), pod(1, "10.0.0.2"), pod(2)]))).toBeUndefined();
+    expect(cmUpdate(observe([pod(0, "10.0.0.1"), pod(1, "10.0.0.2"), pod(2, "10.0.0.3")]))!.patch.data.voters).toBe("0@10.0.0.1:9093,1@10.0.0.2:9093,2@10.0.0.3:9093");
+    const moved = cmUpdate(observe([pod(0, "10.0.0.7"), pod(1, "10.0.0.2"), pod(2, "10.0.0.3")], "0@10.0.0.1:9093,1@10.0.0.2:9093,2@10.0.0.3:9093"))!;
+    expect(moved.patch.data).toMatchObject({ voters: "0@10.0.0.7:9093,1@10.0.0.2:9093,2@10.0.0.3:9093", "cluster-id": "c" });
+    // while a recreated pod has no address yet, the old voters stay
+    expect(cmUpdate(observe([pod(0), pod(1, "10.0.0.2"), pod(2, "10.0.0.3")], "0@10.0.0.1:9093,1@10.0.0.2:9093,2@10.0.0.3:9093"))).toBeUndefined();
   });
 });
 
