@@ -444,6 +444,42 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
 }
 
 /**
+ * A cell of its own for a product with real servers (RDS, MQ): a one-host pool, SSD storage and a
+ * VolumeType, and a VPC with a Subnet named `<name>-net`; teardown() removes them once the product's
+ * objects are gone.
+ */
+async function serverCell(kc: KubeConfig, namespace: string, base: string, tag: string, name: string, octet: number, sa?: SmokeOptions["managerServiceAccount"]) {
+  const client = new KubeClient(kc);
+  const p = platformIn(kc);
+  const labels = { [SMOKE_LABEL]: namespace };
+  const cell = `${base}-${tag}cell`;
+  const zone = `${base}-${tag}az`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  const vtype = `${base}-${tag}ssd`.slice(-63).replace(/^[^a-z0-9]+/, "");
+  const net = "network.cellcloud.io/v1alpha1";
+  const subnet = `${name}-net`;
+  await bindUserData(client, namespace, sa);
+  await p.cells.create(cell, { region: "smoke", zone }, labels);
+  await p.storagePools.create(`${base}-${tag}sp`, { cell, mediaType: "SSD", capacity: "1Ti" }, labels);
+  await p.nodePools.create(`${base}-${tag}np`, poolSpec(cell, { nodes: 1, capacity: { cpu: "8", memory: "16Gi" } }), labels);
+  await storageIn(kc, namespace).createType(vtype, { mediaType: "SSD", iops: { base: 1000, perGiB: 10, max: 5000 } }, labels);
+  await client.create(VPCRef, { apiVersion: net, kind: "VPC", metadata: { name: subnet, namespace }, spec: { cidrBlocks: [`10.${octet}.0.0/16`] } });
+  await client.create(SubnetRef, { apiVersion: net, kind: "Subnet", metadata: { name: subnet, namespace }, spec: { vpc: subnet, cidrBlock: `10.${octet}.1.0/24` } });
+  return {
+    zone, vtype, subnet,
+    async teardown(timeoutMs: number): Promise<void> {
+      await client.delete(SubnetRef, subnet, namespace);
+      await eventuallyGone(() => client.get(SubnetRef, subnet, namespace), `${tag} Subnet deleted`, timeoutMs);
+      await client.delete(VPCRef, subnet, namespace);
+      await p.nodePools.delete(`${base}-${tag}np`);
+      await eventually(async () => (await p.nodePools.list()).every((np) => np.metadata.name !== `${base}-${tag}np`), { timeoutMs, what: `${tag} pool deleted` });
+      await p.storagePools.delete(`${base}-${tag}sp`);
+      await p.cells.delete(cell);
+      await storageIn(kc, namespace).deleteType(vtype).catch(() => undefined);
+    },
+  };
+}
+
+/**
  * RDS: a single-member DBInstance on its own cell, pool and storage: its volumes, its pod running
  * PostgreSQL (the local data plane), its Services, NetworkPolicy and credential Secrets; a schedule
  * takes backups (scheduled DBBackups created, each Completed) and retention deletes all but the
@@ -451,20 +487,8 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
  */
 async function databaseSmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number, sa?: SmokeOptions["managerServiceAccount"]): Promise<void> {
   const client = new KubeClient(kc);
-  const p = platformIn(kc);
-  const labels = { [SMOKE_LABEL]: namespace };
-  const cell = `${base}-dbcell`;
-  const zone = `${base}-dbaz`.slice(-63).replace(/^[^a-z0-9]+/, "");
-  const vtype = `${base}-dbssd`.slice(-63).replace(/^[^a-z0-9]+/, "");
-  await bindUserData(client, namespace, sa);
-  await p.cells.create(cell, { region: "smoke", zone }, labels);
-  await p.storagePools.create(`${base}-dbsp`, { cell, mediaType: "SSD", capacity: "1Ti" }, labels);
-  await p.nodePools.create(`${base}-dbnp`, poolSpec(cell, { nodes: 1, capacity: { cpu: "8", memory: "16Gi" } }), labels);
-  await storageIn(kc, namespace).createType(vtype, { mediaType: "SSD", iops: { base: 1000, perGiB: 10, max: 5000 } }, labels);
   const name = "db";
-  const net = "network.cellcloud.io/v1alpha1";
-  await client.create(VPCRef, { apiVersion: net, kind: "VPC", metadata: { name: `${name}-net`, namespace }, spec: { cidrBlocks: ["10.30.0.0/16"] } });
-  await client.create(SubnetRef, { apiVersion: net, kind: "Subnet", metadata: { name: `${name}-net`, namespace }, spec: { vpc: `${name}-net`, cidrBlock: "10.30.1.0/24" } });
+  const { zone, vtype, teardown } = await serverCell(kc, namespace, base, "db", name, 30, sa);
   await client.create(DBInstanceRef, {
     apiVersion: "database.cellcloud.io/v1alpha1", kind: "DBInstance", metadata: { name, namespace },
     spec: { edition: "single", flavor: "2C4G", storage: { size: "1Gi", type: vtype }, zone, subnet: `${name}-net`, backup: { schedule: "*/2 * * * * *", retentionCount: 1 } },
@@ -488,14 +512,7 @@ async function databaseSmoke(kc: KubeConfig, namespace: string, base: string, ti
   await eventuallyGone(() => client.get(DBInstanceRef, name, namespace), "DBInstance deleted", timeoutMs);
   await eventually(async () => (await client.list(VolumeRef, { labelSelector: `database.cellcloud.io/instance=${name}` }, namespace)).items.length === 0, { timeoutMs, what: "its volumes deleted" });
   await client.delete(DBBackupRef, (await scheduled())[0]?.metadata.name ?? "none", namespace).catch(() => undefined);
-  await client.delete(SubnetRef, `${name}-net`, namespace);
-  await eventuallyGone(() => client.get(SubnetRef, `${name}-net`, namespace), "database Subnet deleted", timeoutMs);
-  await client.delete(VPCRef, `${name}-net`, namespace);
-  await p.nodePools.delete(`${base}-dbnp`);
-  await eventually(async () => (await p.nodePools.list()).every((np) => np.metadata.name !== `${base}-dbnp`), { timeoutMs, what: "database pool deleted" });
-  await p.storagePools.delete(`${base}-dbsp`);
-  await p.cells.delete(cell);
-  await storageIn(kc, namespace).deleteType(vtype).catch(() => undefined);
+  await teardown(timeoutMs);
 }
 
 /** As a tenant namespace binds it: the manager creates (and reads) credential Secrets here only. */
@@ -515,21 +532,9 @@ async function bindUserData(client: KubeClient, namespace: string, sa?: SmokeOpt
  */
 async function messagingSmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number, sa?: SmokeOptions["managerServiceAccount"]): Promise<void> {
   const client = new KubeClient(kc);
-  const p = platformIn(kc);
-  const labels = { [SMOKE_LABEL]: namespace };
-  const cell = `${base}-mqcell`;
-  const zone = `${base}-mqaz`.slice(-63).replace(/^[^a-z0-9]+/, "");
-  const vtype = `${base}-mqssd`.slice(-63).replace(/^[^a-z0-9]+/, "");
-  await bindUserData(client, namespace, sa);
-  await p.cells.create(cell, { region: "smoke", zone }, labels);
-  await p.storagePools.create(`${base}-mqsp`, { cell, mediaType: "SSD", capacity: "1Ti" }, labels);
-  await p.nodePools.create(`${base}-mqnp`, poolSpec(cell, { nodes: 1, capacity: { cpu: "8", memory: "16Gi" } }), labels);
-  await storageIn(kc, namespace).createType(vtype, { mediaType: "SSD", iops: { base: 1000, perGiB: 10, max: 5000 } }, labels);
   const name = "mq";
   const api = "messaging.cellcloud.io/v1alpha1";
-  const net = "network.cellcloud.io/v1alpha1";
-  await client.create(VPCRef, { apiVersion: net, kind: "VPC", metadata: { name: `${name}-net`, namespace }, spec: { cidrBlocks: ["10.31.0.0/16"] } });
-  await client.create(SubnetRef, { apiVersion: net, kind: "Subnet", metadata: { name: `${name}-net`, namespace }, spec: { vpc: `${name}-net`, cidrBlock: "10.31.1.0/24" } });
+  const { zone, vtype, teardown } = await serverCell(kc, namespace, base, "mq", name, 31, sa);
   await client.create(MQInstanceRef, {
     apiVersion: api, kind: "MQInstance", metadata: { name, namespace },
     spec: { engine: "kafka", brokers: 1, storage: { size: "1Gi", type: vtype }, zone, subnet: `${name}-net` },
@@ -556,14 +561,7 @@ async function messagingSmoke(kc: KubeConfig, namespace: string, base: string, t
     await eventuallyGone(() => client.get(ref, n, namespace), `${ref.kind} ${n} deleted`, timeoutMs);
   }
   await eventually(async () => (await client.list(VolumeRef, { labelSelector: `messaging.cellcloud.io/instance=${name}` }, namespace)).items.length === 0, { timeoutMs, what: "the broker's volume deleted" });
-  await client.delete(SubnetRef, `${name}-net`, namespace);
-  await eventuallyGone(() => client.get(SubnetRef, `${name}-net`, namespace), "messaging Subnet deleted", timeoutMs);
-  await client.delete(VPCRef, `${name}-net`, namespace);
-  await p.nodePools.delete(`${base}-mqnp`);
-  await eventually(async () => (await p.nodePools.list()).every((np) => np.metadata.name !== `${base}-mqnp`), { timeoutMs, what: "messaging pool deleted" });
-  await p.storagePools.delete(`${base}-mqsp`);
-  await p.cells.delete(cell);
-  await storageIn(kc, namespace).deleteType(vtype).catch(() => undefined);
+  await teardown(timeoutMs);
 }
 
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */

@@ -314,7 +314,7 @@ export const clientServiceName = (mq: string) => `${mq}-client`;
 export const credentialsSecretName = (mq: string) => `${mq}-mq-credentials`;
 /** What only brokers and the controller read: the operator's admin password (and RabbitMQ's Erlang cookie). */
 export const internalSecretName = (mq: string) => `${mq}-mq-internal`;
-/** The brokers' configuration the controller writes once their addresses are known (Kafka's controller quorum, RabbitMQ's peers). */
+/** Kafka's configuration the controller writes once the brokers' addresses are known (the cluster id, the controller quorum). */
 export const configMapName = (mq: string) => `${mq}-mq-config`;
 export const userSecretName = (user: string) => `${user}-mquser`;
 
@@ -330,6 +330,6 @@ export const MQ_MOUNTS = { data: "/var/lib/cellcloud-mq/data", config: "/etc/cel
 /** Keys of the internal Secret and the config ConfigMap, as the broker entrypoints (agents/mq) read them. */
 export const MQ_KEYS = {
   operatorPassword: "operator-password", cookie: "erlang-cookie", defaultPassword: "password",
-  /** ConfigMap: Kafka's cluster id and its controller quorum voters ("0@10.0.0.5:9093,..."); RabbitMQ's peers ("name@host,..."). */
-  clusterId: "cluster-id", voters: "voters", peers: "peers", defaultUser: "default-user", retentionHours: "retention-hours", retentionBytes: "retention-bytes",
+  /** ConfigMap: Kafka's cluster id, its controller quorum voters ("0@10.0.0.5:9093,...") and the default user (a super user). */
+  clusterId: "cluster-id", voters: "voters", defaultUser: "default-user",
 } as const;

@@ -3,8 +3,8 @@
 //   - a pod per broker (<name>-<id>), owned by the instance, placed by the cell scheduler never two on
 //     one host, running the broker (the official image in a cluster; the machine's Kafka jars or
 //     rabbitmq-server on the local plane);
-//   - a ConfigMap the brokers wait for: Kafka's cluster id and controller quorum, RabbitMQ's peers,
-//     written once the pods that form them have addresses;
+//   - a ConfigMap Kafka's brokers wait for: the cluster id and the controller quorum, written once
+//     the quorum's pods have addresses (RabbitMQ's nodes find each other by name, from their env);
 //   - the credentials Secret (the default user's password, generated once, never rewritten), an
 //     internal Secret (the operator user's password, RabbitMQ's Erlang cookie);
 //   - a <name>-client Service selecting the brokers, and a NetworkPolicy from spec.allowedCIDRs;

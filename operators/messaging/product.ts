@@ -55,14 +55,16 @@ export const messaging: Product = {
       rules: [{ apiGroups: [MQTopicRef.group], apiVersions: ["*"], resources: [MQTopicRef.plural, MQUserRef.plural], operations: ["CREATE", "UPDATE"], scope: "Namespaced" }],
     }], (req) => validate(req));
 
-    /** A topic or user must name an instance of the right engine here; a topic's replicas fit its brokers. */
+    /** A topic or user names an instance of the right engine; a topic's replicas fit its brokers. */
     function validate(req: AdmissionRequest): AdmissionResponse {
       const obj = req.object as (MQTopicObj | MQUserObj) | undefined;
       const instance = obj?.spec?.instance;
       if (!obj || !instance || !req.namespace) return allow(req);
       const refuse = (message: string) => deny(req, 422, "Invalid", message);
       const mq = mqs.get(`${req.namespace}/${instance}`);
-      if (!mq) return refuse(`spec.instance: MQInstance ${instance} not found in ${req.namespace}`);
+      // applied together with its instance (kubectl apply -k, GitOps), a topic may come first: the
+      // controller waits for the instance (Ready=False, InstanceNotFound) instead
+      if (!mq) return allow(req);
       if (obj.kind === "MQTopic") {
         const t = obj as MQTopicObj;
         if (mq.spec.engine !== "kafka") return refuse(`spec.instance: MQInstance ${instance} runs ${mq.spec.engine}; topics are for kafka instances`);
