@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KAFKA_PORTS, MQInstanceRef, MQTopicRef, MQUserRef, type MQInstanceObj, type MQTopicObj, type MQUserObj } from "../operators/api/messaging.ts";
 import { SubnetRef, VPCRef } from "../operators/api/network.ts";
 import { VolumeRef } from "../operators/api/storage.ts";
-import { MutatingRef, SecretRef, ValidatingRef } from "../operators/runtime/core.ts";
+import { MutatingRef, PodRef, SecretRef, ValidatingRef } from "../operators/runtime/core.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
 import { WEBHOOK_CONFIG } from "../operators/runtime/webhook.ts";
@@ -159,11 +159,17 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  const t0 = Date.now();
   for (const ref of [MQTopicRef, MQUserRef, MQInstanceRef]) {
     for (const o of (await client.list(ref, {}, ns.name).catch(() => ({ items: [] as KubeObject[] }))).items) await client.delete(ref, o.metadata.name, ns.name).catch(() => undefined);
   }
   await eventually(async () => (await client.list(MQInstanceRef, {}, ns.name)).items.length === 0, { what: "instances gone", timeoutMs: 60_000 }).catch(() => undefined);
+  // their brokers go at once (a graceful stop, up to 30 s, is not what this suite tests)
+  for (const p of (await core.listNamespacedPod({ namespace: ns.name, labelSelector: "messaging.cellcloud.io/instance" }).catch(() => ({ items: [] }))).items) {
+    await client.delete(PodRef, p.metadata!.name!, ns.name, { gracePeriodSeconds: 0 }).catch(() => undefined);
+  }
   await eventually(async () => (await client.list(VolumeRef, {}, ns.name)).items.length === 0, { what: "volumes gone", timeoutMs: 60_000 }).catch(() => undefined);
+  console.log(`mq: brokers and volumes gone ${Date.now() - t0} ms after the suite's objects were deleted`);
   await platform.nodePools.delete(pool).catch(() => undefined);
   await eventually(async () => (await platform.nodePools.list()).every((np) => np.metadata.name !== pool), { what: "pool gone", timeoutMs: 60_000 }).catch(() => undefined);
   await platform.storagePools.delete(spool).catch(() => undefined);
