@@ -52,7 +52,7 @@ const java = (main: string, args: string[]) => [...KAFKA_JVM, `-Dlog4j2.configur
 
 if (!existsSync(path.join(dataDir, "kafka-logs", "meta.properties"))) {
   log("formatting the data directory", { clusterId });
-  const r = spawnSync("java", java("kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", props, "--ignore-formatted"]), { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("java", java("kafka.tools.StorageTool", ["format", `--cluster-id=${clusterId}`, `--config=${props}`, "--ignore-formatted"]), { encoding: "utf8", timeout: 120_000 });
   if (r.status !== 0) { log("format failed", { out: `${r.stdout}${r.stderr}`.slice(-2000) }); process.exit(1); }
 }
 

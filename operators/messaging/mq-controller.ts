@@ -16,7 +16,7 @@ import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
 import { kafkaReason } from "./kafka-admin.ts";
 import { BrokerClients, BY_INSTANCE, instanceKey } from "./brokers.ts";
-import { isKafka, mqPlan, type BrokerSide, type MQObservation } from "./mq-plan.ts";
+import { isKafka, kafkaClusterId, mqPlan, type BrokerSide, type MQObservation } from "./mq-plan.ts";
 
 const secret = () => randomBytes(24).toString("base64url");
 
@@ -49,7 +49,7 @@ export function setupMQInstanceController(mgr: Manager, ctx: ProductContext, cli
         brokers = { error: kafkaReason(e) };
       }
     }
-    const fresh = { password: secret(), operatorPassword: secret(), cookie: randomBytes(32).toString("hex").toUpperCase(), clusterId: randomBytes(16).toString("base64url") };
+    const fresh = { password: secret(), operatorPassword: secret(), cookie: randomBytes(32).toString("hex").toUpperCase(), clusterId: kafkaClusterId() };
     return {
       subnet: Boolean(subnets.get(`${ns}/${mq.spec.subnet}`)),
       pods: new Map(mine.map((p) => [p.metadata.name, p])),

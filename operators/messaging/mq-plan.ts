@@ -12,6 +12,7 @@
 //     defaults as cluster-wide dynamic configuration, RabbitMQ's virtual hosts.
 // Scale-in never loses data: the brokers to remove must hold no partition replica (Kafka) and never
 // be the controller quorum; RabbitMQ is never scaled in (its schema refuses it).
+import { randomBytes } from "node:crypto";
 import {
   brokerName, brokerVolumeName, clientServiceName, configMapName, credentialsSecretName, internalSecretName, KAFKA_PORTS, MAX_CONTROLLERS,
   MQ_FLAVORS, MQ_IMAGES, MQ_KEYS, MQ_BROKER_LABEL, MQ_LABEL, MQ_MOUNTS, MQ_VERSIONS, MQInstanceRef, RABBIT_PORTS,
@@ -59,6 +60,17 @@ export interface MQObservation {
 }
 
 export const isKafka = (mq: MQInstanceObj) => mq.spec.engine === "kafka";
+
+/**
+ * A new Kafka cluster id: 16 random bytes, base64url, never starting with "-" (Kafka's own
+ * Uuid.randomUuid avoids it too: the storage tool would read "-1xEC…" as an option).
+ */
+export function kafkaClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
 /** A RabbitMQ cluster's name, part of its nodes' names: unique per instance (by uid). */
 export const rabbitCluster = (mq: MQInstanceObj) => (mq.metadata.uid ?? mq.metadata.name).replace(/-/g, "").slice(0, 12);
 export const brokerSize = (mq: MQInstanceObj) => MQ_FLAVORS[mq.spec.flavor ?? "1C2G"];

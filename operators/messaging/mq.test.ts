@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { MQInstanceObj, MQTopicObj, MQUserObj } from "../api/messaging.ts";
-import { balance, mqPlan, retentionDiff, scaleIn, type MQObservation } from "./mq-plan.ts";
+import { balance, kafkaClusterId, mqPlan, retentionDiff, scaleIn, type MQObservation } from "./mq-plan.ts";
 import type { Pod } from "../runtime/core.ts";
 import { topicPlan, type TopicObservation } from "./mq-topic.ts";
 import { userPlan, type UserObservation } from "./mq-user.ts";
@@ -43,6 +43,14 @@ describe("the controller quorum's addresses", () => {
     expect(moved.patch.data).toMatchObject({ voters: "0@10.0.0.7:9093,1@10.0.0.2:9093,2@10.0.0.3:9093", "cluster-id": "c" });
     // while a recreated pod has no address yet, the old voters stay
     expect(cmUpdate(observe([pod(0), pod(1, "10.0.0.2"), pod(2, "10.0.0.3")], "0@10.0.0.1:9093,1@10.0.0.2:9093,2@10.0.0.3:9093"))).toBeUndefined();
+  });
+});
+
+describe("Kafka's cluster id", () => {
+  it("never starts with '-' (the storage tool would take it for an option)", () => {
+    const draws = [Buffer.from("fb5e", "hex"), Buffer.alloc(16, 7)];
+    expect(kafkaClusterId(() => draws.shift()!)).toBe(Buffer.alloc(16, 7).toString("base64url"));
+    expect(Buffer.from("fb5e", "hex").toString("base64url").startsWith("-")).toBe(true);
   });
 });
 
