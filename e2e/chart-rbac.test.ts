@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
 import { clients, kubectl, uniqueName, useNamespace } from "./support/kube.ts";
-import { spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { spawnManager, stopProcess, type ManagerProcess } from "./support/manager.ts";
 import { binDir, repoRoot } from "./support/plane.ts";
 import { freePorts } from "./support/tenancy.ts";
 import { SMOKE_CONTROLLERS, cleanSmoke, runSmoke, smokeWebhookArgs, type SmokeSection } from "./support/smoke.ts";
@@ -144,7 +144,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  running?.child.kill("SIGKILL");
+  // dead before its webhook configurations are deleted (alive, it registers them again)
+  await stopProcess(running);
   await cleanSmoke(work.name);
   kubectl(["delete", "clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding",
     "-l", `app.kubernetes.io/instance=${release}`, "--ignore-not-found"]);

@@ -11,7 +11,7 @@ import { KubeClient } from "../operators/runtime/kube.ts";
 import { WEBHOOK_CONFIG } from "../operators/runtime/webhook.ts";
 import { instancesIn } from "./support/compute.ts";
 import { clients, eventually, eventuallyGone, refusal, uniqueName, useNamespace } from "./support/kube.ts";
-import { spawnManager, type ManagerProcess } from "./support/manager.ts";
+import { spawnManager, stopProcess, type ManagerProcess } from "./support/manager.ts";
 import { smokeWebhookArgs } from "./support/smoke.ts";
 import { freePorts } from "./support/tenancy.ts";
 
@@ -56,9 +56,11 @@ afterAll(async () => {
   for (const i of await instances.list().catch(() => [])) await instances.delete(i.metadata.name).catch(() => undefined);
   await eventually(async () => (await client.list(ElasticIPRef, {}, ns.name)).items.length === 0 && (await instances.list()).length === 0, { what: "cleaned up", timeoutMs: 60_000 }).catch(() => undefined);
   await client.delete(ExternalIPPoolRef, pool).catch(() => undefined);
+  // the manager first: alive, it registers its webhook configurations again when its certificate
+  // rotates (every few seconds here), leaving the next suites a webhook nobody serves
+  await stopProcess(manager);
   await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
   await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
-  manager?.child.kill("SIGKILL");
 }, 120_000);
 
 describe("elastic IPs", () => {

@@ -97,6 +97,14 @@ export function spawnManager(opts: {
     healthUrl: `http://127.0.0.1:${opts.healthPort}`, output: () => out };
 }
 
+/** SIGKILLs a spawned manager and waits until it is gone (nothing it sent can land afterwards). */
+export async function stopProcess(m: ManagerProcess | undefined): Promise<void> {
+  if (!m || m.child.exitCode !== null || m.child.signalCode !== null) return;
+  const exited = new Promise((r) => m.child.once("exit", r));
+  m.child.kill("SIGKILL");
+  await exited;
+}
+
 /** The value of one series in a Prometheus text exposition, summed over matching label sets. */
 export function metricValue(text: string, name: string, labelFilter = ""): number {
   return text

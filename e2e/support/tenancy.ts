@@ -59,10 +59,11 @@ export async function startTenancy(systemNamespace: string, controllers = ["tena
   return {
     m, webhook, client, tenancy: tenancyOf(m.mgr, () => m.ctx.charged(m.mgr)),
     async stop() {
+      // stopped first: a running manager registers its webhook configurations again
+      await m.mgr.stop();
       await client.delete(ValidatingRef, WEBHOOK_CONFIG).catch(() => undefined);
       await client.delete(MutatingRef, WEBHOOK_CONFIG).catch(() => undefined);
       await client.delete(SecretRef, secretName, systemNamespace).catch(() => undefined);
-      await m.mgr.stop();
     },
   };
 }
