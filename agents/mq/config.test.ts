@@ -1,5 +1,6 @@
 // The MQ broker entrypoints' configuration files.
 import { describe, expect, it } from "vitest";
+import { rabbitNodeIndex } from "../../operators/api/messaging.ts";
 import { distPort, kafkaProperties, rabbitConf, rabbitNodeName } from "./config.ts";
 
 describe("broker configuration", () => {
@@ -15,6 +16,9 @@ describe("broker configuration", () => {
     const c = rabbitConf({ host: "127.0.0.9", operatorPassword: "pw", peers: [rabbitNodeName("c", 0), rabbitNodeName("c", 1)] });
     expect(c).toContain("listeners.tcp.1 = 127.0.0.9:5672");
     expect(c).toContain("cluster_formation.classic_config.nodes.2 = rabbit-c-1@localhost");
+    // the controller reads the index back from the name the broker gives itself
+    expect(rabbitNodeIndex(rabbitNodeName("0a1b-2c", 2))).toBe(2);
+    expect(rabbitNodeIndex("rabbit@somewhere")).toBeUndefined();
     expect(distPort("127.185.0.9")).not.toBe(distPort("127.195.0.9"));
   });
 });

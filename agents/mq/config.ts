@@ -2,6 +2,8 @@
 // what the controller gave the pod (its env, the instance's ConfigMap and Secrets).
 import { KAFKA_PORTS, OPERATOR_USER, RABBIT_PORTS } from "../../operators/api/messaging.ts";
 
+export { rabbitNodeName } from "../../operators/api/messaging.ts";
+
 export interface KafkaNode {
   nodeId: number;
   /** "broker,controller" for the controller quorum, "broker" for the rest. */
@@ -100,9 +102,6 @@ export interface RabbitNode {
   peers: string[];
   operatorPassword: string;
 }
-
-/** A node's Erlang name: unique on the machine (epmd is shared), the same wherever it is computed. */
-export const rabbitNodeName = (cluster: string, index: number) => `rabbit-${cluster}-${index}@localhost`;
 
 /**
  * The node's Erlang distribution port, on 127.0.0.1: derived from its own (unique) pod address, so

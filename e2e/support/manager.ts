@@ -155,12 +155,8 @@ export class CrashingManager {
   async kill(): Promise<void> {
     const m = this.current;
     if (!m) return;
-    if (m.child.exitCode === null && m.child.signalCode === null) { // "exit" is not emitted twice
-      const exited = new Promise((r) => m.child.once("exit", r));
-      m.child.kill("SIGKILL");
-      await exited;
-      this.kills++;
-    }
+    if (m.child.exitCode === null && m.child.signalCode === null) this.kills++;
+    await stopProcess(m);
     this.current = undefined;
   }
 

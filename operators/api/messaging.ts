@@ -317,6 +317,10 @@ export const internalSecretName = (mq: string) => `${mq}-mq-internal`;
 /** Kafka's configuration the controller writes once the brokers' addresses are known (the cluster id, the controller quorum). */
 export const configMapName = (mq: string) => `${mq}-mq-config`;
 export const userSecretName = (user: string) => `${user}-mquser`;
+export const networkPolicyName = (mq: string) => `mq-${mq}`;
+/** A RabbitMQ node's Erlang name (unique on a machine: epmd is shared), as its entrypoint names it and the controller reads it back. */
+export const rabbitNodeName = (cluster: string, index: number) => `rabbit-${cluster}-${index}@localhost`;
+export const rabbitNodeIndex = (node: string): number | undefined => { const m = /^rabbit-[^@]*-(\d+)@/.exec(node); return m ? Number(m[1]) : undefined; };
 
 /** The user the manager administers brokers as (a super user, separate from the tenant's default user). */
 export const OPERATOR_USER = "cellcloud";

@@ -4,7 +4,7 @@
 // seconds while the instance exists: broker health, replicas and drift of the default user come
 // from the brokers, not from events.
 import { randomBytes } from "node:crypto";
-import { configMapName, MQ_FINALIZER, MQ_LABEL, MQInstanceRef, type MQInstanceObj } from "../api/messaging.ts";
+import { clientServiceName, configMapName, MQ_FINALIZER, MQ_LABEL, MQInstanceRef, networkPolicyName, rabbitNodeIndex, type MQInstanceObj } from "../api/messaging.ts";
 import { SubnetRef, type SubnetObj } from "../api/network.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import { USER_DATA_READER_ROLE } from "../api/tenancy.ts";
@@ -54,8 +54,8 @@ export function setupMQInstanceController(mgr: Manager, ctx: ProductContext, cli
       subnet: Boolean(subnets.get(`${ns}/${mq.spec.subnet}`)),
       pods: new Map(mine.map((p) => [p.metadata.name, p])),
       volumes: new Map(volumes.list().filter((v) => v.metadata.namespace === ns && own(v)).map((v) => [v.metadata.name, v])),
-      service: own(services.get(`${ns}/${mq.metadata.name}-client`)),
-      networkPolicy: own(policies.get(`${ns}/mq-${mq.metadata.name}`)),
+      service: own(services.get(`${ns}/${clientServiceName(mq.metadata.name)}`)),
+      networkPolicy: own(policies.get(`${ns}/${networkPolicyName(mq.metadata.name)}`)),
       configMap: own(configMaps.get(`${ns}/${configMapName(mq.metadata.name)}`)),
       credentialsSecret: Boolean(creds.credentials),
       internalSecret: Boolean(creds.internal),
@@ -102,8 +102,7 @@ export function setupMQInstanceController(mgr: Manager, ctx: ProductContext, cli
     }
     const r = clients.rabbit(hosts, operatorPassword);
     const [nodes, vhosts, user] = await Promise.all([r.nodes(), r.vhosts(), r.user(defaultUser, password)]);
-    // nodes are rabbit-<cluster>-<index>@localhost
-    const running = nodes.filter((n) => n.running).map((n) => Number(/-(\d+)@/.exec(n.name)?.[1])).filter((id) => Number.isInteger(id));
+    const running = nodes.filter((n) => n.running).map((n) => rabbitNodeIndex(n.name)).filter((id): id is number => id !== undefined);
     return { running, defaultUser: Boolean(user?.passwordMatches && user.tags.includes("administrator")), vhosts };
   }
 

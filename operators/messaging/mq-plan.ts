@@ -15,7 +15,7 @@
 import { randomBytes } from "node:crypto";
 import {
   brokerName, brokerVolumeName, clientServiceName, configMapName, credentialsSecretName, internalSecretName, KAFKA_PORTS, MAX_CONTROLLERS,
-  MQ_FLAVORS, MQ_IMAGES, MQ_KEYS, MQ_BROKER_LABEL, MQ_LABEL, MQ_MOUNTS, MQ_VERSIONS, MQInstanceRef, RABBIT_PORTS,
+  MQ_FLAVORS, MQ_IMAGES, MQ_KEYS, MQ_BROKER_LABEL, MQ_LABEL, MQ_MOUNTS, MQ_VERSIONS, MQInstanceRef, networkPolicyName, RABBIT_PORTS,
   type MQBrokerStatus, type MQInstanceObj,
 } from "../api/messaging.ts";
 import { memberPodShape } from "../api/platform.ts";
@@ -172,7 +172,7 @@ export function networkPolicy(mq: MQInstanceObj): KubeObject & { spec: Record<st
   const clients = mq.spec.allowedCIDRs?.length ? mq.spec.allowedCIDRs.map((cidr) => ({ ipBlock: { cidr } })) : undefined;
   const kafka = isKafka(mq);
   return {
-    apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: owned(mq, `mq-${mq.metadata.name}`),
+    apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: owned(mq, networkPolicyName(mq.metadata.name)),
     spec: {
       podSelector: { matchLabels: { [MQ_LABEL]: mq.metadata.name } },
       policyTypes: ["Ingress"],
