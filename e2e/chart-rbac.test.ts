@@ -14,7 +14,8 @@ import { clients, kubectl, uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, stopProcess, type ManagerProcess } from "./support/manager.ts";
 import { binDir, repoRoot } from "./support/plane.ts";
 import { freePorts } from "./support/tenancy.ts";
-import { SMOKE_CONTROLLERS, cleanSmoke, runSmoke, smokeWebhookArgs, type SmokeSection } from "./support/smoke.ts";
+import { SMOKE_CONTROLLERS, cleanSmoke, runSmoke, smokeBillingArgs, smokeWebhookArgs, type SmokeSection } from "./support/smoke.ts";
+import { scratchLedger } from "./support/billing.ts";
 
 interface Rule { apiGroups: string[]; resources: string[]; verbs: string[] }
 interface Doc { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] }
@@ -59,12 +60,13 @@ function tokenKubeconfig(token: string): string {
 async function smokeAs(prefix: string, timeoutMs: number, sections?: readonly SmokeSection[]): Promise<string> {
   // free ports each time: a run per rule verb needs more ports than a fixed range can spare
   const [metricsPort, healthPort, webhookPort] = (await freePorts(3)) as [number, number, number];
+  const ledger = await scratchLedger("rbac");
   const manager = spawnManager({
     leaseId: `${release}-${prefix}`, metricsPort, healthPort,
     controllers: SMOKE_CONTROLLERS.join(","),
     extraArgs: [
       `--kubeconfig=${saKubeconfig}`, `--leader-election-namespace=${releaseNs.name}`, "--log-level=trace", ...smokeWebhookArgs(webhookPort, releaseNs.name),
-      `--webhook-owner-clusterrole=${webhookRole()}`, `--service-account=${releaseNs.name}/${serviceAccount()}`,
+      `--webhook-owner-clusterrole=${webhookRole()}`, `--service-account=${releaseNs.name}/${serviceAccount()}`, ...smokeBillingArgs(ledger.url),
     ],
   });
   running = manager;
@@ -73,7 +75,7 @@ async function smokeAs(prefix: string, timeoutMs: number, sections?: readonly Sm
       namespace: work.name, prefix, timeoutMs, metricsUrl: manager.metricsUrl, ...(sections ? { sections } : {}),
       lease: { namespace: releaseNs.name, name: `${release}-${prefix}` },
       webhook: { namespace: releaseNs.name, rotates: true },
-      managerServiceAccount: { namespace: releaseNs.name, name: serviceAccount() },
+      managerServiceAccount: { namespace: releaseNs.name, name: serviceAccount() }, ledger: ledger.url,
     });
     return manager.output();
   } catch (e) {
@@ -83,6 +85,7 @@ async function smokeAs(prefix: string, timeoutMs: number, sections?: readonly Sm
   } finally {
     manager.child.kill("SIGKILL");
     running = undefined;
+    await ledger.drop();
   }
 }
 

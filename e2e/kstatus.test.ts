@@ -7,6 +7,9 @@ import { parseAllDocuments } from "yaml";
 import { refOf } from "../operators/api/crd.ts";
 import { kinds } from "../operators/api/index.ts";
 import { Cell } from "../operators/api/platform.ts";
+import { VolumeRef } from "../operators/api/storage.ts";
+import { TENANT_LABEL } from "../operators/api/tenancy.ts";
+import { NamespaceRef } from "../operators/runtime/core.ts";
 import { KubeClient, isAlreadyExists, isConflict, isNotFound } from "../operators/runtime/kube.ts";
 import { kstatus } from "../operators/runtime/kstatus.ts";
 import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
@@ -80,10 +83,10 @@ describe.each(kinds.map((k) => [k.kind, k] as const))("%s", (_name, kind) => {
 
 // A harmless spec change per kind; each product adds its own line when it adds a kind.
 function kstatusProbeField(kind: string): string {
-  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description", Tenant: "displayName", Quota: "hard", QuotaLedger: "description", VPC: "dnsServers", Subnet: "dnsServers", SecurityGroup: "description", ElasticIP: "bandwidth", LoadBalancer: "replicas", DBInstance: "failoverDelaySeconds", DBBackup: "description", MQInstance: "allowedCIDRs", MQTopic: "retentionMs", MQUser: "deletionPolicy" } as Record<string, string>)[kind] ?? "";
+  return ({ Widget: "size", Cell: "description", NodePool: "cpuModel", StoragePool: "oversubscriptionRatio", ExternalIPPool: "excludedIPs", Flavor: "family", Image: "minDiskGiB", KeyPair: "description", DeploymentSet: "mode", Instance: "terminationGracePeriodSeconds", VolumeType: "description", Volume: "size", VolumeSnapshot: "description", Tenant: "displayName", Quota: "hard", QuotaLedger: "description", VPC: "dnsServers", Subnet: "dnsServers", SecurityGroup: "description", ElasticIP: "bandwidth", LoadBalancer: "replicas", DBInstance: "failoverDelaySeconds", DBBackup: "description", MQInstance: "allowedCIDRs", MQTopic: "retentionMs", MQUser: "deletionPolicy", PriceList: "description", Bill: "purchaseOrder", Subscription: "renewBeforeHours" } as Record<string, string>)[kind] ?? "";
 }
 function kstatusProbeValue(kind: string): unknown {
-  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe", Tenant: "probe", Quota: { cpu: 8 }, QuotaLedger: "probe", VPC: ["10.0.0.53"], Subnet: ["10.0.0.53"], SecurityGroup: "probe", ElasticIP: { ingressMbps: 7, egressMbps: 7 }, LoadBalancer: 1, DBInstance: 5, DBBackup: "probe", MQInstance: ["10.0.0.0/8"], MQTopic: 3_600_000, MQUser: "Orphan" } as Record<string, unknown>)[kind];
+  return ({ Widget: 7, Cell: "probe", NodePool: "probe", StoragePool: 2, ExternalIPPool: ["203.0.113.254"], Flavor: "basic", Image: 30, KeyPair: "probe", DeploymentSet: "best-effort", Instance: 5, VolumeType: "probe", Volume: "60Gi", VolumeSnapshot: "probe", Tenant: "probe", Quota: { cpu: 8 }, QuotaLedger: "probe", VPC: ["10.0.0.53"], Subnet: ["10.0.0.53"], SecurityGroup: "probe", ElasticIP: { ingressMbps: 7, egressMbps: 7 }, LoadBalancer: 1, DBInstance: 5, DBBackup: "probe", MQInstance: ["10.0.0.0/8"], MQTopic: 3_600_000, MQUser: "Orphan", PriceList: "probe", Bill: "PO-probe", Subscription: 48 } as Record<string, unknown>)[kind];
 }
 
 /**
@@ -95,6 +98,21 @@ function kstatusProbeValue(kind: string): unknown {
 async function createReferenced(client: KubeClient, body: KubeObject): Promise<void> {
   // Tenancy: the Tenant copy is a root without namespaces, the Quota limits that copy, and the
   // ledger copy must not be the one the tenant controller makes for it.
+  // Billing: a Bill and a Subscription live in a tenant's namespace (a copy gets one of its own, for
+  // the example's tenant), and a subscription pays for an object there (a volume copy).
+  if (body.kind === "Bill" || body.kind === "Subscription") {
+    const spec = body.spec as { tenant?: string; resource?: { kind: string; name: string } };
+    if (spec.tenant) spec.tenant = `ks-${spec.tenant}`;
+    const namespace = `ks-${body.kind.toLowerCase()}-${ns.name}`.slice(0, 63);
+    await client.create(NamespaceRef, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [TENANT_LABEL]: spec.tenant ?? "ks-billing", "cellcloud.io/test": "true" } } });
+    clusterScoped.push({ ref: NamespaceRef, name: namespace });
+    body.metadata.namespace = namespace;
+    if (spec.resource) {
+      await client.create(VolumeRef, { apiVersion: "storage.cellcloud.io/v1alpha1", kind: "Volume", metadata: { name: spec.resource.name, namespace }, spec: { size: "1Gi", type: "ssd", zone: "az1" } });
+      spec.resource.kind = "Volume";
+    }
+    return;
+  }
   if (body.kind === "Tenant") {
     const spec = body.spec as { parent?: string; namespaces?: string[] };
     delete spec.parent;

@@ -30,6 +30,10 @@ const usage = `Usage: cellcloud-manager [flags]
   --concurrency N                   workers per controller (default 2)
   --quota-reservation SECONDS       how long an admitted quota reservation waits for its object (default 60, or $CELLCLOUD_QUOTA_RESERVATION_MS / 1000)
   --quota-recount SECONDS           how often each quota ledger is rebuilt from the objects that exist (default 180, or $CELLCLOUD_QUOTA_RECOUNT_MS / 1000)
+  --billing-database-url-file PATH  a file holding the billing ledger's postgres:// URL (or $CELLCLOUD_BILLING_DATABASE_URL);
+                                    without either, nothing is metered and Bills report LedgerNotConfigured
+  --billing-lateness SECONDS        how long after an hour ends before it is rated (default 60)
+  --billing-rate-every SECONDS      how often the rater looks for a due hour (default 15; open bills refresh every 4th time)
   --leader-elect BOOL               run leader election (default true)
   --leader-election-namespace NS    namespace of the Lease (default $POD_NAMESPACE, else kube-system)
   --leader-election-id NAME         name of the Lease (default cellcloud-manager)
@@ -58,6 +62,9 @@ const { values: flags } = parseArgs({
     concurrency: { type: "string", default: "2" },
     "quota-reservation": { type: "string" },
     "quota-recount": { type: "string" },
+    "billing-database-url-file": { type: "string" },
+    "billing-lateness": { type: "string" },
+    "billing-rate-every": { type: "string" },
     "leader-elect": { type: "string", default: "true" },
     "leader-election-namespace": { type: "string", default: process.env.POD_NAMESPACE ?? "kube-system" },
     "leader-election-id": { type: "string", default: "cellcloud-manager" },
@@ -112,6 +119,11 @@ const ctx = productContext({
   quotaReservationMs: msOf(flags["quota-reservation"], process.env.CELLCLOUD_QUOTA_RESERVATION_MS),
   quotaRecountMs: msOf(flags["quota-recount"], process.env.CELLCLOUD_QUOTA_RECOUNT_MS),
   ...(flags["service-account"] ? { serviceAccount: serviceAccountOf(flags["service-account"]) } : {}),
+  billing: {
+    databaseUrl: flags["billing-database-url-file"] ? readFileSync(flags["billing-database-url-file"], "utf8").trim() : process.env.CELLCLOUD_BILLING_DATABASE_URL || undefined,
+    ...(flags["billing-lateness"] ? { latenessMs: seconds(flags["billing-lateness"]) } : {}),
+    ...(flags["billing-rate-every"] ? { rateEveryMs: seconds(flags["billing-rate-every"]) } : {}),
+  },
 });
 
 function serviceAccountOf(flag: string): { namespace: string; name: string } {

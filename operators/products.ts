@@ -1,6 +1,7 @@
 // The composition root: every product the manager can run, and what each registers for the others
 // (charged kinds for tenancy, gates for every product's objects, admission webhooks). Products never
 // import each other; they meet here and through the API objects and contracts in api/.
+import { billing } from "./billing/product.ts";
 import { compute } from "./compute/product.ts";
 import { database } from "./database/product.ts";
 import { demo } from "./demo/widget-controller.ts";
@@ -8,13 +9,13 @@ import { messaging } from "./messaging/product.ts";
 import { network } from "./network/product.ts";
 import { platform } from "./platform/product.ts";
 import type { Manager } from "./runtime/manager.ts";
-import type { Product, ProductContext, Settings } from "./runtime/product.ts";
+import type { BillableKind, Product, ProductContext, Settings } from "./runtime/product.ts";
 import type { WebhookServer } from "./runtime/webhook.ts";
 import { storage } from "./storage/product.ts";
 import { tenancy } from "./tenancy/product.ts";
 import type { ChargedKind } from "./api/tenancy.ts";
 
-const products: readonly Product[] = [demo, platform, compute, storage, network, database, messaging, tenancy];
+const products: readonly Product[] = [demo, platform, compute, storage, network, database, messaging, tenancy, billing];
 
 /** Every controller by the name --controllers uses. */
 export const controllers: Record<string, Product["controllers"][string]> = Object.assign({}, ...products.map((p) => p.controllers));
@@ -22,6 +23,7 @@ export const controllers: Record<string, Product["controllers"][string]> = Objec
 /** What every product sees of the others: the gates and charged kinds they registered, and the settings. */
 export function productContext(settings: Settings = {}): ProductContext {
   const charged = new WeakMap<Manager, ChargedKind[]>();
+  const billable = new WeakMap<Manager, BillableKind[]>();
   return {
     gates: products.flatMap((p) => p.gates ?? []),
     charged(mgr) {
@@ -29,7 +31,11 @@ export function productContext(settings: Settings = {}): ProductContext {
       if (!kinds) charged.set(mgr, (kinds = products.flatMap((p) => p.charged?.(mgr) ?? [])));
       return kinds;
     },
-    billable: () => products.flatMap((p) => p.billable?.() ?? []),
+    billable(mgr) {
+      let kinds = billable.get(mgr);
+      if (!kinds) billable.set(mgr, (kinds = products.flatMap((p) => p.billable?.(mgr) ?? [])));
+      return kinds;
+    },
     settings,
   };
 }

@@ -4,7 +4,8 @@
 // CELLCLOUD_KUBECONFIG set, suites run against that cluster instead (e2e/kind, e2e/k3s).
 import { execFileSync } from "node:child_process";
 import type { TestProject } from "vitest/node";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { connect } from "../../operators/billing/ledger.ts";
 import { disrupt, hackEnv, repoRoot, testStateDir } from "./plane.ts";
 
 declare module "vitest" {
@@ -12,15 +13,18 @@ declare module "vitest" {
     kubeconfig: string;
     /** The CA of the apiserver's webhook client certificate ("" on an installed cluster): webhooks under test require it. */
     webhookClientCA: string;
+    /** The file with the plane's billing ledger URL ("" on an installed cluster). */
+    billingDatabaseUrl: string;
   }
 }
 
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
   // An installed cluster (kind, k3s, a real one): use it as it is, start nothing.
   const external = process.env.CELLCLOUD_KUBECONFIG;
   if (external) {
     project.provide("kubeconfig", external);
     project.provide("webhookClientCA", "");
+    project.provide("billingDatabaseUrl", "");
     return () => {};
   }
   const env = hackEnv();
@@ -35,9 +39,24 @@ export default function setup(project: TestProject): () => void {
   run("up", ["--plane-only", "--quiet"]);
   project.provide("kubeconfig", `${testStateDir}/kubeconfig`);
   project.provide("webhookClientCA", `${testStateDir}/pki/webhook-client-ca.crt`);
+  const ledger = `${testStateDir}/pki/billing-db.url`;
+  project.provide("billingDatabaseUrl", ledger);
+  await dropScratchLedgers(readFileSync(ledger, "utf8").trim());
   return () => {
     if (process.env.CELLCLOUD_KEEP_PLANE === "1") return;
     if (!wasRunning) execFileSync(`${repoRoot}/hack/down`, { env, stdio: "ignore" });
     if (existsSync(disrupt.stateDir)) execFileSync(`${repoRoot}/hack/down`, { env: disrupt.env(), stdio: "ignore" });
   };
+}
+
+/** Drops the scratch ledger databases earlier runs left (e2e/support/billing.ts makes them). */
+async function dropScratchLedgers(base: string): Promise<void> {
+  const admin = connect(base, { max: 1 });
+  try {
+    for (const { datname } of await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'`) {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
+  } finally {
+    await admin.end();
+  }
 }

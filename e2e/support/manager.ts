@@ -7,8 +7,10 @@ import { inject } from "vitest";
 import type { Controller } from "../../operators/runtime/controller.ts";
 import { newLogger } from "../../operators/runtime/log.ts";
 import { Manager } from "../../operators/runtime/manager.ts";
-import type { ProductContext } from "../../operators/runtime/product.ts";
+import type { Clock } from "../../operators/runtime/clock.ts";
+import type { ProductContext, Settings } from "../../operators/runtime/product.ts";
 import { controllers, productContext, setupControllers } from "../../operators/products.ts";
+import { ledgerUrl, scratchLedger } from "./billing.ts";
 import { repoRoot } from "./plane.ts";
 
 export interface InProcessManager {
@@ -29,7 +31,7 @@ export interface InProcessManager {
 interface LogRecord { time: string; msg: string; namespace?: string; name?: string }
 
 /** A manager with every controller (or the named ones), leader election off, /metrics on a free port. */
-export async function startManager(names: string[] = Object.keys(controllers), kubeconfig: string = inject("kubeconfig")): Promise<InProcessManager> {
+export async function startManager(names: string[] = Object.keys(controllers), kubeconfig: string = inject("kubeconfig"), opts: { clock?: Clock; settings?: Settings } = {}): Promise<InProcessManager> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const records: LogRecord[] = [];
@@ -41,11 +43,14 @@ export async function startManager(names: string[] = Object.keys(controllers), k
   };
   const mgr = new Manager({
     kubeConfig: kc, log: newLogger(process.env.TEST_LOG_LEVEL ?? "warn", sink), leaderElection: false,
-    metricsAddress: "127.0.0.1:0", processMetrics: false,
+    metricsAddress: "127.0.0.1:0", processMetrics: false, ...(opts.clock ? { clock: opts.clock } : {}),
   });
   const writes: string[] = [];
   mgr.client.onRequest((method, path) => { if (method !== "GET") writes.push(`${method} ${path}`); });
-  const ctx = productContext();
+  // billing gets a scratch ledger of its own, unless the test brings one (or the plane has none)
+  const settings = { ...opts.settings };
+  if (names.includes("billing") && !settings.billing?.databaseUrl && ledgerUrl()) settings.billing = { ...settings.billing, databaseUrl: (await scratchLedger("mgr")).url };
+  const ctx = productContext(settings);
   const started = setupControllers(mgr, ctx, names);
   await mgr.start();
   const sum = async (name: string) =>

@@ -6,7 +6,7 @@ import { EventsV1Api, SchedulingV1Api, type KubeConfig } from "@kubernetes/clien
 import { ExternalIPPoolRef, schedulerName } from "../../operators/api/platform.ts";
 import { KubeClient } from "../../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../../operators/runtime/types.ts";
-import { clients, eventually, eventuallyGone } from "./kube.ts";
+import { clients, eventually, eventuallyGone, kubectl } from "./kube.ts";
 import { createCatalog, instancesIn } from "./compute.ts";
 import { storageIn } from "./storage.ts";
 import { metricValue, webhookArgs } from "./manager.ts";
@@ -20,10 +20,22 @@ import { ConfigMapRef, DeploymentRef, EndpointSliceRef, MutatingRef, NamespaceRe
 import { DBBackupRef, DBInstanceRef } from "../../operators/api/database.ts";
 import { MQInstanceRef, MQTopicRef, MQUserRef } from "../../operators/api/messaging.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
+import { BillRef, EXPIRED_ANNOTATION, PriceListRef, SubscriptionRef } from "../../operators/api/billing.ts";
+import { connect } from "../../operators/billing/ledger.ts";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { WEBHOOK_CONFIG } from "../../operators/runtime/webhook.ts";
 
 /** The controllers whose behaviour runSmoke checks: a manager under test runs these (chart-rbac, smoke). */
-export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "loadbalancer", "dbinstance", "dbbackup", "mqinstance", "mqtopic", "mquser", "tenancy"];
+export const SMOKE_CONTROLLERS = ["widget", "nodepool", "cell", "platform-pools", "scheduler", "compute-catalog", "instance", "volume", "vpc", "subnet", "securitygroup", "elasticip", "loadbalancer", "dbinstance", "dbbackup", "mqinstance", "mqtopic", "mquser", "tenancy", "billing"];
+
+/** Flags of a manager under test whose billing ledger is `ledger` (a scratch database). */
+export function smokeBillingArgs(ledger: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "cellcloud-ledger-"));
+  writeFileSync(join(dir, "url"), ledger, { mode: 0o600 });
+  return [`--billing-database-url-file=${join(dir, "url")}`, "--billing-rate-every=1"];
+}
 
 /**
  * Flags that make a manager under test serve the tenancy webhook on `port`, with a certificate that
@@ -36,7 +48,7 @@ export function smokeWebhookArgs(port: number, namespace: string): string[] {
 const SMOKE_LABEL = "cellcloud.io/smoke";
 
 /** The smoke suite's parts, in the order they run. */
-export type SmokeSection = "runtime" | "platform" | "catalog" | "network" | "database" | "messaging" | "tenancy";
+export type SmokeSection = "runtime" | "platform" | "catalog" | "network" | "database" | "messaging" | "tenancy" | "billing";
 
 export interface SmokeOptions {
   /** Only these parts (all by default): a run that must fail at one part need not run the others. */
@@ -54,9 +66,11 @@ export interface SmokeOptions {
   webhook: { namespace: string; rotates: boolean };
   /** The manager's ServiceAccount, when it has only the chart's rights: bound as a tenant namespace binds it where the database part runs. */
   managerServiceAccount?: { namespace: string; name: string };
+  /** The manager's billing ledger (smokeBillingArgs): the billing part seeds history there. Without it, that part is skipped. */
+  ledger?: string;
 }
 
-export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig, webhook, sections, managerServiceAccount }: SmokeOptions): Promise<void> {
+export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, metricsUrl, kubeConfig, webhook, sections, managerServiceAccount, ledger }: SmokeOptions): Promise<void> {
   const part = (s: SmokeSection) => !sections || sections.includes(s);
   const { kc, core, coordination } = clients(kubeConfig);
   const widgets = widgetsIn(kc, namespace);
@@ -105,6 +119,7 @@ export async function runSmoke({ namespace, prefix, timeoutMs = 30_000, lease, m
     part("messaging") && !kubeConfig ? messagingSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, managerServiceAccount) : undefined,
   ]);
   if (part("tenancy")) await tenancySmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, webhook);
+  if (part("billing") && ledger) await billingSmoke(kc, namespace, `${namespace}-${prefix}`, timeoutMs, ledger, metricsUrl);
   if (metricsUrl) {
     const text = await (await fetch(metricsUrl)).text();
     const failures = metricValue(text, "cellcloud_informer_errors_total");
@@ -565,6 +580,64 @@ async function messagingSmoke(kc: KubeConfig, namespace: string, base: string, t
 }
 
 /** Removes what a failed smoke run left behind, finalizers included, so namespaces can go. */
+/**
+ * Billing: a tenant's objects are metered and its month's bill opens; a subscription whose paid
+ * period ended long ago (history seeded in the ledger) stops what it pays for, or deletes it once
+ * the grace period is over, for every billable kind; a price list reports its state; the bill's CSV
+ * needs a token allowed to get the Bill.
+ */
+async function billingSmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number, ledgerUrl: string, metricsUrl?: string): Promise<void> {
+  const client = new KubeClient(kc);
+  const labels = { [SMOKE_LABEL]: namespace };
+  const opts = { timeoutMs };
+  const name = `${base}-bill`;
+  const make = (ref: ResourceRef, n: string, spec: Record<string, unknown>, ns?: string) =>
+    client.create(ref, { apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind, metadata: { name: n, ...(ns ? { namespace: ns } : {}), labels }, spec } as KubeObject);
+  await make(PriceListRef, name, { currency: "CNY", scale: 1_000_000, effectiveFrom: new Date(Date.now() - 86_400_000).toISOString(), items: [{ product: "evs", meter: "disk.GiB-hour", unitPrice: 1_000 }] });
+  await make(TenantRef, name, { namespaces: [name] });
+  await eventually(async () => (await client.get(NamespaceRef, name)).metadata.labels?.["cellcloud.io/tenant"] === name, { ...opts, what: "the billing tenant's namespace" });
+  const cat = await createCatalog(kc, `${base}-b`, labels);
+  // one object of every billable kind, each paid for by a subscription that expired a month ago
+  const objects: Array<[ResourceRef, Record<string, unknown>]> = [
+    [VolumeRef, { size: "1Gi", type: "none", zone: "az1" }],
+    [InstanceRef, { flavor: cat.flavor, image: cat.x86, powerState: "Stopped" }],
+    [ElasticIPRef, {}],
+    [LoadBalancerRef, { vip: { subnet: "none" }, replicas: 1, listeners: [{ name: "http", protocol: "HTTP", port: 80, defaultPool: "p" }], pools: [{ name: "p", members: [] }] }],
+    [DBInstanceRef, { flavor: "2C4G", storage: { size: "1Gi", type: "none" }, zone: "az1", subnet: "none" }],
+    [MQInstanceRef, { engine: "kafka", brokers: 1, storage: { size: "1Gi", type: "none" }, zone: "az1", subnet: "none" }],
+  ];
+  const sql = connect(ledgerUrl, { max: 1 });
+  try {
+    for (const [ref] of objects) {
+      // the volume keeps a year of grace (stopped: annotated); the others none (deleted)
+      const sub = await make(SubscriptionRef, `sub-${ref.plural}`, { resource: { kind: ref.kind, name: `b-${ref.plural}` }, period: { unit: "Month", count: 1 }, gracePeriodHours: ref === VolumeRef ? 8760 : 0 }, name);
+      const ended = Date.now() - 31 * 86_400_000;
+      await eventually(async () => (await client.get<KubeObject & { status?: { conditions?: Array<{ reason?: string }> } }>(SubscriptionRef, sub.metadata.name, name)).status?.conditions?.some((c) => c.reason === "ResourceNotFound"),
+        { ...opts, what: `Subscription ${sub.metadata.name} waits for its object` });
+      await sql`INSERT INTO subscription_periods (key, subscription_uid, period, tenant, namespace, name, resource_uid, resource_kind, resource_name, starts, ends, amount, price_list, charged_at)
+        VALUES (${`${sub.metadata.uid}/0`}, ${sub.metadata.uid!}, 0, ${name}, ${name}, ${sub.metadata.name}, 'seeded', ${ref.kind}, ${`b-${ref.plural}`},
+                ${new Date(ended - 31 * 86_400_000)}, ${new Date(ended)}, 1000, 'seeded', ${new Date(ended - 31 * 86_400_000)})`;
+    }
+    // the apiserver may take a moment to call the manager's webhooks for the new namespace's objects
+    for (const [ref, spec] of objects) await eventually(() => make(ref, `b-${ref.plural}`, spec, name).then(() => true), { ...opts, what: `${ref.kind} created` });
+    for (const [ref] of objects.slice(1)) await eventuallyGone(() => client.get(ref, `b-${ref.plural}`, name), `${ref.kind} deleted at the end of its grace period`, timeoutMs);
+    await eventually(async () => (await client.get(VolumeRef, `b-${VolumeRef.plural}`, name)).metadata.annotations?.[EXPIRED_ANNOTATION], { ...opts, what: "the expired volume marked" });
+    const bill = await eventually(async () => {
+      const b = await client.get<KubeObject & { status?: { phase?: string } }>(BillRef, `${name}-${new Date().toISOString().slice(0, 7)}`, name);
+      return b.status?.phase === "Open" && b;
+    }, { ...opts, what: "the month's Bill opened" });
+    await eventually(async () => (await client.get<KubeObject & { status?: { state?: string } }>(PriceListRef, name)).status?.state === "Effective", { ...opts, what: "PriceList Effective" });
+    if (metricsUrl) {
+      const csv = metricsUrl.replace("/metrics", `/billing/v1/bills/${name}/${bill.metadata.name}.csv`);
+      const token = kubectl(["create", "token", "default", "-n", name, "--duration=10m"]).trim();
+      const refused = await fetch(csv, { headers: { authorization: `Bearer ${token}` } });
+      if (refused.status !== 403) throw new Error(`bill CSV for a token without get on bills: ${refused.status}`);
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
 export async function cleanSmoke(namespace: string): Promise<void> {
   const { kc, core } = clients();
   const widgets = widgetsIn(kc, namespace);
@@ -624,7 +697,7 @@ export async function cleanSmoke(namespace: string): Promise<void> {
     }
     await core.deleteNamespace({ name: n }).catch(() => undefined);
   }
-  for (const ref of [QuotaRef, TenantRef]) {
+  for (const ref of [QuotaRef, TenantRef, PriceListRef]) {
     for (const o of (await client.list(ref, { labelSelector: selector }).catch(() => ({ items: [] as KubeObject[] }))).items) await client.delete(ref, o.metadata.name).catch(() => undefined);
   }
 }

@@ -13,6 +13,33 @@ const image = z.object({
 }).strict();
 const port = z.int().min(1).max(65535);
 const anyObject = z.record(z.string(), z.unknown());
+const storageSize = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/);
+const kubernetesName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).max(253);
+
+const billing = z.object({
+  enabled: z.boolean().describe("Billing (price lists, metering, a PostgreSQL ledger); off: the manager gets no ledger URL."),
+  database: z.object({
+    existingSecret: z.union([z.literal(""), kubernetesName])
+      .describe("A Secret in the release namespace holding the ledger's PostgreSQL URL (CloudNativePG: the <cluster>-app Secret, with secretKey uri); takes precedence over inCluster."),
+    secretKey: z.string().regex(/^[-._a-zA-Z0-9]+$/).describe("The key of existingSecret holding the URL."),
+    inCluster: z.object({
+      enabled: z.boolean(),
+      image,
+      storage: z.object({ size: storageSize, storageClassName: z.string() }).strict(),
+      resources,
+    }).strict().describe("For trials: a single-instance PostgreSQL with a generated password, used when existingSecret is empty."),
+  }).strict(),
+}).strict();
+
+const grafana = z.object({
+  dashboards: z.object({
+    enabled: z.boolean(),
+    label: z.string().min(1).describe("The label the Grafana sidecar selects dashboards by."),
+    labelValue: z.string(),
+    namespace: z.string().describe("Where the dashboard ConfigMaps go; empty: the release namespace."),
+    annotations: z.record(z.string(), z.string()),
+  }).strict().describe("Grafana dashboards as ConfigMaps for the sidecar of kube-prometheus-stack."),
+}).strict();
 
 const chartValues = z.object({
   image: image.describe("The manager image."),
@@ -53,6 +80,8 @@ const chartValues = z.object({
   podAnnotations: z.record(z.string(), z.string()),
   serviceAccount: z.object({ create: z.boolean(), name: z.string(), annotations: z.record(z.string(), z.string()) }).strict(),
   kwok: z.object({ enabled: z.boolean(), image, nodeLeaseDurationSeconds: z.int().min(10), resources }).strict(),
+  billing,
+  grafana,
 }).strict();
 
 export type ChartValues = z.infer<typeof chartValues>;

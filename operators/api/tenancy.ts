@@ -69,6 +69,13 @@ const tenantSpec = z
       .default(["Low", "Normal"])
       .describe("HA priorities (an Instance's spec.priority) the tenant's instances may ask for; an ancestor's list narrows it. High lets an instance preempt the tenant's lower-priority ones after a host failure; preemption never crosses tenants.")
       .meta({ "x-kubernetes-list-type": "set" }),
+    billing: z
+      .object({
+        pricing: z.enum(["Enabled", "Disabled"]).optional().describe("Disabled: the tenant's usage is metered but charged nothing. Empty: as the parent (Enabled for a root)."),
+        deduction: z.enum(["Enabled", "Disabled"]).optional().describe("Disabled: bills are computed but not deducted from the tenant's account (invoiced). Empty: as the parent (Enabled for a root)."),
+      })
+      .optional()
+      .describe("The tenant's billing switches; a department inherits what it leaves empty."),
     objectLimits: z
       .object({
         secrets: z.int().min(0).max(100_000).optional().describe(`Secrets (user data, TLS certificates), per namespace; default ${DEFAULT_OBJECT_LIMITS.secrets}.`),

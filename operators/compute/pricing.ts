@@ -2,7 +2,8 @@
 // in its zone and on its image's architecture. Tenancy calls it through the ChargedKind compute
 // registers (product.ts), so the rules that need the catalog live with the catalog: the flavor and
 // image must exist, the image must be visible to the tenant, a custom size must be allowed.
-import { usableImage, type FlavorSpec, type ImageSpec, type InstanceSpec } from "../api/compute.ts";
+import { meter, type Meter } from "../api/billing.ts";
+import { usableImage, type FlavorSpec, type ImageSpec, type InstanceObj, type InstanceSpec } from "../api/compute.ts";
 import { bytes } from "../api/quantity.ts";
 import type { Priced, PricingContext } from "../api/tenancy.ts";
 
@@ -46,4 +47,23 @@ export function instanceCharge(spec: InstanceSpec, ctx: PricingContext, lookup: 
       amounts: { cpu: vcpus * 1000, memory: bytes(memory), storage: diskGiB * GiB, instances: 1 },
     },
   };
+}
+
+/**
+ * What an Instance uses for billing now: while not Stopped its vCPUs, memory and one flavor-hour (a
+ * flavored instance), and always its system disk, in the zone it runs in (else the one it asks for)
+ * on its image's architecture. Nothing until its flavor (or custom size) and image are known.
+ */
+export function instanceMeters(vm: InstanceObj, known: { flavor?: FlavorSpec; image?: ImageSpec }): Meter[] {
+  const size = vm.spec.resources ?? (known.flavor ? { vcpus: known.flavor.vcpus, memory: known.flavor.memory } : undefined);
+  if (!size || !known.image) return [];
+  const dims = { zone: vm.status?.zone ?? vm.spec.zone ?? "", arch: known.image.architecture };
+  const disk = meter("ecs", "disk.GiB-hour", vm.spec.systemDisk?.sizeGiB ?? known.image.minDiskGiB, { ...dims, variant: vm.spec.systemDisk?.type ?? "" });
+  if (vm.spec.powerState === "Stopped") return [disk];
+  return [
+    meter("ecs", "cpu.core-hour", size.vcpus, dims),
+    meter("ecs", "memory.GiB-hour", bytes(size.memory) / GiB, dims),
+    ...(vm.spec.flavor ? [meter("ecs", "instance.flavor-hour", 1, { ...dims, variant: vm.spec.flavor })] : []),
+    disk,
+  ];
 }

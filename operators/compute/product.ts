@@ -1,12 +1,12 @@
 // ECS as the composition root sees it: the catalog and instance controllers, and Instances charged
 // against quota (priced from the catalog caches), with the launcher finalizer added at admission.
-import { FlavorRef, ImageRef, INSTANCE_FINALIZER, InstanceRef, type FlavorSpec, type ImageSpec, type InstanceObj } from "../api/compute.ts";
+import { FlavorRef, ImageRef, INSTANCE_FINALIZER, InstanceRef, resolveImage, type FlavorSpec, type ImageSpec, type InstanceObj } from "../api/compute.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import type { Product } from "../runtime/product.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { setupCatalogControllers } from "./catalog-controller.ts";
 import { setupInstanceController } from "./instance-controller.ts";
-import { instanceCharge } from "./pricing.ts";
+import { instanceCharge, instanceMeters } from "./pricing.ts";
 
 export const compute: Product = {
   name: "compute",
@@ -26,6 +26,20 @@ export const compute: Product = {
         image: (key) => images.get(key)?.spec,
         volumeZone: (n) => volumes.get(`${ctx.namespace}/${n}`)?.spec.zone,
       }),
+    }];
+  },
+  billable(mgr) {
+    const flavors = mgr.informer<KubeObject & { spec: FlavorSpec }>(FlavorRef);
+    const images = mgr.informer<KubeObject & { spec: ImageSpec }>(ImageRef);
+    return [{
+      ref: InstanceRef,
+      meters: (obj) => {
+        const vm = obj as InstanceObj;
+        const image = resolveImage(vm.spec.image, vm.metadata.namespace ?? "", (k) => images.get(k)?.spec)?.image;
+        return instanceMeters(vm, { flavor: vm.spec.flavor ? flavors.get(vm.spec.flavor)?.spec : undefined, image });
+      },
+      stop: { spec: { powerState: "Stopped" } },
+      resume: { spec: { powerState: "Running" } },
     }];
   },
 };

@@ -1,6 +1,7 @@
 // RDS as the composition root sees it: the DBInstance and DBBackup controllers; DBInstances charged
 // against quota (one in dbinstances, plus every member's vCPUs and memory in the instance's zone;
 // their volumes are charged as volumes); and the webhook that refuses a restore nothing can reach.
+import { meter } from "../api/billing.ts";
 import { bytes } from "../api/quantity.ts";
 import { DB_FINALIZER, DBBackupRef, DBInstanceRef, type DBBackupObj, type DBInstanceObj } from "../api/database.ts";
 import { allow, deny, type AdmissionRequest, type AdmissionResponse } from "../runtime/admission.ts";
@@ -28,6 +29,16 @@ export const database: Product = {
         const n = memberCount(db);
         const size = memberSize(db);
         return { charge: { tenant: ctx.tenant, zone: db.spec.zone, amounts: { dbinstances: 1, cpu: n * size.cpu * 1000, memory: n * bytes(size.memory) } } };
+      },
+    }];
+  },
+  billable() {
+    return [{
+      ref: DBInstanceRef,
+      meters: (obj) => {
+        const db = obj as DBInstanceObj;
+        const size = memberSize(db);
+        return [meter("rds", "db.node-hour", memberCount(db), { zone: db.spec.zone, variant: db.spec.flavor ?? `${size.cpu}C${size.memory.replace("Gi", "G")}` })];
       },
     }];
   },

@@ -3,6 +3,7 @@
 // vCPUs and memory in the instance's zone; their volumes are charged as volumes); the webhook for
 // rules across objects (a topic's replication factor against its instance's brokers, a user's engine);
 // and what billing meters once it exists (broker-hours by flavor, stopped by spec.suspended).
+import { meter } from "../api/billing.ts";
 import { bytes } from "../api/quantity.ts";
 import { MQ_FINALIZER, MQInstanceRef, MQTopicRef, MQUserRef, type MQInstanceObj, type MQTopicObj, type MQUserObj } from "../api/messaging.ts";
 import { allow, deny, type AdmissionRequest, type AdmissionResponse } from "../runtime/admission.ts";
@@ -42,7 +43,7 @@ export const messaging: Product = {
       ref: MQInstanceRef,
       meters: (obj) => {
         const mq = obj as MQInstanceObj;
-        return mq.spec.suspended ? [] : [{ meter: "mq.node-hour", quantity: mq.spec.brokers, dimensions: { zone: mq.spec.zone, flavor: mq.spec.flavor ?? "1C2G", engine: mq.spec.engine } }];
+        return mq.spec.suspended ? [] : [meter("mq", "mq.node-hour", mq.spec.brokers, { zone: mq.spec.zone, variant: mq.spec.flavor ?? "1C2G" })];
       },
       stop: { spec: { suspended: true } },
       resume: { spec: { suspended: false } },

@@ -15,7 +15,7 @@ import { fenced } from "./fence.ts";
 import { LeaderElector, type LeaderElectionConfig } from "./leader.ts";
 import { newLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { close, listen } from "./server.ts";
+import { close, listen, type Route } from "./server.ts";
 import { requestAttributes } from "./rbac.ts";
 import { markStalled, writeStatus } from "./status.ts";
 import { type Clock, realClock } from "./clock.ts";
@@ -69,6 +69,7 @@ export class Manager {
   private servers: Array<Server | undefined> = [];
   private synced = false;
   private readonly readyChecks = new Map<string, () => boolean>();
+  private readonly routes = new Map<string, Route>();
   private started = false;
   private leading?: Promise<void>;
 
@@ -129,6 +130,11 @@ export class Manager {
     return r;
   }
 
+  /** Serves `route` for GETs under `prefix` on the metrics listener; add before start(). */
+  addRoute(prefix: string, route: Route): void {
+    this.routes.set(prefix, route);
+  }
+
   /** A condition /readyz also requires (a webhook server that listens). */
   addReadyCheck(name: string, check: () => boolean): void {
     this.readyChecks.set(name, check);
@@ -155,7 +161,7 @@ export class Manager {
   async start(): Promise<void> {
     const endpoints = { registry: this.metrics.registry, ready: () => this.ready() };
     this.servers = await Promise.all([
-      listen(this.opts.metricsAddress ?? "0", { registry: this.metrics.registry }),
+      listen(this.opts.metricsAddress ?? "0", { registry: this.metrics.registry, routes: this.routes }),
       listen(this.opts.healthAddress ?? "0", endpoints),
     ]);
     this.started = true;

@@ -1,6 +1,7 @@
 // The contract between a product and the composition root (operators/products.ts): each product
 // registers its controllers and what other parts need from it — the kinds it charges against quota
 // and how to price them, gates its objects pass, admission webhooks — so no part lists the products.
+import type { Meter } from "../api/billing.ts";
 import type { ChargedKind } from "../api/tenancy.ts";
 import type { KubeObject, ResourceRef } from "./types.ts";
 import type { Gate } from "./managed.ts";
@@ -19,18 +20,27 @@ export interface Settings {
    * can be checked before boot. Unset: the manager's own rights decide where it can check.
    */
   serviceAccount?: { namespace: string; name: string };
+  /** The billing ledger; billing's controllers report LedgerNotConfigured without it. */
+  billing?: {
+    /** postgres://… of the ledger database (never logged). */
+    databaseUrl?: string;
+    /** How long after an hour ends before it is rated (default 60 s). */
+    latenessMs?: number;
+    /** How often the rater looks for a due hour (default 15 s). */
+    rateEveryMs?: number;
+  };
 }
 
 /**
- * A kind billing meters (the hook for billing's subscriptions): what an object uses now, as meters
- * of the price list ("mq.node-hour"), and the spec patches that stop it when its subscription expires
- * and start it again when renewed. Nothing is metered or charged until billing exists.
+ * A kind billing meters: what an object uses now (none while it is stopped), from the product's own
+ * caches, and the merge patches that stop it when its subscription expires and start it again when
+ * renewed (none for a kind without a stopped state: it is only deleted after the grace period).
  */
 export interface BillableKind {
   ref: ResourceRef;
-  meters(obj: KubeObject): Array<{ meter: string; quantity: number; dimensions: Record<string, string> }>;
-  stop: Record<string, unknown>;
-  resume: Record<string, unknown>;
+  meters(obj: KubeObject): Meter[];
+  stop?: Record<string, unknown>;
+  resume?: Record<string, unknown>;
 }
 
 export interface ProductContext {
@@ -39,7 +49,7 @@ export interface ProductContext {
   /** What every product charges against quota. */
   charged(mgr: Manager): readonly ChargedKind[];
   /** What billing meters. */
-  billable(): readonly BillableKind[];
+  billable(mgr: Manager): readonly BillableKind[];
   settings: Settings;
 }
 
@@ -49,8 +59,8 @@ export interface Product {
   controllers: Record<string, (mgr: Manager, ctx: ProductContext) => unknown>;
   /** Kinds whose objects count against quota, priced from the product's own caches. */
   charged?(mgr: Manager): ChargedKind[];
-  /** Kinds billing meters, and how to stop and resume them. */
-  billable?(): BillableKind[];
+  /** Kinds billing meters, read from the product's own caches, and how to stop and resume them. */
+  billable?(mgr: Manager): BillableKind[];
   /** Gates for every product's objects. */
   gates?: ReadonlyArray<Gate<KubeObject>>;
   /** Admission webhooks the product serves through the manager's webhook server. */

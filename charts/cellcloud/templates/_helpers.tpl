@@ -27,3 +27,28 @@ app.kubernetes.io/component: manager
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* The in-cluster billing PostgreSQL's StatefulSet, Service and Secret (52: a StatefulSet's
+controller-revision-hash label adds 11 characters to its name). */ -}}
+{{- define "cellcloud.billingDatabaseName" -}}
+{{- printf "%s-billing-db" (include "cellcloud.fullname" .) | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cellcloud.billingDatabaseSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: billing-database
+{{- end -}}
+
+{{- /* The Secret and key holding the ledger's PostgreSQL URL: existingSecret first, else the in-cluster
+database's (deployment.yaml fails when billing is on and neither is set). */ -}}
+{{- define "cellcloud.billingDatabaseSecretRef" -}}
+{{- $db := .Values.billing.database -}}
+{{- if $db.existingSecret -}}
+name: {{ $db.existingSecret }}
+key: {{ $db.secretKey }}
+{{- else -}}
+name: {{ include "cellcloud.billingDatabaseName" . }}
+key: url
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,39 @@
+// The manager's connection to the ledger: opened and migrated on first use, retried after a failure
+// (a database outage makes billing wait, never skip), closed at stop.
+import type { Logger } from "pino";
+import { connect, migrate, type Sql } from "./ledger.ts";
+
+export class LedgerHandle {
+  private readonly url: string;
+  private readonly log: Logger;
+  private ready?: Promise<Sql>;
+  private conn?: Sql;
+
+  constructor(url: string, log: Logger) {
+    this.url = url;
+    this.log = log;
+  }
+
+  /** The migrated connection pool; rejects while the database cannot be reached (callers retry). */
+  sql(): Promise<Sql> {
+    this.ready ??= (async () => {
+      const sql = connect(this.url, { max: 4 });
+      try {
+        const applied = await migrate(sql);
+        if (applied.length) this.log.info({ applied }, "billing ledger migrated");
+        this.conn = sql;
+        return sql;
+      } catch (e) {
+        await sql.end({ timeout: 1 }).catch(() => undefined);
+        throw e;
+      }
+    })();
+    const p = this.ready;
+    p.catch(() => { if (this.ready === p) this.ready = undefined; });
+    return p;
+  }
+
+  async close(): Promise<void> {
+    await this.conn?.end({ timeout: 2 }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,256 @@
+// The billing ledger in PostgreSQL: versioned migrations (applied under an advisory lock, so two
+// managers starting together apply each once), lifecycle events, hourly rating in one transaction
+// with its watermark, subscription periods, bill lines and deductions. See migrations/.
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import postgres from "postgres";
+import type { Meter } from "../api/billing.ts";
+import { HOUR_MS, type PriceBook } from "./price.ts";
+import { adjustments, meterKey, rateHour, type UsageEvent, type UsageRow } from "./rating.ts";
+
+const MIGRATIONS = new URL("./migrations/", import.meta.url);
+/** pg_advisory_lock key of the migrations ("cellcloud-billing" as an int8). */
+const MIGRATION_LOCK = 0x63656c6c636c6f75n;
+
+export type Sql = postgres.Sql<{ bigint: bigint }>;
+
+export function connect(url: string, opts: { max?: number; connectTimeoutS?: number; appName?: string } = {}): Sql {
+  return postgres(url, {
+    max: opts.max ?? 4, idle_timeout: 30, connect_timeout: opts.connectTimeoutS ?? 5, onnotice: () => {},
+    types: { bigint: postgres.BigInt }, connection: { application_name: opts.appName ?? "cellcloud-billing" },
+  }) as unknown as Sql;
+}
+
+/** Applies every migrations/NNN_*.sql not yet applied, in order, each in its own transaction. */
+export async function migrate(sql: Sql): Promise<string[]> {
+  const files = readdirSync(MIGRATIONS).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort();
+  const applied: string[] = [];
+  await sql.reserve().then(async (c) => {
+    try {
+      await c`SELECT pg_advisory_lock(${MIGRATION_LOCK.toString()}::bigint)`;
+      await c`CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+      const done = new Set((await c<{ version: string }[]>`SELECT version FROM schema_migrations`).map((r) => r.version));
+      for (const f of files) {
+        if (done.has(f)) continue;
+        const text = readFileSync(new URL(f, MIGRATIONS), "utf8");
+        await c.unsafe(`BEGIN; ${text}; INSERT INTO schema_migrations (version) VALUES ('${f}'); COMMIT;`).catch(async (e: unknown) => {
+          await c.unsafe("ROLLBACK").catch(() => undefined);
+          throw e;
+        });
+        applied.push(f);
+      }
+    } finally {
+      await c`SELECT pg_advisory_unlock(${MIGRATION_LOCK.toString()}::bigint)`.catch(() => undefined);
+      c.release();
+    }
+  });
+  return applied;
+}
+
+/** The canonical form of a metered state, compared to decide whether a change is billable. */
+export function metersHash(meters: readonly Meter[]): string {
+  const canon = [...meters].map((m) => `${meterKey(m)}=${m.milli}`).sort().join(";");
+  return createHash("sha256").update(canon).digest("hex").slice(0, 16);
+}
+
+interface EventRow { id: string; seq: bigint; resource_uid: string; tenant: string; namespace: string; kind: string; name: string; at: Date; meters: Meter[] }
+const toEvent = (r: EventRow): UsageEvent => ({
+  id: r.id, seq: Number(r.seq), resourceUid: r.resource_uid, tenant: r.tenant, namespace: r.namespace, kind: r.kind, name: r.name, at: r.at.getTime(), meters: r.meters,
+});
+
+/** The last recorded state of every resource (what metering compares new observations with). */
+export async function lastStates(sql: Sql): Promise<Map<string, UsageEvent>> {
+  const rows = await sql<EventRow[]>`SELECT DISTINCT ON (resource_uid) * FROM usage_events ORDER BY resource_uid, at DESC, seq DESC`;
+  return new Map(rows.map((r) => [r.resource_uid, toEvent(r)]));
+}
+
+/**
+ * Records an event once (its id is deterministic). An event for an hour already rated is marked
+ * late in the same transaction; the row lock it shares with the rater orders the two, so an event
+ * is either inside a rating or seen as late by the next one, never lost between.
+ */
+export async function recordEvent(sql: Sql, e: Omit<UsageEvent, "seq">): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    const [state] = await tx<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1 FOR SHARE`;
+    const inserted = await tx`
+      INSERT INTO usage_events (id, resource_uid, tenant, namespace, kind, name, at, meters)
+      VALUES (${e.id}, ${e.resourceUid}, ${e.tenant}, ${e.namespace}, ${e.kind}, ${e.name}, ${new Date(e.at)}, ${tx.json(e.meters as never)})
+      ON CONFLICT (id) DO NOTHING`;
+    if (inserted.count && state?.rated_until && e.at < state.rated_until.getTime()) await tx`INSERT INTO late_events (event_id) VALUES (${e.id}) ON CONFLICT DO NOTHING`;
+    return inserted.count > 0;
+  });
+}
+
+export async function ratedUntil(sql: Sql): Promise<number | undefined> {
+  const [s] = await sql<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1`;
+  return s?.rated_until?.getTime();
+}
+
+export type BookFor = (tenant: string, hour: number) => PriceBook | undefined;
+
+/**
+ * Rates the next hour if it ended at least `latenessMs` before `now`: its rows, adjustments for
+ * late events, and the watermark, in one transaction. Returns the hour rated, or undefined.
+ * The first hour rated is that of the first event.
+ */
+export async function rateNextHour(sql: Sql, now: number, latenessMs: number, book: BookFor, onRows?: (n: number) => void): Promise<number | undefined> {
+  return sql.begin(async (tx) => {
+    const [state] = await tx<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1 FOR UPDATE`;
+    let hour = state?.rated_until?.getTime();
+    if (hour === undefined) {
+      const [first] = await tx<{ at: Date | null }[]>`SELECT min(at) AS at FROM usage_events`;
+      if (!first?.at) return undefined;
+      hour = Math.floor(first.at.getTime() / HOUR_MS) * HOUR_MS;
+    }
+    const end = hour + HOUR_MS;
+    if (end + latenessMs > now) return undefined;
+    const opening = await tx<EventRow[]>`
+      SELECT DISTINCT ON (resource_uid) * FROM usage_events WHERE at < ${new Date(hour)} ORDER BY resource_uid, at DESC, seq DESC`;
+    const inside = await tx<EventRow[]>`SELECT * FROM usage_events WHERE at >= ${new Date(hour)} AND at < ${new Date(end)}`;
+    const byResource = new Map<string, UsageEvent[]>();
+    for (const r of [...opening.filter((o) => o.meters.length > 0), ...inside]) {
+      const list = byResource.get(r.resource_uid);
+      if (list) list.push(toEvent(r));
+      else byResource.set(r.resource_uid, [toEvent(r)]);
+    }
+    // the opening event of a resource that had nothing metered but changes inside the hour
+    for (const r of opening) if (!r.meters.length && byResource.has(r.resource_uid)) byResource.get(r.resource_uid)!.push(toEvent(r));
+    const rows = rateHour(byResource, hour, (t) => book(t, hour));
+    rows.push(...(await lateAdjustments(tx, hour, book)));
+    await copyRows(tx, rows);
+    await tx`UPDATE rating_state SET rated_until = ${new Date(end)} WHERE id = 1`;
+    onRows?.(rows.length);
+    return hour;
+  });
+}
+
+/** Adjustments, rated in `hour`, for the late events recorded since the last rating. */
+async function lateAdjustments(tx: postgres.TransactionSql<{ bigint: bigint }>, hour: number, book: BookFor): Promise<UsageRow[]> {
+  const late = await tx<{ resource_uid: string; at: Date }[]>`
+    SELECT e.resource_uid, min(e.at) AS at FROM late_events l JOIN usage_events e ON e.id = l.event_id GROUP BY e.resource_uid`;
+  if (!late.length) return [];
+  const rows: UsageRow[] = [];
+  for (const l of late) {
+    const from = Math.floor(l.at.getTime() / HOUR_MS) * HOUR_MS;
+    if (from >= hour) continue;
+    const history = (await tx<EventRow[]>`SELECT * FROM usage_events WHERE resource_uid = ${l.resource_uid} ORDER BY at, seq`).map(toEvent);
+    const written = new Map<string, bigint>();
+    const sums = await tx<{ hour: Date; product: string; meter: string; zone: string; arch: string; variant: string; ms: bigint }[]>`
+      SELECT hour, product, meter, zone, arch, variant, sum(milli_seconds)::bigint AS ms FROM usage_rows
+      WHERE resource_uid = ${l.resource_uid} AND hour >= ${new Date(from)} AND hour < ${new Date(hour)}
+      GROUP BY hour, product, meter, zone, arch, variant`;
+    for (const s of sums) written.set(`${s.hour.getTime()}|${meterKey(s as unknown as Meter)}`, s.ms);
+    rows.push(...adjustments(l.resource_uid, history, written, from, hour, book));
+  }
+  await tx`DELETE FROM late_events`;
+  return rows;
+}
+
+const COLUMNS = ["key", "tenant", "namespace", "kind", "name", "resource_uid", "product", "meter", "zone", "arch", "variant", "hour", "rated_in", "milli_seconds", "unit_price", "discount_bp", "price_list"] as const;
+/** COPY's text format: a tab, newline or backslash in a value is escaped. */
+const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r");
+
+/** Writes rows with COPY (the fastest way in), inside the caller's transaction. */
+export async function copyRows(tx: postgres.TransactionSql<{ bigint: bigint }> | Sql, rows: readonly UsageRow[]): Promise<void> {
+  if (!rows.length) return;
+  const stream = await tx.unsafe(`COPY usage_rows (${COLUMNS.join(", ")}) FROM STDIN`).writable();
+  const done = new Promise<void>((resolve, reject) => { stream.on("finish", resolve); stream.on("error", reject); });
+  let chunk = "";
+  for (const r of rows) {
+    chunk += [r.key, r.tenant, r.namespace, r.kind, r.name, r.resourceUid, r.product, r.meter, r.zone, r.arch, r.variant,
+      new Date(r.hour).toISOString(), new Date(r.ratedIn).toISOString(), r.milliSeconds.toString(), String(r.unitPrice), String(r.discountBp), r.priceList].map(esc).join("\t") + "\n";
+    if (chunk.length > 1 << 20) {
+      if (!stream.write(chunk)) await new Promise((r) => stream.once("drain", r));
+      chunk = "";
+    }
+  }
+  stream.end(chunk);
+  await done;
+}
+
+// ==================== bills ====================
+
+export interface BillLine {
+  resourceUid: string; kind: string; namespace: string; name: string;
+  product: string; meter: string; zone: string; arch: string; variant: string;
+  unitPrice: number; discountBp: number; milliSeconds: bigint; amount: bigint;
+}
+export interface SubscriptionLine { key: string; namespace: string; name: string; resourceKind: string; resourceName: string; starts: number; ends: number; amount: bigint; refund: boolean }
+
+/**
+ * A tenant's pay-as-you-go lines for the rows rated in [from, to): per resource, meter and price,
+ * each rounded once; hours a paid subscription period covers are left out.
+ */
+export async function billLines(sql: Sql, tenant: string, from: number, to: number): Promise<BillLine[]> {
+  const rows = await sql<Array<{ resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>>`
+    SELECT resource_uid, kind, namespace, name, product, meter, zone, arch, variant, unit_price, discount_bp,
+           sum(milli_seconds)::bigint AS ms,
+           round(sum(milli_seconds)::numeric * unit_price * (10000 - discount_bp) / 36000000000)::bigint AS amount
+    FROM usage_rows r
+    WHERE tenant = ${tenant} AND rated_in >= ${new Date(from)} AND rated_in < ${new Date(to)}
+      AND NOT EXISTS (SELECT 1 FROM subscription_periods p WHERE p.resource_uid = r.resource_uid AND p.refunded_at IS NULL AND r.hour >= p.starts AND r.hour < p.ends)
+    GROUP BY resource_uid, kind, namespace, name, product, meter, zone, arch, variant, unit_price, discount_bp
+    ORDER BY namespace, kind, name, resource_uid, product, meter, zone, arch, variant, unit_price, discount_bp`;
+  return rows.map((r) => ({
+    resourceUid: r.resource_uid, kind: r.kind, namespace: r.namespace, name: r.name, product: r.product, meter: r.meter, zone: r.zone, arch: r.arch, variant: r.variant,
+    unitPrice: Number(r.unit_price), discountBp: r.discount_bp, milliSeconds: r.ms, amount: r.amount,
+  }));
+}
+
+/** Subscription periods charged, and refunds made, in [from, to). */
+export async function subscriptionLines(sql: Sql, tenant: string, from: number, to: number): Promise<SubscriptionLine[]> {
+  const rows = await sql<Array<{ key: string; namespace: string; name: string; resource_kind: string; resource_name: string; starts: Date; ends: Date; amount: bigint; refund: boolean }>>`
+    SELECT key, namespace, name, resource_kind, resource_name, starts, ends, amount, false AS refund FROM subscription_periods
+      WHERE tenant = ${tenant} AND charged_at >= ${new Date(from)} AND charged_at < ${new Date(to)}
+    UNION ALL
+    SELECT key, namespace, name, resource_kind, resource_name, starts, ends, -amount, true FROM subscription_periods
+      WHERE tenant = ${tenant} AND refunded_at >= ${new Date(from)} AND refunded_at < ${new Date(to)}
+    ORDER BY key, refund`;
+  return rows.map((r) => ({ key: r.key, namespace: r.namespace, name: r.name, resourceKind: r.resource_kind, resourceName: r.resource_name, starts: r.starts.getTime(), ends: r.ends.getTime(), amount: r.amount, refund: r.refund }));
+}
+
+/** Tenants with rows rated, events recorded or subscription charges in [from, to): each gets a bill. */
+export async function tenantsBilled(sql: Sql, from: number, to: number): Promise<string[]> {
+  const rows = await sql<{ tenant: string }[]>`
+    SELECT DISTINCT tenant FROM usage_rows WHERE rated_in >= ${new Date(from)} AND rated_in < ${new Date(to)}
+    UNION SELECT DISTINCT tenant FROM usage_events WHERE at >= ${new Date(from)} AND at < ${new Date(to)}
+    UNION SELECT DISTINCT tenant FROM subscription_periods WHERE charged_at >= ${new Date(from)} AND charged_at < ${new Date(to)}`;
+  return rows.map((r) => r.tenant).sort();
+}
+
+/** Deducts a finalized bill once; returns what was deducted (the first call's amount wins). */
+export async function deduct(sql: Sql, tenant: string, month: string, amount: bigint, checksum: string): Promise<bigint> {
+  await sql`INSERT INTO deductions (tenant, month, amount, checksum) VALUES (${tenant}, ${month}, ${amount.toString()}::bigint, ${checksum}) ON CONFLICT DO NOTHING`;
+  const [d] = await sql<{ amount: bigint }[]>`SELECT amount FROM deductions WHERE tenant = ${tenant} AND month = ${month}`;
+  return d?.amount ?? 0n;
+}
+
+// ==================== subscriptions ====================
+
+export interface PeriodCharge {
+  subscriptionUid: string; period: number; tenant: string; namespace: string; name: string;
+  resourceUid: string; resourceKind: string; resourceName: string; starts: number; ends: number; amount: bigint; priceList: string; chargedAt: number;
+}
+
+/** Periods already charged for a subscription, and which were refunded. */
+export async function periodsOf(sql: Sql, subscriptionUid: string): Promise<{ paid: number; start?: number; refunded: Set<number>; lastAmount?: bigint; refundedAmount: bigint }> {
+  const rows = await sql<{ period: number; amount: bigint; starts: Date; refunded_at: Date | null }[]>`
+    SELECT period, amount, starts, refunded_at FROM subscription_periods WHERE subscription_uid = ${subscriptionUid} ORDER BY period`;
+  return {
+    paid: rows.length, start: rows[0]?.starts.getTime(), refunded: new Set(rows.filter((r) => r.refunded_at).map((r) => r.period)),
+    lastAmount: rows.at(-1)?.amount, refundedAmount: rows.filter((r) => r.refunded_at).reduce((a, r) => a + r.amount, 0n),
+  };
+}
+
+/** Charges a period once: the key is the subscription's uid and the period's index. */
+export async function chargePeriod(sql: Sql, c: PeriodCharge): Promise<void> {
+  await sql`
+    INSERT INTO subscription_periods (key, subscription_uid, period, tenant, namespace, name, resource_uid, resource_kind, resource_name, starts, ends, amount, price_list, charged_at)
+    VALUES (${`${c.subscriptionUid}/${c.period}`}, ${c.subscriptionUid}, ${c.period}, ${c.tenant}, ${c.namespace}, ${c.name}, ${c.resourceUid}, ${c.resourceKind}, ${c.resourceName},
+            ${new Date(c.starts)}, ${new Date(c.ends)}, ${c.amount.toString()}::bigint, ${c.priceList}, ${new Date(c.chargedAt)})
+    ON CONFLICT (key) DO NOTHING`;
+}
+
+export async function refundPeriod(sql: Sql, subscriptionUid: string, period: number, at: number): Promise<void> {
+  await sql`UPDATE subscription_periods SET refunded_at = ${new Date(at)} WHERE key = ${`${subscriptionUid}/${period}`} AND refunded_at IS NULL`;
+}
