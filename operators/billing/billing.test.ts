@@ -4,14 +4,14 @@ import { closeBill } from "./bills.ts";
 import { chainOf, switchOf } from "./books.ts";
 import { addMonths, period, planSubscription } from "./periods.ts";
 import { costOf, formatMoney, lineAmount, priceBook, roundDiv } from "./price.ts";
-import { adjustments, rateHour, usage, type UsageEvent } from "./rating.ts";
+import { adjustments, rateHour, rowKey, usage, type UsageEvent } from "./rating.ts";
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 9, 1); // 2026-10-01
 const list = (name: string, from: string, items: PriceListObj["spec"]["items"], extra: Partial<PriceListObj["spec"]> = {}): PriceListObj =>
   ({ apiVersion: "billing.cellcloud.io/v1alpha1", kind: "PriceList", metadata: { name }, spec: { currency: "CNY", scale: 1_000_000, effectiveFrom: from, discountBasisPoints: 0, items, ...extra } });
 const ev = (at: number, meters: UsageEvent["meters"], seq = at, uid = "vm1"): UsageEvent =>
-  ({ id: `${uid}/${seq}`, seq, resourceUid: uid, tenant: "acme", namespace: "acme", kind: "Instance", name: uid, at, meters });
+  ({ id: `${uid}/${seq}`, seq, resourceId: 1, resourceUid: uid, tenant: "acme", namespace: "acme", kind: "Instance", name: uid, at, meters });
 
 describe("prices", () => {
   const cpu = meter("ecs", "cpu.core-hour", 2, { zone: "az1", arch: "amd64" });
@@ -72,16 +72,17 @@ describe("rating", () => {
 
   it("writes one row per resource and meter, with deterministic keys and the price then", () => {
     const g = list("g", "2026-01-01T00:00:00Z", [{ product: "ecs", meter: "cpu.core-hour", unitPrice: 100 }]);
-    const rows = rateHour(new Map([["vm1", [ev(T0 - H, two)]]]), T0, () => priceBook([g], ["acme"], T0));
+    const rows = rateHour(new Map([[1, [ev(T0 - H, two)]]]), T0, () => priceBook([g], ["acme"], T0));
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ key: `vm1|ecs|cpu.core-hour||||${T0 / 1000}|${T0 / 1000}`, milliSeconds: 2000n * 3600n, unitPrice: 100, priceList: "g" });
-    expect(rateHour(new Map([["vm1", [ev(T0 - H, two)]]]), T0, () => undefined)[0]!.key).toBe(rows[0]!.key);
+    expect(rowKey(rows[0]!)).toBe(`1|ecs|cpu.core-hour||||${T0 / 1000}|${T0 / 1000}`);
+    expect(rows[0]).toMatchObject({ milliSeconds: 2000n * 3600n, unitPrice: 100 });
+    expect(rowKey(rateHour(new Map([[1, [ev(T0 - H, two)]]]), T0, () => undefined)[0]!)).toBe(rowKey(rows[0]!));
   });
 
   it("turns a late event into adjustments of the hours already rated", () => {
     // rated as 2 cores for hours 0 and 1; a late event says it was stopped at 0:30
     const written = new Map([[`${T0}|ecs|cpu.core-hour|||`, 2000n * 3600n], [`${T0 + H}|ecs|cpu.core-hour|||`, 2000n * 3600n]]);
-    const rows = adjustments("vm1", [ev(T0 - H, two, 1), ev(T0 + 1_800_000, [], 2)], written, T0 + 1_800_000, T0 + 2 * H, () => undefined);
+    const rows = adjustments(1, [ev(T0 - H, two, 1), ev(T0 + 1_800_000, [], 2)], written, T0 + 1_800_000, T0 + 2 * H, () => undefined);
     expect(rows.map((r) => [r.hour, r.ratedIn, r.milliSeconds])).toEqual([[T0, T0 + 2 * H, -2000n * 1800n], [T0 + H, T0 + 2 * H, -2000n * 3600n]]);
   });
 });

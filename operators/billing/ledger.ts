@@ -53,15 +53,16 @@ export function metersHash(meters: readonly Meter[]): string {
   return createHash("sha256").update(canon).digest("hex").slice(0, 16);
 }
 
-interface EventRow { id: string; seq: bigint; resource_uid: string; tenant: string; namespace: string; kind: string; name: string; at: Date; meters: Meter[] }
+interface EventRow { id: string; seq: bigint; resource_id: number; uid: string; tenant: string; namespace: string; kind: string; name: string; at: Date; meters: Meter[] }
 const toEvent = (r: EventRow): UsageEvent => ({
-  id: r.id, seq: Number(r.seq), resourceUid: r.resource_uid, tenant: r.tenant, namespace: r.namespace, kind: r.kind, name: r.name, at: r.at.getTime(), meters: r.meters,
+  id: r.id, seq: Number(r.seq), resourceId: r.resource_id, resourceUid: r.uid, tenant: r.tenant, namespace: r.namespace, kind: r.kind, name: r.name, at: r.at.getTime(), meters: r.meters,
 });
+const EVENT = "e.id, e.seq, e.resource_id, e.at, e.meters, r.uid, r.tenant, r.namespace, r.kind, r.name";
 
-/** The last recorded state of every resource (what metering compares new observations with). */
+/** The last recorded state of every resource (what metering compares new observations with), by uid. */
 export async function lastStates(sql: Sql): Promise<Map<string, UsageEvent>> {
-  const rows = await sql<EventRow[]>`SELECT DISTINCT ON (resource_uid) * FROM usage_events ORDER BY resource_uid, at DESC, seq DESC`;
-  return new Map(rows.map((r) => [r.resource_uid, toEvent(r)]));
+  const rows = await sql.unsafe<EventRow[]>(`SELECT DISTINCT ON (e.resource_id) ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id ORDER BY e.resource_id, e.at DESC, e.seq DESC`);
+  return new Map(rows.map((r) => [r.uid, toEvent(r)]));
 }
 
 /**
@@ -69,12 +70,14 @@ export async function lastStates(sql: Sql): Promise<Map<string, UsageEvent>> {
  * late in the same transaction; the row lock it shares with the rater orders the two, so an event
  * is either inside a rating or seen as late by the next one, never lost between.
  */
-export async function recordEvent(sql: Sql, e: Omit<UsageEvent, "seq">): Promise<boolean> {
+export async function recordEvent(sql: Sql, e: Omit<UsageEvent, "seq" | "resourceId">): Promise<boolean> {
   return sql.begin(async (tx) => {
     const [state] = await tx<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1 FOR SHARE`;
+    const [res] = await tx<{ id: number }[]>`
+      INSERT INTO resources (uid, tenant, namespace, kind, name) VALUES (${e.resourceUid}, ${e.tenant}, ${e.namespace}, ${e.kind}, ${e.name})
+      ON CONFLICT (uid) DO UPDATE SET uid = EXCLUDED.uid RETURNING id`;
     const inserted = await tx`
-      INSERT INTO usage_events (id, resource_uid, tenant, namespace, kind, name, at, meters)
-      VALUES (${e.id}, ${e.resourceUid}, ${e.tenant}, ${e.namespace}, ${e.kind}, ${e.name}, ${new Date(e.at)}, ${tx.json(e.meters as never)})
+      INSERT INTO usage_events (id, resource_id, at, meters) VALUES (${e.id}, ${res!.id}, ${new Date(e.at)}, ${tx.json(e.meters as never)})
       ON CONFLICT (id) DO NOTHING`;
     if (inserted.count && state?.rated_until && e.at < state.rated_until.getTime()) await tx`INSERT INTO late_events (event_id) VALUES (${e.id}) ON CONFLICT DO NOTHING`;
     return inserted.count > 0;
@@ -87,14 +90,27 @@ export async function ratedUntil(sql: Sql): Promise<number | undefined> {
 }
 
 export type BookFor = (tenant: string, hour: number) => PriceBook | undefined;
+type Tx = postgres.TransactionSql<{ bigint: bigint }>;
+
+/**
+ * What a rater keeps between hours: each metered resource's state when the next hour opens (so an
+ * hour reads only its own events), and the meters' ids. Trusted only for the hour it was made for;
+ * a late event, a failure or another rater's hour makes the next rating read the ledger again.
+ */
+export class RatingCache {
+  hour?: number;
+  open = new Map<number, UsageEvent>();
+  meterIds = new Map<string, number>();
+}
 
 /**
  * Rates the next hour if it ended at least `latenessMs` before `now`: its rows, adjustments for
  * late events, and the watermark, in one transaction. Returns the hour rated, or undefined.
  * The first hour rated is that of the first event.
  */
-export async function rateNextHour(sql: Sql, now: number, latenessMs: number, book: BookFor, onRows?: (n: number) => void): Promise<number | undefined> {
-  return sql.begin(async (tx) => {
+export async function rateNextHour(sql: Sql, now: number, latenessMs: number, book: BookFor, cache: RatingCache = new RatingCache()): Promise<{ hour: number; rows: number } | undefined> {
+  const newMeters = new Map<string, number>();
+  const result = await sql.begin(async (tx) => {
     const [state] = await tx<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1 FOR UPDATE`;
     let hour = state?.rated_until?.getTime();
     if (hour === undefined) {
@@ -104,61 +120,95 @@ export async function rateNextHour(sql: Sql, now: number, latenessMs: number, bo
     }
     const end = hour + HOUR_MS;
     if (end + latenessMs > now) return undefined;
-    const opening = await tx<EventRow[]>`
-      SELECT DISTINCT ON (resource_uid) * FROM usage_events WHERE at < ${new Date(hour)} ORDER BY resource_uid, at DESC, seq DESC`;
-    const inside = await tx<EventRow[]>`SELECT * FROM usage_events WHERE at >= ${new Date(hour)} AND at < ${new Date(end)}`;
-    const byResource = new Map<string, UsageEvent[]>();
-    for (const r of [...opening.filter((o) => o.meters.length > 0), ...inside]) {
-      const list = byResource.get(r.resource_uid);
-      if (list) list.push(toEvent(r));
-      else byResource.set(r.resource_uid, [toEvent(r)]);
+    const late = await tx<{ resource_id: number; at: Date }[]>`
+      SELECT e.resource_id, min(e.at) AS at FROM late_events l JOIN usage_events e ON e.id = l.event_id GROUP BY e.resource_id`;
+    let open = cache.hour === hour && !late.length ? cache.open : undefined;
+    if (!open) {
+      open = new Map();
+      const rows = await tx.unsafe<EventRow[]>(`SELECT DISTINCT ON (e.resource_id) ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
+        WHERE e.at < $1 ORDER BY e.resource_id, e.at DESC, e.seq DESC`, [new Date(hour)]);
+      for (const r of rows) if (r.meters.length) open.set(r.resource_id, toEvent(r));
     }
-    // the opening event of a resource that had nothing metered but changes inside the hour
-    for (const r of opening) if (!r.meters.length && byResource.has(r.resource_uid)) byResource.get(r.resource_uid)!.push(toEvent(r));
+    const inside = (await tx.unsafe<EventRow[]>(`SELECT ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
+      WHERE e.at >= $1 AND e.at < $2 ORDER BY e.at, e.seq`, [new Date(hour), new Date(end)])).map(toEvent);
+    const byResource = new Map<number, UsageEvent[]>();
+    for (const [id, e] of open) byResource.set(id, [e]);
+    for (const e of inside) {
+      const list = byResource.get(e.resourceId);
+      if (list) list.push(e);
+      else byResource.set(e.resourceId, [e]);
+    }
     const rows = rateHour(byResource, hour, (t) => book(t, hour));
-    rows.push(...(await lateAdjustments(tx, hour, book)));
-    await copyRows(tx, rows);
+    const adjusted = late.length ? await lateAdjustments(tx, late, hour, book) : [];
+    rows.push(...adjusted);
+    await copyRows(tx, rows, await meterIdsFor(tx, rows, cache.meterIds, newMeters));
+    const lists = [...new Set([...byResource.values()].map((evs) => book(evs.at(-1)!.tenant, hour)?.list ?? "none"))].sort().join(",");
+    await tx`INSERT INTO rated_hours (hour, rows, adjustments, price_lists) VALUES (${new Date(hour)}, ${rows.length}, ${adjusted.length}, ${lists})`;
     await tx`UPDATE rating_state SET rated_until = ${new Date(end)} WHERE id = 1`;
-    onRows?.(rows.length);
-    return hour;
-  });
+    // the state when the next hour opens
+    const next = new Map(open);
+    for (const e of inside) {
+      if (e.meters.length) next.set(e.resourceId, e);
+      else next.delete(e.resourceId);
+    }
+    return { hour, rows: rows.length, next };
+  }).catch((e: unknown) => { cache.hour = undefined; throw e; });
+  if (!result) return undefined;
+  // committed: what the transaction made is now true
+  for (const [k, id] of newMeters) cache.meterIds.set(k, id);
+  cache.hour = result.hour + HOUR_MS;
+  cache.open = result.next;
+  return { hour: result.hour, rows: result.rows };
+}
+
+/** The ids of the rows' meters, made inside the transaction for meters not seen before. */
+async function meterIdsFor(tx: Tx, rows: readonly UsageRow[], known: ReadonlyMap<string, number>, made: Map<string, number>): Promise<Map<string, number>> {
+  const ids = new Map(known);
+  if (!known.size) for (const m of await tx<Array<{ id: number } & Pick<Meter, "product" | "meter" | "zone" | "arch" | "variant">>>`SELECT * FROM meters`) ids.set(meterKey(m), m.id);
+  for (const r of rows) {
+    const k = meterKey(r);
+    if (ids.has(k)) continue;
+    await tx`INSERT INTO meters (product, meter, zone, arch, variant) VALUES (${r.product}, ${r.meter}, ${r.zone}, ${r.arch}, ${r.variant}) ON CONFLICT DO NOTHING`;
+    const [m] = await tx<{ id: number }[]>`SELECT id FROM meters WHERE product = ${r.product} AND meter = ${r.meter} AND zone = ${r.zone} AND arch = ${r.arch} AND variant = ${r.variant}`;
+    ids.set(k, m!.id);
+    made.set(k, m!.id);
+  }
+  if (!known.size) for (const [k, id] of ids) made.set(k, id);
+  return ids;
 }
 
 /** Adjustments, rated in `hour`, for the late events recorded since the last rating. */
-async function lateAdjustments(tx: postgres.TransactionSql<{ bigint: bigint }>, hour: number, book: BookFor): Promise<UsageRow[]> {
-  const late = await tx<{ resource_uid: string; at: Date }[]>`
-    SELECT e.resource_uid, min(e.at) AS at FROM late_events l JOIN usage_events e ON e.id = l.event_id GROUP BY e.resource_uid`;
-  if (!late.length) return [];
+async function lateAdjustments(tx: Tx, late: ReadonlyArray<{ resource_id: number; at: Date }>, hour: number, book: BookFor): Promise<UsageRow[]> {
   const rows: UsageRow[] = [];
   for (const l of late) {
     const from = Math.floor(l.at.getTime() / HOUR_MS) * HOUR_MS;
     if (from >= hour) continue;
-    const history = (await tx<EventRow[]>`SELECT * FROM usage_events WHERE resource_uid = ${l.resource_uid} ORDER BY at, seq`).map(toEvent);
+    const history = (await tx.unsafe<EventRow[]>(`SELECT ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
+      WHERE e.resource_id = $1 ORDER BY e.at, e.seq`, [l.resource_id])).map(toEvent);
     const written = new Map<string, bigint>();
-    const sums = await tx<{ hour: Date; product: string; meter: string; zone: string; arch: string; variant: string; ms: bigint }[]>`
-      SELECT hour, product, meter, zone, arch, variant, sum(milli_seconds)::bigint AS ms FROM usage_rows
-      WHERE resource_uid = ${l.resource_uid} AND hour >= ${new Date(from)} AND hour < ${new Date(hour)}
-      GROUP BY hour, product, meter, zone, arch, variant`;
-    for (const s of sums) written.set(`${s.hour.getTime()}|${meterKey(s as unknown as Meter)}`, s.ms);
-    rows.push(...adjustments(l.resource_uid, history, written, from, hour, book));
+    const sums = await tx<Array<{ hour: Date; ms: bigint } & Pick<Meter, "product" | "meter" | "zone" | "arch" | "variant">>>`
+      SELECT u.hour, m.product, m.meter, m.zone, m.arch, m.variant, sum(u.milli_seconds)::bigint AS ms FROM usage_rows u JOIN meters m ON m.id = u.meter_id
+      WHERE u.resource_id = ${l.resource_id} AND u.hour >= ${new Date(from)} AND u.hour < ${new Date(hour)}
+      GROUP BY u.hour, m.product, m.meter, m.zone, m.arch, m.variant`;
+    for (const s of sums) written.set(`${s.hour.getTime()}|${meterKey(s)}`, s.ms);
+    rows.push(...adjustments(l.resource_id, history, written, from, hour, book));
   }
   await tx`DELETE FROM late_events`;
   return rows;
 }
 
-const COLUMNS = ["key", "tenant", "namespace", "kind", "name", "resource_uid", "product", "meter", "zone", "arch", "variant", "hour", "rated_in", "milli_seconds", "unit_price", "discount_bp", "price_list"] as const;
-/** COPY's text format: a tab, newline or backslash in a value is escaped. */
-const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r");
+const COLUMNS = ["resource_id", "meter_id", "hour", "rated_in", "milli_seconds", "unit_price", "discount_bp"] as const;
 
 /** Writes rows with COPY (the fastest way in), inside the caller's transaction. */
-export async function copyRows(tx: postgres.TransactionSql<{ bigint: bigint }> | Sql, rows: readonly UsageRow[]): Promise<void> {
+export async function copyRows(tx: Tx | Sql, rows: readonly UsageRow[], meterIds: ReadonlyMap<string, number>): Promise<void> {
   if (!rows.length) return;
   const stream = await tx.unsafe(`COPY usage_rows (${COLUMNS.join(", ")}) FROM STDIN`).writable();
   const done = new Promise<void>((resolve, reject) => { stream.on("finish", resolve); stream.on("error", reject); });
+  const iso = new Map<number, string>();
+  const time = (ms: number) => { let t = iso.get(ms); if (!t) iso.set(ms, (t = new Date(ms).toISOString())); return t; };
   let chunk = "";
   for (const r of rows) {
-    chunk += [r.key, r.tenant, r.namespace, r.kind, r.name, r.resourceUid, r.product, r.meter, r.zone, r.arch, r.variant,
-      new Date(r.hour).toISOString(), new Date(r.ratedIn).toISOString(), r.milliSeconds.toString(), String(r.unitPrice), String(r.discountBp), r.priceList].map(esc).join("\t") + "\n";
+    chunk += `${r.resourceId}\t${meterIds.get(meterKey(r))}\t${time(r.hour)}\t${time(r.ratedIn)}\t${r.milliSeconds}\t${r.unitPrice}\t${r.discountBp}\n`;
     if (chunk.length > 1 << 20) {
       if (!stream.write(chunk)) await new Promise((r) => stream.once("drain", r));
       chunk = "";
@@ -183,14 +233,14 @@ export interface SubscriptionLine { key: string; namespace: string; name: string
  */
 export async function billLines(sql: Sql, tenant: string, from: number, to: number): Promise<BillLine[]> {
   const rows = await sql<Array<{ resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>>`
-    SELECT resource_uid, kind, namespace, name, product, meter, zone, arch, variant, unit_price, discount_bp,
-           sum(milli_seconds)::bigint AS ms,
-           round(sum(milli_seconds)::numeric * unit_price * (10000 - discount_bp) / 36000000000)::bigint AS amount
-    FROM usage_rows r
-    WHERE tenant = ${tenant} AND rated_in >= ${new Date(from)} AND rated_in < ${new Date(to)}
-      AND NOT EXISTS (SELECT 1 FROM subscription_periods p WHERE p.resource_uid = r.resource_uid AND p.refunded_at IS NULL AND r.hour >= p.starts AND r.hour < p.ends)
-    GROUP BY resource_uid, kind, namespace, name, product, meter, zone, arch, variant, unit_price, discount_bp
-    ORDER BY namespace, kind, name, resource_uid, product, meter, zone, arch, variant, unit_price, discount_bp`;
+    SELECT r.uid AS resource_uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp,
+           sum(u.milli_seconds)::bigint AS ms,
+           round(sum(u.milli_seconds)::numeric * u.unit_price * (10000 - u.discount_bp) / 36000000000)::bigint AS amount
+    FROM resources r JOIN usage_rows u ON u.resource_id = r.id JOIN meters m ON m.id = u.meter_id
+    WHERE r.tenant = ${tenant} AND u.rated_in >= ${new Date(from)} AND u.rated_in < ${new Date(to)}
+      AND NOT EXISTS (SELECT 1 FROM subscription_periods p WHERE p.resource_uid = r.uid AND p.refunded_at IS NULL AND u.hour >= p.starts AND u.hour < p.ends)
+    GROUP BY r.uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp
+    ORDER BY r.namespace, r.kind, r.name, r.uid, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp`;
   return rows.map((r) => ({
     resourceUid: r.resource_uid, kind: r.kind, namespace: r.namespace, name: r.name, product: r.product, meter: r.meter, zone: r.zone, arch: r.arch, variant: r.variant,
     unitPrice: Number(r.unit_price), discountBp: r.discount_bp, milliSeconds: r.ms, amount: r.amount,
@@ -211,10 +261,14 @@ export async function subscriptionLines(sql: Sql, tenant: string, from: number, 
 
 /** Tenants with rows rated, events recorded or subscription charges in [from, to): each gets a bill. */
 export async function tenantsBilled(sql: Sql, from: number, to: number): Promise<string[]> {
+  // metered at some time in the month: a change in it, or a metered state when it began (the
+  // events, not the bulk of rows, answer this); plus adjustments recorded in it, and subscriptions
+  const [f, t] = [new Date(from), new Date(to)];
   const rows = await sql<{ tenant: string }[]>`
-    SELECT DISTINCT tenant FROM usage_rows WHERE rated_in >= ${new Date(from)} AND rated_in < ${new Date(to)}
-    UNION SELECT DISTINCT tenant FROM usage_events WHERE at >= ${new Date(from)} AND at < ${new Date(to)}
-    UNION SELECT DISTINCT tenant FROM subscription_periods WHERE charged_at >= ${new Date(from)} AND charged_at < ${new Date(to)}`;
+    SELECT r.tenant FROM usage_events e JOIN resources r ON r.id = e.resource_id WHERE (e.at >= ${f} AND e.at < ${t}) OR (e.recorded_at >= ${f} AND e.recorded_at < ${t})
+    UNION SELECT r.tenant FROM (SELECT DISTINCT ON (resource_id) resource_id, meters FROM usage_events WHERE at < ${f} ORDER BY resource_id, at DESC, seq DESC) o
+      JOIN resources r ON r.id = o.resource_id WHERE jsonb_array_length(o.meters) > 0
+    UNION SELECT tenant FROM subscription_periods WHERE (charged_at >= ${f} AND charged_at < ${t}) OR (refunded_at >= ${f} AND refunded_at < ${t})`;
   return rows.map((r) => r.tenant).sort();
 }
 

@@ -108,7 +108,7 @@ export class Metering {
     return at;
   }
 
-  private async record(known: Map<string, Known>, e: Omit<UsageEvent, "seq">): Promise<void> {
+  private async record(known: Map<string, Known>, e: Omit<UsageEvent, "seq" | "resourceId">): Promise<void> {
     await recordEvent(await this.ledger.sql(), e);
     known.set(e.resourceUid, { at: e.at, hash: metersHash(e.meters), metered: e.meters.length > 0 });
     for (const k of this.firstSeenAt.keys()) if (k.startsWith(`${e.resourceUid}/`)) this.firstSeenAt.delete(k);

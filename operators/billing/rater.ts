@@ -6,7 +6,7 @@ import { sleep } from "../runtime/clock.ts";
 import type { Manager, Runnable } from "../runtime/manager.ts";
 import type { Books } from "./books.ts";
 import type { LedgerHandle } from "./handle.ts";
-import { rateNextHour, ratedUntil } from "./ledger.ts";
+import { RatingCache, rateNextHour, ratedUntil } from "./ledger.ts";
 
 export interface RaterOptions {
   /** How long after an hour ends before it is rated (events may still arrive). */
@@ -28,6 +28,7 @@ export class Rater implements Runnable {
   private loop?: Promise<void>;
   private readonly rows: Counter;
   private readonly lag: Gauge;
+  private readonly cache = new RatingCache();
   /** Hours rated by this process (tests wait on it). */
   watermark?: number;
 
@@ -71,9 +72,10 @@ export class Rater implements Runnable {
     try {
       for (;;) {
         if (signal?.aborted) break;
-        const hour = await rateNextHour(sql, this.mgr.clock.now(), this.opts.latenessMs, (t, h) => this.books.book(t, h), (n) => this.rows.inc(n));
-        if (hour === undefined) break;
-        rated.push(hour);
+        const r = await rateNextHour(sql, this.mgr.clock.now(), this.opts.latenessMs, (t, h) => this.books.book(t, h), this.cache);
+        if (!r) break;
+        this.rows.inc(r.rows);
+        rated.push(r.hour);
       }
     } finally {
       // what was rated before a failure is committed: reported too

@@ -7,6 +7,8 @@ import { HOUR_MS, type PriceBook } from "./price.ts";
 export interface UsageEvent {
   id: string;
   seq: number;
+  /** The ledger's id of the resource (0 until recorded). */
+  resourceId: number;
   resourceUid: string;
   tenant: string;
   namespace: string;
@@ -17,13 +19,9 @@ export interface UsageEvent {
   meters: Meter[];
 }
 
+/** One row of the ledger: a resource's use of one meter in one hour, and the price then. */
 export interface UsageRow {
-  key: string;
-  tenant: string;
-  namespace: string;
-  kind: string;
-  name: string;
-  resourceUid: string;
+  resourceId: number;
   product: string;
   meter: string;
   zone: string;
@@ -37,10 +35,9 @@ export interface UsageRow {
   milliSeconds: bigint;
   unitPrice: number;
   discountBp: number;
-  priceList: string;
 }
 
-export const meterKey = (m: Pick<Meter, "product" | "meter" | "zone" | "arch" | "variant">) => `${m.product}|${m.meter}|${m.zone}|${m.arch}|${m.variant}`;
+export const meterKey = (m: { product: string; meter: string; zone: string; arch: string; variant: string }) => `${m.product}|${m.meter}|${m.zone}|${m.arch}|${m.variant}`;
 
 interface Used { meter: Meter; milliSeconds: bigint }
 
@@ -68,31 +65,30 @@ export function usage(events: readonly UsageEvent[], start: number, end: number)
 /** Events of one resource in time order (by time, then by the order they were recorded). */
 export const inOrder = (events: readonly UsageEvent[]) => [...events].sort((a, b) => a.at - b.at || a.seq - b.seq);
 
-/** A row's key: the resource, the meter, the hour it is about and the hour that rated it. */
-export const rowKey = (uid: string, k: string, hour: number, ratedIn: number) => `${uid}|${k}|${hour / 1000}|${ratedIn / 1000}`;
+/** A row's key (the ledger's primary key): the resource, the meter, the hour it is about and the hour that rated it. */
+export const rowKey = (r: UsageRow) => `${r.resourceId}|${meterKey(r)}|${r.hour / 1000}|${r.ratedIn / 1000}`;
 
 /**
  * The rows of hour `hour` for the resources whose events are in `byResource` (each list: the last
  * event before the hour, if any, and the events inside it). `book(tenant)` prices them.
  */
-export function rateHour(byResource: ReadonlyMap<string, readonly UsageEvent[]>, hour: number, book: (tenant: string) => PriceBook | undefined): UsageRow[] {
+export function rateHour(byResource: ReadonlyMap<number, readonly UsageEvent[]>, hour: number, book: (tenant: string) => PriceBook | undefined): UsageRow[] {
   const rows: UsageRow[] = [];
-  for (const [uid, evs] of byResource) {
-    const events = inOrder(evs);
+  for (const [id, evs] of byResource) {
+    const events = evs.length > 1 ? inOrder(evs) : evs;
     const last = events.at(-1)!;
-    for (const [k, u] of usage(events, hour, hour + HOUR_MS)) {
+    for (const u of usage(events, hour, hour + HOUR_MS).values()) {
       if (u.milliSeconds === 0n) continue;
-      rows.push(row(uid, last, k, u, hour, hour, book(last.tenant)));
+      rows.push(row(id, u, hour, hour, book(last.tenant)));
     }
   }
   return rows;
 }
 
-function row(uid: string, who: UsageEvent, k: string, u: Used, hour: number, ratedIn: number, book: PriceBook | undefined): UsageRow {
+function row(resourceId: number, u: Used, hour: number, ratedIn: number, book: PriceBook | undefined): UsageRow {
   return {
-    key: rowKey(uid, k, hour, ratedIn), tenant: who.tenant, namespace: who.namespace, kind: who.kind, name: who.name, resourceUid: uid,
-    product: u.meter.product, meter: u.meter.meter, zone: u.meter.zone, arch: u.meter.arch, variant: u.meter.variant,
-    hour, ratedIn, milliSeconds: u.milliSeconds, unitPrice: book?.price(u.meter) ?? 0, discountBp: book?.discountBp ?? 0, priceList: book?.list ?? "",
+    resourceId, product: u.meter.product, meter: u.meter.meter, zone: u.meter.zone, arch: u.meter.arch, variant: u.meter.variant,
+    hour, ratedIn, milliSeconds: u.milliSeconds, unitPrice: book?.price(u.meter) ?? 0, discountBp: book?.discountBp ?? 0,
   };
 }
 
@@ -101,7 +97,7 @@ function row(uid: string, who: UsageEvent, k: string, u: Used, hour: number, rat
  * `ratedIn`, what the resource's full history says it used minus what the rows already written say
  * (`written`: milli-unit-seconds by `${hour}|${meterKey}`), as rows rated in `ratedIn`.
  */
-export function adjustments(uid: string, history: readonly UsageEvent[], written: ReadonlyMap<string, bigint>, from: number, ratedIn: number, book: (tenant: string, hour: number) => PriceBook | undefined): UsageRow[] {
+export function adjustments(resourceId: number, history: readonly UsageEvent[], written: ReadonlyMap<string, bigint>, from: number, ratedIn: number, book: (tenant: string, hour: number) => PriceBook | undefined): UsageRow[] {
   const events = inOrder(history);
   if (!events.length) return [];
   const rows: UsageRow[] = [];
@@ -114,7 +110,7 @@ export function adjustments(uid: string, history: readonly UsageEvent[], written
       const was = written.get(`${hour}|${k}`) ?? 0n;
       if (should === was) continue;
       const m = now.get(k)?.meter ?? meterOfKey(k);
-      rows.push(row(uid, last, k, { meter: m, milliSeconds: should - was }, hour, ratedIn, book(last.tenant, hour)));
+      rows.push(row(resourceId, { meter: m, milliSeconds: should - was }, hour, ratedIn, book(last.tenant, hour)));
     }
   }
   return rows;

@@ -1,20 +1,40 @@
 -- The billing ledger. Every key is deterministic, so recording or rating again after a crash
--- writes nothing new; money is integer minor units; time is UTC.
+-- writes nothing new; money is integer minor units; time is UTC. Usage rows are the bulk (one per
+-- resource, meter and hour: ~90M a month at 30,000 instances), so they hold small ids of the
+-- resource and meter rather than their names.
+
+-- Every metered object, once: its uid and where it belongs.
+CREATE TABLE resources (
+  id        serial PRIMARY KEY,
+  uid       text NOT NULL UNIQUE,
+  tenant    text NOT NULL,
+  namespace text NOT NULL,
+  kind      text NOT NULL,
+  name      text NOT NULL
+);
+CREATE INDEX resources_tenant ON resources (tenant);
+
+-- Every meter with its dimensions, once.
+CREATE TABLE meters (
+  id      smallserial PRIMARY KEY,
+  product text NOT NULL,
+  meter   text NOT NULL,
+  zone    text NOT NULL,
+  arch    text NOT NULL,
+  variant text NOT NULL,
+  UNIQUE (product, meter, zone, arch, variant)
+);
 
 -- Lifecycle events: from `at` on, the resource's metered state is `meters` (empty: nothing metered).
 CREATE TABLE usage_events (
-  id           text PRIMARY KEY,               -- <resource uid>/<generation>/<transition>
-  seq          bigserial NOT NULL UNIQUE,      -- the order events were recorded in
-  resource_uid text NOT NULL,
-  tenant       text NOT NULL,
-  namespace    text NOT NULL,
-  kind         text NOT NULL,
-  name         text NOT NULL,
-  at           timestamptz NOT NULL,
-  meters       jsonb NOT NULL,
-  recorded_at  timestamptz NOT NULL DEFAULT now()
+  id          text PRIMARY KEY,               -- <resource uid>/<generation>/<transition>
+  seq         bigserial NOT NULL UNIQUE,      -- the order events were recorded in
+  resource_id int NOT NULL REFERENCES resources (id),
+  at          timestamptz NOT NULL,
+  meters      jsonb NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX usage_events_resource ON usage_events (resource_uid, at, seq);
+CREATE INDEX usage_events_resource ON usage_events (resource_id, at, seq);
 CREATE INDEX usage_events_at ON usage_events (at);
 
 -- The rating watermark: every hour before rated_until is rated. Advanced in the transaction that
@@ -25,33 +45,31 @@ CREATE TABLE rating_state (
 );
 INSERT INTO rating_state (id, rated_until) VALUES (1, NULL);
 
+-- What each rated hour wrote (an audit of the watermark's steps).
+CREATE TABLE rated_hours (
+  hour        timestamptz PRIMARY KEY,
+  rows        int NOT NULL,
+  adjustments int NOT NULL,
+  price_lists text NOT NULL,
+  rated_at    timestamptz NOT NULL DEFAULT now()
+);
+
 -- Events recorded for an hour already rated: the next rating adjusts those hours.
 CREATE TABLE late_events (
   event_id text PRIMARY KEY REFERENCES usage_events (id)
 );
 
--- One row per (resource, meter, hour, rating hour): milli-units × seconds and the price then.
+-- One row per (resource, meter, hour, rating hour): milli-units × seconds, and the price then.
 CREATE TABLE usage_rows (
-  key           text PRIMARY KEY,
-  tenant        text NOT NULL,
-  namespace     text NOT NULL,
-  kind          text NOT NULL,
-  name          text NOT NULL,
-  resource_uid  text NOT NULL,
-  product       text NOT NULL,
-  meter         text NOT NULL,
-  zone          text NOT NULL,
-  arch          text NOT NULL,
-  variant       text NOT NULL,
+  resource_id   int NOT NULL,
+  meter_id      smallint NOT NULL,
   hour          timestamptz NOT NULL,
   rated_in      timestamptz NOT NULL,
   milli_seconds bigint NOT NULL,
   unit_price    bigint NOT NULL,
-  discount_bp   int NOT NULL,
-  price_list    text NOT NULL
+  discount_bp   smallint NOT NULL,
+  PRIMARY KEY (resource_id, meter_id, hour, rated_in)
 );
-CREATE INDEX usage_rows_tenant ON usage_rows (tenant, rated_in);
-CREATE INDEX usage_rows_resource ON usage_rows (resource_uid, hour);
 
 -- Subscription periods, each charged once (key: <subscription uid>/<period>).
 CREATE TABLE subscription_periods (
