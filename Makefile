@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb bench-billing
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,3 +68,6 @@ bench-ipam: deps binaries ## addresses for 5000 NICs per second vs the raw creat
 
 bench-slb: deps ## requests/s and p99 through the SLB data plane (HAProxy) vs straight to one backend, on loopback
 	@$(NODE) node bench/slb/run.ts
+
+bench-billing: deps binaries ## billing ledger: rating an hour at 30000 instances vs raw COPY of the same rows, and a month's rows, size and bills (BENCH_SCALE=full: the month at 30000), on a plane of its own
+	@$(NODE) node bench/billing/run.ts

@@ -106,8 +106,8 @@ describe.skipIf(!ledgerUrl())("billing: subscriptions", () => {
   it("renews itself 24 times without drift, each period charged once", async () => {
     await create(VolumeRef, { metadata: { name: "archive", namespace: ns }, spec: { size: "100Gi", type: "ssd", zone: "az1" } });
     // Jan 31: months of 28, 29 (2028), 30 and 31 days, each ending on the 31st or the month's last day, 10:00
-    await create(SubscriptionRef, { metadata: { name: "archive", namespace: ns }, spec: { resource: { kind: "Volume", name: "archive" }, period: { unit: "Month", count: 1 }, autoRenew: true, renewBeforeHours: 72 } });
     clock.set(start);
+    await create(SubscriptionRef, { metadata: { name: "archive", namespace: ns }, spec: { resource: { kind: "Volume", name: "archive" }, period: { unit: "Month", count: 1 }, autoRenew: true, renewBeforeHours: 72 } });
     let sub = await at(start, "archive", (s) => s.status?.paidPeriods === 1, "subscribed");
     for (let n = 0; n < 24; n++) {
       const end = period(start, { unit: "Month", count: 1 }, n).end;

@@ -8,6 +8,7 @@ import { EXPIRED_ANNOTATION, SubscriptionRef, type SubscriptionObj, type Subscri
 import type { Controller } from "../runtime/controller.ts";
 import type { Informer } from "../runtime/informer.ts";
 import { isNotFound } from "../runtime/kube.ts";
+import { applyMergePatch } from "../runtime/mergepatch.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { BillableKind } from "../runtime/product.ts";
 import { markStalled, withCondition, writeStatus, type StatusWithConditions } from "../runtime/status.ts";
@@ -86,7 +87,9 @@ export class Subscriptions {
       const p = period(start, sub.spec.period, n);
       const book = this.books.book(tenant, p.start);
       if (!target || !book) return void (await stalled(target ? "NoPriceList" : "ResourceNotFound", target ? "no global PriceList is in effect: a period cannot be priced" : `${sub.spec.resource.kind} ${sub.spec.resource.name} is gone: nothing to renew`));
-      lastCharge = costOf(kind.kind.meters(target), book, Math.round((p.end - p.start) / 1000));
+      // priced as it runs: an object this subscription stopped at expiry is priced with its resume patch
+      const running = target.metadata.annotations?.[EXPIRED_ANNOTATION] && kind.kind.resume ? applyMergePatch(target, kind.kind.resume) : target;
+      lastCharge = costOf(kind.kind.meters(running), book, Math.round((p.end - p.start) / 1000));
       await chargePeriod(sql, {
         subscriptionUid: sub.metadata.uid ?? "", period: n, tenant, namespace: ns, name: sub.metadata.name, resourceUid: target.metadata.uid ?? "",
         resourceKind: sub.spec.resource.kind, resourceName: sub.spec.resource.name, starts: p.start, ends: p.end, amount: lastCharge, priceList: book.list, chargedAt: now,
@@ -134,3 +137,4 @@ export class Subscriptions {
     }
   }
 }
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mergePatch } from "./mergepatch.ts";
+import { applyMergePatch, mergePatch } from "./mergepatch.ts";
 
 describe("mergePatch", () => {
   it("is undefined for equal values, whatever the key order", () => {
@@ -14,5 +14,14 @@ describe("mergePatch", () => {
     expect(mergePatch({ l: [1, 2] }, { l: [1] })).toEqual({ l: [1] });
     expect(mergePatch({ a: 1, u: 2 }, { a: 1, u: undefined })).toEqual({ u: null });
     expect(mergePatch(undefined, { a: 1 })).toEqual({ a: 1 });
+  });
+});
+
+describe("applyMergePatch", () => {
+  it("merges objects, removes nulls, replaces the rest (RFC 7386), and undoes mergePatch", () => {
+    expect(applyMergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { b: { c: null, x: 4 }, e: [2], f: "y" })).toEqual({ a: 1, b: { d: 3, x: 4 }, e: [2], f: "y" });
+    const from = { spec: { powerState: "Stopped", size: 2 }, metadata: { annotations: { a: "1" } } };
+    const to = { spec: { powerState: "Running", size: 2 }, metadata: { annotations: {} } };
+    expect(applyMergePatch(from, mergePatch(from, to))).toEqual(to);
   });
 });

@@ -18,3 +18,14 @@ export function mergePatch(from: Json, to: Json): Json | undefined {
   }
   return Object.keys(patch).length ? patch : undefined;
 }
+
+/** `obj` with merge patch `patch` applied (RFC 7386: objects merge, null removes, anything else replaces). */
+export function applyMergePatch<T>(obj: T, patch: unknown): T {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch as T;
+  const out: Record<string, unknown> = obj !== null && typeof obj === "object" && !Array.isArray(obj) ? { ...(obj as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMergePatch(out[k], v);
+  }
+  return out as T;
+}
