@@ -1,4 +1,4 @@
-// Exactly-once rating under crashes: the same three months of lifecycle events are rated twice, once
+// Exactly-once rating under crashes: the same months of lifecycle events are rated twice, once
 // without interruption (in this process) and once by the real manager (`node operators/main.ts
 // --controllers=billing`) that is SIGKILLed, or whose database connections are terminated, at
 // random points while it rates, 50 times. Every usage row and every bill must come out identical.
@@ -34,12 +34,12 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
   const client = new KubeClient(kubeConfig());
   const id = uniqueName("c").slice(2);
   const tenants = [`chaos-a-${id}`, `chaos-b-${id}`, `chaos-c-${id}`];
-  const from = Date.UTC(2026, 7, 1); // 2026-08-01: months rated up to the current hour
+  const from = Date.UTC(2026, 8, 1); // 2026-09-01: months rated up to the current hour
   let reference: ScratchLedger, crashed: ScratchLedger;
   let manager: ManagerProcess | undefined;
   const list = `chaos-${id}`;
 
-  /** 400 resources, each created in August and changed or deleted now and then until October's end. */
+  /** 400 resources, each created in September and changed or deleted now and then until October's end. */
   async function seed(sql: Sql): Promise<void> {
     await migrate(sql);
     const rand = rng(19);
@@ -65,14 +65,14 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
 
   /** A digest of every row of the seeded tenants (by name, not by the ledger's ids), and each tenant's bill for each month. */
   async function outcome(sql: Sql, until: number): Promise<{ rows: string; count: number; bills: Record<string, string> }> {
-    const [rows] = await sql<Array<{ digest: string; n: bigint }>>`
+    const [rows] = await sql<{ digest: string; n: bigint }>`
       SELECT md5(string_agg(x.r, E'\n' ORDER BY x.r)) AS digest, count(*)::bigint AS n FROM (
         SELECT concat_ws('|', r.uid, m.product, m.meter, m.zone, m.arch, m.variant, extract(epoch FROM u.hour), extract(epoch FROM u.rated_in), u.milli_seconds, u.unit_price, u.discount_bp) AS r
         FROM usage_rows u JOIN resources r ON r.id = u.resource_id JOIN meters m ON m.id = u.meter_id
-        WHERE r.tenant IN ${sql(tenants)} AND u.rated_in < ${new Date(until)}) x`;
+        WHERE r.tenant = ANY(${tenants}) AND u.rated_in < ${new Date(until)}) x`;
     const bills: Record<string, string> = {};
     for (const tenant of tenants) {
-      for (const month of ["2026-08", "2026-09", "2026-10"]) {
+      for (const month of ["2026-09", "2026-10", "2026-11"]) {
         const [f, t] = monthRange(month);
         const b = closeBill(await billLines(sql, tenant, f, t), []);
         bills[`${tenant}/${month}`] = `${b.checksum} ${b.usageAmount}`;
@@ -125,21 +125,28 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
     };
     const watermark = async () => (await ratedUntil(watcher)) ?? 0;
     const kinds = { process: 0, connection: 0, midRating: 0 };
+    const log: string[] = [];
+    let lastWords = "";
     try {
       for (let k = 0; k < KILLS; k++) {
         manager ??= await spawn();
         // rating is under way (the watermark moved since this kill's turn began), then a random moment
         const before = await watermark();
-        await eventually(async () => (await watermark()) > before || (await watermark()) >= target, { what: `rating progresses (kill ${k})`, timeoutMs: 60_000, intervalMs: 20 });
+        const m = manager;
+        await eventually(async () => (await watermark()) > before || (await watermark()) >= target, { what: `rating progresses (kill ${k})`, timeoutMs: 60_000, intervalMs: 20 })
+          .catch((e: unknown) => { throw new Error(`${String(e)}\nkills: ${log.join(", ")}\nmanager output:\n${m.output().split("\n").slice(-30).join("\n")}\nprevious manager:\n${lastWords}`); });
         await new Promise((r) => setTimeout(r, Math.floor(rand() * 150)));
         if ((await watermark()) < target) kinds.midRating++;
         if (rand() < 0.4) {
           await stopProcess(manager);
+          lastWords = manager.output().split("\n").slice(-15).join("\n");
           manager = undefined;
           kinds.process++;
+          log.push(`process@${new Date(await watermark()).toISOString()}`);
         } else {
           await watcher`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'cellcloud-billing'`;
           kinds.connection++;
+          log.push(`connection@${new Date(await watermark()).toISOString()}`);
         }
       }
       manager ??= await spawn();

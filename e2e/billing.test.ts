@@ -40,7 +40,7 @@ describe.skipIf(skip)("billing: a scripted month", () => {
   };
   /** Waits until the ledger holds `n` events of the object (metering saw the change at the clock's time). */
   const recorded = (uid: string, n: number) => eventually(async () => {
-    const [r] = await ledger.sql<{ n: bigint }[]>`SELECT count(*)::bigint AS n FROM usage_events e JOIN resources r ON r.id = e.resource_id WHERE r.uid = ${uid}`;
+    const [r] = await ledger.sql<{ n: bigint }>`SELECT count(*)::bigint AS n FROM usage_events e JOIN resources r ON r.id = e.resource_id WHERE r.uid = ${uid}`;
     return r!.n === BigInt(n);
   }, { what: `${n} usage event(s) of ${uid}`, timeoutMs: 20_000, intervalMs: 50 });
   const patch = (ref: ResourceRef, name: string, ns: string, body: unknown) => client.patch<KubeObject>(ref, name, ns, body, "merge");
@@ -158,7 +158,7 @@ describe.skipIf(skip)("billing: a scripted month", () => {
     expect(again.lines).toHaveLength(bill.status!.lineItems!);
     // one row per resource, meter and hour, and none twice: the EIP's 100 and 200 Mbit/s are one meter,
     // metered in the 666 hours from Oct 1 00:00 to Oct 28 18:00
-    const [rows] = await ledger.sql<{ dup: bigint; eip: bigint }[]>`
+    const [rows] = await ledger.sql<{ dup: bigint; eip: bigint }>`
       SELECT (count(*) - count(DISTINCT (u.resource_id, u.meter_id, u.hour)))::bigint AS dup, count(*) FILTER (WHERE r.kind = 'ElasticIP')::bigint AS eip
       FROM usage_rows u JOIN resources r ON r.id = u.resource_id WHERE r.tenant = ${a}`;
     expect(rows).toEqual({ dup: 0n, eip: 666n });
@@ -202,5 +202,8 @@ describe.skipIf(skip)("billing: a scripted month", () => {
     expect((await get(url(a, `${a}-${OCT}`))).status).toBe(401);
     expect((await get(url(a, `${a}-${OCT}`), "not-a-token")).status).toBe(401);
     expect((await get(m.mgr.metricsUrl!.replace("/metrics", "/billing/v1/bills/../../etc/passwd"))).status).toBe(404);
+    // the dashboards' gauge: the month's total per tenant, in currency units
+    const metrics = await (await fetch(m.mgr.metricsUrl!)).text();
+    expect(metrics).toContain(`cellcloud_billing_amount{tenant="${a}",currency="CNY",month="${OCT}"} 1070.430833`);
   }, 60_000);
 });

@@ -57,7 +57,7 @@ function tokenKubeconfig(token: string): string {
 
 
 /** Runs the smoke suite against a manager holding the chart's token; returns the manager's output (trace logs). */
-async function smokeAs(prefix: string, timeoutMs: number, sections?: readonly SmokeSection[]): Promise<string> {
+async function smokeAs(prefix: string, timeoutMs: number, sections?: readonly SmokeSection[], stopAtForbidden = false): Promise<string> {
   // free ports each time: a run per rule verb needs more ports than a fixed range can spare
   const [metricsPort, healthPort, webhookPort] = (await freePorts(3)) as [number, number, number];
   const ledger = await scratchLedger("rbac");
@@ -70,19 +70,31 @@ async function smokeAs(prefix: string, timeoutMs: number, sections?: readonly Sm
     ],
   });
   running = manager;
+  // a cut run ends at the manager's first refused request: the cut took something it needs (waiting
+  // for the suite to time out on what that request would have done says no more, only later)
+  let watch: NodeJS.Timeout | undefined;
+  const refused = new Promise<never>((_, reject) => {
+    if (!stopAtForbidden) return;
+    watch = setInterval(() => {
+      const line = manager.output().split("\n").find((l) => l.includes('"msg":"api request"') && /"code":40[13]\b/.test(l));
+      if (line) reject(new Error(`the manager was refused a request: ${line}`));
+    }, 100);
+  });
+  refused.catch(() => undefined);
   try {
-    await runSmoke({
+    await Promise.race([refused, runSmoke({
       namespace: work.name, prefix, timeoutMs, metricsUrl: manager.metricsUrl, ...(sections ? { sections } : {}),
       lease: { namespace: releaseNs.name, name: `${release}-${prefix}` },
       webhook: { namespace: releaseNs.name, rotates: true },
       managerServiceAccount: { namespace: releaseNs.name, name: serviceAccount() }, ledger: ledger.url,
-    });
+    })]);
     return manager.output();
   } catch (e) {
     // the manager's last words say why (a refused request, a crash): keep them with the failure
     const tail = manager.output().split("\n").filter((l) => !l.includes('"api request"')).slice(-40).join("\n");
     throw new Error(`${e instanceof Error ? e.message : String(e)}\nmanager output (last lines):\n${tail}`, { cause: e });
   } finally {
+    clearInterval(watch);
     manager.child.kill("SIGKILL");
     running = undefined;
     await ledger.drop();
@@ -104,13 +116,13 @@ function usedPermissions(output: string): Set<string> {
   return used;
 }
 
-/** Takes one verb of one rule away and runs the smoke suite; true when the suite failed (the verb is needed). */
+/** Takes one verb of one rule away and runs the smoke suite; true when the suite failed or the manager was refused a request (the verb is needed). */
 async function neededWhenCut(role: Doc, r: number, verb: string, i: number): Promise<boolean> {
   const rules = structuredClone(role.rules!);
   rules[r]!.verbs = rules[r]!.verbs.filter((v) => v !== verb);
   apply([{ ...role, rules: rules.filter((x) => x.verbs.length > 0) }]);
   try {
-    return await smokeAs(`cut${i}`, 8_000, sectionsUsing(role.rules![r]!.resources)).then(() => false, () => true);
+    return await smokeAs(`cut${i}`, 8_000, sectionsUsing(role.rules![r]!.resources), true).then(() => false, () => true);
   } finally {
     apply([role]);
     await cleanSmoke(work.name);

@@ -39,7 +39,7 @@ describe.skipIf(!ledgerUrl())("billing: subscriptions", () => {
     m.mgr.getController("subscription")!.enqueue(`${ns}/${sub}`);
     return eventually(async () => { const s = await client.get<SubscriptionObj>(SubscriptionRef, sub, ns); return until(s) && s; }, { what, timeoutMs: 20_000, intervalMs: 100 });
   };
-  const periods = (sub: SubscriptionObj) => ledger.sql<Array<{ period: number; starts: Date; ends: Date; amount: bigint }>>`
+  const periods = (sub: SubscriptionObj) => ledger.sql<{ period: number; starts: Date; ends: Date; amount: bigint }>`
     SELECT period, starts, ends, amount FROM subscription_periods WHERE subscription_uid = ${sub.metadata.uid!} ORDER BY period`;
 
   beforeAll(async () => {
@@ -76,6 +76,11 @@ describe.skipIf(!ledgerUrl())("billing: subscriptions", () => {
     const month = 672 * (2 * 100_000 + 4 * 20_000 + 20 * 1_000);
     expect((await periods(active)).map((p) => Number(p.amount))).toEqual([month]);
     expect(active.status!.lastCharge).toBe(month);
+    // a day before the end it is among the subscriptions expiring within 7 days (the dashboard's gauge)
+    clock.set(first.end - 24 * H);
+    const metrics = await (await fetch(m.mgr.metricsUrl!)).text();
+    expect(metrics).toContain(`cellcloud_billing_expiring_subscriptions{tenant="${ns}"} 1`);
+    expect(metrics).toContain(`cellcloud_billing_subscription_expiry_timestamp_seconds{tenant="${ns}",namespace="${ns}",name="vm",kind="Instance"} ${first.end / 1000}`);
 
     // an hour after the end: expired, the instance stopped
     const expired = await at(first.end + H, "vm", (s) => s.status?.phase === "Expired", "expired");

@@ -27,7 +27,7 @@ export async function scratchLedger(prefix: string): Promise<ScratchLedger> {
   return {
     url: url.toString(), sql,
     async drop() {
-      await sql.end({ timeout: 1 });
+      await sql.end();
       const a = connect(base, { max: 1 });
       await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
       await a.end();

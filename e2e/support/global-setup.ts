@@ -53,7 +53,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
 async function dropScratchLedgers(base: string): Promise<void> {
   const admin = connect(base, { max: 1 });
   try {
-    for (const { datname } of await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'`) {
+    for (const { datname } of await admin<{ datname: string }>`SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'`) {
       await admin.unsafe(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
     }
   } finally {

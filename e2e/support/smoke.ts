@@ -20,7 +20,7 @@ import { ConfigMapRef, DeploymentRef, EndpointSliceRef, MutatingRef, NamespaceRe
 import { DBBackupRef, DBInstanceRef } from "../../operators/api/database.ts";
 import { MQInstanceRef, MQTopicRef, MQUserRef } from "../../operators/api/messaging.ts";
 import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
-import { BillRef, EXPIRED_ANNOTATION, PriceListRef, SubscriptionRef } from "../../operators/api/billing.ts";
+import { BillRef, ESTIMATE_ANNOTATION, EXPIRED_ANNOTATION, PriceListRef, SubscriptionRef } from "../../operators/api/billing.ts";
 import { connect } from "../../operators/billing/ledger.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -627,6 +627,10 @@ async function billingSmoke(kc: KubeConfig, namespace: string, base: string, tim
       return b.status?.phase === "Open" && b;
     }, { ...opts, what: "the month's Bill opened" });
     await eventually(async () => (await client.get<KubeObject & { status?: { state?: string } }>(PriceListRef, name)).status?.state === "Effective", { ...opts, what: "PriceList Effective" });
+    // a server-side dry run shows the price before the object exists: 10 GiB at 0.001/GiB-hour
+    const dry = await client.create(VolumeRef, { apiVersion: "storage.cellcloud.io/v1alpha1", kind: "Volume", metadata: { name: "estimate", namespace: name }, spec: { size: "10Gi", type: "none", zone: "az1" } } as KubeObject, { dryRun: "All" });
+    const estimate = dry.metadata.annotations?.[ESTIMATE_ANNOTATION] ?? "";
+    if (!estimate.startsWith(`hourly=0.010000 monthly=7.300000 CNY (${name}`)) throw new Error(`dry-run estimate of a 10 GiB volume: "${estimate}"`);
     if (metricsUrl) {
       const csv = metricsUrl.replace("/metrics", `/billing/v1/bills/${name}/${bill.metadata.name}.csv`);
       const token = kubectl(["create", "token", "default", "-n", name, "--duration=10m"]).trim();

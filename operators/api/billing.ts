@@ -2,7 +2,7 @@
 // (global, or one tenant's override with a discount); metering records every billable change of every
 // product object in a PostgreSQL ledger (not etcd); an hourly rater turns them into rows with
 // deterministic keys; a Bill per tenant per month carries bounded totals; a Subscription buys periods
-// of any billable object, chained exactly, each charged once. See operators/billing/README.md.
+// of any billable object, chained exactly, each charged once. See README.md, "Billing".
 import { z } from "zod";
 import { count, immutable, labelValue, observed, refName } from "./common.ts";
 import { defineKind, refOf, type CelValidation } from "./crd.ts";

@@ -17,14 +17,14 @@ export class LedgerHandle {
   /** The migrated connection pool; rejects while the database cannot be reached (callers retry). */
   sql(): Promise<Sql> {
     this.ready ??= (async () => {
-      const sql = connect(this.url, { max: 4 });
+      const sql = connect(this.url, { max: 4, onError: (err) => this.log.warn({ err: err.message }, "billing ledger connection lost; the next query reconnects") });
       try {
         const applied = await migrate(sql);
         if (applied.length) this.log.info({ applied }, "billing ledger migrated");
         this.conn = sql;
         return sql;
       } catch (e) {
-        await sql.end({ timeout: 1 }).catch(() => undefined);
+        await sql.end().catch(() => undefined);
         throw e;
       }
     })();
@@ -34,6 +34,6 @@ export class LedgerHandle {
   }
 
   async close(): Promise<void> {
-    await this.conn?.end({ timeout: 2 }).catch(() => undefined);
+    await this.conn?.end().catch(() => undefined);
   }
 }

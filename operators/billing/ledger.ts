@@ -3,7 +3,6 @@
 // with its watermark, subscription periods, bill lines and deductions. See migrations/.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import postgres from "postgres";
 import type { Meter } from "../api/billing.ts";
 import { HOUR_MS, type PriceBook } from "./price.ts";
 import { adjustments, meterKey, rateHour, type UsageEvent, type UsageRow } from "./rating.ts";
@@ -12,39 +11,27 @@ const MIGRATIONS = new URL("./migrations/", import.meta.url);
 /** pg_advisory_lock key of the migrations ("cellcloud-billing" as an int8). */
 const MIGRATION_LOCK = 0x63656c6c636c6f75n;
 
-export type Sql = postgres.Sql<{ bigint: bigint }>;
+import type { Sql } from "./sql.ts";
 
-export function connect(url: string, opts: { max?: number; connectTimeoutS?: number; appName?: string } = {}): Sql {
-  return postgres(url, {
-    max: opts.max ?? 4, idle_timeout: 30, connect_timeout: opts.connectTimeoutS ?? 5, onnotice: () => {},
-    types: { bigint: postgres.BigInt }, connection: { application_name: opts.appName ?? "cellcloud-billing" },
-  }) as unknown as Sql;
-}
+export { connect, type Sql } from "./sql.ts";
 
 /** Applies every migrations/NNN_*.sql not yet applied, in order, each in its own transaction. */
 export async function migrate(sql: Sql): Promise<string[]> {
   const files = readdirSync(MIGRATIONS).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort();
-  const applied: string[] = [];
-  await sql.reserve().then(async (c) => {
-    try {
-      await c`SELECT pg_advisory_lock(${MIGRATION_LOCK.toString()}::bigint)`;
-      await c`CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
-      const done = new Set((await c<{ version: string }[]>`SELECT version FROM schema_migrations`).map((r) => r.version));
-      for (const f of files) {
-        if (done.has(f)) continue;
-        const text = readFileSync(new URL(f, MIGRATIONS), "utf8");
-        await c.unsafe(`BEGIN; ${text}; INSERT INTO schema_migrations (version) VALUES ('${f}'); COMMIT;`).catch(async (e: unknown) => {
-          await c.unsafe("ROLLBACK").catch(() => undefined);
-          throw e;
-        });
-        applied.push(f);
-      }
-    } finally {
-      await c`SELECT pg_advisory_unlock(${MIGRATION_LOCK.toString()}::bigint)`.catch(() => undefined);
-      c.release();
+  return sql.begin(async (tx) => {
+    // held to the end of this transaction: a second manager starting at once waits, then finds them applied
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const done = new Set((await tx<{ version: string }>`SELECT version FROM schema_migrations`).map((r) => r.version));
+    const applied: string[] = [];
+    for (const f of files) {
+      if (done.has(f)) continue;
+      await tx.unsafe(readFileSync(new URL(f, MIGRATIONS), "utf8"));
+      await tx`INSERT INTO schema_migrations (version) VALUES (${f})`;
+      applied.push(f);
     }
+    return applied;
   });
-  return applied;
 }
 
 /** The canonical form of a metered state, compared to decide whether a change is billable. */
@@ -61,7 +48,7 @@ const EVENT = "e.id, e.seq, e.resource_id, e.at, e.meters, r.uid, r.tenant, r.na
 
 /** The last recorded state of every resource (what metering compares new observations with), by uid. */
 export async function lastStates(sql: Sql): Promise<Map<string, UsageEvent>> {
-  const rows = await sql.unsafe<EventRow[]>(`SELECT DISTINCT ON (e.resource_id) ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id ORDER BY e.resource_id, e.at DESC, e.seq DESC`);
+  const rows = await sql.unsafe<EventRow>(`SELECT DISTINCT ON (e.resource_id) ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id ORDER BY e.resource_id, e.at DESC, e.seq DESC`);
   return new Map(rows.map((r) => [r.uid, toEvent(r)]));
 }
 
@@ -72,12 +59,12 @@ export async function lastStates(sql: Sql): Promise<Map<string, UsageEvent>> {
  */
 export async function recordEvent(sql: Sql, e: Omit<UsageEvent, "seq" | "resourceId">): Promise<boolean> {
   return sql.begin(async (tx) => {
-    const [state] = await tx<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1 FOR SHARE`;
-    const [res] = await tx<{ id: number }[]>`
+    const [state] = await tx<{ rated_until: Date | null }>`SELECT rated_until FROM rating_state WHERE id = 1 FOR SHARE`;
+    const [res] = await tx<{ id: number }>`
       INSERT INTO resources (uid, tenant, namespace, kind, name) VALUES (${e.resourceUid}, ${e.tenant}, ${e.namespace}, ${e.kind}, ${e.name})
       ON CONFLICT (uid) DO UPDATE SET uid = EXCLUDED.uid RETURNING id`;
     const inserted = await tx`
-      INSERT INTO usage_events (id, resource_id, at, meters) VALUES (${e.id}, ${res!.id}, ${new Date(e.at)}, ${tx.json(e.meters as never)})
+      INSERT INTO usage_events (id, resource_id, at, meters) VALUES (${e.id}, ${res!.id}, ${new Date(e.at)}, ${JSON.stringify(e.meters)})
       ON CONFLICT (id) DO NOTHING`;
     if (inserted.count && state?.rated_until && e.at < state.rated_until.getTime()) await tx`INSERT INTO late_events (event_id) VALUES (${e.id}) ON CONFLICT DO NOTHING`;
     return inserted.count > 0;
@@ -85,12 +72,11 @@ export async function recordEvent(sql: Sql, e: Omit<UsageEvent, "seq" | "resourc
 }
 
 export async function ratedUntil(sql: Sql): Promise<number | undefined> {
-  const [s] = await sql<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1`;
+  const [s] = await sql<{ rated_until: Date | null }>`SELECT rated_until FROM rating_state WHERE id = 1`;
   return s?.rated_until?.getTime();
 }
 
 export type BookFor = (tenant: string, hour: number) => PriceBook | undefined;
-type Tx = postgres.TransactionSql<{ bigint: bigint }>;
 
 /**
  * What a rater keeps between hours: each metered resource's state when the next hour opens (so an
@@ -111,25 +97,25 @@ export class RatingCache {
 export async function rateNextHour(sql: Sql, now: number, latenessMs: number, book: BookFor, cache: RatingCache = new RatingCache()): Promise<{ hour: number; rows: number } | undefined> {
   const newMeters = new Map<string, number>();
   const result = await sql.begin(async (tx) => {
-    const [state] = await tx<{ rated_until: Date | null }[]>`SELECT rated_until FROM rating_state WHERE id = 1 FOR UPDATE`;
+    const [state] = await tx<{ rated_until: Date | null }>`SELECT rated_until FROM rating_state WHERE id = 1 FOR UPDATE`;
     let hour = state?.rated_until?.getTime();
     if (hour === undefined) {
-      const [first] = await tx<{ at: Date | null }[]>`SELECT min(at) AS at FROM usage_events`;
+      const [first] = await tx<{ at: Date | null }>`SELECT min(at) AS at FROM usage_events`;
       if (!first?.at) return undefined;
       hour = Math.floor(first.at.getTime() / HOUR_MS) * HOUR_MS;
     }
     const end = hour + HOUR_MS;
     if (end + latenessMs > now) return undefined;
-    const late = await tx<{ resource_id: number; at: Date }[]>`
+    const late = await tx<{ resource_id: number; at: Date }>`
       SELECT e.resource_id, min(e.at) AS at FROM late_events l JOIN usage_events e ON e.id = l.event_id GROUP BY e.resource_id`;
     let open = cache.hour === hour && !late.length ? cache.open : undefined;
     if (!open) {
       open = new Map();
-      const rows = await tx.unsafe<EventRow[]>(`SELECT DISTINCT ON (e.resource_id) ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
+      const rows = await tx.unsafe<EventRow>(`SELECT DISTINCT ON (e.resource_id) ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
         WHERE e.at < $1 ORDER BY e.resource_id, e.at DESC, e.seq DESC`, [new Date(hour)]);
       for (const r of rows) if (r.meters.length) open.set(r.resource_id, toEvent(r));
     }
-    const inside = (await tx.unsafe<EventRow[]>(`SELECT ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
+    const inside = (await tx.unsafe<EventRow>(`SELECT ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
       WHERE e.at >= $1 AND e.at < $2 ORDER BY e.at, e.seq`, [new Date(hour), new Date(end)])).map(toEvent);
     const byResource = new Map<number, UsageEvent[]>();
     for (const [id, e] of open) byResource.set(id, [e]);
@@ -141,7 +127,7 @@ export async function rateNextHour(sql: Sql, now: number, latenessMs: number, bo
     const rows = rateHour(byResource, hour, (t) => book(t, hour));
     const adjusted = late.length ? await lateAdjustments(tx, late, hour, book) : [];
     rows.push(...adjusted);
-    await copyRows(tx, rows, await meterIdsFor(tx, rows, cache.meterIds, newMeters));
+    await insertRows(tx, rows, await meterIdsFor(tx, rows, cache.meterIds, newMeters));
     const lists = [...new Set([...byResource.values()].map((evs) => book(evs.at(-1)!.tenant, hour)?.list ?? "none"))].sort().join(",");
     await tx`INSERT INTO rated_hours (hour, rows, adjustments, price_lists) VALUES (${new Date(hour)}, ${rows.length}, ${adjusted.length}, ${lists})`;
     await tx`UPDATE rating_state SET rated_until = ${new Date(end)} WHERE id = 1`;
@@ -162,14 +148,14 @@ export async function rateNextHour(sql: Sql, now: number, latenessMs: number, bo
 }
 
 /** The ids of the rows' meters, made inside the transaction for meters not seen before. */
-async function meterIdsFor(tx: Tx, rows: readonly UsageRow[], known: ReadonlyMap<string, number>, made: Map<string, number>): Promise<Map<string, number>> {
+async function meterIdsFor(tx: Sql, rows: readonly UsageRow[], known: ReadonlyMap<string, number>, made: Map<string, number>): Promise<Map<string, number>> {
   const ids = new Map(known);
-  if (!known.size) for (const m of await tx<Array<{ id: number } & Pick<Meter, "product" | "meter" | "zone" | "arch" | "variant">>>`SELECT * FROM meters`) ids.set(meterKey(m), m.id);
+  if (!known.size) for (const m of await tx<{ id: number } & Pick<Meter, "product" | "meter" | "zone" | "arch" | "variant">>`SELECT * FROM meters`) ids.set(meterKey(m), m.id);
   for (const r of rows) {
     const k = meterKey(r);
     if (ids.has(k)) continue;
     await tx`INSERT INTO meters (product, meter, zone, arch, variant) VALUES (${r.product}, ${r.meter}, ${r.zone}, ${r.arch}, ${r.variant}) ON CONFLICT DO NOTHING`;
-    const [m] = await tx<{ id: number }[]>`SELECT id FROM meters WHERE product = ${r.product} AND meter = ${r.meter} AND zone = ${r.zone} AND arch = ${r.arch} AND variant = ${r.variant}`;
+    const [m] = await tx<{ id: number }>`SELECT id FROM meters WHERE product = ${r.product} AND meter = ${r.meter} AND zone = ${r.zone} AND arch = ${r.arch} AND variant = ${r.variant}`;
     ids.set(k, m!.id);
     made.set(k, m!.id);
   }
@@ -178,15 +164,15 @@ async function meterIdsFor(tx: Tx, rows: readonly UsageRow[], known: ReadonlyMap
 }
 
 /** Adjustments, rated in `hour`, for the late events recorded since the last rating. */
-async function lateAdjustments(tx: Tx, late: ReadonlyArray<{ resource_id: number; at: Date }>, hour: number, book: BookFor): Promise<UsageRow[]> {
+async function lateAdjustments(tx: Sql, late: ReadonlyArray<{ resource_id: number; at: Date }>, hour: number, book: BookFor): Promise<UsageRow[]> {
   const rows: UsageRow[] = [];
   for (const l of late) {
     const from = Math.floor(l.at.getTime() / HOUR_MS) * HOUR_MS;
     if (from >= hour) continue;
-    const history = (await tx.unsafe<EventRow[]>(`SELECT ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
+    const history = (await tx.unsafe<EventRow>(`SELECT ${EVENT} FROM usage_events e JOIN resources r ON r.id = e.resource_id
       WHERE e.resource_id = $1 ORDER BY e.at, e.seq`, [l.resource_id])).map(toEvent);
     const written = new Map<string, bigint>();
-    const sums = await tx<Array<{ hour: Date; ms: bigint } & Pick<Meter, "product" | "meter" | "zone" | "arch" | "variant">>>`
+    const sums = await tx<{ hour: Date; ms: bigint } & Pick<Meter, "product" | "meter" | "zone" | "arch" | "variant">>`
       SELECT u.hour, m.product, m.meter, m.zone, m.arch, m.variant, sum(u.milli_seconds)::bigint AS ms FROM usage_rows u JOIN meters m ON m.id = u.meter_id
       WHERE u.resource_id = ${l.resource_id} AND u.hour >= ${new Date(from)} AND u.hour < ${new Date(hour)}
       GROUP BY u.hour, m.product, m.meter, m.zone, m.arch, m.variant`;
@@ -199,23 +185,32 @@ async function lateAdjustments(tx: Tx, late: ReadonlyArray<{ resource_id: number
 
 const COLUMNS = ["resource_id", "meter_id", "hour", "rated_in", "milli_seconds", "unit_price", "discount_bp"] as const;
 
-/** Writes rows with COPY (the fastest way in), inside the caller's transaction. */
-export async function copyRows(tx: Tx | Sql, rows: readonly UsageRow[], meterIds: ReadonlyMap<string, number>): Promise<void> {
+/**
+ * Writes rows inside the caller's transaction: one INSERT of seven arrays (unnest), a single round
+ * trip whatever the count (bench/billing compares it with COPY's raw rate).
+ */
+export async function insertRows(tx: Sql, rows: readonly UsageRow[], meterIds: ReadonlyMap<string, number>): Promise<void> {
   if (!rows.length) return;
-  const stream = await tx.unsafe(`COPY usage_rows (${COLUMNS.join(", ")}) FROM STDIN`).writable();
-  const done = new Promise<void>((resolve, reject) => { stream.on("finish", resolve); stream.on("error", reject); });
+  const res: number[] = [], met: number[] = [], hour: string[] = [], rated: string[] = [], ms: string[] = [], price: string[] = [], disc: number[] = [];
+  const iso = new Map<number, string>();
+  const time = (t: number) => { let v = iso.get(t); if (!v) iso.set(t, (v = new Date(t).toISOString())); return v; };
+  for (const r of rows) {
+    res.push(r.resourceId); met.push(meterIds.get(meterKey(r))!); hour.push(time(r.hour)); rated.push(time(r.ratedIn));
+    ms.push(r.milliSeconds.toString()); price.push(String(r.unitPrice)); disc.push(r.discountBp);
+  }
+  await tx.unsafe(`INSERT INTO usage_rows (${COLUMNS.join(", ")})
+    SELECT * FROM unnest($1::int[], $2::smallint[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::smallint[])`,
+  [res, met, hour, rated, ms, price, disc] as never[]);
+}
+
+/** Writes rows with COPY, inside the caller's transaction (bench/billing's raw baseline). */
+export async function copyRows(tx: Sql, rows: readonly UsageRow[], meterIds: ReadonlyMap<string, number>, table = "usage_rows"): Promise<void> {
+  if (!rows.length) return;
   const iso = new Map<number, string>();
   const time = (ms: number) => { let t = iso.get(ms); if (!t) iso.set(ms, (t = new Date(ms).toISOString())); return t; };
-  let chunk = "";
-  for (const r of rows) {
-    chunk += `${r.resourceId}\t${meterIds.get(meterKey(r))}\t${time(r.hour)}\t${time(r.ratedIn)}\t${r.milliSeconds}\t${r.unitPrice}\t${r.discountBp}\n`;
-    if (chunk.length > 1 << 20) {
-      if (!stream.write(chunk)) await new Promise((r) => stream.once("drain", r));
-      chunk = "";
-    }
-  }
-  stream.end(chunk);
-  await done;
+  let data = "";
+  for (const r of rows) data += `${r.resourceId}\t${meterIds.get(meterKey(r))}\t${time(r.hour)}\t${time(r.ratedIn)}\t${r.milliSeconds}\t${r.unitPrice}\t${r.discountBp}\n`;
+  await tx.copyIn(`COPY ${table} (${COLUMNS.join(", ")}) FROM STDIN`, data);
 }
 
 // ==================== bills ====================
@@ -232,7 +227,7 @@ export interface SubscriptionLine { key: string; namespace: string; name: string
  * each rounded once; hours a paid subscription period covers are left out.
  */
 export async function billLines(sql: Sql, tenant: string, from: number, to: number): Promise<BillLine[]> {
-  const rows = await sql<Array<{ resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>>`
+  const rows = await sql<{ resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>`
     SELECT r.uid AS resource_uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp,
            sum(u.milli_seconds)::bigint AS ms,
            round(sum(u.milli_seconds)::numeric * u.unit_price * (10000 - u.discount_bp) / 36000000000)::bigint AS amount
@@ -249,7 +244,7 @@ export async function billLines(sql: Sql, tenant: string, from: number, to: numb
 
 /** Subscription periods charged, and refunds made, in [from, to). */
 export async function subscriptionLines(sql: Sql, tenant: string, from: number, to: number): Promise<SubscriptionLine[]> {
-  const rows = await sql<Array<{ key: string; namespace: string; name: string; resource_kind: string; resource_name: string; starts: Date; ends: Date; amount: bigint; refund: boolean }>>`
+  const rows = await sql<{ key: string; namespace: string; name: string; resource_kind: string; resource_name: string; starts: Date; ends: Date; amount: bigint; refund: boolean }>`
     SELECT key, namespace, name, resource_kind, resource_name, starts, ends, amount, false AS refund FROM subscription_periods
       WHERE tenant = ${tenant} AND charged_at >= ${new Date(from)} AND charged_at < ${new Date(to)}
     UNION ALL
@@ -264,7 +259,7 @@ export async function tenantsBilled(sql: Sql, from: number, to: number): Promise
   // metered at some time in the month: a change in it, or a metered state when it began (the
   // events, not the bulk of rows, answer this); plus adjustments recorded in it, and subscriptions
   const [f, t] = [new Date(from), new Date(to)];
-  const rows = await sql<{ tenant: string }[]>`
+  const rows = await sql<{ tenant: string }>`
     SELECT r.tenant FROM usage_events e JOIN resources r ON r.id = e.resource_id WHERE (e.at >= ${f} AND e.at < ${t}) OR (e.recorded_at >= ${f} AND e.recorded_at < ${t})
     UNION SELECT r.tenant FROM (SELECT DISTINCT ON (resource_id) resource_id, meters FROM usage_events WHERE at < ${f} ORDER BY resource_id, at DESC, seq DESC) o
       JOIN resources r ON r.id = o.resource_id WHERE jsonb_array_length(o.meters) > 0
@@ -275,7 +270,7 @@ export async function tenantsBilled(sql: Sql, from: number, to: number): Promise
 /** Deducts a finalized bill once; returns what was deducted (the first call's amount wins). */
 export async function deduct(sql: Sql, tenant: string, month: string, amount: bigint, checksum: string): Promise<bigint> {
   await sql`INSERT INTO deductions (tenant, month, amount, checksum) VALUES (${tenant}, ${month}, ${amount.toString()}::bigint, ${checksum}) ON CONFLICT DO NOTHING`;
-  const [d] = await sql<{ amount: bigint }[]>`SELECT amount FROM deductions WHERE tenant = ${tenant} AND month = ${month}`;
+  const [d] = await sql<{ amount: bigint }>`SELECT amount FROM deductions WHERE tenant = ${tenant} AND month = ${month}`;
   return d?.amount ?? 0n;
 }
 
@@ -288,7 +283,7 @@ export interface PeriodCharge {
 
 /** Periods already charged for a subscription, and which were refunded. */
 export async function periodsOf(sql: Sql, subscriptionUid: string): Promise<{ paid: number; start?: number; refunded: Set<number>; lastAmount?: bigint; refundedAmount: bigint }> {
-  const rows = await sql<{ period: number; amount: bigint; starts: Date; refunded_at: Date | null }[]>`
+  const rows = await sql<{ period: number; amount: bigint; starts: Date; refunded_at: Date | null }>`
     SELECT period, amount, starts, refunded_at FROM subscription_periods WHERE subscription_uid = ${subscriptionUid} ORDER BY period`;
   return {
     paid: rows.length, start: rows[0]?.starts.getTime(), refunded: new Set(rows.filter((r) => r.refunded_at).map((r) => r.period)),
