@@ -34,16 +34,16 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
   const client = new KubeClient(kubeConfig());
   const id = uniqueName("c").slice(2);
   const tenants = [`chaos-a-${id}`, `chaos-b-${id}`, `chaos-c-${id}`];
-  const from = Date.UTC(2026, 8, 1); // 2026-09-01: months rated up to the current hour
+  const from = Date.UTC(2026, 9, 1); // 2026-10-01: months rated up to the current hour
   let reference: ScratchLedger, crashed: ScratchLedger;
   let manager: ManagerProcess | undefined;
   const list = `chaos-${id}`;
 
-  /** 400 resources, each created in September and changed or deleted now and then until October's end. */
+  /** 200 resources, each created in October and changed or deleted now and then until November's end. */
   async function seed(sql: Sql): Promise<void> {
     await migrate(sql);
     const rand = rng(19);
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 200; i++) {
       const tenant = tenants[i % tenants.length]!;
       const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
       const kind = i % 3 === 0 ? "Volume" : "Instance";
@@ -55,7 +55,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
       await recordEvent(sql, { id: `${uid}/1/create`, resourceUid: uid, tenant, namespace: tenant, kind, name: `r${i}`, at: t, meters: state() });
       for (let c = 0; c < 4; c++) {
         t += Math.floor(rand() * 25 * 24 * 3600) * 1000;
-        if (t >= Date.UTC(2026, 10, 1)) break;
+        if (t >= Date.UTC(2026, 11, 1)) break;
         const gone = rand() < 0.15;
         await recordEvent(sql, { id: `${uid}/${++gen}/${gone ? "delete" : "change"}`, resourceUid: uid, tenant, namespace: tenant, kind, name: `r${i}`, at: t, meters: gone ? [] : rand() < 0.2 ? [] : state() });
         if (gone) break;
@@ -72,7 +72,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
         WHERE r.tenant = ANY(${tenants}) AND u.rated_in < ${new Date(until)}) x`;
     const bills: Record<string, string> = {};
     for (const tenant of tenants) {
-      for (const month of ["2026-09", "2026-10", "2026-11"]) {
+      for (const month of ["2026-10", "2026-11"]) {
         const [f, t] = monthRange(month);
         const b = closeBill(await billLines(sql, tenant, f, t), []);
         bills[`${tenant}/${month}`] = `${b.checksum} ${b.usageAmount}`;
@@ -108,9 +108,9 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
     const cache = new RatingCache();
     while (await rateNextHour(reference.sql, now, LATENESS_S * 1000, (t, h) => priceBook(lists, [t], h), cache));
     const target = (await ratedUntil(reference.sql))!;
-    expect(target).toBeGreaterThan(Date.UTC(2026, 10, 1));
+    expect(target).toBeGreaterThan(Date.UTC(2026, 11, 1));
     const expected = await outcome(reference.sql, target);
-    expect(expected.count).toBeGreaterThan(500_000);
+    expect(expected.count).toBeGreaterThan(150_000);
 
     // the manager, killed again and again while it rates
     const dir = mkdtempSync(join(tmpdir(), "cellcloud-chaos-"));
@@ -137,7 +137,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
           .catch((e: unknown) => { throw new Error(`${String(e)}\nkills: ${log.join(", ")}\nmanager output:\n${m.output().split("\n").slice(-30).join("\n")}\nprevious manager:\n${lastWords}`); });
         await new Promise((r) => setTimeout(r, Math.floor(rand() * 150)));
         if ((await watermark()) < target) kinds.midRating++;
-        if (rand() < 0.4) {
+        if (rand() < 0.3) {
           await stopProcess(manager);
           lastWords = manager.output().split("\n").slice(-15).join("\n");
           manager = undefined;

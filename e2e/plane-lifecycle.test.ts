@@ -36,7 +36,7 @@ describe.each(["etcd", "kube-apiserver"])("after kill -9 of %s", (component) => 
 describe("a separate instance through up, up, down", () => {
   const env = hackEnv("lifecycle", { CELLCLOUD_PORT_BASE: "16600" });
   const state = `${repoRoot}/.state/lifecycle`;
-  const components = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
+  const components = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "dataplane", "billing-db"];
   const ours = () =>
     readdirSync("/proc")
       .filter((d) => /^\d+$/.test(d))
