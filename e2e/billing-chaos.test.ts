@@ -34,12 +34,16 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
   const client = new KubeClient(kubeConfig());
   const id = uniqueName("c").slice(2);
   const tenants = [`chaos-a-${id}`, `chaos-b-${id}`, `chaos-c-${id}`];
-  const from = Date.UTC(2026, 9, 1); // 2026-10-01: months rated up to the current hour
+  // two months of history, up to this month's start, rated up to the current hour
+  const today = new Date();
+  const from = Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 2, 1);
+  const until = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), 1);
+  const months = [from, Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1, 1)].map((t) => new Date(t).toISOString().slice(0, 7));
   let reference: ScratchLedger, crashed: ScratchLedger;
   let manager: ManagerProcess | undefined;
   const list = `chaos-${id}`;
 
-  /** 200 resources, each created in October and changed or deleted now and then until November's end. */
+  /** 200 resources, each created in the first month and changed or deleted now and then until the second's end. */
   async function seed(sql: Sql): Promise<void> {
     await migrate(sql);
     const rand = rng(19);
@@ -55,7 +59,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
       await recordEvent(sql, { id: `${uid}/1/create`, resourceUid: uid, tenant, namespace: tenant, kind, name: `r${i}`, at: t, meters: state() });
       for (let c = 0; c < 4; c++) {
         t += Math.floor(rand() * 25 * 24 * 3600) * 1000;
-        if (t >= Date.UTC(2026, 11, 1)) break;
+        if (t >= until) break;
         const gone = rand() < 0.15;
         await recordEvent(sql, { id: `${uid}/${++gen}/${gone ? "delete" : "change"}`, resourceUid: uid, tenant, namespace: tenant, kind, name: `r${i}`, at: t, meters: gone ? [] : rand() < 0.2 ? [] : state() });
         if (gone) break;
@@ -72,7 +76,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
         WHERE r.tenant = ANY(${tenants}) AND u.rated_in < ${new Date(until)}) x`;
     const bills: Record<string, string> = {};
     for (const tenant of tenants) {
-      for (const month of ["2026-10", "2026-11"]) {
+      for (const month of months) {
         const [f, t] = monthRange(month);
         const b = closeBill(await billLines(sql, tenant, f, t), []);
         bills[`${tenant}/${month}`] = `${b.checksum} ${b.usageAmount}`;
@@ -85,7 +89,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
     // every meter priced, from before the history starts
     await client.create(PriceListRef, {
       apiVersion: "billing.cellcloud.io/v1alpha1", kind: "PriceList", metadata: { name: list },
-      spec: { currency: "CNY", scale: 1_000_000, effectiveFrom: "2026-07-01T00:00:00Z", items: [
+      spec: { currency: "CNY", scale: 1_000_000, effectiveFrom: new Date(from - 86_400_000).toISOString(), items: [
         { product: "ecs", meter: "cpu.core-hour", unitPrice: 100_000 }, { product: "ecs", meter: "cpu.core-hour", arch: "arm64", unitPrice: 70_000 },
         { product: "ecs", meter: "memory.GiB-hour", unitPrice: 20_000 }, { product: "evs", meter: "disk.GiB-hour", unitPrice: 1_333 },
       ] },
@@ -108,7 +112,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
     const cache = new RatingCache();
     while (await rateNextHour(reference.sql, now, LATENESS_S * 1000, (t, h) => priceBook(lists, [t], h), cache));
     const target = (await ratedUntil(reference.sql))!;
-    expect(target).toBeGreaterThan(Date.UTC(2026, 11, 1));
+    expect(target).toBeGreaterThan(until);
     const expected = await outcome(reference.sql, target);
     expect(expected.count).toBeGreaterThan(150_000);
 
