@@ -602,7 +602,7 @@ async function billingSmoke(kc: KubeConfig, namespace: string, base: string, tim
     [VolumeRef, { size: "1Gi", type: "none", zone: "az1" }],
     [InstanceRef, { flavor: cat.flavor, image: cat.x86, powerState: "Stopped" }],
     [ElasticIPRef, {}],
-    [LoadBalancerRef, { vip: { subnet: "none" }, replicas: 1, listeners: [{ name: "http", protocol: "HTTP", port: 80, defaultPool: "p" }], pools: [{ name: "p", members: [] }] }],
+    [LoadBalancerRef, { vip: { subnet: "none" }, replicas: 1, listeners: [{ name: "http", protocol: "HTTP", port: 80, defaultPool: "p" }], pools: [{ name: "p", protocol: "HTTP", members: [] }] }],
     [DBInstanceRef, { flavor: "2C4G", storage: { size: "1Gi", type: "none" }, zone: "az1", subnet: "none" }],
     [MQInstanceRef, { engine: "kafka", brokers: 1, storage: { size: "1Gi", type: "none" }, zone: "az1", subnet: "none" }],
   ];

@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import { Gauge } from "prom-client";
 import { BillRef, billName, type BillObj, type BillStatus, type BillTotal } from "../api/billing.ts";
-import type { TenantSpec } from "../api/tenancy.ts";
+import { TENANT_LABEL, type TenantSpec } from "../api/tenancy.ts";
+import { NamespaceRef } from "../runtime/core.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { isAlreadyExists } from "../runtime/kube.ts";
 import type { Manager } from "../runtime/manager.ts";
@@ -80,11 +81,18 @@ export class Bills {
     this.books = books;
     this.bills = mgr.informer<BillObj>(BillRef);
     this.amount = new Gauge({ name: "cellcloud_billing_amount", help: "A tenant's bill total for a month, in currency units (the ledger keeps integer minor units)", labelNames: ["tenant", "currency", "month"], registers: [mgr.metrics.registry] });
-    this.controller = mgr.controller("bill").for(BillRef).complete(async (req) => { await this.reconcile(requestKey(req)); });
+    this.controller = mgr.controller("bill").for(BillRef)
+      // a namespace given to (or taken from) a tenant changes whether its bills may be shown
+      .watches(NamespaceRef, (ns) => this.bills.list(ns.metadata.name).map((b) => `${ns.metadata.name}/${b.metadata.name}`), { labelSelector: TENANT_LABEL })
+      .complete(async (req) => { await this.reconcile(requestKey(req)); });
   }
 
-  /** Bills for every tenant billed in the months of `hours` exist, and are brought up to date. */
-  async refresh(hours: readonly number[]): Promise<void> {
+  /**
+   * Bills for every tenant billed in the months of `hours` exist (a new one is computed when its
+   * creation is seen) and, with `recompute`, are brought up to date (after hours were rated: totals
+   * change at most once an hour, and a bill's lines are the costly query).
+   */
+  async refresh(hours: readonly number[], recompute = true): Promise<void> {
     const sql = await this.ledger.sql();
     for (const month of new Set(hours.map(monthOf))) {
       const [from, to] = monthRange(month);
@@ -97,7 +105,7 @@ export class Bills {
           await this.mgr.client.create(BillRef, { apiVersion: BillRef.group + "/" + BillRef.version, kind: "Bill", metadata: { name, namespace }, spec: { tenant, month } } as BillObj)
             .catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
         }
-        this.controller.enqueue(`${namespace}/${name}`);
+        if (recompute) this.controller.enqueue(`${namespace}/${name}`);
       }
     }
   }

@@ -27,7 +27,8 @@ export class Metering {
   private readonly seen = new Map<string, Seen>();
   /** When a change that could not be recorded yet (ledger down) was first observed. */
   private readonly firstSeenAt = new Map<string, number>();
-  private swept = false;
+  /** The one sweep after start, shared by every kind's first reconcile (retried when it failed). */
+  private swept?: Promise<void>;
 
   constructor(mgr: Manager, ledger: LedgerHandle, billable: readonly BillableKind[]) {
     this.mgr = mgr;
@@ -51,8 +52,13 @@ export class Metering {
   }
 
   /** Once after start: resources the ledger still meters that no longer exist were deleted while no manager ran. */
-  private async sweep(): Promise<void> {
-    if (this.swept) return;
+  private sweep(): Promise<void> {
+    const p = (this.swept ??= this.closeVanished());
+    p.catch(() => { if (this.swept === p) this.swept = undefined; });
+    return p;
+  }
+
+  private async closeVanished(): Promise<void> {
     const known = await this.states();
     const alive = new Set(this.kinds.flatMap(({ objects }) => objects.list().map((o) => o.metadata.uid)));
     const last = await lastStates(await this.ledger.sql());
@@ -62,7 +68,6 @@ export class Metering {
       await this.record(known, { id: `${uid}/gone/delete`, resourceUid: uid, tenant: e.tenant, namespace: e.namespace, kind: e.kind, name: e.name, at, meters: [] });
       this.mgr.log.info({ kind: e.kind, namespace: e.namespace, name: e.name }, "billing: closed the metering of an object deleted while no manager ran");
     }
-    this.swept = true;
   }
 
   private nowSeconds(): number {

@@ -46,7 +46,12 @@ function setupBilling(mgr: Manager, ctx: ProductContext): BillingParts {
   const rater = mgr.add(new Rater(mgr, ledger, books, {
     latenessMs: ctx.settings.billing?.latenessMs ?? 60_000, everyMs: ctx.settings.billing?.rateEveryMs ?? 15_000,
     refreshEveryMs: 4 * (ctx.settings.billing?.rateEveryMs ?? 15_000),
-    onRated: (hours) => void bills.refresh(hours).catch((e: unknown) => mgr.log.warn({ err: String(e) }, "billing: bills not refreshed; the next rating retries")),
+    // a bill's lines are the costly query: an open month's bills are recomputed once a rated day
+    // (and when its last hour is rated, which finalizes them), not after every hour
+    onRated: (hours) => void bills.refresh(hours.filter((h) => new Date(h).getUTCHours() === 23), true)
+      .then(() => bills.refresh(hours, false))
+      .catch((e: unknown) => mgr.log.warn({ err: String(e) }, "billing: bills not refreshed; the next rating retries")),
+    onTick: (hour) => void bills.refresh([hour], false).catch((e: unknown) => mgr.log.warn({ err: String(e) }, "billing: bills not created; retried")),
   }));
   mgr.add({ start() {}, stop: () => ledger.close() });
   mgr.addRoute("/billing/v1/bills/", (req, path) => csv(mgr, bills, req.headers.authorization, path));

@@ -13,8 +13,10 @@ export interface RaterOptions {
   latenessMs: number;
   /** How often it looks for an hour to rate when none is due. */
   everyMs: number;
-  /** Called after a run of hours was rated, and with the current hour every `refreshEveryMs` (bills refresh). */
+  /** Called after a run of hours was rated (bills recompute). */
   onRated?: (hours: number[]) => void;
+  /** Called with the current hour every `refreshEveryMs` (the month's bills exist from its first usage). */
+  onTick?: (hour: number) => void;
   /** How often the current month's bills are refreshed when no hour was rated (default 60 s). */
   refreshEveryMs?: number;
 }
@@ -54,7 +56,7 @@ export class Rater implements Runnable {
           // the month's open bills (month-to-date), also when no hour came due
           if (!rated.length && Date.now() - refreshed >= (this.opts.refreshEveryMs ?? 60_000)) {
             refreshed = Date.now();
-            this.opts.onRated?.([this.mgr.clock.now()]);
+            this.opts.onTick?.(this.mgr.clock.now());
           }
         } catch (e) {
           failures++;

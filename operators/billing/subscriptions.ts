@@ -5,7 +5,9 @@
 // the grace period charges the next period (from the previous end) and starts the object again.
 import { Gauge } from "prom-client";
 import { EXPIRED_ANNOTATION, SubscriptionRef, type SubscriptionObj, type SubscriptionStatus } from "../api/billing.ts";
+import { TENANT_LABEL } from "../api/tenancy.ts";
 import type { Controller } from "../runtime/controller.ts";
+import { NamespaceRef } from "../runtime/core.ts";
 import type { Informer } from "../runtime/informer.ts";
 import { isNotFound } from "../runtime/kube.ts";
 import { applyMergePatch } from "../runtime/mergepatch.ts";
@@ -38,7 +40,8 @@ export class Subscriptions {
     this.books = books;
     this.subs = mgr.informer<SubscriptionObj>(SubscriptionRef);
     this.kinds = new Map(billable.map((kind) => [kind.ref.kind, { kind, objects: mgr.informer(kind.ref) }]));
-    let builder = mgr.controller("subscription").for(SubscriptionRef);
+    let builder = mgr.controller("subscription").for(SubscriptionRef)
+      .watches(NamespaceRef, (ns) => this.subs.list(ns.metadata.name).map((s) => `${ns.metadata.name}/${s.metadata.name}`), { labelSelector: TENANT_LABEL });
     for (const { kind } of this.kinds.values()) {
       // the object a subscription pays for maps back to it (a deletion, a stop by hand)
       builder = builder.watches(kind.ref, (o) => this.subs.list(o.metadata.namespace).filter((s) => s.spec.resource.kind === kind.ref.kind && s.spec.resource.name === o.metadata.name).map((s) => `${s.metadata.namespace}/${s.metadata.name}`));

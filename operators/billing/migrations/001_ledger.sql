@@ -59,7 +59,9 @@ CREATE TABLE late_events (
   event_id text PRIMARY KEY REFERENCES usage_events (id)
 );
 
--- One row per (resource, meter, hour, rating hour): milli-units × seconds, and the price then.
+-- One row per (resource, meter, hour, rating hour): milli-units × seconds, and the price then. The
+-- key leads with the resource and the rating hour, so a tenant's bill for a month reads only that
+-- month's rows of its resources.
 CREATE TABLE usage_rows (
   resource_id   int NOT NULL,
   meter_id      smallint NOT NULL,
@@ -68,7 +70,7 @@ CREATE TABLE usage_rows (
   milli_seconds bigint NOT NULL,
   unit_price    bigint NOT NULL,
   discount_bp   smallint NOT NULL,
-  PRIMARY KEY (resource_id, meter_id, hour, rated_in)
+  PRIMARY KEY (resource_id, rated_in, meter_id, hour)
 );
 
 -- Subscription periods, each charged once (key: <subscription uid>/<period>).
