@@ -11,7 +11,7 @@ import { NamespaceRef } from "../runtime/core.ts";
 import type { Controller } from "../runtime/controller.ts";
 import { isAlreadyExists } from "../runtime/kube.ts";
 import type { Manager } from "../runtime/manager.ts";
-import { markStalled, withCondition, writeStatus } from "../runtime/status.ts";
+import { markReady, markStalled, writeStatus } from "../runtime/status.ts";
 import { requestKey, type KubeObject } from "../runtime/types.ts";
 import type { Books } from "./books.ts";
 import type { LedgerHandle } from "./handle.ts";
@@ -148,7 +148,8 @@ export class Bills {
       deducted: Number(deducted), lineItems: closed.lines.length, checksum: closed.checksum,
     };
     const message = `${phase}: ${book ? `${formatMoney(total, book.scale)} ${book.currency}` : `${total} minor units`} in ${closed.lines.length} line(s)`;
-    await writeStatus(this.mgr.client, BillRef, bill, { ...status, conditions: withCondition({ ...bill, status } as KubeObject, { type: "Ready", status: "True", reason: phase!, message }, this.mgr.clock).conditions });
+    // Ready (and no Stalled left from a namespace that was not the tenant's yet)
+    await writeStatus(this.mgr.client, BillRef, bill, { ...status, conditions: markReady({ ...bill, status } as KubeObject, phase!, message, this.mgr.clock).conditions });
     if (book) this.amount.set({ tenant, currency: book.currency, month }, Number(total) / book.scale);
   }
 }

@@ -62,7 +62,7 @@ export class Rater implements Runnable {
           failures++;
           this.mgr.log.warn({ err: e instanceof Error ? e.message : String(e), failures }, "billing: rating waits for the ledger");
         }
-        await sleep(failures ? Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) : this.opts.everyMs, signal);
+        await sleep(failures ? Math.min(30_000, 100 * 2 ** Math.min(failures, 9)) : this.opts.everyMs, signal);
       }
     })();
   }

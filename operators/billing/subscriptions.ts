@@ -13,7 +13,7 @@ import { isNotFound } from "../runtime/kube.ts";
 import { applyMergePatch } from "../runtime/mergepatch.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { BillableKind } from "../runtime/product.ts";
-import { markStalled, withCondition, writeStatus, type StatusWithConditions } from "../runtime/status.ts";
+import { markReady, markStalled, withCondition, writeStatus, type StatusWithConditions } from "../runtime/status.ts";
 import { requestKey, type KubeObject } from "../runtime/types.ts";
 import type { Books } from "./books.ts";
 import type { LedgerHandle } from "./handle.ts";
@@ -89,7 +89,12 @@ export class Subscriptions {
     for (let n = had.paid; n < plan.paid; n++) {
       const p = period(start, sub.spec.period, n);
       const book = this.books.book(tenant, p.start);
-      if (!target || !book) return void (await stalled(target ? "NoPriceList" : "ResourceNotFound", target ? "no global PriceList is in effect: a period cannot be priced" : `${sub.spec.resource.kind} ${sub.spec.resource.name} is gone: nothing to renew`));
+      if (!target) return void (await stalled("ResourceNotFound", `${sub.spec.resource.kind} ${sub.spec.resource.name} is gone: nothing to renew`));
+      if (!book) {
+        // a price list published later lets it go on
+        await writeStatus(this.mgr.client, SubscriptionRef, sub, withCondition(sub, { type: "Ready", status: "False", reason: "NoPriceList", message: "no global PriceList is in effect: a period cannot be priced" }, this.mgr.clock));
+        return { requeueAfterMs: 60_000 };
+      }
       // priced as it runs: an object this subscription stopped at expiry is priced with its resume patch
       const running = target.metadata.annotations?.[EXPIRED_ANNOTATION] && kind.kind.resume ? applyMergePatch(target, kind.kind.resume) : target;
       lastCharge = costOf(kind.kind.meters(running), book, Math.round((p.end - p.start) / 1000));
@@ -116,7 +121,7 @@ export class Subscriptions {
       type: "Expired", status: expired ? "True" : "False", reason: plan.phase,
       message: expired ? `the paid periods ended at ${status.expiresAt}; ${plan.phase === "Deleted" ? "the grace period ended and the object was deleted" : `the object is stopped and is deleted at the end of the grace period unless renewed (raise spec.renewals)`}` : `paid until ${status.expiresAt}`,
     }, this.mgr.clock).conditions;
-    conditions = withCondition({ ...sub, status: { ...status, conditions } } as KubeObject, { type: "Ready", status: "True", reason: plan.phase, message: `${plan.paid} period(s) paid, until ${status.expiresAt}` }, this.mgr.clock).conditions;
+    conditions = markReady({ ...sub, status: { ...status, conditions } } as KubeObject, plan.phase, `${plan.paid} period(s) paid, until ${status.expiresAt}`, this.mgr.clock).conditions;
     await writeStatus(this.mgr.client, SubscriptionRef, sub, { ...status, conditions } as StatusWithConditions);
     this.expiries.set(key, { tenant, namespace: ns, name: sub.spec.resource.name, kind: sub.spec.resource.kind, expiresAt: plan.expiresAt });
     if (plan.nextAt !== undefined) return { requeueAfterMs: Math.max(1000, Math.min(MAX_WAIT, plan.nextAt - now)) };
