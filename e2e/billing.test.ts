@@ -12,7 +12,7 @@ import type { BillingParts } from "../operators/billing/product.ts";
 import { NamespaceRef } from "../operators/runtime/core.ts";
 import { KubeClient } from "../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
-import { ledgerUrl, scratchLedger, TestClock, type ScratchLedger } from "./support/billing.ts";
+import { ledgerUrl, objects, scratchLedger, TestClock, type ScratchLedger } from "./support/billing.ts";
 import { eventually, kubeConfig, kubectl, uniqueName } from "./support/kube.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 
@@ -28,16 +28,11 @@ describe.skipIf(skip)("billing: a scripted month", () => {
   const clock = new TestClock(at(1));
   const id = uniqueName("b").slice(2);
   const t = { acme: `acme-${id}`, free: `free-${id}`, invoiced: `inv-${id}`, vip: `vip-${id}` };
-  const cluster: Array<{ ref: ResourceRef; name: string }> = [];
   let ledger: ScratchLedger;
   let m: InProcessManager;
   let parts: BillingParts;
 
-  const create = async (ref: ResourceRef, obj: Record<string, unknown>) => {
-    const o = await client.create(ref, { apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind, ...obj } as KubeObject);
-    if (!ref.namespaced) cluster.push({ ref, name: o.metadata.name });
-    return o;
-  };
+  const { create, cleanup } = objects(client);
   /** Waits until the ledger holds `n` events of the object (metering saw the change at the clock's time). */
   const recorded = (uid: string, n: number) => eventually(async () => {
     const [r] = await ledger.sql<{ n: bigint }>`SELECT count(*)::bigint AS n FROM usage_events e JOIN resources r ON r.id = e.resource_id WHERE r.uid = ${uid}`;
@@ -79,8 +74,7 @@ describe.skipIf(skip)("billing: a scripted month", () => {
 
   afterAll(async () => {
     await m?.mgr.stop();
-    for (const ns of Object.values(t)) await client.delete(NamespaceRef, ns).catch(() => undefined);
-    for (const { ref, name } of cluster.reverse()) await client.delete(ref, name).catch(() => undefined);
+    await cleanup();
     await ledger?.drop();
   });
 

@@ -102,9 +102,10 @@ async function createReferenced(client: KubeClient, body: KubeObject): Promise<v
   // the example's tenant), and a subscription pays for an object there (a volume copy).
   if (body.kind === "Bill" || body.kind === "Subscription") {
     const spec = body.spec as { tenant?: string; resource?: { kind: string; name: string } };
-    if (spec.tenant) spec.tenant = `ks-${spec.tenant}`;
+    // a tenant no Tenant object names (the Tenant copy would take the namespace's label back)
+    if (spec.tenant) spec.tenant = `ks-billing-${spec.tenant}`;
     const namespace = `ks-${body.kind.toLowerCase()}-${ns.name}`.slice(0, 63);
-    await client.create(NamespaceRef, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [TENANT_LABEL]: spec.tenant ?? "ks-billing", "cellcloud.io/test": "true" } } });
+    await client.create(NamespaceRef, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [TENANT_LABEL]: spec.tenant ?? "ks-billing-subscriptions", "cellcloud.io/test": "true" } } });
     clusterScoped.push({ ref: NamespaceRef, name: namespace });
     body.metadata.namespace = namespace;
     if (spec.resource) {

@@ -12,7 +12,7 @@ import { period } from "../operators/billing/periods.ts";
 import { NamespaceRef } from "../operators/runtime/core.ts";
 import { isNotFound, KubeClient } from "../operators/runtime/kube.ts";
 import type { KubeObject, ResourceRef } from "../operators/runtime/types.ts";
-import { ledgerUrl, scratchLedger, TestClock, type ScratchLedger } from "./support/billing.ts";
+import { ledgerUrl, objects, scratchLedger, TestClock, type ScratchLedger } from "./support/billing.ts";
 import { eventually, kubeConfig, uniqueName } from "./support/kube.ts";
 import { startManager, type InProcessManager } from "./support/manager.ts";
 
@@ -24,15 +24,10 @@ describe.skipIf(!ledgerUrl())("billing: subscriptions", () => {
   const clock = new TestClock(start);
   const id = uniqueName("s").slice(2);
   const ns = `subs-${id}`;
-  const cluster: Array<{ ref: ResourceRef; name: string }> = [];
   let ledger: ScratchLedger;
   let m: InProcessManager;
 
-  const create = async (ref: ResourceRef, obj: Record<string, unknown>) => {
-    const o = await client.create(ref, { apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind, ...obj } as KubeObject);
-    if (!ref.namespaced) cluster.push({ ref, name: o.metadata.name });
-    return o;
-  };
+  const { create, cleanup } = objects(client);
   /** Moves the clock and has the subscription looked at, as its requeue would at that time. */
   const at = async (ms: number, sub: string, until: (s: SubscriptionObj) => boolean, what: string) => {
     clock.set(ms);
@@ -60,8 +55,7 @@ describe.skipIf(!ledgerUrl())("billing: subscriptions", () => {
 
   afterAll(async () => {
     await m?.mgr.stop();
-    await client.delete(NamespaceRef, ns).catch(() => undefined);
-    for (const { ref, name } of cluster.reverse()) await client.delete(ref, name).catch(() => undefined);
+    await cleanup();
     await ledger?.drop();
   });
 

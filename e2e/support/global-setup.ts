@@ -49,11 +49,15 @@ export default async function setup(project: TestProject): Promise<() => void> {
   };
 }
 
-/** Drops the scratch ledger databases earlier runs left (e2e/support/billing.ts makes them). */
+/**
+ * Drops the scratch ledger databases earlier runs left (e2e/support/billing.ts makes them, named
+ * t<creation time in base 36>_…): those over six hours old, so a run beside this one keeps its own.
+ */
 async function dropScratchLedgers(base: string): Promise<void> {
   const admin = connect(base, { max: 1 });
   try {
-    for (const { datname } of await admin<{ datname: string }>`SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'`) {
+    for (const { datname } of await admin<{ datname: string }>`SELECT datname FROM pg_database WHERE datname ~ '^t[0-9a-z]+_'`) {
+      if (Date.now() - parseInt(datname.slice(1, datname.indexOf("_")), 36) < 6 * 3_600_000) continue;
       // (refused now and then while autovacuum works in it: the next run drops it)
       await admin.unsafe(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => undefined);
     }
