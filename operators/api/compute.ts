@@ -337,7 +337,7 @@ const instanceSpec = z
         autoRenew: z.boolean().default(false).describe("Whether a subscription renews itself."),
       })
       .optional()
-      .describe("Billing terms; metering starts with the billing product."),
+      .describe("Billing terms as the order recorded them. Charging follows billing.cellcloud.io: the instance is metered pay-as-you-go, and a Subscription object (kind Instance, this name) buys periods of it."),
     deletionPolicy: deletionPolicy("the launcher Pod (with the running VM) and the data volumes marked deleteWithInstance"),
   })
   .describe("Desired state of the instance.");
