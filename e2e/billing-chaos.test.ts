@@ -141,7 +141,7 @@ describe.skipIf(!ledgerUrl())("billing: exactly once under crashes", () => {
           .catch((e: unknown) => { throw new Error(`${String(e)}\nkills: ${log.join(", ")}\nmanager output:\n${m.output().split("\n").slice(-30).join("\n")}\nprevious manager:\n${lastWords}`); });
         await new Promise((r) => setTimeout(r, Math.floor(rand() * 150)));
         if ((await watermark()) < target) kinds.midRating++;
-        if (rand() < 0.3) {
+        if (rand() < 0.2) {
           await stopProcess(manager);
           lastWords = manager.output().split("\n").slice(-15).join("\n");
           manager = undefined;
