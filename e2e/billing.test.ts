@@ -3,7 +3,9 @@
 // metered from the objects' lifecycle, rated hour by hour and billed to the minor unit as computed
 // by hand; price overrides and the tenant switches; the CSV of a bill for whoever may read it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BillRef, PriceListRef, type BillObj } from "../operators/api/billing.ts";
+import { BillRef, meter, PriceListRef, type BillObj } from "../operators/api/billing.ts";
+import { closeBill, monthRange } from "../operators/billing/bills.ts";
+import { billLines, recordEvent } from "../operators/billing/ledger.ts";
 import { FlavorRef, ImageRef, InstanceRef } from "../operators/api/compute.ts";
 import { ElasticIPRef } from "../operators/api/network.ts";
 import { VolumeRef } from "../operators/api/storage.ts";
@@ -176,6 +178,33 @@ describe.skipIf(skip)("billing: a scripted month", () => {
     expect(vip).toBe(6_048_000);
     expect(await bill(t.vip)).toMatchObject({ total: vip, deducted: vip });
   }, 120_000);
+
+  it("bills an event that arrives after its hours were rated as an adjustment in the next hour rated, leaving the finalized month alone", async () => {
+    const a = t.acme;
+    const before = await client.get<BillObj>(BillRef, `${a}-${OCT}`, a);
+    // a volume of 10 GiB that existed from Oct 31 12:00, recorded only now (as a manager that was
+    // down would record it from its creationTimestamp): 36 hours already rated
+    const uid = `late-${id}`;
+    await recordEvent(ledger.sql, { id: `${uid}/1/create`, resourceUid: uid, tenant: a, namespace: a, kind: "Volume", name: "late", at: at(31, 12), meters: [meter("evs", "disk.GiB-hour", 10, { zone: "az1", variant: "ssd" })] });
+    const [late] = await ledger.sql<{ n: bigint }>`SELECT count(*)::bigint AS n FROM late_events`;
+    expect(late!.n).toBe(1n);
+    // Nov 1 02:02: the hours 00:00 and 01:00 are rated; the first carries the late event's
+    // adjustments for Oct 31 12:00 to 24:00 (rated in Nov 1 00:00), both then meter it as usual
+    clock.set(NOV1 + 2 * 3_600_000 + 120_000);
+    const adjusted = await eventually(async () => {
+      const rows = await ledger.sql<{ hour: Date; rated_in: Date; ms: bigint }>`
+        SELECT u.hour, u.rated_in, u.milli_seconds AS ms FROM usage_rows u JOIN resources r ON r.id = u.resource_id WHERE r.uid = ${uid} ORDER BY u.hour`;
+      return rows.length === 14 && rows;
+    }, { what: "the late volume's rows", timeoutMs: 30_000 });
+    expect(adjusted.map((r) => [r.hour.getTime(), r.rated_in.getTime()])).toEqual([
+      ...Array.from({ length: 12 }, (_, i) => [at(31, 12) + i * 3_600_000, NOV1]), [NOV1, NOV1], [NOV1 + 3_600_000, NOV1 + 3_600_000]]);
+    expect(adjusted.every((r) => r.ms === 10_000n * 3600n)).toBe(true);
+    // October's bill is final and unchanged; November's carries the 14 hours: 140 GiB-hours at 0.001
+    const [from, to] = monthRange("2026-11");
+    const nov = closeBill(await billLines(ledger.sql, a, from, to), []);
+    expect(nov.lines.find((l) => l.name === "late")).toMatchObject({ amount: 140_000n });
+    expect((await parts.bills!.close(a, OCT)).checksum).toBe(before.status!.checksum);
+  }, 60_000);
 
   it("serves a bill's lines as CSV to whoever may get the Bill, and to no one else", async () => {
     const a = t.acme;
