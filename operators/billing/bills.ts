@@ -15,7 +15,7 @@ import { markReady, markStalled, writeStatus } from "../runtime/status.ts";
 import { requestKey, type KubeObject } from "../runtime/types.ts";
 import type { Books } from "./books.ts";
 import type { LedgerHandle } from "./handle.ts";
-import { billLines, deduct, ratedUntil, subscriptionLines, tenantsBilled, type BillLine, type SubscriptionLine } from "./ledger.ts";
+import { billLines, billLinesByTenant, deduct, ratedUntil, subscriptionLines, tenantsBilled, type BillLine, type SubscriptionLine } from "./ledger.ts";
 import { formatMoney } from "./price.ts";
 
 /** "2026-10" → [start, end) in ms (UTC). */
@@ -74,6 +74,8 @@ export class Bills {
   readonly controller: Controller;
   private readonly bills;
   private readonly amount: Gauge;
+  /** Every tenant's lines of a month, read in one pass at a watermark. */
+  private readonly prepared = new Map<string, { watermark?: number; lines: Map<string, BillLine[]> }>();
 
   constructor(mgr: Manager, ledger: LedgerHandle, books: Books) {
     this.mgr = mgr;
@@ -94,8 +96,11 @@ export class Bills {
    */
   async refresh(hours: readonly number[], recompute = true): Promise<void> {
     const sql = await this.ledger.sql();
+    if (recompute) this.prepared.clear();
     for (const month of new Set(hours.map(monthOf))) {
       const [from, to] = monthRange(month);
+      // every tenant's lines in one pass over the month, for the reconciles this enqueues
+      if (recompute) this.prepared.set(month, { watermark: await ratedUntil(sql), lines: await billLinesByTenant(sql, from, to) });
       for (const tenant of await tenantsBilled(sql, from, to)) {
         const t = this.books.tenants.get(tenant) as (KubeObject & { spec: TenantSpec }) | undefined;
         const namespace = t?.spec.namespaces?.[0];
@@ -111,10 +116,13 @@ export class Bills {
   }
 
   /** The month's lines from the ledger, closed into totals (also what the CSV endpoint serves). */
-  async close(tenant: string, month: string): Promise<ClosedBill> {
+  async close(tenant: string, month: string, watermark?: number): Promise<ClosedBill> {
     const sql = await this.ledger.sql();
     const [from, to] = monthRange(month);
-    return closeBill(await billLines(sql, tenant, from, to), await subscriptionLines(sql, tenant, from, to));
+    // lines prepared by the last refresh serve while nothing was rated since
+    const prepared = this.prepared.get(month);
+    const lines = watermark !== undefined && prepared?.watermark === watermark ? prepared.lines.get(tenant) ?? [] : await billLines(sql, tenant, from, to);
+    return closeBill(lines, await subscriptionLines(sql, tenant, from, to));
   }
 
   private async reconcile(key: string): Promise<void> {
@@ -132,7 +140,7 @@ export class Bills {
     const [, end] = monthRange(month);
     const watermark = await ratedUntil(sql);
     const now = this.mgr.clock.now();
-    const closed = await this.close(tenant, month);
+    const closed = await this.close(tenant, month, watermark);
     const phase: BillStatus["phase"] = watermark !== undefined && watermark >= end ? "Finalized" : now >= end ? "Closing" : "Open";
     const total = closed.usageAmount + closed.subscriptionAmount;
     const deduction = this.books.enabled(tenant, "deduction");

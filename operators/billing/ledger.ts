@@ -226,23 +226,38 @@ export interface BillLine {
 export interface SubscriptionLine { key: string; namespace: string; name: string; resourceKind: string; resourceName: string; starts: number; ends: number; amount: bigint; refund: boolean }
 
 /**
- * A tenant's pay-as-you-go lines for the rows rated in [from, to): per resource, meter and price,
- * each rounded once; hours a paid subscription period covers are left out.
+ * Pay-as-you-go lines for the rows rated in [from, to), by tenant (one tenant's, or every tenant's
+ * in one pass over the month: what a month's bills cost to close together): per resource, meter and
+ * price, each rounded once; hours a paid subscription period covers are left out.
  */
 export async function billLines(sql: Sql, tenant: string, from: number, to: number): Promise<BillLine[]> {
-  const rows = await sql<{ resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>`
-    SELECT r.uid AS resource_uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp,
+  return (await linesBy(sql, tenant, from, to)).get(tenant) ?? [];
+}
+
+export async function billLinesByTenant(sql: Sql, from: number, to: number): Promise<Map<string, BillLine[]>> {
+  return linesBy(sql, undefined, from, to);
+}
+
+async function linesBy(sql: Sql, tenant: string | undefined, from: number, to: number): Promise<Map<string, BillLine[]>> {
+  const rows = await sql<{ tenant: string; resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>`
+    SELECT r.tenant, r.uid AS resource_uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp,
            sum(u.milli_seconds)::bigint AS ms,
            round(sum(u.milli_seconds)::numeric * u.unit_price * (10000 - u.discount_bp) / 36000000000)::bigint AS amount
     FROM resources r JOIN usage_rows u ON u.resource_id = r.id JOIN meters m ON m.id = u.meter_id
-    WHERE r.tenant = ${tenant} AND u.rated_in >= ${new Date(from)} AND u.rated_in < ${new Date(to)}
+    WHERE (${tenant ?? null}::text IS NULL OR r.tenant = ${tenant ?? null}) AND u.rated_in >= ${new Date(from)} AND u.rated_in < ${new Date(to)}
       AND NOT EXISTS (SELECT 1 FROM subscription_periods p WHERE p.resource_uid = r.uid AND p.refunded_at IS NULL AND u.hour >= p.starts AND u.hour < p.ends)
-    GROUP BY r.uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp
-    ORDER BY r.namespace, r.kind, r.name, r.uid, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp`;
-  return rows.map((r) => ({
-    resourceUid: r.resource_uid, kind: r.kind, namespace: r.namespace, name: r.name, product: r.product, meter: r.meter, zone: r.zone, arch: r.arch, variant: r.variant,
-    unitPrice: Number(r.unit_price), discountBp: r.discount_bp, milliSeconds: r.ms, amount: r.amount,
-  }));
+    GROUP BY r.tenant, r.uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp
+    ORDER BY r.tenant, r.namespace, r.kind, r.name, r.uid, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp`;
+  const out = new Map<string, BillLine[]>();
+  for (const r of rows) {
+    let list = out.get(r.tenant);
+    if (!list) out.set(r.tenant, (list = []));
+    list.push({
+      resourceUid: r.resource_uid, kind: r.kind, namespace: r.namespace, name: r.name, product: r.product, meter: r.meter, zone: r.zone, arch: r.arch, variant: r.variant,
+      unitPrice: Number(r.unit_price), discountBp: r.discount_bp, milliSeconds: r.ms, amount: r.amount,
+    });
+  }
+  return out;
 }
 
 /** Subscription periods charged, and refunds made, in [from, to). */
