@@ -203,6 +203,11 @@ describe.skipIf(skip)("billing: a scripted month", () => {
     const [from, to] = monthRange("2026-11");
     const nov = closeBill(await billLines(ledger.sql, a, from, to), []);
     expect(nov.lines.find((l) => l.name === "late")).toMatchObject({ amount: 140_000n });
+    // an hour a paid subscription period covers is not charged pay-as-you-go as well
+    await ledger.sql`INSERT INTO subscription_periods (key, subscription_uid, period, tenant, namespace, name, resource_uid, resource_kind, resource_name, starts, ends, amount, price_list, charged_at)
+      VALUES (${`sub-${uid}/0`}, ${`sub-${uid}`}, 0, ${a}, ${a}, 'late', ${uid}, 'Volume', 'late', ${new Date(NOV1)}, ${new Date(NOV1 + 3_600_000)}, 0, 'test', ${new Date(NOV1)})`;
+    const covered = closeBill(await billLines(ledger.sql, a, from, to), []);
+    expect(covered.lines.find((l) => l.name === "late")).toMatchObject({ amount: 130_000n, milliSeconds: 13n * 10_000n * 3600n });
     expect((await parts.bills!.close(a, OCT)).checksum).toBe(before.status!.checksum);
   }, 60_000);
 

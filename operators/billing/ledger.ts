@@ -239,15 +239,23 @@ export async function billLinesByTenant(sql: Sql, from: number, to: number): Pro
 }
 
 async function linesBy(sql: Sql, tenant: string | undefined, from: number, to: number): Promise<Map<string, BillLine[]>> {
-  const rows = await sql<{ tenant: string; resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>`
-    SELECT r.tenant, r.uid AS resource_uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp,
-           sum(u.milli_seconds)::bigint AS ms,
-           round(sum(u.milli_seconds)::numeric * u.unit_price * (10000 - u.discount_bp) / 36000000000)::bigint AS amount
-    FROM resources r JOIN usage_rows u ON u.resource_id = r.id JOIN meters m ON m.id = u.meter_id
-    WHERE (${tenant ?? null}::text IS NULL OR r.tenant = ${tenant ?? null}) AND u.rated_in >= ${new Date(from)} AND u.rated_in < ${new Date(to)}
-      AND NOT EXISTS (SELECT 1 FROM subscription_periods p WHERE p.resource_uid = r.uid AND p.refunded_at IS NULL AND u.hour >= p.starts AND u.hour < p.ends)
-    GROUP BY r.tenant, r.uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp
-    ORDER BY r.tenant, r.namespace, r.kind, r.name, r.uid, m.product, m.meter, m.zone, m.arch, m.variant, u.unit_price, u.discount_bp`;
+  // summed by small ids first (a hash aggregate over the month's rows), named afterwards
+  const forTenant = tenant === undefined ? "" : "AND u.resource_id IN (SELECT id FROM resources WHERE tenant = $3)";
+  const rows = await sql.unsafe<{ tenant: string; resource_uid: string; kind: string; namespace: string; name: string; product: string; meter: string; zone: string; arch: string; variant: string; unit_price: bigint; discount_bp: number; ms: bigint; amount: bigint }>(`
+    WITH covered AS (
+      SELECT r.id AS resource_id, p.starts, p.ends FROM subscription_periods p JOIN resources r ON r.uid = p.resource_uid WHERE p.refunded_at IS NULL
+    ), agg AS (
+      SELECT u.resource_id, u.meter_id, u.unit_price, u.discount_bp, sum(u.milli_seconds)::bigint AS ms
+      FROM usage_rows u
+      WHERE u.rated_in >= $1 AND u.rated_in < $2 ${forTenant}
+        AND NOT EXISTS (SELECT 1 FROM covered c WHERE c.resource_id = u.resource_id AND u.hour >= c.starts AND u.hour < c.ends)
+      GROUP BY u.resource_id, u.meter_id, u.unit_price, u.discount_bp
+    )
+    SELECT r.tenant, r.uid AS resource_uid, r.kind, r.namespace, r.name, m.product, m.meter, m.zone, m.arch, m.variant, a.unit_price, a.discount_bp, a.ms,
+           round(a.ms::numeric * a.unit_price * (10000 - a.discount_bp) / 36000000000)::bigint AS amount
+    FROM agg a JOIN resources r ON r.id = a.resource_id JOIN meters m ON m.id = a.meter_id
+    ORDER BY r.tenant, r.namespace, r.kind, r.name, r.uid, m.product, m.meter, m.zone, m.arch, m.variant, a.unit_price, a.discount_bp`,
+  [new Date(from), new Date(to), ...(tenant === undefined ? [] : [tenant])]);
   const out = new Map<string, BillLine[]>();
   for (const r of rows) {
     let list = out.get(r.tenant);
