@@ -54,12 +54,12 @@ function setupBilling(mgr: Manager, ctx: ProductContext): BillingParts {
     onTick: (hour) => void bills.refresh([hour], false).catch((e: unknown) => mgr.log.warn({ err: String(e) }, "billing: bills not created; retried")),
   }));
   mgr.add({ start() {}, stop: () => ledger.close() });
-  mgr.addRoute("/billing/v1/bills/", (req, path) => csv(mgr, bills, req.headers.authorization, path));
+  mgr.addRoute("/billing/v1/bills/", (req, path) => csv(mgr, bills, books, req.headers.authorization, path));
   return { ledger, rater, bills, subscriptions, books };
 }
 
 /** GET /billing/v1/bills/<namespace>/<name>.csv: the bill's per-resource lines, for whoever may get the Bill. */
-async function csv(mgr: Manager, bills: Bills, authorization: string | undefined, path: string): Promise<Reply> {
+async function csv(mgr: Manager, bills: Bills, books: Books, authorization: string | undefined, path: string): Promise<Reply> {
   const m = /^\/billing\/v1\/bills\/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)\.csv$/.exec(path);
   if (!m) return { code: 404, type: "text/plain", body: "GET /billing/v1/bills/<namespace>/<name>.csv\n" };
   const [namespace, name] = [m[1]!, m[3]!];
@@ -67,6 +67,8 @@ async function csv(mgr: Manager, bills: Bills, authorization: string | undefined
   if (!who.allowed) return { code: who.code, type: "text/plain", body: `${who.message}\n` };
   const bill = mgr.informer<BillObj>(BillRef).get(`${namespace}/${name}`);
   if (!bill) return { code: 404, type: "text/plain", body: `bill ${namespace}/${name} not found\n` };
+  // a Bill outside its tenant's namespaces shows nothing (a reader of that namespace is not the tenant's)
+  if (books.tenantOf(namespace) !== bill.spec.tenant) return { code: 403, type: "text/plain", body: `bill ${namespace}/${name}: namespace ${namespace} does not belong to tenant ${bill.spec.tenant}\n` };
   const closed = await bills.close(bill.spec.tenant, bill.spec.month);
   return { code: 200, type: "text/csv; charset=utf-8", body: closed.csv, headers: { "content-disposition": `attachment; filename="${name}.csv"` } };
 }
