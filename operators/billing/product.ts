@@ -101,7 +101,9 @@ export const billing: Product = {
     const books = new Books(mgr);
     const billable = ctx.billable(mgr);
     server.register("/billing/estimate", "mutating", [{
-      name: "estimate.billing.cellcloud.io", sideEffects: "None",
+      // called for dry runs only, and a manager that is down fails no write for it
+      name: "estimate.billing.cellcloud.io", sideEffects: "None", failurePolicy: "Ignore",
+      matchConditions: [{ name: "dry-run-only", expression: "has(request.dryRun) && request.dryRun" }],
       rules: billable.map((k) => ({ apiGroups: [k.ref.group], apiVersions: ["*"], resources: [k.ref.plural], operations: ["CREATE", "UPDATE"], scope: "Namespaced" as const })),
     }], (req) => estimate(req));
     server.register("/billing/validate", "validating", [{

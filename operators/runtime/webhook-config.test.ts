@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { newCA } from "./certs.ts";
-import { caBundle } from "./webhook-config.ts";
+import { caBundle, configurations } from "./webhook-config.ts";
 
 const DAY = 86_400_000;
 
@@ -24,5 +24,19 @@ describe("the CA bundle with something unreadable in it", () => {
     const a = (await newCA({ commonName: "a", validForMs: 10 * DAY })).cert;
     const junk = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
     expect(caBundle(a, junk)).toBe(a);
+  });
+});
+
+describe("a webhook's failure policy and match conditions", () => {
+  it("fails closed by default; one that only adds something may say Ignore and be called only when its conditions hold", () => {
+    const rules = [{ apiGroups: ["x.io"], apiVersions: ["*"], resources: ["things"], operations: ["CREATE" as const], scope: "Namespaced" as const }];
+    const { mutating, validating } = configurations("c", { url: "https://127.0.0.1:1", namespace: "sys" }, [
+      { type: "validating", path: "/v", webhooks: [{ name: "guard.x.io", rules }] },
+      { type: "mutating", path: "/m", webhooks: [{ name: "estimate.x.io", rules, failurePolicy: "Ignore", matchConditions: [{ name: "dry", expression: "request.dryRun == true" }] }] },
+    ], "bundle");
+    const hook = (o: unknown) => (o as { webhooks: Array<Record<string, unknown>> }).webhooks[0]!;
+    expect(hook(validating)).toMatchObject({ failurePolicy: "Fail" });
+    expect(hook(validating)).not.toHaveProperty("matchConditions");
+    expect(hook(mutating)).toMatchObject({ failurePolicy: "Ignore", matchConditions: [{ name: "dry", expression: "request.dryRun == true" }] });
   });
 });

@@ -103,6 +103,13 @@ export interface WebhookSpec {
   /** Narrows namespaced rules; kube-system and the manager's own namespace are always left out. */
   namespaceSelector?: LabelSelector;
   sideEffects?: "None" | "NoneOnDryRun";
+  /**
+   * Fail (the default: the webhook guards something) or Ignore (it only adds something, such as
+   * billing's dry-run estimate: a manager that is down must not stop writes for it).
+   */
+  failurePolicy?: "Fail" | "Ignore";
+  /** CEL the apiserver evaluates before calling: the webhook is called only when all are true. */
+  matchConditions?: Array<{ name: string; expression: string }>;
 }
 
 export interface Registered { type: "validating" | "mutating"; path: string; webhooks: readonly WebhookSpec[] }
@@ -129,12 +136,13 @@ function namespaceSelector(e: Endpoint, s: WebhookSpec): LabelSelector {
   return { ...s.namespaceSelector, matchExpressions: [...(s.namespaceSelector?.matchExpressions ?? []), never] };
 }
 
-/** The two configurations named `name`, holding every registered webhook (fail closed). */
+/** The two configurations named `name`, holding every registered webhook (fail closed unless one says otherwise). */
 export function configurations(name: string, e: Endpoint, registered: readonly Registered[], bundle: string, owner?: Owner): { validating: KubeObject; mutating: KubeObject } {
   const common = { admissionReviewVersions: ["v1"], timeoutSeconds: 10, matchPolicy: "Equivalent", failurePolicy: "Fail" };
   const hooks = (type: Registered["type"]) => registered.filter((r) => r.type === type).flatMap((r) => r.webhooks.map((s) => ({
     name: s.name, clientConfig: clientConfig(e, r.path, bundle), rules: s.rules, namespaceSelector: namespaceSelector(e, s),
     sideEffects: s.sideEffects ?? "None", ...common, ...(type === "mutating" ? { reinvocationPolicy: "Never" } : {}),
+    ...(s.failurePolicy ? { failurePolicy: s.failurePolicy } : {}), ...(s.matchConditions ? { matchConditions: s.matchConditions } : {}),
   })));
   const metadata = {
     name, labels: { "app.kubernetes.io/managed-by": "cellcloud-manager" },
