@@ -91,14 +91,16 @@ export class Bills {
 
   /**
    * Bills for every tenant billed in the months of `hours` exist (a new one is computed when its
-   * creation is seen) and, with `recompute`, are brought up to date (after hours were rated: totals
-   * change at most once an hour, and a bill's lines are the costly query).
+   * creation is seen), and those of the months of `recomputeHours` are brought up to date (totals
+   * change at most once an hour, and a month's lines are the costly read).
    */
-  async refresh(hours: readonly number[], recompute = true): Promise<void> {
+  async refresh(hours: readonly number[], recomputeHours: readonly number[] = hours): Promise<void> {
     const sql = await this.ledger.sql();
-    if (recompute) this.prepared.clear();
-    for (const month of new Set(hours.map(monthOf))) {
+    const recomputed = new Set(recomputeHours.map(monthOf));
+    if (recomputed.size) this.prepared.clear();
+    for (const month of new Set([...hours, ...recomputeHours].map(monthOf))) {
       const [from, to] = monthRange(month);
+      const recompute = recomputed.has(month);
       // every tenant's lines in one pass over the month, for the reconciles this enqueues
       if (recompute) this.prepared.set(month, { watermark: await ratedUntil(sql), lines: await billLinesByTenant(sql, from, to) });
       for (const tenant of await tenantsBilled(sql, from, to)) {

@@ -6,16 +6,15 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { Meter } from "../api/billing.ts";
 import { HOUR_MS, type PriceBook } from "./price.ts";
 import { adjustments, meterKey, rateHour, type UsageEvent, type UsageRow } from "./rating.ts";
+import type { Sql } from "./sql.ts";
+
+export { connect, type Sql } from "./sql.ts";
 
 const MIGRATIONS = new URL("./migrations/", import.meta.url);
 /** pg_advisory_lock key of the migrations ("cellcloud-billing" as an int8). */
 const MIGRATION_LOCK = 0x63656c6c636c6f75n;
 
-import type { Sql } from "./sql.ts";
-
-export { connect, type Sql } from "./sql.ts";
-
-/** Applies every migrations/NNN_*.sql not yet applied, in order, each in its own transaction. */
+/** Applies every migrations/NNN_*.sql not yet applied, in order, in one transaction (all or none). */
 export async function migrate(sql: Sql): Promise<string[]> {
   const files = readdirSync(MIGRATIONS).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort();
   return sql.begin(async (tx) => {
@@ -186,6 +185,12 @@ async function lateAdjustments(tx: Sql, late: ReadonlyArray<{ resource_id: numbe
   return rows;
 }
 
+/** RFC 3339 of a time, each distinct time formatted once (a batch's rows share one or two hours). */
+function isoTimes(): (ms: number) => string {
+  const iso = new Map<number, string>();
+  return (ms) => { let t = iso.get(ms); if (!t) iso.set(ms, (t = new Date(ms).toISOString())); return t; };
+}
+
 const COLUMNS = ["resource_id", "meter_id", "hour", "rated_in", "milli_seconds", "unit_price", "discount_bp"] as const;
 
 /**
@@ -195,8 +200,7 @@ const COLUMNS = ["resource_id", "meter_id", "hour", "rated_in", "milli_seconds",
 export async function insertRows(tx: Sql, rows: readonly UsageRow[], meterIds: ReadonlyMap<string, number>): Promise<void> {
   if (!rows.length) return;
   const res: number[] = [], met: number[] = [], hour: string[] = [], rated: string[] = [], ms: string[] = [], price: string[] = [], disc: number[] = [];
-  const iso = new Map<number, string>();
-  const time = (t: number) => { let v = iso.get(t); if (!v) iso.set(t, (v = new Date(t).toISOString())); return v; };
+  const time = isoTimes();
   for (const r of rows) {
     res.push(r.resourceId); met.push(meterIds.get(meterKey(r))!); hour.push(time(r.hour)); rated.push(time(r.ratedIn));
     ms.push(r.milliSeconds.toString()); price.push(String(r.unitPrice)); disc.push(r.discountBp);
@@ -209,8 +213,7 @@ export async function insertRows(tx: Sql, rows: readonly UsageRow[], meterIds: R
 /** Writes rows with COPY FROM STDIN inside the caller's transaction (the rater's writer; bench/billing's raw baseline). */
 export async function copyRows(tx: Sql, rows: readonly UsageRow[], meterIds: ReadonlyMap<string, number>, table = "usage_rows"): Promise<void> {
   if (!rows.length) return;
-  const iso = new Map<number, string>();
-  const time = (ms: number) => { let t = iso.get(ms); if (!t) iso.set(ms, (t = new Date(ms).toISOString())); return t; };
+  const time = isoTimes();
   let data = "";
   for (const r of rows) data += `${r.resourceId}\t${meterIds.get(meterKey(r))}\t${time(r.hour)}\t${time(r.ratedIn)}\t${r.milliSeconds}\t${r.unitPrice}\t${r.discountBp}\n`;
   await tx.copyIn(`COPY ${table} (${COLUMNS.join(", ")}) FROM STDIN`, data);

@@ -3,12 +3,11 @@
 // (<uid>/<generation>/<transition>), so two recordings of the same change (a retry, a second
 // manager) are one. Times come from the object where Kubernetes keeps them (creation, deletion) and
 // from the clock otherwise; an object that vanished while no manager ran is closed when seen gone.
-import { TENANT_LABEL } from "../api/tenancy.ts";
-import { NamespaceRef } from "../runtime/core.ts";
 import type { Informer } from "../runtime/informer.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { BillableKind } from "../runtime/product.ts";
 import { requestKey, type KubeObject } from "../runtime/types.ts";
+import type { Books } from "./books.ts";
 import { lastStates, metersHash, recordEvent } from "./ledger.ts";
 import type { LedgerHandle } from "./handle.ts";
 import type { UsageEvent } from "./rating.ts";
@@ -19,7 +18,7 @@ interface Seen { uid: string; generation: number; tenant: string; namespace: str
 export class Metering {
   private readonly mgr: Manager;
   private readonly ledger: LedgerHandle;
-  private readonly namespaces: Informer;
+  private readonly books: Books;
   private readonly kinds: Array<{ kind: BillableKind; objects: Informer }>;
   /** The last state recorded per resource uid (loaded from the ledger when first needed). */
   private known?: Map<string, Known>;
@@ -30,10 +29,10 @@ export class Metering {
   /** The one sweep after start, shared by every kind's first reconcile (retried when it failed). */
   private swept?: Promise<void>;
 
-  constructor(mgr: Manager, ledger: LedgerHandle, billable: readonly BillableKind[]) {
+  constructor(mgr: Manager, ledger: LedgerHandle, books: Books, billable: readonly BillableKind[]) {
     this.mgr = mgr;
     this.ledger = ledger;
-    this.namespaces = mgr.informer(NamespaceRef, TENANT_LABEL);
+    this.books = books;
     this.kinds = billable.map((kind) => ({ kind, objects: mgr.informer(kind.ref) }));
     for (const { kind, objects } of this.kinds) {
       mgr.controller(`billing-meter-${kind.ref.plural}`).for(kind.ref).complete(async (req) => {
@@ -44,11 +43,12 @@ export class Metering {
   }
 
   private async states(): Promise<Map<string, Known>> {
-    if (!this.known) {
-      const last = await lastStates(await this.ledger.sql());
-      this.known = new Map([...last].map(([uid, e]) => [uid, { at: e.at, hash: metersHash(e.meters), metered: e.meters.length > 0 }]));
-    }
-    return this.known;
+    if (!this.known) this.remember(await lastStates(await this.ledger.sql()));
+    return this.known!;
+  }
+
+  private remember(last: ReadonlyMap<string, UsageEvent>): Map<string, Known> {
+    return (this.known = new Map([...last].map(([uid, e]) => [uid, { at: e.at, hash: metersHash(e.meters), metered: e.meters.length > 0 }])));
   }
 
   /** Once after start: resources the ledger still meters that no longer exist were deleted while no manager ran. */
@@ -59,9 +59,10 @@ export class Metering {
   }
 
   private async closeVanished(): Promise<void> {
-    const known = await this.states();
-    const alive = new Set(this.kinds.flatMap(({ objects }) => objects.list().map((o) => o.metadata.uid)));
+    // the ledger's last states are read once: they are what metering compares with from now on
     const last = await lastStates(await this.ledger.sql());
+    const known = this.known ?? this.remember(last);
+    const alive = new Set(this.kinds.flatMap(({ objects }) => objects.list().map((o) => o.metadata.uid)));
     for (const [uid, e] of last) {
       if (!e.meters.length || alive.has(uid)) continue;
       const at = Math.max(e.at, this.nowSeconds());
@@ -89,7 +90,7 @@ export class Metering {
     }
     const uid = obj.metadata.uid;
     const namespace = obj.metadata.namespace ?? "";
-    const tenant = this.namespaces.get(namespace)?.metadata.labels?.[TENANT_LABEL];
+    const tenant = this.books.tenantOf(namespace);
     if (!uid || !tenant) return;
     const generation = obj.metadata.generation ?? 0;
     this.seen.set(seenKey, { uid, generation, tenant, namespace, kind: kind.ref.kind, name: obj.metadata.name });

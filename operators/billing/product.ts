@@ -40,7 +40,7 @@ function setupBilling(mgr: Manager, ctx: ProductContext): BillingParts {
   }
   const ledger = new LedgerHandle(url, mgr.log.child({ component: "billing" }));
   const billable = ctx.billable(mgr);
-  new Metering(mgr, ledger, billable);
+  new Metering(mgr, ledger, books, billable);
   const bills = new Bills(mgr, ledger, books);
   const subscriptions = new Subscriptions(mgr, ledger, books, billable);
   const rater = mgr.add(new Rater(mgr, ledger, books, {
@@ -48,10 +48,9 @@ function setupBilling(mgr: Manager, ctx: ProductContext): BillingParts {
     refreshEveryMs: 4 * (ctx.settings.billing?.rateEveryMs ?? 15_000),
     // a bill's lines are the costly query: an open month's bills are recomputed once a rated day
     // (and when its last hour is rated, which finalizes them), not after every hour
-    onRated: (hours) => void bills.refresh(hours.filter((h) => new Date(h).getUTCHours() === 23), true)
-      .then(() => bills.refresh(hours, false))
+    onRated: (hours) => void bills.refresh(hours, hours.filter((h) => new Date(h).getUTCHours() === 23))
       .catch((e: unknown) => mgr.log.warn({ err: String(e) }, "billing: bills not refreshed; the next rating retries")),
-    onTick: (hour) => void bills.refresh([hour], false).catch((e: unknown) => mgr.log.warn({ err: String(e) }, "billing: bills not created; retried")),
+    onTick: (hour) => void bills.refresh([hour], []).catch((e: unknown) => mgr.log.warn({ err: String(e) }, "billing: bills not created; retried")),
   }));
   mgr.add({ start() {}, stop: () => ledger.close() });
   mgr.addRoute("/billing/v1/bills/", (req, path) => csv(mgr, bills, books, req.headers.authorization, path));

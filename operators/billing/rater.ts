@@ -31,8 +31,6 @@ export class Rater implements Runnable {
   private readonly rows: Counter;
   private readonly lag: Gauge;
   private readonly cache = new RatingCache();
-  /** Hours rated by this process (tests wait on it). */
-  watermark?: number;
 
   constructor(mgr: Manager, ledger: LedgerHandle, books: Books, opts: RaterOptions) {
     this.mgr = mgr;
@@ -84,7 +82,6 @@ export class Rater implements Runnable {
       if (rated.length) this.opts.onRated?.(rated);
     }
     const until = await ratedUntil(sql);
-    this.watermark = until;
     if (until !== undefined) this.lag.set(Math.max(0, (this.mgr.clock.now() - until) / 1000));
     return rated;
   }
