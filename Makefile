@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb bench-billing
+.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb bench-billing plugin
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,3 +71,6 @@ bench-slb: deps ## requests/s and p99 through the SLB data plane (HAProxy) vs st
 
 bench-billing: deps binaries ## billing ledger: rating an hour at 30000 instances vs raw COPY of the same rows, and a month's rows, size and bills (BENCH_SCALE=full: the month at 30000), on a plane of its own
 	@$(NODE) node bench/billing/run.ts
+
+plugin: deps ## build the kubectl-cellcloud archive (dist/, reproducible) and write its sha256 into plugins/krew/cellcloud.yaml
+	@$(NODE) hack/plugin-archive
