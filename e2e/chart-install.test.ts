@@ -1,6 +1,7 @@
 // The Helm chart with the pinned helm: lint-clean, stable template output, `helm install` into the
 // local control plane creates every object, `helm uninstall` removes them and keeps the CRDs.
 import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { describe, expect, inject, it, onTestFinished } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { kubectl, uniqueName, useNamespace } from "./support/kube.ts";
@@ -53,6 +54,17 @@ describe("helm chart", () => {
       expect(out.trim(), `${id} removed`).toBe("");
     }
     expect(kubectl(["get", "crd", "widgets.demo.cellcloud.io", "-o", "name"])).toContain("widgets.demo.cellcloud.io");
+  });
+
+  it("renders one labelled dashboard ConfigMap per files/dashboards/*.json, billing's and the webhook's only while they are on", () => {
+    const dashboards = (...set: string[]) => parseAllDocuments(helm("template", "r", chart, "--kube-version", "1.34.2", ...set.flatMap((s) => ["--set", s])))
+      .map((d) => d.toJSON() as { kind: string; metadata: { labels?: Record<string, string> }; data: Record<string, string> } | null)
+      .filter((o) => o?.kind === "ConfigMap" && o.metadata.labels?.grafana_dashboard === "1")
+      .flatMap((o) => Object.entries(o!.data).map(([file, json]) => `${file} ${(JSON.parse(json) as { uid: string }).uid}`)).sort();
+    const all = readdirSync(`${chart}/files/dashboards`).filter((f) => f.endsWith(".json")).map((f) => `${f} cellcloud-${f.replace(/\.json$/, "")}`).sort();
+    expect(dashboards("billing.enabled=true", "billing.database.inCluster.enabled=true")).toEqual(all);
+    expect(dashboards("webhook.enabled=false")).toEqual(all.filter((d) => !/^(billing|webhook)\.json/.test(d)));
+    expect(dashboards("grafana.dashboards.enabled=false")).toEqual([]);
   });
 
   it("renders the webhook's ClusterRole, which owns the webhook configurations, only while the webhook is on", () => {

@@ -19,9 +19,10 @@ import { VolumeRef, VolumeSnapshotRef, VolumeTypeRef } from "../../operators/api
 import { ConfigMapRef, DeploymentRef, EndpointSliceRef, MutatingRef, NamespaceRef, NetworkPolicyRef, RoleBindingRef, SecretRef, ServiceRef, ValidatingRef, type EndpointSlice, type Service } from "../../operators/runtime/core.ts";
 import { DBBackupRef, DBInstanceRef } from "../../operators/api/database.ts";
 import { MQInstanceRef, MQTopicRef, MQUserRef } from "../../operators/api/messaging.ts";
-import { QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
+import { AppliedQuotaRef, QuotaRef, TenantRef } from "../../operators/api/tenancy.ts";
 import { BillRef, ESTIMATE_ANNOTATION, EXPIRED_ANNOTATION, PriceListRef, SubscriptionRef } from "../../operators/api/billing.ts";
 import { connect } from "../../operators/billing/ledger.ts";
+import { period } from "../../operators/billing/periods.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -385,7 +386,8 @@ async function loadBalancerSmoke(client: KubeClient, namespace: string, name: st
  * Tenancy: a Tenant claims an existing namespace (labelled) and a new one (created), with role
  * bindings; its Quota counts what the webhook admits and refuses what does not fit, naming the quota
  * (instances by cpu, load balancers by count);
- * a snapshot and a volume are charged too; an approval is checked by SubjectAccessReview; the
+ * a snapshot and a volume are charged too; each tenant namespace gets an AppliedQuota with the quota's
+ * figures (gone once the namespace leaves the tenant); an approval is checked by SubjectAccessReview; the
  * webhook rotates its certificate; deleting releases everything (the quota finalizer comes off).
  */
 async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, timeoutMs: number, webhook: SmokeOptions["webhook"]): Promise<void> {
@@ -429,6 +431,12 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   const lbRefused = await lb("lb2").then(() => "accepted", (e: unknown) => String(e));
   if (!lbRefused.includes(`quota "${name}" exceeded for loadbalancers: requested 1, used 1, limit 1`)) throw new Error(`second LoadBalancer: ${lbRefused}`);
   await used({ cpu: "4", instances: "2", snapshots: "1", loadbalancers: "1" });
+  // each tenant namespace holds a copy of the quota its users may read, with the quota's figures
+  await eventually(async () => {
+    const aq = await client.get<KubeObject & { spec: { relation?: string }; status?: { used?: Record<string, string> } }>(AppliedQuotaRef, name, nsNew);
+    return aq.spec.relation === "Self" && aq.status?.used?.cpu === "4" && aq.status.used.instances === "2";
+  }, { ...opts, what: `AppliedQuota ${name} in ${nsNew} with the quota's used figures` });
+  await eventually(() => client.get(AppliedQuotaRef, name, nsOld), { ...opts, what: `AppliedQuota ${name} in ${nsOld}` });
   await client.delete(LoadBalancerRef, "lb1", nsNew);
   await eventuallyGone(() => client.get(LoadBalancerRef, "lb1", nsNew), "LoadBalancer lb1 deleted", timeoutMs);
   // approving asks the apiserver whether the user may `approve` (the admin may)
@@ -445,6 +453,7 @@ async function tenancySmoke(kc: KubeConfig, namespace: string, base: string, tim
   await client.patch(TenantRef, name, undefined, { spec: { namespaces: [nsNew] } }, "merge");
   await eventually(async () => (await core.readNamespace({ name: nsOld })).metadata?.labels?.["cellcloud.io/tenant"] === undefined, { ...opts, what: `${nsOld} released` });
   await eventuallyGone(() => client.get(RoleBindingRef, "cellcloud-tenant-admins", nsOld), `role binding in ${nsOld} deleted`, timeoutMs);
+  await eventuallyGone(() => client.get(AppliedQuotaRef, name, nsOld), `AppliedQuota in ${nsOld} deleted`, timeoutMs);
   if (webhook.rotates) await eventually(async () => (await secret()) !== firstCert, { timeoutMs: Math.max(timeoutMs, 20_000), what: "webhook certificate rotated" });
   for (const n of ["a", "b"]) await client.delete(InstanceRef, n, nsNew);
   await client.delete(VolumeSnapshotRef, "s", nsNew);
@@ -607,19 +616,30 @@ async function billingSmoke(kc: KubeConfig, namespace: string, base: string, tim
     [MQInstanceRef, { engine: "kafka", brokers: 1, storage: { size: "1Gi", type: "none" }, zone: "az1", subnet: "none" }],
   ];
   const sql = connect(ledgerUrl, { max: 1 });
+  /** A Subscription of `object` (not made yet) whose one paid period [starts, ends) the ledger already holds. */
+  const subscribed = async (ref: ResourceRef, object: string, starts: number, ends: number, gracePeriodHours: number) => {
+    const sub = await make(SubscriptionRef, `sub-${object}`, { resource: { kind: ref.kind, name: object }, period: { unit: "Month", count: 1 }, gracePeriodHours }, name);
+    await eventually(async () => (await client.get<KubeObject & { status?: { conditions?: Array<{ reason?: string }> } }>(SubscriptionRef, sub.metadata.name, name)).status?.conditions?.some((c) => c.reason === "ResourceNotFound"),
+      { ...opts, what: `Subscription ${sub.metadata.name} waits for its object` });
+    await sql`INSERT INTO subscription_periods (key, subscription_uid, period, tenant, namespace, name, resource_uid, resource_kind, resource_name, starts, ends, amount, price_list, charged_at)
+      VALUES (${`${sub.metadata.uid}/0`}, ${sub.metadata.uid!}, 0, ${name}, ${name}, ${sub.metadata.name}, 'seeded', ${ref.kind}, ${object},
+              ${new Date(starts)}, ${new Date(ends)}, 1000, 'seeded', ${new Date(starts)})`;
+  };
   try {
-    for (const [ref] of objects) {
-      // the volume keeps a year of grace (stopped: annotated); the others none (deleted)
-      const sub = await make(SubscriptionRef, `sub-${ref.plural}`, { resource: { kind: ref.kind, name: `b-${ref.plural}` }, period: { unit: "Month", count: 1 }, gracePeriodHours: ref === VolumeRef ? 8760 : 0 }, name);
-      const ended = Date.now() - 31 * 86_400_000;
-      await eventually(async () => (await client.get<KubeObject & { status?: { conditions?: Array<{ reason?: string }> } }>(SubscriptionRef, sub.metadata.name, name)).status?.conditions?.some((c) => c.reason === "ResourceNotFound"),
-        { ...opts, what: `Subscription ${sub.metadata.name} waits for its object` });
-      await sql`INSERT INTO subscription_periods (key, subscription_uid, period, tenant, namespace, name, resource_uid, resource_kind, resource_name, starts, ends, amount, price_list, charged_at)
-        VALUES (${`${sub.metadata.uid}/0`}, ${sub.metadata.uid!}, 0, ${name}, ${name}, ${sub.metadata.name}, 'seeded', ${ref.kind}, ${`b-${ref.plural}`},
-                ${new Date(ended - 31 * 86_400_000)}, ${new Date(ended)}, 1000, 'seeded', ${new Date(ended - 31 * 86_400_000)})`;
-    }
+    const ended = Date.now() - 31 * 86_400_000;
+    // the volume keeps a year of grace (stopped: annotated); the others none (deleted)
+    for (const [ref] of objects) await subscribed(ref, `b-${ref.plural}`, ended - 31 * 86_400_000, ended, ref === VolumeRef ? 8760 : 0);
+    // and one paid until a few days from now: among those expiring within 7 days (the billing dashboard's gauge)
+    const dueFrom = Date.now() - 25 * 86_400_000;
+    await subscribed(VolumeRef, "b-due", dueFrom, period(dueFrom, { unit: "Month", count: 1 }, 0).end, 168);
     // the apiserver may take a moment to call the manager's webhooks for the new namespace's objects
     for (const [ref, spec] of objects) await eventually(() => make(ref, `b-${ref.plural}`, spec, name).then(() => true), { ...opts, what: `${ref.kind} created` });
+    await make(VolumeRef, "b-due", objects[0]![1], name);
+    await eventually(async () => (await client.get<KubeObject & { status?: { phase?: string } }>(SubscriptionRef, "sub-b-due", name)).status?.phase === "Active", { ...opts, what: "the due subscription Active" });
+    if (metricsUrl) {
+      const expiring = async () => metricValue(await (await fetch(metricsUrl)).text(), "cellcloud_billing_expiring_subscriptions", `tenant="${name}"`);
+      await eventually(async () => (await expiring()) === 1, { ...opts, what: "cellcloud_billing_expiring_subscriptions counts the due subscription" });
+    }
     for (const [ref] of objects.slice(1)) await eventuallyGone(() => client.get(ref, `b-${ref.plural}`, name), `${ref.kind} deleted at the end of its grace period`, timeoutMs);
     await eventually(async () => (await client.get(VolumeRef, `b-${VolumeRef.plural}`, name)).metadata.annotations?.[EXPIRED_ANNOTATION], { ...opts, what: "the expired volume marked" });
     const bill = await eventually(async () => {

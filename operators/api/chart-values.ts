@@ -31,6 +31,8 @@ const billing = z.object({
   }).strict(),
 }).strict();
 
+const monitor = z.object({ enabled: z.boolean(), interval: z.string().regex(/^\d+[smh]$/), labels: z.record(z.string(), z.string()) }).strict();
+
 const grafana = z.object({
   dashboards: z.object({
     enabled: z.boolean(),
@@ -57,7 +59,8 @@ const chartValues = z.object({
   metrics: z.object({
     port,
     service: z.object({ enabled: z.boolean() }).strict(),
-    serviceMonitor: z.object({ enabled: z.boolean(), interval: z.string().regex(/^\d+[smh]$/), labels: z.record(z.string(), z.string()) }).strict(),
+    serviceMonitor: monitor.describe("A Prometheus Operator ServiceMonitor for the metrics Service."),
+    podMonitor: monitor.describe("A Prometheus Operator PodMonitor for the manager pods (instead of the ServiceMonitor, not with it)."),
   }).strict(),
   health: z.object({ port }).strict(),
   webhook: z.object({ enabled: z.boolean(), port }).strict().describe("The tenancy admission webhook."),

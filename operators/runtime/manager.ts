@@ -99,6 +99,8 @@ export class Manager {
         onError: (op) => this.metrics.informerErrors.inc({ resource: ref.plural, op }),
       });
       this.informers.set(k, inf);
+      // at 0 from the start, so a dashboard's rate() sees the first failure
+      for (const op of ["list", "watch"] as const) this.metrics.informerErrors.inc({ resource: ref.plural, op }, 0);
       if (this.started) inf.start();
     }
     return inf as unknown as Informer<T>;

@@ -1,5 +1,6 @@
 // Quota bookkeeping controllers:
-//   quota   — a Quota's status: used and reserved within its scope, from its root's ledger;
+//   quota   — a Quota's status: used and reserved within its scope, from its root's ledger (and the
+//             same as cellcloud_quota_* gauges);
 //   ledger  — drops changes that expired without their object showing them, and every few minutes
 //             rebuilds the totals from the objects that exist (heals drift after crashes);
 //   usage   — per charged kind: commits a pending change once its object shows it, and on delete
@@ -13,6 +14,7 @@ import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf, requestKey } from "../runtime/types.ts";
 import { quotaLimit } from "./charges.ts";
 import { commit, dimensions, expire, formatAmount, quotaUsage, recount, release, type Amounts } from "./ledger.ts";
+import { QuotaMetrics } from "./quota-metrics.ts";
 import type { Tenancy } from "./shared.ts";
 
 /**
@@ -28,6 +30,7 @@ const RECOUNT_EVERY_MS = 180_000;
 export function setupQuotaController(mgr: Manager, { view, store }: Tenancy): unknown {
   // A busy tree changes its ledger many times a second: show each Quota's usage at most once a second.
   const shown = new Map<string, number>();
+  const metrics = new QuotaMetrics(mgr.metrics.registry);
   const quotasOfRoot = (root: string) => {
     const tree = view.tree();
     return view.quotas.list().filter((q) => tree.has(q.spec.tenant) && view.rootOf(q.spec.tenant, tree) === root).map(keyOf);
@@ -37,9 +40,10 @@ export function setupQuotaController(mgr: Manager, { view, store }: Tenancy): un
     .watches(TenantRef, () => view.quotas.list().map(keyOf))
     .complete(async (req) => {
       const q = view.quotas.get(requestKey(req));
-      if (!q) return;
+      if (!q) return void metrics.remove(requestKey(req));
       const tree = view.tree();
       if (!tree.has(q.spec.tenant)) {
+        metrics.remove(q.metadata.name);
         await writeStatus(mgr.client, QuotaRef, q, withCondition(q, { type: "Ready", status: "False", reason: "TenantNotFound", message: `spec.tenant: Tenant "${q.spec.tenant}" not found` }, mgr.clock));
         return;
       }
@@ -48,6 +52,7 @@ export function setupQuotaController(mgr: Manager, { view, store }: Tenancy): un
       if (since < 1000) return { requeueAfterMs: 1000 - since };
       const limit = quotaLimit(q.metadata.name, q.spec);
       const { used, reserved } = quotaUsage(store.current(view.rootOf(q.spec.tenant, tree)), tree, limit, now, view.alive);
+      metrics.set(limit, used, reserved);
       const show = (a: Amounts) => Object.fromEntries(dimensions.filter((d) => limit.hard[d] !== undefined || a[d]).map((d) => [d, formatAmount(d, a[d] ?? 0)]));
       const full = dimensions.filter((d) => limit.hard[d] !== undefined && (used[d] ?? 0) + (reserved[d] ?? 0) >= limit.hard[d]!);
       const message = full.length ? `at the limit for ${full.join(", ")}` : "enforced at admission";
