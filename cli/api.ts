@@ -52,4 +52,4 @@ export interface InstanceStatus {
   migration?: { requestedAt: string; sourceNode?: string; targetNode?: string; state: string; message?: string; durationSeconds?: number };
 }
 
-export interface InstanceObj extends Obj { spec: { flavor?: string; resources?: { vcpus: number; memory: string }; powerState?: string }; status?: InstanceStatus & Record<string, unknown> }
+export interface InstanceObj extends KubeObject { spec: { flavor?: string; resources?: { vcpus: number; memory: string }; powerState?: string }; status?: InstanceStatus }

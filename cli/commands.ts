@@ -5,7 +5,7 @@ import {
   InstanceRef, NodePoolRef, QuotaRef, TenantRef, type InstanceObj, type Obj, type PowerState, type ResourceRef,
 } from "./api.ts";
 import { parseDuration, type CommandLine } from "./args.ts";
-import { failure, instanceId, isoSeconds, migrated, patchInstance, rebooted, resized, settledIn, waitFor, type Settled } from "./instances.ts";
+import { failure, instanceId, migrated, patchInstance, rebooted, requestTime, resized, settledIn, waitFor, type Settled } from "./instances.ts";
 import { ApiError, CliError, isNotFound, type Client } from "./kube.ts";
 import { capacityReport, quotaTree, table, type CellView, type PoolView, type QuotaView, type TenantView } from "./render.ts";
 
@@ -55,7 +55,7 @@ const power = (state: PowerState, verb: string): Command => instanceVerb(() => (
 }));
 
 const reboot: Command = instanceVerb((_line, io) => {
-  const at = isoSeconds(io.now());
+  const at = requestTime(io.now());
   return {
     field: "spec.restartRequestedAt", spec: { restartRequestedAt: at }, said: `reboot requested (spec.restartRequestedAt: ${at})`,
     wait: (patched) => ({ what: "a reboot (a new launcher, Running)", done: rebooted(patched) }),
@@ -63,7 +63,7 @@ const reboot: Command = instanceVerb((_line, io) => {
 });
 
 const migrate: Command = instanceVerb((line, io) => {
-  const at = isoSeconds(io.now());
+  const at = requestTime(io.now());
   const to = opt(line, "to");
   return {
     field: "spec.migration", spec: { migration: { requestedAt: at, targetNode: to ?? null } },

@@ -13,8 +13,12 @@ export function failure(what: string, field: string, e: unknown): CliError {
   return new ApiError(e.code, e.reason, `${what}: ${named ? "" : `${field}: `}${e.message}`);
 }
 
-/** RFC 3339 to the second, as kubectl rollout restart writes its timestamp. */
-export const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
+/**
+ * The value of a request field (restartRequestedAt, migration.requestedAt): RFC 3339 to the
+ * millisecond. Each new value acts once, so two requests within a second (kubectl rollout restart
+ * writes seconds) must still differ: the second would otherwise be taken as done already.
+ */
+export const requestTime = (d: Date) => d.toISOString();
 
 export async function patchInstance(client: Client, namespace: string, name: string, field: string, spec: Record<string, unknown>): Promise<InstanceObj> {
   try {

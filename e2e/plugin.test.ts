@@ -115,7 +115,7 @@ describe("kubectl cellcloud", () => {
     expect(before.status?.powerState).toBe("Running");
     await new Promise((r) => setTimeout(r, 1100)); // lastBootTime counts seconds
     const out = await ok("reboot", "web", "-n", nsOrg, "--wait=90s");
-    expect(out).toMatch(/^instance\/web reboot requested \(spec\.restartRequestedAt: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)\ninstance\/web Running on /);
+    expect(out).toMatch(/^instance\/web reboot requested \(spec\.restartRequestedAt: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\)\ninstance\/web Running on /);
     const after = await readVm("web");
     expect(Date.parse(after.status?.lastBootTime ?? "")).toBeGreaterThan(Date.parse(before.status?.lastBootTime ?? ""));
     expect(after.status?.launcherPod).not.toBe(before.status?.launcherPod);
