@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The CellCloud manager image, for linux/amd64 and linux/arm64 (the project runs on both
-# architectures it simulates):
+# architectures it simulates). It also runs the web console (`node dist/console/server/main.js`,
+# the chart's console Deployment), with the console's web app built in:
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/cellcloud/manager:0.1.0 .
 
 # Compile TypeScript once, on the build machine's own architecture (the output is plain JS).
@@ -10,7 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY operators ./operators
-RUN npx tsc -p tsconfig.build.json
+COPY console ./console
+RUN npx tsc -p tsconfig.build.json && npx vite build --config console/vite.config.ts --outDir /src/dist/console/dist
 
 # Production dependencies for the target architecture.
 FROM node:24-alpine AS deps

@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb bench-billing plugin
+.PHONY: help console up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb bench-billing plugin
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,8 +37,12 @@ clean-cache: ## delete the cached binaries and Node under ~/.cache/cellcloud
 status: ## show the local cloud's processes and health
 	@hack/status
 
-typecheck: deps ## type-check all TypeScript (strict)
+typecheck: deps ## type-check all TypeScript (strict), the console's web app too
 	@$(NODE) tsc --noEmit
+	@$(NODE) tsc --noEmit -p console
+
+console: deps ## build the console's web app into console/dist (when its sources changed; make up does it too)
+	@$(NODE) hack/console-build
 
 test: deps binaries typecheck ## run every test: unit (no cluster) and e2e (real local control plane)
 	@mkdir -p .state

@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["operators/**/*.test.ts", "agents/**/*.test.ts", "cli/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts", "e2e/support/**/*.test.ts"],
+          include: ["operators/**/*.test.ts", "agents/**/*.test.ts", "cli/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts", "e2e/support/**/*.test.ts", "console/**/*.test.ts"],
         },
       },
       {

@@ -32,8 +32,8 @@ describe("helm chart", () => {
     };
     expect(expected.length).toBeGreaterThan(12);
 
-    // hack/up applies the tenants' built-in roles to the local plane; here the chart must own them
-    for (const file of ["tenant-roles.yaml", "public-images.yaml"]) {
+    // hack/up applies the tenants' and the console's built-in roles to the local plane; here the chart must own them
+    for (const file of ["tenant-roles.yaml", "console-roles.yaml", "public-images.yaml"]) {
       const path = `${chart}/files/${file}`;
       kubectl(["delete", "-f", path, "--ignore-not-found"]);
       onTestFinished(() => { kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=cellcloud-hack", "-f", path]); });

@@ -8,7 +8,7 @@ import { repoRoot } from "./support/plane.ts";
 const dockerfile = readFileSync(`${repoRoot}/Dockerfile`, "utf8");
 const ignored = readFileSync(`${repoRoot}/.dockerignore`, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
 
-describe("manager image", () => {
+describe("manager image (and the console's)", () => {
   it("copies only files that exist in the build context", () => {
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
     expect(sources.length).toBeGreaterThan(3);
@@ -29,5 +29,12 @@ describe("manager image", () => {
     const help = execFileSync(process.execPath, [`${out}/${entry}`, "--help"], { encoding: "utf8" });
     expect(help).toContain("--controllers");
     expect(help).toContain("--leader-elect");
+    // the console runs from the same image (the chart's console Deployment runs this command)
+    const chart = readFileSync(`${repoRoot}/charts/cellcloud/templates/console.yaml`, "utf8");
+    const consoleEntry = chart.match(/command: \["node", "(.+)"\]/)?.[1];
+    expect(consoleEntry).toBe("dist/console/server/main.js");
+    const consoleHelp = execFileSync(process.execPath, [`${out}/${consoleEntry}`, "--help"], { encoding: "utf8" });
+    expect(consoleHelp).toContain("--apiserver-ca");
+    expect(dockerfile).toMatch(/vite build --config console\/vite.config.ts --outDir \/src\/dist\/console\/dist/);
   });
 });

@@ -13,7 +13,7 @@ PORT_BASE="${CELLCLOUD_PORT_BASE:-$DEFAULT_BASE}"
 PORT_ETCD=$((PORT_BASE + 1)) PORT_ETCD_PEER=$((PORT_BASE + 2)) PORT_API=$((PORT_BASE + 3))
 PORT_KCM=$((PORT_BASE + 4)) PORT_SCHED=$((PORT_BASE + 5)) PORT_KWOK=$((PORT_BASE + 6))
 PORT_METRICS=$((PORT_BASE + 7)) PORT_HEALTH=$((PORT_BASE + 8)) PORT_WEBHOOK=$((PORT_BASE + 9))
-PORT_DATAPLANE=$((PORT_BASE + 10)) PORT_BILLING_DB=$((PORT_BASE + 11))
+PORT_DATAPLANE=$((PORT_BASE + 10)) PORT_BILLING_DB=$((PORT_BASE + 11)) PORT_CONSOLE=$((PORT_BASE + 12))
 # The local data plane's pod addresses: a loopback /16 of this instance's own, so planes side by side never share one.
 DATAPLANE_CIDR="127.$((20 + (PORT_BASE / 100) % 200)).0.0/16"
 PKI="$STATE/pki" LOGS="$STATE/logs" PIDS="$STATE/pids"
@@ -22,7 +22,7 @@ KUBECONFIG_ADMIN="$STATE/kubeconfig"
 PG_BIN=/usr/lib/postgresql/15/bin BILLING_DB="$STATE/billing-db"
 SERVICE_CIDR=10.96.0.0/16 CLUSTER_CIDR=10.128.0.0/10
 # Start order; hack/down stops in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok dataplane billing-db manager)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok dataplane billing-db manager console)
 
 log() { echo "hack: $*" >&2; }
 die() { echo "hack: error: $*" >&2; exit 1; }
@@ -50,6 +50,7 @@ healthy() {
     dataplane) "${c[@]}" "http://127.0.0.1:$PORT_DATAPLANE/healthz" ;;
     billing-db) "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PORT_BILLING_DB" -d billing -t 3 -q ;;  # accepts connections
     manager) "${c[@]}" "http://127.0.0.1:$PORT_HEALTH/readyz" ;;  # caches synced: the webhook answers
+    console) "${c[@]}" "http://127.0.0.1:$PORT_CONSOLE/healthz" ;;
   esac 2>/dev/null
 }
 

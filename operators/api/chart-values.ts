@@ -43,6 +43,24 @@ const grafana = z.object({
   }).strict().describe("Grafana dashboards as ConfigMaps for the sidecar of kube-prometheus-stack."),
 }).strict();
 
+const consoleValues = z.object({
+  enabled: z.boolean().describe("The web console: a Deployment and Service serving it; it forwards each signed-in user's calls to the apiserver with the user's own credentials and has none of its own."),
+  replicaCount: z.int().min(0).describe("Console replicas. Sessions live in a replica's memory: with more than one, the Ingress needs session affinity."),
+  url: z.union([z.literal(""), z.string().regex(/^https?:\/\/[^\s"'<>]+$/)])
+    .describe("The console's public URL, e.g. https://console.example.com: published in ConfigMap kube-public/cellcloud-console for `kubectl cellcloud console-url`; https marks the session cookie Secure."),
+  port,
+  sessionTtlSeconds: z.int().min(60).max(7 * 86400).describe("Idle time before a session ends."),
+  service: z.object({ type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]), port }).strict(),
+  ingress: z.object({
+    enabled: z.boolean(),
+    className: z.string(),
+    host: z.string(),
+    annotations: z.record(z.string(), z.string()),
+    tls: z.array(anyObject).describe("Ingress TLS entries (secretName, hosts)."),
+  }).strict().describe("An optional Ingress in front of the console Service."),
+  resources,
+}).strict();
+
 const chartValues = z.object({
   image: image.describe("The manager image."),
   imagePullSecrets: z.array(z.object({ name: z.string() }).strict()),
@@ -85,6 +103,7 @@ const chartValues = z.object({
   kwok: z.object({ enabled: z.boolean(), image, nodeLeaseDurationSeconds: z.int().min(10), resources }).strict(),
   billing,
   grafana,
+  console: consoleValues,
 }).strict();
 
 export type ChartValues = z.infer<typeof chartValues>;
