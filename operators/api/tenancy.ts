@@ -3,7 +3,7 @@
 // one object deducts at every level at once (see operators/tenancy/ledger.ts).
 import { z } from "zod";
 import { count, labelValue, observed, quantity, refName } from "./common.ts";
-import { defineKind, refOf, type CelValidation } from "./crd.ts";
+import { defineKind, refOf, type CelValidation, type PrinterColumn } from "./crd.ts";
 import type { KubeObject, ResourceRef } from "./meta.ts";
 import { architectures } from "./platform.ts";
 
@@ -159,6 +159,18 @@ const quotaSpec = z
   })
   .describe("Desired state of the quota.");
 
+/** Scope, use and limits, as `kubectl get` shows a Quota and its AppliedQuotas (same paths in both). */
+const quotaColumns: PrinterColumn[] = [
+  { name: "Zone", type: "string", jsonPath: ".spec.zone" },
+  { name: "Arch", type: "string", jsonPath: ".spec.architecture" },
+  { name: "CPU", type: "string", jsonPath: ".status.used.cpu", description: "vCPUs used" },
+  { name: "CPU-Limit", type: "string", jsonPath: ".spec.hard.cpu" },
+  { name: "Memory", type: "string", jsonPath: ".status.used.memory", description: "Memory used" },
+  { name: "Memory-Limit", type: "string", jsonPath: ".spec.hard.memory" },
+  { name: "Instances", type: "string", jsonPath: ".status.used.instances", priority: 1 },
+  { name: "Storage", type: "string", jsonPath: ".status.used.storage", priority: 1 },
+];
+
 const quotaValidations: CelValidation[] = [
   { rule: "self.tenant == oldSelf.tenant", message: "spec.tenant is immutable", fieldPath: ".tenant" },
   { rule: "has(self.zone) == has(oldSelf.zone) && (!has(self.zone) || self.zone == oldSelf.zone)", message: "spec.zone is immutable", fieldPath: ".zone" },
@@ -185,17 +197,7 @@ export const Quota = defineKind({
       reserved: usage("Admitted creates whose objects are not yet seen (they become used, or expire after a minute)."),
     })
     .describe("Observed state of the quota."),
-  printerColumns: [
-    { name: "Tenant", type: "string", jsonPath: ".spec.tenant" },
-    { name: "Zone", type: "string", jsonPath: ".spec.zone" },
-    { name: "Arch", type: "string", jsonPath: ".spec.architecture" },
-    { name: "CPU", type: "string", jsonPath: ".status.used.cpu", description: "vCPUs used" },
-    { name: "CPU-Limit", type: "string", jsonPath: ".spec.hard.cpu" },
-    { name: "Memory", type: "string", jsonPath: ".status.used.memory", description: "Memory used" },
-    { name: "Memory-Limit", type: "string", jsonPath: ".spec.hard.memory" },
-    { name: "Instances", type: "string", jsonPath: ".status.used.instances", priority: 1 },
-    { name: "Storage", type: "string", jsonPath: ".status.used.storage", priority: 1 },
-  ],
+  printerColumns: [{ name: "Tenant", type: "string", jsonPath: ".spec.tenant" }, ...quotaColumns],
   validations: quotaValidations,
 });
 
@@ -243,16 +245,72 @@ export const QuotaLedger = defineKind({
   ],
 });
 
-export const tenancyKinds = [Tenant, Quota, QuotaLedger] as const;
+// ==================== AppliedQuota ====================
+
+/** How an AppliedQuota's quota relates to the tenant owning its namespace. */
+export const appliedQuotaRelations = ["Self", "Ancestor", "Department"] as const;
+export type AppliedQuotaRelation = (typeof appliedQuotaRelations)[number];
+/** The longest tenant chain an AppliedQuota carries (nearest tenants kept): bounds its size. */
+export const APPLIED_QUOTA_MAX_DEPTH = 32;
+
+const appliedQuotaSpec = z
+  .object({
+    quota: refName("The Quota (cluster-scoped) this copies; the AppliedQuota has its name.").max(253),
+    tenant: refName("The tenant (or department) the quota limits: the Quota's spec.tenant.").max(63),
+    path: z
+      .string()
+      .max(APPLIED_QUOTA_MAX_DEPTH * 64)
+      .describe(`The quota's tenant's chain from its root, as Tenant status.path (e.g. acme/research/ml; its nearest ${APPLIED_QUOTA_MAX_DEPTH} tenants): enough, with the namespace's other AppliedQuotas, to draw the tree.`),
+    relation: z
+      .enum(appliedQuotaRelations)
+      .describe("How the quota's tenant relates to this namespace's tenant: Self; Ancestor (its limits bind this tenant too); Department (a department of this tenant, at any depth, so its admins see the whole tree)."),
+    namespaceTenant: refName("The tenant owning this namespace.").max(63),
+    zone: labelValue("The quota's zone; empty: every zone.").optional(),
+    architecture: z.enum(architectures).optional().describe("The quota's CPU architecture; empty: both."),
+    hard: quotaHard,
+  })
+  .describe("The quota's scope and limits, and whom it limits.");
+
+export const AppliedQuota = defineKind({
+  group: GROUP,
+  version: VERSION,
+  kind: "AppliedQuota",
+  plural: "appliedquotas",
+  shortNames: ["aq"],
+  scope: "Namespaced",
+  description:
+    "AppliedQuota is a read-only copy, in a tenant's namespace, of one Quota that concerns the tenant: its own, an ancestor's (which limits it too) or a department's. Written by the manager only (named after the Quota, kept in step with its status), so a tenant's users read their quota usage with namespaced RBAC, as OpenShift's AppliedClusterResourceQuota projects a ClusterResourceQuota.",
+  spec: appliedQuotaSpec,
+  status: z
+    .object({
+      ...observed,
+      used: usage("The Quota's status.used: committed usage of its tenant's tree within its scope."),
+      reserved: usage("The Quota's status.reserved: admitted creates whose objects are not yet seen."),
+    })
+    .describe("The quota's usage, as its status shows it."),
+  printerColumns: [
+    { name: "Tenant", type: "string", jsonPath: ".spec.tenant" },
+    { name: "Relation", type: "string", jsonPath: ".spec.relation" },
+    ...quotaColumns,
+    { name: "Path", type: "string", jsonPath: ".spec.path", priority: 1 },
+  ],
+  readyColumn: false,
+});
+
+export type AppliedQuotaSpec = z.output<typeof appliedQuotaSpec>;
+
+export const tenancyKinds = [Tenant, Quota, QuotaLedger, AppliedQuota] as const;
 
 // ==================== Contracts ====================
 
 export const TenantRef = refOf(Tenant);
 export const QuotaRef = refOf(Quota);
 export const QuotaLedgerRef = refOf(QuotaLedger);
+export const AppliedQuotaRef = refOf(AppliedQuota);
 
 export interface TenantObject extends KubeObject { spec: TenantSpec }
 export interface QuotaObject extends KubeObject { spec: QuotaSpec }
+export interface AppliedQuotaObject extends KubeObject { spec: AppliedQuotaSpec }
 
 /** Held by every charged object in a tenant namespace until its usage is released. */
 export const QUOTA_FINALIZER = "tenancy.cellcloud.io/quota";

@@ -1,8 +1,10 @@
-// Tenancy as the composition root sees it: the tenant and quota controllers, the approval gate every
-// product's objects pass, and the admission webhooks that charge what the products registered.
+// Tenancy as the composition root sees it: the tenant, quota and applied-quota controllers, the
+// approval gate every product's objects pass, and the admission webhooks that charge what the
+// products registered.
 import type { Product, ProductContext } from "../runtime/product.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { Admission } from "./admission.ts";
+import { setupAppliedQuotaController } from "./applied-quota-controller.ts";
 import { approvalGate } from "./approval.ts";
 import { setupLedgerController, setupQuotaController, setupUsageControllers } from "./quota-controllers.ts";
 import { tenancyOf } from "./shared.ts";
@@ -16,7 +18,10 @@ export const tenancy: Product = {
   controllers: {
     tenancy: (mgr, ctx) => {
       const t = shared(mgr, ctx);
-      return [setupTenantController(mgr, t, ctx.settings.serviceAccount), setupQuotaController(mgr, t), setupLedgerController(mgr, t, ctx.settings.quotaRecountMs), ...setupUsageControllers(mgr, t)];
+      return [
+        setupTenantController(mgr, t, ctx.settings.serviceAccount), setupQuotaController(mgr, t), setupLedgerController(mgr, t, ctx.settings.quotaRecountMs),
+        ...setupUsageControllers(mgr, t), setupAppliedQuotaController(mgr, t),
+      ];
     },
   },
   gates: [approvalGate],
