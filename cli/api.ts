@@ -10,6 +10,7 @@ export const InstanceRef = v1alpha1("compute.cellcloud.io", "Instance", "instanc
 export const FlavorRef = v1alpha1("compute.cellcloud.io", "Flavor", "flavors", false);
 export const TenantRef = v1alpha1("tenancy.cellcloud.io", "Tenant", "tenants", false);
 export const QuotaRef = v1alpha1("tenancy.cellcloud.io", "Quota", "quotas", false);
+export const AppliedQuotaRef = v1alpha1("tenancy.cellcloud.io", "AppliedQuota", "appliedquotas", true);
 export const CellRef = v1alpha1("platform.cellcloud.io", "Cell", "cells", false);
 export const NodePoolRef = v1alpha1("platform.cellcloud.io", "NodePool", "nodepools", false);
 export const NodeRef: ResourceRef = { group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false };

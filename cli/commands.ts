@@ -2,7 +2,7 @@
 // gets a connected client and its parsed command line, writes to `out` and throws CliError on failure.
 import {
   APPROVAL_REQUIRED, APPROVED_BY, CELLCLOUD_GROUP_SUFFIX, CellRef, CONSOLE_CONFIGMAP, CONSOLE_URL_ENV, ConfigMapRef, FIELD_MANAGER,
-  InstanceRef, NodePoolRef, QuotaRef, TenantRef, type InstanceObj, type Obj, type PowerState, type ResourceRef,
+  InstanceRef, NodePoolRef, QuotaRef, AppliedQuotaRef, TenantRef, type InstanceObj, type Obj, type PowerState, type ResourceRef,
 } from "./api.ts";
 import { parseDuration, type CommandLine } from "./args.ts";
 import { failure, instanceId, migrated, patchInstance, rebooted, requestTime, resized, settledIn, waitFor, type Settled } from "./instances.ts";
@@ -252,14 +252,39 @@ export const quotaView = (q: QuotaObj): QuotaView => ({
   ...(q.spec?.zone ? { zone: q.spec.zone } : {}), ...(q.spec?.architecture ? { architecture: q.spec.architecture } : {}),
 });
 
+interface AppliedQuotaObj extends QuotaObj { spec?: QuotaObj["spec"] & { path?: string } }
+
+/**
+ * The tenant tree as a namespace's AppliedQuotas show it (what a tenant's users may read): each
+ * carries its quota and its tenant's chain from the root ("acme/research/ml").
+ */
+export function fromApplied(items: AppliedQuotaObj[]): { tenants: TenantView[]; quotas: QuotaView[] } {
+  const parents = new Map<string, string | undefined>();
+  for (const aq of items) {
+    const chain = (aq.spec?.path ?? aq.spec?.tenant ?? "").split("/").filter(Boolean);
+    chain.forEach((t, i) => { if (!parents.has(t) || i > 0) parents.set(t, i ? chain[i - 1] : parents.get(t)); });
+  }
+  const tenants = [...parents].map(([name, parent]) => ({ name, ...(parent ? { parent } : {}) }));
+  return { tenants, quotas: items.map((aq) => ({ ...quotaView(aq), name: (aq.spec as { quota?: string } | undefined)?.quota ?? aq.metadata.name })) };
+}
+
 const quota: Command = async (client, line, io) => {
-  const [tenants, quotas] = await Promise.all([client.list<TenantObj>(TenantRef), client.list<QuotaObj>(QuotaRef)]);
+  let tenants: TenantView[], quotas: QuotaView[];
+  try {
+    const [t, q] = await Promise.all([client.list<TenantObj>(TenantRef), client.list<QuotaObj>(QuotaRef)]);
+    tenants = t.map(tenantView);
+    quotas = q.map(quotaView);
+  } catch (e) {
+    // a tenant's user may not read cluster-scoped Tenants and Quotas: the namespace's AppliedQuotas show their tree
+    if (!(e instanceof ApiError && e.code === 403)) throw e;
+    ({ tenants, quotas } = fromApplied(await client.list<AppliedQuotaObj>(AppliedQuotaRef, client.namespace)));
+  }
   const root = line.args[0];
   if (!tenants.length) {
     io.err("No tenants found.\n");
     return;
   }
-  const out = quotaTree(tenants.map(tenantView), quotas.map(quotaView), root);
+  const out = quotaTree(tenants, quotas, root);
   if (out === undefined) throw new CliError("NotFound", `tenant ${root}: tenants.tenancy.cellcloud.io "${root}" not found`);
   io.out(out);
 };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { InstanceRef } from "../operators/api/compute.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
-import { clients, eventually, kubectlAsync, uniqueName, useNamespace } from "./support/kube.ts";
+import { clients, eventually, kubectlAsync, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { createCatalog } from "./support/compute.ts";
 import { chromiumMissing, launchChromium, screenshot, signIn, startConsole, type ConsoleProcess } from "./support/console.ts";
 import { hostsReady } from "./support/nodes.ts";
@@ -18,8 +18,8 @@ const sys = useNamespace("console-sys");
 const base = uniqueName("con");
 const cell = `${base}-cell`;
 const pool = `${base}-x86`;
-const tenantA = `${base}-a`, tenantB = `${base}-b`;
-const nsA = `${base}-a-prod`, nsB = `${base}-b-prod`;
+const tenantA = `${base}-a`, tenantB = `${base}-b`, tenantC = `${base}-c`;
+const nsA = `${base}-a-prod`, nsB = `${base}-b-prod`, nsC = `${base}-c-prod`;
 const p = platformIn(kc);
 let t: Tenancy;
 let cat: Awaited<ReturnType<typeof createCatalog>>;
@@ -35,17 +35,18 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     await p.cells.create(cell, { region: `${base}-region`, zone: `${base}-az` });
     await p.nodePools.create(pool, poolSpec(cell, { architecture: "amd64", cpuVendor: "intel", nodes: 2, capacity: { cpu: "32", memory: "128Gi" } }));
     // people: service accounts, so the test can have tokens the apiserver accepts
-    for (const who of ["alice", "carol", "viewer", "ops"]) {
+    for (const who of ["alice", "carol", "viewer", "ops", "admin", "bob"]) {
       await core.createNamespacedServiceAccount({ namespace: sys.name, body: { metadata: { name: who } } });
       tokens[who] = (await kubectlAsync(["create", "token", who, "-n", sys.name, "--duration=1h"])).trim();
     }
     await t.client.create(TenantRef, tenant(tenantA, { users: [sa("alice")], viewers: [sa("viewer")], namespaces: [nsA] }));
     await t.client.create(TenantRef, tenant(tenantB, { users: [sa("carol")], namespaces: [nsB] }));
+    await t.client.create(TenantRef, tenant(tenantC, { orderMode: "Approval", admins: [sa("admin")], users: [sa("bob")], namespaces: [nsC] }));
     await t.client.create(QuotaRef, quota(tenantA, { tenant: tenantA, hard: { instances: 1, cpu: "8" } }));
     await kubectlAsync(["create", "clusterrolebinding", `${base}-ops`, "--clusterrole=cellcloud-operator-viewer", `--serviceaccount=${sys.name}:ops`]);
     await hostsReady(core, `cellcloud.io/cell=${cell}`, 2);
     // the tenant controller made the namespaces and bound the users
-    for (const [who, ns] of [["alice", nsA], ["carol", nsB]] as const) {
+    for (const [who, ns] of [["alice", nsA], ["carol", nsB], ["bob", nsC]] as const) {
       await eventually(async () => (await kubectlAsync(["auth", "can-i", "create", "instances.compute.cellcloud.io", "-n", ns, `--as=system:serviceaccount:${sys.name}:${who}`]).catch(() => "no")).trim() === "yes",
         { what: `${who} may create instances in ${ns}`, timeoutMs: 60_000 });
     }
@@ -57,9 +58,9 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     await browser?.close();
     await console_?.stop();
     if (t) {
-      await deleteInstances(t.client, [nsA, nsB]).catch(() => undefined);
+      await deleteInstances(t.client, [nsA, nsB, nsC]).catch(() => undefined);
       for (const name of [tenantA]) await t.client.delete(QuotaRef, name).catch(() => undefined);
-      for (const name of [tenantA, tenantB]) await t.client.delete(TenantRef, name).catch(() => undefined);
+      for (const name of [tenantA, tenantB, tenantC]) await t.client.delete(TenantRef, name).catch(() => undefined);
       await p.nodePools.delete(pool).catch(() => undefined);
       await eventually(async () => !(await p.nodePools.list()).some((np) => np.metadata.name === pool), { what: "pool gone", timeoutMs: 60_000 }).catch(() => undefined);
       await p.cells.delete(cell).catch(() => undefined);
@@ -68,6 +69,9 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     }
   }, 300_000);
 
+  const instanceBody = (name: string, namespace: string): KubeObject => ({
+    apiVersion: "compute.cellcloud.io/v1alpha1", kind: "Instance", metadata: { name, namespace }, spec: { flavor: cat.flavor, image: cat.x86 },
+  });
   const row = (page: Page, name: string) => page.getByRole("table", { name: "Instances" }).locator(`tr[data-name="${name}"]`);
 
   async function createInstance(page: Page, name: string): Promise<void> {
@@ -99,16 +103,73 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     await screenshot(page, "tenant-instance-stopped");
 
     // a second instance exceeds the tenant's quota (instances: 1): the webhook's message, verbatim
+    const expected = await refusal(t.client.create(InstanceRef, instanceBody("web-2", nsA), { dryRun: "All" }));
+    expect(expected).toContain(`quota "${tenantA}" exceeded for instances`);
     await createInstance(page, "web-2");
     const alert = page.getByRole("form", { name: "Create instance" }).getByRole("alert");
     await alert.waitFor({ timeout: 30_000 });
-    const text = (await alert.textContent()) ?? "";
-    expect(text).toContain(`quota`);
-    expect(text).toContain(tenantA);
-    expect(text).toMatch(/instances/);
+    expect(await alert.textContent()).toContain(expected);
     await screenshot(page, "tenant-quota-denied");
     expect(await t.client.get(InstanceRef, "web-2", nsA).then(() => "exists", () => "absent")).toBe("absent");
     await page.context().close();
+  });
+
+  it("shows the tenant's quota, its other kinds and an object's events", async () => {
+    const page = await signIn(browser, console_.url, tokens.alice!, [nsA]);
+    // quota bars from the namespace's AppliedQuota (a tenant user cannot read the cluster-scoped Quota)
+    await page.goto(`${console_.url}/#/ns/${nsA}/quota`);
+    const card = page.getByLabel(`Quota ${tenantA}`, { exact: true });
+    await card.waitFor({ timeout: 60_000 });
+    await expect.poll(() => card.getByLabel(/^instances: 1 used, 0 reserved of 1$/).count(), { timeout: 60_000, interval: 500 }).toBe(1);
+    await screenshot(page, "tenant-quota");
+    for (const view of ["volumes", "snapshots", "vpcs", "subnets", "securitygroups", "elasticips", "loadbalancers", "databases", "queues", "subscriptions", "approvals"]) {
+      await page.goto(`${console_.url}/#/ns/${nsA}/${view}`);
+      await page.getByRole("heading", { level: 2 }).waitFor();
+      await page.waitForTimeout(300);
+      expect(await page.getByRole("alert").count(), `no refusal on ${view}`).toBe(0);
+      await screenshot(page, `tenant-${view}`);
+    }
+    // a tenant's user may not read bills (admins and viewers do): no link, and the apiserver's 403 if asked
+    expect(await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Subscriptions" }).count()).toBe(1);
+    expect(await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Bills" }).count()).toBe(0);
+    await page.goto(`${console_.url}/#/ns/${nsA}/bills`);
+    await page.getByRole("alert").waitFor();
+    expect(await page.getByRole("alert").textContent()).toContain(`cannot list resource "bills"`);
+    // an instance's details: its conditions and its Events, live
+    await page.goto(`${console_.url}/#/ns/${nsA}/instances/web-1`);
+    const drawer = page.getByRole("dialog", { name: `Instance ${nsA}/web-1` });
+    await drawer.getByRole("table", { name: "Conditions" }).getByText("Ready").first().waitFor();
+    await drawer.getByRole("tab", { name: /^Events/ }).click();
+    await expect.poll(() => drawer.getByRole("table", { name: "Events" }).locator("tbody tr").count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await screenshot(page, "tenant-instance-events");
+    await page.context().close();
+  });
+
+  it("orders of a tenant in Approval mode wait; a user may not approve; an admin's approval starts the instance", async () => {
+    const bob = await signIn(browser, console_.url, tokens.bob!, [nsC]);
+    await bob.goto(`${console_.url}/#/ns/${nsC}/instances`);
+    await createInstance(bob, "ordered");
+    await row(bob, "ordered").getByText(/False/).waitFor({ timeout: 30_000 });
+    await bob.goto(`${console_.url}/#/ns/${nsC}/approvals`);
+    const approve = bob.getByRole("button", { name: "Approve Instance ordered" });
+    await approve.click();
+    const refused = bob.getByRole("alert");
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain(`may not approve instances in namespace ${nsC}`);
+    await screenshot(bob, "approvals-user-refused");
+    await bob.context().close();
+
+    const admin = await signIn(browser, console_.url, tokens.admin!, [nsC]);
+    await admin.goto(`${console_.url}/#/ns/${nsC}/approvals`);
+    await admin.getByRole("button", { name: "Approve Instance ordered" }).click();
+    // approved: it leaves the list, and the instance starts
+    await admin.getByRole("button", { name: "Approve Instance ordered" }).waitFor({ state: "detached", timeout: 30_000 });
+    await admin.goto(`${console_.url}/#/ns/${nsC}/instances`);
+    await expect.poll(() => row(admin, "ordered").getByText("Running").count(), { timeout: 90_000, interval: 500 }).toBe(1);
+    const vm = await t.client.get<KubeObject>(InstanceRef, "ordered", nsC);
+    expect(vm.metadata.annotations?.["tenancy.cellcloud.io/approved-by"]).toBe(`system:serviceaccount:${sys.name}:admin`);
+    await screenshot(admin, "approvals-approved-running");
+    await admin.context().close();
   });
 
   it("another tenant's user sees none of the first tenant's objects", async () => {
@@ -130,6 +191,12 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     const page = await signIn(browser, console_.url, tokens.viewer!, [nsA]);
     await page.goto(`${console_.url}/#/ns/${nsA}/instances`);
     await row(page, "web-1").waitFor(); // a viewer reads
+    // keyboard: the dialog opens with Enter, focus lands in its first field, Escape closes it
+    await page.getByRole("button", { name: "Create instance" }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.labels?.[0]?.textContent ?? "")).toMatch(/^Name/);
+    await page.keyboard.press("Escape");
+    await page.getByRole("form", { name: "Create instance" }).waitFor({ state: "detached" });
     await createInstance(page, "viewer-vm");
     const alert = page.getByRole("form", { name: "Create instance" }).getByRole("alert");
     await alert.waitFor({ timeout: 30_000 });
@@ -140,7 +207,7 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     await page.context().close();
   });
 
-  it("an operator sees the cells' capacity charts per architecture", async () => {
+  it("an operator sees the cells' capacity charts per architecture, a failed host and why a pod waits", async () => {
     const page = await signIn(browser, console_.url, tokens.ops!, []);
     await page.goto(`${console_.url}/#/operator/capacity`);
     const card = page.getByLabel(`Cell ${cell}`, { exact: true });
@@ -150,12 +217,31 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     expect(await card.getByText("2 ready").count()).toBe(1);
     expect(await card.getByRole("table", { name: `Node pools of cell ${cell}` }).getByText(pool).count()).toBe(1);
     await screenshot(page, "operator-capacity");
+
+    // a host fails (KWOK's not-ready stage): it shows among the hosts not Ready, live
+    const host = (await core.listNode({ labelSelector: `cellcloud.io/cell=${cell}` })).items[0]!.metadata!.name!;
     await page.goto(`${console_.url}/#/operator/hosts`);
-    await page.getByRole("table", { name: "Hosts not Ready" }).waitFor();
-    await screenshot(page, "operator-hosts");
+    const hosts = page.getByRole("table", { name: "Hosts not Ready" });
+    await hosts.waitFor();
+    await kubectlAsync(["label", "node", host, "node-not-ready.stage.kwok.x-k8s.io=true"]);
+    try {
+      await hosts.getByRole("cell", { name: host, exact: true }).waitFor({ timeout: 60_000 });
+      await screenshot(page, "operator-hosts");
+    } finally {
+      await kubectlAsync(["label", "node", host, "node-not-ready.stage.kwok.x-k8s.io-"]);
+    }
+
+    // a pod no host can take: pending, with the scheduler's reason
+    const pod = `${base}-too-big`;
+    await core.createNamespacedPod({ namespace: sys.name, body: {
+      metadata: { name: pod },
+      spec: { containers: [{ name: "c", image: "none", resources: { requests: { cpu: "100000" } } }], nodeSelector: { "cellcloud.io/cell": cell }, tolerations: [{ operator: "Exists" }] },
+    } });
     await page.goto(`${console_.url}/#/operator/scheduler`);
-    await page.getByRole("table", { name: "Pending pods" }).waitFor();
+    const pending = page.getByRole("table", { name: "Pending pods" }).getByRole("row").filter({ hasText: `${sys.name}/${pod}` });
+    await expect.poll(async () => (await pending.textContent().catch(() => "")) ?? "", { timeout: 60_000, interval: 500 }).toMatch(/Insufficient cpu/);
     await screenshot(page, "operator-scheduler");
+    await core.deleteNamespacedPod({ name: pod, namespace: sys.name, gracePeriodSeconds: 0 });
     await page.context().close();
   });
 });

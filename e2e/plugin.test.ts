@@ -65,7 +65,7 @@ beforeAll(async () => {
   catalog = await createCatalog(kc, base, LABEL);
   await p.cells.create(cell, { region: "r-cli", zone, placementStrategy: "Spread" }, LABEL);
   await p.nodePools.create(pool, poolSpec(cell, { nodes: 3, capacity: { cpu: "32", memory: "128Gi" } }), LABEL);
-  await makeTenant(org, nsOrg);
+  await makeTenant(org, nsOrg, { users: [{ kind: "User", name: `${org}-user` }] });
   await t.client.create(TenantRef, tenant(dept, { parent: org }, LABEL));
   await makeTenant(appr, nsAppr, { orderMode: "Approval", admins: [{ kind: "User", name: `${appr}-admin` }], users: [{ kind: "User", name: `${appr}-user` }] });
   await t.client.create(QuotaRef, quota(`${org}-q`, { tenant: org, hard: { cpu: 16, memory: "64Gi", instances: 10 } }, LABEL));
@@ -188,6 +188,12 @@ describe("kubectl cellcloud", () => {
     expect(out).not.toContain(appr);
     expect(await ok("quota")).toContain(appr);
     expect(await cellcloud("quota", "no-such-tenant")).toMatchObject({ code: 1, stderr: expect.stringContaining('tenants.tenancy.cellcloud.io "no-such-tenant" not found') });
+    // a tenant's user may not list Tenants or Quotas: the namespace's AppliedQuotas show the same tree
+    const user = ["-n", nsOrg, "--as", `${org}-user`];
+    await eventually(async () => /instances\s+1\s+0\s+10\s+10%/.test((await cellcloud("quota", ...user)).stdout), { what: "the user's quota tree", timeoutMs: 30_000 });
+    const mine = await ok("quota", ...user);
+    expect(mine).toMatch(new RegExp(`^${org}\\s+${org}-q\\s+\\*\\s+\\*\\s+cpu\\s+${q.status?.used?.cpu}\\s+0\\s+16\\s+25%$`, "m"));
+    expect(mine).not.toContain(appr);
   });
 
   it("capacity prints the cells, their capacity per architecture and their pools", async () => {

@@ -1,6 +1,6 @@
 import { AppShell, Button, Group, Loader, NavLink, ScrollArea, Select, Text, Title } from "@mantine/core";
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { can, CSRF, useWatchList } from "./api.ts";
+import { allows, can, CSRF, useRules, useWatchList } from "./api.ts";
 import { KINDS, NAMESPACES, TENANT_LABEL, type Kind } from "./resources.ts";
 import { go, href, useRoute } from "./route.ts";
 import { Approvals } from "./views/Approvals.tsx";
@@ -56,7 +56,10 @@ function Shell({ who, onSignOut }: { who: Who; onSignOut: () => void }) {
   const nav = (label: string, target: string, active: boolean) => (
     <NavLink key={target} href={target} label={label} active={active} aria-current={active ? "page" : undefined} />
   );
-  const kindsOf = (section: (typeof SECTIONS)[number]): Kind[] => KINDS.filter((k) => k.section === section);
+  // only the kinds the user may list here (the apiserver's rules for the namespace); all while asking
+  const rules = useRules(namespace);
+  const kindsOf = (section: (typeof SECTIONS)[number]): Kind[] =>
+    KINDS.filter((k) => k.section === section && (!rules || allows(rules, "list", k.group, k.plural)));
 
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 230, breakpoint: "sm" }} padding="md">
@@ -84,7 +87,7 @@ function Shell({ who, onSignOut }: { who: Who; onSignOut: () => void }) {
         <ScrollArea>
           {namespace && (
             <>
-              {SECTIONS.map((section) => (
+              {SECTIONS.filter((section) => kindsOf(section).length).map((section) => (
                 <NavLink key={section} label={section} defaultOpened childrenOffset={12}>
                   {kindsOf(section).map((k) => nav(k.title, href({ area: "ns", namespace, view: k.route }), route.area === "ns" && route.view === k.route))}
                 </NavLink>

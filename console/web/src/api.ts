@@ -240,3 +240,26 @@ export function condition(o: KubeObject, type = "Ready"): { status?: string; rea
   const c = (o.status?.conditions as { type: string; status: string; reason?: string; message?: string }[] | undefined)?.find((x) => x.type === type);
   return c ?? {};
 }
+
+export interface ResourceRule { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[] }
+
+/** Whether rules of a SelfSubjectRulesReview let `verb` on every object of group/resource (not only named ones). */
+export function allows(rules: ResourceRule[], verb: string, group: string, resource: string): boolean {
+  const has = (list: string[] | undefined, v: string) => !!list && (list.includes("*") || list.includes(v));
+  return rules.some((r) => has(r.verbs, verb) && has(r.apiGroups, group) && has(r.resources, resource) && !(r.resourceNames?.length));
+}
+
+/** What the user may do in a namespace, as the apiserver says (one SelfSubjectRulesReview); undefined while asking. */
+export function useRules(namespace: string | undefined): ResourceRule[] | undefined {
+  const [rules, setRules] = useState<ResourceRule[]>();
+  useEffect(() => {
+    if (!namespace) return;
+    let live = true;
+    setRules(undefined);
+    k8s<{ status?: { resourceRules?: ResourceRule[] } }>("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", {
+      method: "POST", body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", spec: { namespace } },
+    }).then((r) => live && setRules(r.status?.resourceRules ?? []), () => live && setRules([]));
+    return () => { live = false; };
+  }, [namespace]);
+  return rules;
+}

@@ -1,6 +1,6 @@
 // The web app's pure parts: routes, watch streams, quantities and chart rows.
 import { describe, expect, it } from "vitest";
-import { collectionPath, objectPath, tableItems } from "./api.ts";
+import { allows, collectionPath, objectPath, tableItems } from "./api.ts";
 import { formatQuantity, parseQuantity, usagePercent } from "./quantity.ts";
 import { href, parseRoute } from "./route.ts";
 import { capacityRows } from "./views/Operator.tsx";
@@ -21,6 +21,19 @@ describe("console web logic", () => {
     expect(collectionPath(r, "ns")).toBe("/apis/compute.cellcloud.io/v1alpha1/namespaces/ns/instances");
     expect(collectionPath(r)).toBe("/apis/compute.cellcloud.io/v1alpha1/instances");
     expect(objectPath({ group: "", version: "v1", plural: "nodes", namespaced: false }, "n 1")).toBe("/api/v1/nodes/n%201");
+  });
+
+  it("reads RBAC rules as the apiserver gives them: wildcards count, rules for named objects do not list", () => {
+    const rules = [
+      { verbs: ["get", "list", "watch"], apiGroups: ["compute.cellcloud.io"], resources: ["instances", "keypairs"] },
+      { verbs: ["*"], apiGroups: ["*"], resources: ["volumes"] },
+      { verbs: ["get"], apiGroups: [""], resources: ["configmaps"], resourceNames: ["x"] },
+    ];
+    expect(allows(rules, "list", "compute.cellcloud.io", "instances")).toBe(true);
+    expect(allows(rules, "create", "compute.cellcloud.io", "instances")).toBe(false);
+    expect(allows(rules, "list", "storage.cellcloud.io", "volumes")).toBe(true);
+    expect(allows(rules, "list", "billing.cellcloud.io", "bills")).toBe(false);
+    expect(allows(rules, "get", "", "configmaps")).toBe(false);
   });
 
   it("reads table rows as metadata plus cells", () => {
@@ -57,6 +70,8 @@ describe("console web logic", () => {
 
   it("reads a quota card from a Quota", () => {
     const q = quotaCard({ metadata: { name: "acme" }, spec: { tenant: "acme", hard: { cpu: "8" } }, status: { used: { cpu: "2" } } });
-    expect(q).toMatchObject({ name: "acme", tenant: "acme", hard: { cpu: "8" }, used: { cpu: "2" }, reserved: {} });
+    expect(q).toMatchObject({ name: "acme", tenant: "acme", path: [], hard: { cpu: "8" }, used: { cpu: "2" }, reserved: {} });
+    const aq = quotaCard({ metadata: { name: "ml", namespace: "n" }, spec: { quota: "ml", tenant: "ml", path: "acme/research/ml", relation: "Department", hard: {} } });
+    expect(aq).toMatchObject({ name: "ml", tenant: "ml", path: ["acme", "research"], relation: "Department" });
   });
 });

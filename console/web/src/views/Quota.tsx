@@ -29,12 +29,13 @@ export function quotaCard(o: KubeObject): QuotaCard {
     name: spec.quota ?? o.metadata.name,
     tenant: spec.tenant ?? "",
     relation: spec.relation,
-    path: spec.tenantPath ?? spec.ancestors ?? [],
+    // an AppliedQuota's path is its tenant's chain from the root ("acme/research/ml"); a Quota has none
+    path: typeof spec.path === "string" ? spec.path.split("/").filter((t: string) => t && t !== spec.tenant) : [],
     zone: spec.zone,
     architecture: spec.architecture,
     hard: spec.hard ?? {},
-    used: status.used ?? spec.used ?? {},
-    reserved: status.reserved ?? spec.reserved ?? {},
+    used: status.used ?? {},
+    reserved: status.reserved ?? {},
   };
 }
 
