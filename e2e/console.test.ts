@@ -194,7 +194,9 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     // keyboard: the dialog opens with Enter, focus lands in its first field, Escape closes it
     await page.getByRole("button", { name: "Create instance" }).focus();
     await page.keyboard.press("Enter");
-    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.labels?.[0]?.textContent ?? "")).toMatch(/^Name/);
+    const nameField = page.getByRole("form", { name: "Create instance" }).getByRole("textbox", { name: "Name" });
+    const nameId = await nameField.getAttribute("id");
+    await expect.poll(() => page.evaluate("document.activeElement && document.activeElement.id")).toBe(nameId);
     await page.keyboard.press("Escape");
     await page.getByRole("form", { name: "Create instance" }).waitFor({ state: "detached" });
     await createInstance(page, "viewer-vm");
