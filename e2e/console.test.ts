@@ -3,6 +3,10 @@
 // tenant sees none of it; a user without `create` gets the apiserver's 403 through the console's
 // proxy; an operator sees the cells' capacity charts. Screenshots go to .state/screenshots/console/.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { InstanceRef } from "../operators/api/compute.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
@@ -10,6 +14,7 @@ import { clients, eventually, kubectlAsync, refusal, uniqueName, useNamespace } 
 import { createCatalog } from "./support/compute.ts";
 import { chromiumMissing, launchChromium, screenshot, signIn, startConsole, type ConsoleProcess } from "./support/console.ts";
 import { hostsReady } from "./support/nodes.ts";
+import { testStateDir } from "./support/plane.ts";
 import { platformIn, poolSpec } from "./support/platform.ts";
 import { deleteInstances, quota, startTenancy, tenant, QuotaRef, TenantRef, type Tenancy } from "./support/tenancy.ts";
 
@@ -170,6 +175,39 @@ describe.skipIf(!!chromiumMissing)("console", () => {
     expect(vm.metadata.annotations?.["tenancy.cellcloud.io/approved-by"]).toBe(`system:serviceaccount:${sys.name}:admin`);
     await screenshot(admin, "approvals-approved-running");
     await admin.context().close();
+  });
+
+  it("signs in with a kubeconfig whose user is a client certificate, and acts as that user", async () => {
+    const pki = `${testStateDir}/pki`;
+    if (!existsSync(`${pki}/ca.key`)) return; // a plane this suite did not make: no CA key to sign with
+    const user = `${base}-kc`;
+    const dir = mkdtempSync(join(tmpdir(), "console-kc-"));
+    execFileSync("openssl", ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/u.key`, "-out", `${dir}/u.csr`, "-subj", `/O=${base}-group/CN=${user}`], { stdio: "ignore" });
+    execFileSync("openssl", ["x509", "-req", "-in", `${dir}/u.csr`, "-CA", `${pki}/ca.crt`, "-CAkey", `${pki}/ca.key`, "-CAcreateserial", "-CAserial", `${dir}/ca.srl`, "-days", "1", "-out", `${dir}/u.crt`], { stdio: "ignore" });
+    const b64 = (f: string) => readFileSync(`${dir}/${f}`).toString("base64");
+    const kubeconfig = [
+      "apiVersion: v1", "kind: Config", "current-context: me",
+      "clusters: [{name: c, cluster: {server: 'https://203.0.113.1:6443'}}]", // never used: the console has its apiserver
+      `contexts: [{name: me, context: {cluster: c, user: me, namespace: ${nsB}}}]`,
+      `users: [{name: me, user: {client-certificate-data: ${b64("u.crt")}, client-key-data: ${b64("u.key")}}}]`,
+    ].join("\n");
+    await t.client.patch(TenantRef, tenantB, undefined, { spec: { users: [sa("carol"), { kind: "User", name: user }] } }, "merge");
+    await eventually(async () => (await kubectlAsync(["auth", "can-i", "list", "instances.compute.cellcloud.io", "-n", nsB, `--as=${user}`]).catch(() => "no")).trim() === "yes",
+      { what: `${user} may list instances in ${nsB}`, timeoutMs: 60_000 });
+    const context = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+    const page = await context.newPage();
+    await page.goto(console_.url);
+    await page.getByRole("tab", { name: "Kubeconfig" }).click();
+    await page.getByRole("textbox", { name: "Kubeconfig" }).fill(kubeconfig);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByLabel("Signed in as").getByText(user, { exact: true }).waitFor();
+    // the context's namespace is where it starts; the apiserver lets this user list there, and not in another tenant's
+    await page.getByText(`No instances in ${nsB}.`).waitFor();
+    await page.goto(`${console_.url}/#/ns/${nsA}/instances`);
+    expect(await page.getByRole("alert").textContent()).toContain(`User "${user}" cannot list resource "instances"`);
+    await screenshot(page, "sign-in-kubeconfig");
+    await context.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("another tenant's user sees none of the first tenant's objects", async () => {

@@ -127,7 +127,7 @@ export class ConsoleServer {
     if (path === "/console/login" && req.method === "POST") return this.signIn(req, res);
     if (path === "/console/logout" && req.method === "POST") {
       this.sessions.delete(cookieOf(req.headers.cookie));
-      res.setHeader("set-cookie", this.cookie("", 0));
+      res.setHeader("set-cookie", this.cookie("", true));
       return reply(res, 200, { ok: true });
     }
     if (path === "/console/whoami") {
@@ -196,8 +196,9 @@ export class ConsoleServer {
     }
   };
 
-  private cookie(value: string, maxAgeSeconds: number): string {
-    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${this.opts.secureCookies ? "; Secure" : ""}`;
+  /** The session cookie: no Max-Age (the server's idle timeout decides), or Max-Age=0 to clear it. */
+  private cookie(value: string, clear = false): string {
+    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict${clear ? "; Max-Age=0" : ""}${this.opts.secureCookies ? "; Secure" : ""}`;
   }
 
   private async signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -220,8 +221,14 @@ export class ConsoleServer {
       throw e;
     }
     // who the apiserver says these credentials are: the only proof the console asks for
-    const review = await this.call(signIn.credential, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-      JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }));
+    let review: { status: number; body: string };
+    try {
+      review = await this.call(signIn.credential, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }));
+    } catch (e) {
+      // a certificate the TLS layer refuses, the apiserver away: say so, as a gateway would
+      return reply(res, 502, { message: `the apiserver could not be asked who you are: ${(e as Error).message}` });
+    }
     if (review.status === 401) return reply(res, 401, { message: "the apiserver did not accept these credentials (401 Unauthorized)" });
     if (review.status !== 201 && review.status !== 200) return reply(res, 502, { message: `the apiserver answered the sign-in with ${review.status}` });
     const info = (JSON.parse(review.body) as { status?: { userInfo?: { username?: string; groups?: string[] } } }).status?.userInfo;
@@ -229,7 +236,7 @@ export class ConsoleServer {
       credential: signIn.credential, user: info?.username ?? "?", groups: info?.groups ?? [], namespaces: signIn.namespaces,
     });
     this.opts.log.info({ user: session.user }, "signed in");
-    res.setHeader("set-cookie", this.cookie(session.id, Math.floor(this.opts.sessionTtlMs / 1000)));
+    res.setHeader("set-cookie", this.cookie(session.id));
     return reply(res, 200, { user: session.user, groups: session.groups, namespaces: session.namespaces });
   }
 
