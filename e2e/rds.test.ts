@@ -261,7 +261,11 @@ describe("RDS PostgreSQL", () => {
   }, 150_000);
 
   it("SIGKILL of the primary's PostgreSQL: the standby takes over with every acknowledged row, never two writable, and the old primary rejoins", async () => {
-    const before = await read("pg");
+    // Only a standby recorded as synchronous is known to hold every acknowledged commit: until the
+    // status names one, the controller rightly restarts a crashed primary in place instead of failing
+    // over (a CI run killed it 3 s after the instance was ready, before that, and waited in vain).
+    const before = await eventually(async () => { const o = await read("pg"); return (o.status?.synchronousStandbys?.length ?? 0) > 0 && o; },
+      { what: "pg: a synchronous standby recorded" });
     const password = (await credentials("pg")).password;
     const writer = new Writer("pg", "w");
     const checker = new SplitBrainChecker("pg", hosts);
