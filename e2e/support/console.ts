@@ -1,7 +1,7 @@
 // The console for e2e suites: its web app built, its server run as a process against the plane,
 // and Debian's Chromium driven by playwright-core.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -22,7 +22,7 @@ export async function startConsole(kc: KubeConfig): Promise<ConsoleProcess> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("kubeconfig has no cluster");
   const caFile = join(tmpdir(), `console-ca-${process.pid}.crt`);
-  writeFileSync(caFile, cluster.caData ? Buffer.from(cluster.caData, "base64") : execFileSync("cat", [cluster.caFile ?? "/dev/null"]));
+  writeFileSync(caFile, cluster.caData ? Buffer.from(cluster.caData, "base64") : readFileSync(cluster.caFile ?? "/dev/null"));
   const [port] = await freePorts(1);
   let out = "";
   const proc = spawn(process.execPath, [join(repoRoot, "console/server/main.ts"), `--listen=127.0.0.1:${port}`, `--apiserver=${cluster.server}`, `--apiserver-ca=${caFile}`], { stdio: ["ignore", "pipe", "pipe"] });
