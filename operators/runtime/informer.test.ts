@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PodRef } from "./core.ts";
-import { Informer } from "./informer.ts";
+import { Informer, stripServerFields } from "./informer.ts";
 import type { KubeClient } from "./kube.ts";
 import { newLogger } from "./log.ts";
 import { changed, generationChanged } from "./predicates.ts";
@@ -37,5 +37,33 @@ describe("predicates", () => {
     const p = changed((o) => o.metadata.labels);
     expect(p("update", obj(1, "b"), obj(1, "a"))).toBe(true);
     expect(p("update", obj(2, "a"), obj(1, "a"))).toBe(false);
+  });
+});
+
+describe("stripServerFields (the default cache transform)", () => {
+  const pod = (): KubeObject => ({
+    apiVersion: "v1", kind: "Pod",
+    metadata: {
+      name: "p", namespace: "n", labels: { a: "1" },
+      annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{…}", keep: "me" },
+      managedFields: [{ manager: "kubectl", operation: "Apply", fieldsV1: { "f:spec": {} } }],
+    },
+    spec: { nodeName: "h1" },
+  });
+
+  it("drops managedFields and kubectl's last-applied annotation and keeps everything else", () => {
+    const original = pod();
+    const out = stripServerFields(original);
+    expect(out.metadata.managedFields).toBeUndefined();
+    expect(out.metadata.annotations).toEqual({ keep: "me" });
+    expect(out.metadata.labels).toEqual({ a: "1" });
+    expect(out.spec).toEqual({ nodeName: "h1" });
+    // the watch event's object is not mutated
+    expect(original).toEqual(pod());
+  });
+
+  it("returns an object that has neither as it is", () => {
+    const o: KubeObject = { metadata: { name: "x", annotations: { a: "b" } } };
+    expect(stripServerFields(o)).toBe(o);
   });
 });

@@ -21,6 +21,31 @@ export interface InformerOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Told of every failed list or watch (for metrics: a healthy cache has none). */
   onError?: (op: "list" | "watch", err: unknown) => void;
+  /**
+   * Applied to every object before it is cached, as controller-runtime's cache TransformFunc: keep
+   * only what readers use. Default `stripServerFields`. Must not mutate its argument's shared parts.
+   */
+  transform?: (o: KubeObject) => KubeObject;
+}
+
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/**
+ * The default cache transform: drops `metadata.managedFields` and kubectl's last-applied annotation,
+ * which no controller reads and which are most of a small object's bytes (measured: a launcher Pod
+ * 9 KB as listed, 3.3 KB without; an Instance 3.8 KB, 1.1 KB). Writes never start from a cached
+ * object's managedFields (server-side apply sends only its own fields; updates omit them), so
+ * dropping them changes no request.
+ */
+export function stripServerFields<T extends KubeObject>(o: T): T {
+  const md = o.metadata;
+  if (!md || (!md.managedFields && !md.annotations?.[LAST_APPLIED])) return o;
+  const { managedFields: _m, ...metadata } = md;
+  if (metadata.annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _l, ...annotations } = metadata.annotations;
+    metadata.annotations = annotations;
+  }
+  return { ...o, metadata };
 }
 
 export class Informer<T extends KubeObject = KubeObject> {
@@ -141,7 +166,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         limit: this.opts.pageSize ?? 500, continue: cont, labelSelector: this.opts.labelSelector,
         fieldSelector: this.opts.fieldSelector,
       }, this.opts.namespace);
-      for (const o of page.items) fresh.set(keyOf(o), withKind(o, this.ref));
+      for (const o of page.items) fresh.set(keyOf(o), this.transform(withKind(o, this.ref)));
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont && !signal.aborted);
@@ -169,11 +194,15 @@ export class Informer<T extends KubeObject = KubeObject> {
     const rv = e.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (e.type === "BOOKMARK") return;
-    const obj = withKind(e.object, this.ref);
+    const obj = this.transform(withKind(e.object, this.ref));
     const key = keyOf(obj);
     if (e.type === "DELETED") this.apply("delete", key, obj);
     else this.apply(this.cache.has(key) ? "update" : "add", key, obj);
     this.failures = 0;
+  }
+
+  private transform(o: T): T {
+    return (this.opts.transform ?? stripServerFields)(o) as T;
   }
 
   private apply(type: InformerEvent, key: string, obj: T): void {

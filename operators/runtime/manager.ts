@@ -43,6 +43,14 @@ export interface ManagerOptions {
 
 const refKey = (r: ResourceRef) => `${r.group}/${r.version}/${r.plural}`;
 
+/**
+ * How often an informer re-delivers every cached object: controller-runtime's default SyncPeriod,
+ * 10 hours, jittered ±10% per informer. Drift arrives as watch events; the resync is a backstop, and
+ * at 30,000 instances one every 10 minutes was a reconcile of every object by every controller
+ * watching it, 50 per second per controller, forever (the idle manager's CPU).
+ */
+export const DEFAULT_RESYNC_MS = 10 * 60 * 60_000;
+
 /** Anything that works only while this manager leads: controllers, and loops such as the scheduler. */
 export interface Runnable {
   start(): void;
@@ -86,6 +94,12 @@ export class Manager {
     if (this.log.isLevelEnabled("trace")) {
       this.client.onRequest((method, path, code, query) => this.log.trace({ method, path, code, ...requestAttributes(method, path, query) }, "api request"));
     }
+    // Every request by verb, resource and code: what the manager costs the apiserver (idle should be
+    // lease renewals and watches only). apiserver_request_total has no user-agent label to split by.
+    this.client.onRequest((method, path, code, query) => {
+      const a = requestAttributes(method, path, query);
+      this.metrics.apiRequests.inc({ verb: a?.verb ?? method.toLowerCase(), resource: a ? (a.group ? `${a.resource}.${a.group}` : a.resource) : "other", code: String(code) });
+    });
     this.events = new EventRecorder(this.client, { controller: "cellcloud.io/manager", instance: this.identity }, this.log, this.clock);
   }
 
@@ -95,7 +109,7 @@ export class Manager {
     let inf = this.informers.get(k);
     if (!inf) {
       inf = new Informer(this.client, ref, this.log, {
-        resyncMs: this.opts.resyncMs ?? 10 * 60_000, labelSelector, ...scope,
+        resyncMs: this.opts.resyncMs ?? Math.round(DEFAULT_RESYNC_MS * (0.9 + 0.2 * Math.random())), labelSelector, ...scope,
         onError: (op) => this.metrics.informerErrors.inc({ resource: ref.plural, op }),
       });
       this.informers.set(k, inf);

@@ -40,6 +40,10 @@ export class Metrics {
     name: "cellcloud_informer_errors_total", help: "Failed list or watch requests of the manager's informers (403s included)",
     labelNames: ["resource", "op"], registers: [this.registry],
   });
+  readonly apiRequests = new Counter({
+    name: "cellcloud_apiserver_requests_total", help: "Requests this manager sent to the apiserver, by verb, resource (resource.group) and HTTP code; a watch counts once when it starts",
+    labelNames: ["verb", "resource", "code"], registers: [this.registry],
+  });
   private readonly depth = new Gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
   private readonly adds = new Counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
   private readonly retries = new Counter({ name: "workqueue_retries_total", help: "Total number of retries handled by workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
