@@ -3,13 +3,19 @@
 // in time. SCRAM credentials go through AlterUserScramCredentials (KIP-554: the client salts and
 // hashes the password, so it never crosses the wire), sent on the Admin's own connection because the
 // library's Admin has no method for it.
+//
+// The library is loaded on first use, not at import: it costs ~0.9 s and ~50 MB to load, which every
+// manager start paid (a failover too) although only kafka MQInstances use it. require() of the ES
+// module is synchronous (Node >= 22.12), so the client stays synchronous to make.
 import { pbkdf2Sync, randomBytes } from "node:crypto";
-import {
-  AclOperations, AclPermissionTypes, Admin, alterUserScramCredentialsV0, ConfigResourceTypes, describeUserScramCredentialsV0,
-  IncrementalAlterConfigOperationTypes, kGetBootstrapConnection, ResourcePatternTypes, ResourceTypes, ScramMechanisms,
-  type AclOperationValue, type Connection, type ResourcePatternTypeValue, type ResourceTypeValue,
-} from "@platformatic/kafka";
+import { createRequire } from "node:module";
+import type { Admin, AclOperationValue, Connection, ResourcePatternTypeValue, ResourceTypeValue } from "@platformatic/kafka";
 import { KAFKA_PORTS, OPERATOR_USER, type KafkaAcl } from "../api/messaging.ts";
+
+type Kafka = typeof import("@platformatic/kafka");
+let loaded: Kafka | undefined;
+/** @platformatic/kafka, loaded the first time anything here needs it. */
+export const kafkaLib = (): Kafka => (loaded ??= createRequire(import.meta.url)("@platformatic/kafka") as Kafka);
 
 /** A call to the brokers gives up after this long (a broker down must not hold a reconcile). */
 export const KAFKA_CALL_MS = 8_000;
@@ -32,21 +38,31 @@ export interface ClusterView {
 /** What an ACL rule looks like on the wire, and back. */
 export interface WireAcl { resourceType: ResourceTypeValue; resourceName: string; resourcePatternType: ResourcePatternTypeValue; operation: AclOperationValue }
 
-const RESOURCE: Record<string, ResourceTypeValue> = { topic: ResourceTypes.TOPIC, group: ResourceTypes.GROUP, cluster: ResourceTypes.CLUSTER, transactionalId: ResourceTypes.TRANSACTIONAL_ID };
-const PATTERN: Record<string, ResourcePatternTypeValue> = { literal: ResourcePatternTypes.LITERAL, prefixed: ResourcePatternTypes.PREFIXED };
-const OPERATION: Record<string, AclOperationValue> = {
-  All: AclOperations.ALL, Read: AclOperations.READ, Write: AclOperations.WRITE, Create: AclOperations.CREATE, Delete: AclOperations.DELETE,
-  Alter: AclOperations.ALTER, Describe: AclOperations.DESCRIBE, DescribeConfigs: AclOperations.DESCRIBE_CONFIGS, AlterConfigs: AclOperations.ALTER_CONFIGS,
-  IdempotentWrite: AclOperations.IDEMPOTENT_WRITE,
-};
+interface WireNames { resource: Record<string, ResourceTypeValue>; pattern: Record<string, ResourcePatternTypeValue>; operation: Record<string, AclOperationValue> }
+let wireNames: WireNames | undefined;
+function names(): WireNames {
+  if (wireNames) return wireNames;
+  const { AclOperations, ResourcePatternTypes, ResourceTypes } = kafkaLib();
+  return (wireNames = {
+    resource: { topic: ResourceTypes.TOPIC, group: ResourceTypes.GROUP, cluster: ResourceTypes.CLUSTER, transactionalId: ResourceTypes.TRANSACTIONAL_ID },
+    pattern: { literal: ResourcePatternTypes.LITERAL, prefixed: ResourcePatternTypes.PREFIXED },
+    operation: {
+      All: AclOperations.ALL, Read: AclOperations.READ, Write: AclOperations.WRITE, Create: AclOperations.CREATE, Delete: AclOperations.DELETE,
+      Alter: AclOperations.ALTER, Describe: AclOperations.DESCRIBE, DescribeConfigs: AclOperations.DESCRIBE_CONFIGS, AlterConfigs: AclOperations.ALTER_CONFIGS,
+      IdempotentWrite: AclOperations.IDEMPOTENT_WRITE,
+    },
+  });
+}
 
 /** An MQUser's rules as the brokers store them (one per operation); the cluster resource is always named kafka-cluster. */
 export function wireAcls(acls: readonly KafkaAcl[]): WireAcl[] {
+  if (!acls.length) return [];
+  const { resource, pattern, operation } = names();
   return acls.flatMap((a) => a.operations.map((op) => ({
-    resourceType: RESOURCE[a.resource.type]!,
+    resourceType: resource[a.resource.type]!,
     resourceName: a.resource.type === "cluster" ? "kafka-cluster" : a.resource.name,
-    resourcePatternType: PATTERN[a.resource.patternType]!,
-    operation: OPERATION[op]!,
+    resourcePatternType: pattern[a.resource.patternType]!,
+    operation: operation[op]!,
   })));
 }
 export const aclKey = (a: WireAcl) => `${a.resourceType}|${a.resourcePatternType}|${a.resourceName}|${a.operation}`;
@@ -68,7 +84,7 @@ export function kafkaReason(err: unknown): string {
 export class KafkaClient {
   readonly admin: Admin;
   constructor(hosts: readonly string[], password: string) {
-    this.admin = new Admin({
+    this.admin = new (kafkaLib().Admin)({
       clientId: "cellcloud-manager",
       bootstrapBrokers: hosts.map((h) => `${h}:${KAFKA_PORTS.internal}`),
       sasl: { mechanism: "PLAIN", username: OPERATOR_USER, password },
@@ -96,18 +112,21 @@ export class KafkaClient {
 
   /** Settings made on the topic itself (not broker defaults): `keys`, or all when none are named. */
   async topicConfig(topic: string, keys: readonly string[] = []): Promise<Map<string, string>> {
+    const { ConfigResourceTypes } = kafkaLib();
     const [d] = await bounded(this.admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, ...(keys.length ? { configurationKeys: [...keys] } : {}) }] }), "describe topic configs");
     // only what is set on the topic itself counts (not a broker default)
     return new Map((d?.configs ?? []).filter((c) => c.configSource === 1 && c.value !== null).map((c) => [c.name, String(c.value)]));
   }
 
   async clusterConfig(keys: readonly string[]): Promise<Map<string, string>> {
+    const { ConfigResourceTypes } = kafkaLib();
     const [d] = await bounded(this.admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.BROKER, resourceName: "", configurationKeys: [...keys] }] }), "describe cluster configs");
     // DYNAMIC_DEFAULT_BROKER_CONFIG (4): set for every broker at run time
     return new Map((d?.configs ?? []).filter((c) => c.configSource === 4 && c.value !== null).map((c) => [c.name, String(c.value)]));
   }
 
   async alterConfig(kind: "topic" | "cluster", name: string, set: ReadonlyMap<string, string>, remove: readonly string[]): Promise<void> {
+    const { ConfigResourceTypes, IncrementalAlterConfigOperationTypes } = kafkaLib();
     const configs = [
       ...[...set].map(([k, value]) => ({ name: k, value, configOperation: IncrementalAlterConfigOperationTypes.SET })),
       ...remove.map((k) => ({ name: k, configOperation: IncrementalAlterConfigOperationTypes.DELETE })),
@@ -131,6 +150,7 @@ export class KafkaClient {
 
   /** The users among `names` that have a SCRAM-SHA-512 credential. */
   async scramUsers(names: readonly string[]): Promise<Set<string>> {
+    const { describeUserScramCredentialsV0, ScramMechanisms } = kafkaLib();
     let r: unknown;
     try {
       r = await this.raw(describeUserScramCredentialsV0.api, names.map((name) => ({ name })));
@@ -144,18 +164,21 @@ export class KafkaClient {
   }
 
   async upsertScram(name: string, password: string): Promise<void> {
+    const { alterUserScramCredentialsV0, ScramMechanisms } = kafkaLib();
     const salt = randomBytes(32);
     const saltedPassword = pbkdf2Sync(Buffer.from(password, "utf8"), salt, SCRAM_ITERATIONS, 64, "sha512");
     await this.checked(await this.raw(alterUserScramCredentialsV0.api, [], [{ name, mechanism: ScramMechanisms.SCRAM_SHA_512, iterations: SCRAM_ITERATIONS, salt, saltedPassword }]));
   }
 
   async deleteScram(name: string): Promise<void> {
+    const { alterUserScramCredentialsV0, ScramMechanisms } = kafkaLib();
     const r = await this.raw(alterUserScramCredentialsV0.api, [{ name, mechanism: ScramMechanisms.SCRAM_SHA_512 }], []);
     // RESOURCE_NOT_FOUND (91): already gone
     await this.checked(r, [91]);
   }
 
   async acls(principal: string): Promise<WireAcl[]> {
+    const { AclOperations, AclPermissionTypes, ResourcePatternTypes, ResourceTypes } = kafkaLib();
     const res = await bounded(this.admin.describeAcls({
       filter: { resourceType: ResourceTypes.ANY, resourceName: null, resourcePatternType: ResourcePatternTypes.ANY, principal, host: null, operation: AclOperations.ANY, permissionType: AclPermissionTypes.ALLOW },
     }), "describe ACLs");
@@ -163,11 +186,13 @@ export class KafkaClient {
   }
 
   async createAcls(principal: string, acls: readonly WireAcl[]): Promise<void> {
+    const { AclPermissionTypes } = kafkaLib();
     if (!acls.length) return;
     await bounded(this.admin.createAcls({ creations: acls.map((a) => ({ ...a, principal, host: "*", permissionType: AclPermissionTypes.ALLOW })) }), "create ACLs");
   }
 
   async deleteAcls(principal: string, acls: readonly WireAcl[] | "all"): Promise<void> {
+    const { AclOperations, AclPermissionTypes, ResourcePatternTypes, ResourceTypes } = kafkaLib();
     const filters = acls === "all"
       ? [{ resourceType: ResourceTypes.ANY, resourceName: null, resourcePatternType: ResourcePatternTypes.ANY, principal, host: null, operation: AclOperations.ANY, permissionType: AclPermissionTypes.ANY }]
       : acls.map((a) => ({ ...a, principal, host: "*", permissionType: AclPermissionTypes.ALLOW }));
@@ -176,6 +201,7 @@ export class KafkaClient {
   }
 
   private raw(api: (c: Connection, ...args: never[]) => unknown, ...args: unknown[]): Promise<unknown> {
+    const { kGetBootstrapConnection } = kafkaLib();
     return bounded(new Promise((resolve, reject) => {
       (this.admin as unknown as Record<symbol, (cb: (err: Error | null, c: Connection) => void) => void>)[kGetBootstrapConnection]!((err, connection) => {
         if (err) return reject(err);
