@@ -1,17 +1,18 @@
 // The CellCloud manager: one process runs every controller (or the subset --controllers names),
 // with leader election, metrics and health endpoints, and a graceful SIGTERM.
-import { KubeConfig } from "@kubernetes/client-node";
+//
+// Start-up time bounds crash recovery and failover, so the flags are read before anything else loads
+// (--help and a bad flag load nothing), then only what the selected controllers need: the products
+// registry.ts picks, the webhook server only with --webhook-port.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { controllers, productContext, registerWebhooks, setupControllers } from "./products.ts";
-import { newLogger } from "./runtime/log.ts";
-import { Manager } from "./runtime/manager.ts";
-import { WebhookServer, type WebhookServerOptions } from "./runtime/webhook.ts";
+import { controllerNames, loadProducts, productsFor, unknownControllers } from "./registry.ts";
+import type { WebhookServerOptions } from "./runtime/webhook.ts";
 
 const usage = `Usage: cellcloud-manager [flags]
 
   --kubeconfig PATH                 kubeconfig (default: $KUBECONFIG, else in-cluster)
-  --controllers a,b                 controllers to run (default: all = ${Object.keys(controllers).join(",")})
+  --controllers a,b                 controllers to run (default: all = ${controllerNames.join(",")})
   --skip-controllers a,b            all but these (the chart skips the demo widget)
   --metrics-bind-address ADDR       /metrics listener, "0" disables (default 127.0.0.1:8080)
   --health-probe-bind-address ADDR  /healthz and /readyz listener (default 127.0.0.1:8081)
@@ -81,15 +82,20 @@ if (flags.help) {
   process.exit(0);
 }
 
-const log = newLogger(flags["log-level"]);
 const list = (f: string | undefined) => (f ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const skipped = list(flags["skip-controllers"]);
-const selected = (flags.controllers ? list(flags.controllers) : Object.keys(controllers)).filter((c) => !skipped.includes(c));
-const unknown = selected.filter((c) => !controllers[c]);
+const selected = (flags.controllers ? list(flags.controllers) : [...controllerNames]).filter((c) => !skipped.includes(c));
+const unknown = unknownControllers(selected);
 if (unknown.length) {
-  console.error(`unknown controller(s): ${unknown.join(", ")}; known: ${Object.keys(controllers).join(", ")}`);
+  console.error(`unknown controller(s): ${unknown.join(", ")}; known: ${controllerNames.join(", ")}`);
   process.exit(2);
 }
+
+const [{ KubeConfig }, { newLogger }, { Manager }, products] = await Promise.all([
+  import("@kubernetes/client-node"), import("./runtime/log.ts"), import("./runtime/manager.ts"),
+  loadProducts(productsFor(selected, { webhooks: Boolean(flags["webhook-port"]) })),
+]);
+const log = newLogger(flags["log-level"]);
 
 // A bug that escapes a promise must not take the webhook (and with it every tenant write) down.
 process.on("unhandledRejection", (err) => log.error({ err: err instanceof Error ? err.message : String(err) }, "unhandled promise rejection; still serving"));
@@ -115,7 +121,7 @@ const mgr = new Manager({
   onLostLeadership: () => process.exit(1),
 });
 const msOf = (flag: string | undefined, env: string | undefined) => (flag ? seconds(flag) : Number(env) || undefined);
-const ctx = productContext({
+const ctx = products.context({
   quotaReservationMs: msOf(flags["quota-reservation"], process.env.CELLCLOUD_QUOTA_RESERVATION_MS),
   quotaRecountMs: msOf(flags["quota-recount"], process.env.CELLCLOUD_QUOTA_RECOUNT_MS),
   ...(flags["service-account"] ? { serviceAccount: serviceAccountOf(flags["service-account"]) } : {}),
@@ -131,8 +137,11 @@ function serviceAccountOf(flag: string): { namespace: string; name: string } {
   if (!m) throw new Error("--service-account must be NAMESPACE/NAME");
   return { namespace: m[1]!, name: m[2]! };
 }
-setupControllers(mgr, ctx, selected);
-if (flags["webhook-port"]) registerWebhooks(mgr, mgr.addAlways(new WebhookServer(mgr, webhookOptions())), ctx);
+products.setupControllers(mgr, ctx, selected);
+if (flags["webhook-port"]) {
+  const { WebhookServer } = await import("./runtime/webhook.ts");
+  products.registerWebhooks(mgr, mgr.addAlways(new WebhookServer(mgr, webhookOptions())), ctx);
+}
 
 function webhookOptions(): WebhookServerOptions {
   const svc = flags["webhook-service"]?.match(/^([^/]+)\/([^:]+)(?::(\d+))?$/);

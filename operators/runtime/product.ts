@@ -1,4 +1,4 @@
-// The contract between a product and the composition root (operators/products.ts): each product
+// The contract between a product and the composition root (operators/registry.ts): each product
 // registers its controllers and what other parts need from it — the kinds it charges against quota
 // and how to price them, gates its objects pass, admission webhooks — so no part lists the products.
 import type { Meter } from "../api/billing.ts";
