@@ -26,7 +26,12 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
+RUN mkdir .node-compile-cache && chown 1000:1000 .node-compile-cache
 # The image's unprivileged "node" user (uid 1000), as the chart's securityContext expects.
 USER 1000:1000
+# V8's code cache of every module the manager can load, made here for this architecture and uid (both
+# part of its key): a restarted or failed-over manager compiles none of them again, only reads them.
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN node dist/operators/warm-compile-cache.js
 EXPOSE 8080 8081
 ENTRYPOINT ["node", "dist/operators/main.js"]

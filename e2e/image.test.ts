@@ -1,7 +1,7 @@
 // The container image without a container engine: every file the Dockerfile copies from the build
 // context exists and is not excluded by .dockerignore, and the compiled entrypoint starts.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "./support/plane.ts";
 
@@ -36,5 +36,23 @@ describe("manager image (and the console's)", () => {
     const consoleHelp = execFileSync(process.execPath, [`${out}/${consoleEntry}`, "--help"], { encoding: "utf8" });
     expect(consoleHelp).toContain("--apiserver-ca");
     expect(dockerfile).toMatch(/vite build --config console\/vite.config.ts --outDir \/src\/dist\/console\/dist/);
+  });
+
+  it("fills the compile cache the manager reads, as the user that runs it", () => {
+    // Node keys the cache by architecture and uid: it is made in the final stage, after USER
+    const warm = dockerfile.match(/^RUN node (dist\/operators\/warm-compile-cache\.js)$/m);
+    const cacheDir = dockerfile.match(/^ENV NODE_COMPILE_CACHE=(\S+)$/m)?.[1];
+    expect(warm && cacheDir).toBeTruthy();
+    expect(dockerfile.indexOf("USER 1000:1000")).toBeLessThan(warm!.index!);
+    expect(dockerfile.indexOf(`ENV NODE_COMPILE_CACHE=${cacheDir}`)).toBeLessThan(warm!.index!);
+    const out = `${repoRoot}/.state/image-build`;
+    if (!existsSync(`${out}/${warm![1]}`)) execFileSync(`${repoRoot}/node_modules/.bin/tsc`, ["-p", "tsconfig.build.json", "--outDir", `${out}/dist`], { cwd: repoRoot });
+    const cache = `${out}/compile-cache`;
+    rmSync(cache, { recursive: true, force: true });
+    const said = execFileSync(process.execPath, [`${out}/${warm![1]}`], { encoding: "utf8", env: { ...process.env, NODE_COMPILE_CACHE: cache } });
+    expect(said).toContain(`warm-compile-cache: ${cache}`);
+    const [sub] = readdirSync(cache);
+    // every module of every product, client-node's and the Kafka client's
+    expect(readdirSync(`${cache}/${sub}`).length).toBeGreaterThan(1500);
   });
 });
