@@ -8,7 +8,7 @@ SHELL := /usr/bin/env bash
 NODE := PATH="$$(hack/node):$(CURDIR)/node_modules/.bin:$$PATH"
 REPORT := .state/vitest-report.json
 
-.PHONY: help console up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb bench-billing plugin
+.PHONY: help console up down clean clean-cache deps binaries test test-unit typecheck status generate verify-generated e2e-kind bench-scheduler bench-webhook bench-ipam bench-slb bench-billing bench-scale plugin
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ bench-slb: deps ## requests/s and p99 through the SLB data plane (HAProxy) vs st
 
 bench-billing: deps binaries ## billing ledger: rating an hour at 30000 instances vs raw COPY of the same rows, and a month's rows, size and bills (BENCH_SCALE=full: the month at 30000), on a plane of its own
 	@$(NODE) node bench/billing/run.ts
+
+bench-scale: deps binaries ## the whole manager at seed scale (BENCH_SCALE=full: 5000 hosts, 30000 instances) vs the bare floor, footprint, restart, sizes, and the scheduler/quota ceilings, on planes of their own
+	@$(NODE) node bench/scale/run.ts
 
 plugin: deps ## build the kubectl-cellcloud archive (dist/, reproducible) and write its sha256 into plugins/krew/cellcloud.yaml
 	@$(NODE) hack/plugin-archive

@@ -1,0 +1,119 @@
+// What bench/scale reads from the manager's /metrics: a Prometheus text parser and the few sums it
+// needs (counter deltas between two scrapes, quantiles of a histogram's delta as histogram_quantile
+// computes them, workqueue depths). Pure, so it is unit-tested.
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text exposition format (comments skipped; label values unescaped). */
+export function parseProm(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const brace = line.indexOf("{");
+    const space = line.lastIndexOf(" ");
+    if (space < 0) continue;
+    let name: string;
+    const labels: Record<string, string> = {};
+    if (brace >= 0 && brace < space) {
+      name = line.slice(0, brace);
+      const body = line.slice(brace + 1, line.lastIndexOf("}"));
+      const re = /(\w+)="((?:[^"\\]|\\.)*)"/g;
+      for (let m = re.exec(body); m; m = re.exec(body)) labels[m[1]!] = m[2]!.replace(/\\n/g, "\n").replace(/\\(.)/g, "$1");
+    } else {
+      name = line.slice(0, space);
+    }
+    const value = Number(line.slice(space + 1));
+    if (Number.isFinite(value) || line.endsWith("Inf")) out.push({ name, labels, value });
+  }
+  return out;
+}
+
+const keyOf = (s: Sample, drop: string[] = []) =>
+  `${s.name}{${Object.entries(s.labels).filter(([k]) => !drop.includes(k)).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(",")}}`;
+
+/** after − before for every series of `name` (a series missing before counts from 0), grouped by `by` labels. */
+export function counterDelta(before: Sample[], after: Sample[], name: string, by: string[]): Map<string, number> {
+  const prev = new Map(before.filter((s) => s.name === name).map((s) => [keyOf(s), s.value]));
+  const out = new Map<string, number>();
+  for (const s of after) {
+    if (s.name !== name) continue;
+    const d = s.value - (prev.get(keyOf(s)) ?? 0);
+    const group = by.map((l) => s.labels[l] ?? "").join(" ");
+    out.set(group, (out.get(group) ?? 0) + d);
+  }
+  for (const [k, v] of out) if (v === 0) out.delete(k);
+  return out;
+}
+
+/** Sum of every series of `name` whose labels include `match`. */
+export function total(samples: Sample[], name: string, match: Record<string, string> = {}): number {
+  return samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+}
+
+/**
+ * The q-quantile (0..1) of the observations a histogram gained between two scrapes, per value of
+ * `by`, interpolated inside the bucket as Prometheus' histogram_quantile does. Undefined with no
+ * observations; the highest finite bound when the quantile lies in +Inf.
+ */
+export function histogramQuantiles(before: Sample[], after: Sample[], name: string, by: string, qs: number[]): Map<string, { count: number; q: number[] }> {
+  const bucket = `${name}_bucket`;
+  const delta = counterDelta(before, after, bucket, [by, "le"]);
+  const groups = new Map<string, Array<{ le: number; n: number }>>();
+  for (const [k, n] of delta) {
+    const i = k.lastIndexOf(" ");
+    const g = k.slice(0, i);
+    const le = k.slice(i + 1) === "+Inf" ? Infinity : Number(k.slice(i + 1));
+    groups.set(g, [...(groups.get(g) ?? []), { le, n }]);
+  }
+  const out = new Map<string, { count: number; q: number[] }>();
+  for (const [g, raw] of groups) {
+    const buckets = raw.sort((a, b) => a.le - b.le);
+    const count = buckets.at(-1)?.n ?? 0;
+    if (!count) continue;
+    out.set(g, { count, q: qs.map((q) => quantileOf(buckets, count, q)) });
+  }
+  return out;
+}
+
+function quantileOf(buckets: Array<{ le: number; n: number }>, count: number, q: number): number {
+  const rank = q * count;
+  let prevLe = 0;
+  let prevN = 0;
+  for (const b of buckets) {
+    if (b.n >= rank) {
+      if (b.le === Infinity) return prevLe;
+      return prevLe + (b.le - prevLe) * ((rank - prevN) / Math.max(1, b.n - prevN));
+    }
+    prevLe = b.le;
+    prevN = b.n;
+  }
+  return prevLe;
+}
+
+/** Sorted "verb resource" → count entries, largest first, without zeroes. */
+export function ranked(m: Map<string, number>): Array<[string, number]> {
+  return [...m].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
+
+/** The writes among request counts keyed "verb resource[ code]", split into lease renewals and the rest. */
+export function writesOf(requests: Map<string, number>): { leases: number; other: number; byKind: Array<[string, number]> } {
+  let leases = 0;
+  let other = 0;
+  const byKind = new Map<string, number>();
+  for (const [k, n] of requests) {
+    const [verb, resource] = k.split(" ");
+    if (!WRITE_VERBS.has(verb!)) continue;
+    if (resource === "leases.coordination.k8s.io") leases += n;
+    else {
+      other += n;
+      byKind.set(`${verb} ${resource}`, (byKind.get(`${verb} ${resource}`) ?? 0) + n);
+    }
+  }
+  return { leases, other, byKind: ranked(byKind) };
+}
