@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { benchPlugins, enabledPlugins, kubeSchedulerConfig } from "./kube-config.ts";
+import { benchPlugins, enabledPlugins, kubeDefaultSchedulerConfig, kubeSchedulerConfig, nodesToScore } from "./kube-config.ts";
 
 describe("kube-scheduler configuration", () => {
   const cfg = kubeSchedulerConfig({ kubeconfig: "/k", schedulerName: "bench-kube-scheduler" }) as {
@@ -33,5 +33,30 @@ describe("kube-scheduler configuration", () => {
       scoringStrategy: { type: "MostAllocated", resources: [{ name: "cpu", weight: 1 }, { name: "memory", weight: 1 }] },
     });
     expect(args.PodTopologySpread).toMatchObject({ defaultingType: "List", defaultConstraints: [] });
+  });
+});
+
+describe("kube-scheduler with its default configuration", () => {
+  const cfg = kubeDefaultSchedulerConfig({ kubeconfig: "/k", schedulerName: "bench-kube-default" });
+
+  it("changes only the client limits and leader election, in a profile of its own name", () => {
+    expect(cfg).toEqual({
+      apiVersion: "kubescheduler.config.k8s.io/v1",
+      kind: "KubeSchedulerConfiguration",
+      clientConnection: { kubeconfig: "/k", qps: 5000, burst: 5000 },
+      leaderElection: { leaderElect: false },
+      profiles: [{ schedulerName: "bench-kube-default" }],
+    });
+    expect(cfg).not.toHaveProperty("percentageOfNodesToScore");
+  });
+
+  it("scores nodes as upstream's adaptive numFeasibleNodesToFind does", () => {
+    expect(nodesToScore(50)).toEqual({ percentage: 100, nodes: 50 });
+    expect(nodesToScore(500)).toEqual({ percentage: 46, nodes: 230 });
+    expect(nodesToScore(1000)).toEqual({ percentage: 42, nodes: 420 });
+    expect(nodesToScore(5000)).toEqual({ percentage: 10, nodes: 500 });
+    expect(nodesToScore(10_000)).toEqual({ percentage: 5, nodes: 500 });
+    expect(nodesToScore(150, 10)).toEqual({ percentage: 10, nodes: 100 }); // never fewer than 100
+    expect(nodesToScore(5000, 100)).toEqual({ percentage: 100, nodes: 5000 });
   });
 });

@@ -1,10 +1,19 @@
 // Result shapes and the printed table. Pure.
 import type { ThroughputSummary } from "./throughput.ts";
 
-export type SchedulerId = "kube" | "ours";
+/**
+ * kube: kube-scheduler configured to be equivalent to ours (kube-config.ts); kube-default:
+ * kube-scheduler as a user would run it (default plugins, adaptive percentageOfNodesToScore);
+ * raw: the ceiling, Binding POSTs for placements decided before the clock starts (raw.ts).
+ */
+export type SchedulerId = "kube" | "ours" | "kube-default" | "raw";
 export type Mode = "drain" | "live";
 
-export const schedulerTitle: Record<SchedulerId, string> = { kube: "kube-scheduler", ours: "cellcloud-scheduler" };
+export const schedulerIds: readonly SchedulerId[] = ["kube", "ours", "kube-default", "raw"];
+
+export const schedulerTitle: Record<SchedulerId, string> = {
+  kube: "kube-scheduler", ours: "cellcloud-scheduler", "kube-default": "kube-scheduler (default config)", raw: "raw binds (ceiling)",
+};
 
 export interface RunResult {
   scheduler: SchedulerId;
@@ -31,8 +40,10 @@ export interface RunResult {
   serverSide?: { binds: number; spanSeconds: number; avgPerSecond: number; perSecond: number[] };
   /** Bench nodes not Ready or tainted: before the run, at most during it, and at its end. */
   nodesUnhealthy?: { atStart: number; maxDuringRun: number; atEnd: number };
-  /** ours: the commit and working-tree state it ran from. */
+  /** ours and raw: the commit and working-tree state it ran from (raw uses ours' client and bind cap). */
   source?: string;
+  /** raw: Bindings in flight (our scheduler's cap), placements planned, nodes they use, planning time (before the clock). */
+  raw?: { concurrency: number; planned: number; nodesUsed: number; planMs: number };
 }
 
 const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits));
@@ -61,16 +72,54 @@ export function table(results: readonly RunResult[]): string[] {
   return [line(head), ...rows.map(line)];
 }
 
-/** "ratio ours/kube (avg pods/s)" per workload and mode. */
-export function ratios(results: readonly RunResult[]): Array<{ workload: string; mode: Mode; ratio: number | undefined; apiserverRatio: number | undefined }> {
+function apiserverRatio(ours: RunResult | undefined, other: RunResult | undefined): number | undefined {
+  const o = ours?.serverSide?.avgPerSecond;
+  const k = other?.serverSide?.avgPerSecond;
+  return o && k && !ours?.error && !other?.error ? o / k : undefined;
+}
+
+export interface Ratios {
+  workload: string;
+  mode: Mode;
+  /** ours ÷ kube-scheduler configured equivalently, by avg pods/s (scheduler_perf) and by the apiserver's timestamps. */
+  ratio: number | undefined;
+  apiserverRatio: number | undefined;
+  /** ours ÷ kube-scheduler with its default configuration. */
+  vsDefault: number | undefined;
+  vsDefaultApiserver: number | undefined;
+  /** ours ÷ raw Binding POSTs: the fraction of the ceiling. */
+  ofCeiling: number | undefined;
+  ofCeilingApiserver: number | undefined;
+}
+
+/** Ours against each other run, per workload and mode (undefined where a run is missing or failed). */
+export function ratios(results: readonly RunResult[]): Ratios[] {
   const keys = [...new Set(results.map((r) => `${r.workload}\u0000${r.mode}`))];
   return keys.map((key) => {
     const [workload = "", mode = "drain"] = key.split("\u0000") as [string, Mode];
     const pick = (s: SchedulerId) => results.find((r) => r.workload === workload && r.mode === mode && r.scheduler === s);
     const ours = pick("ours");
-    const kube = pick("kube");
-    const o = ours?.serverSide?.avgPerSecond;
-    const k = kube?.serverSide?.avgPerSecond;
-    return { workload, mode, ratio: ratio(ours, kube), apiserverRatio: o && k && !ours?.error && !kube?.error ? o / k : undefined };
+    const [kube, kubeDefault, raw] = [pick("kube"), pick("kube-default"), pick("raw")];
+    return {
+      workload, mode,
+      ratio: ratio(ours, kube), apiserverRatio: apiserverRatio(ours, kube),
+      vsDefault: ratio(ours, kubeDefault), vsDefaultApiserver: apiserverRatio(ours, kubeDefault),
+      ofCeiling: ratio(ours, raw), ofCeilingApiserver: apiserverRatio(ours, raw),
+    };
   });
+}
+
+/**
+ * The printed ratio lines, for the runs that took place: ours vs kube (equivalent config), ours vs
+ * kube (default config), ours ÷ raw binds.
+ */
+export function ratioLines(rs: readonly Ratios[], results: readonly RunResult[]): string[] {
+  const x = (v: number | undefined) => (v === undefined ? "n/a" : `${v.toFixed(2)}x`);
+  const pct = (v: number | undefined) => (v === undefined ? "n/a" : `${(v * 100).toFixed(0)}%`);
+  const ran = (r: Ratios, s: SchedulerId) => results.some((x) => x.workload === r.workload && x.mode === r.mode && x.scheduler === s);
+  return rs.flatMap((r) => [
+    ...(ran(r, "kube") ? [`ratio ours/kube (equivalent config), ${r.workload}/${r.mode}: ${x(r.ratio)} (scheduler_perf avg pods/s); ${x(r.apiserverRatio)} (apiserver avg/s)`] : []),
+    ...(ran(r, "kube-default") ? [`ratio ours/kube (default config), ${r.workload}/${r.mode}: ${x(r.vsDefault)} (scheduler_perf avg pods/s); ${x(r.vsDefaultApiserver)} (apiserver avg/s)`] : []),
+    ...(ran(r, "raw") ? [`fraction of the ceiling, ours ÷ raw binds, ${r.workload}/${r.mode}: ${pct(r.ofCeiling)} (scheduler_perf avg pods/s); ${pct(r.ofCeilingApiserver)} (apiserver avg/s)`] : []),
+  ]);
 }

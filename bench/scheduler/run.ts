@@ -3,7 +3,9 @@
 //   node bench/scheduler/run.ts                     500 nodes / 5,000 pods
 //   BENCH_SCALE=full node bench/scheduler/run.ts    5,000 nodes / 30,000 pods
 // Environment: BENCH_NODES, BENCH_PODS (override the scale), BENCH_MODES (drain,live),
-// BENCH_SCHEDULERS (kube,ours), BENCH_WORKLOADS (basic[,spread]), BENCH_GROUP_SIZE (spread group size, 5),
+// BENCH_SCHEDULERS (kube,ours; also kube-default: kube-scheduler's default configuration, and raw:
+// the ceiling, Binding POSTs of pre-decided placements, drain mode only),
+// BENCH_WORKLOADS (basic[,spread]), BENCH_GROUP_SIZE (spread group size, 5),
 // BENCH_STALL_SECONDS (give up after this long without a bind, 60), BENCH_KEEP_PLANE=1 (leave the
 // plane and the nodes up for another run).
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
@@ -14,9 +16,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { Api, HttpError, pool, type WatchEvent } from "./client.ts";
-import { benchPlugins, enabledPlugins, kubeBurst, kubeQps, kubeSchedulerConfig, percentageOfNodesToScore } from "./kube-config.ts";
+import { benchPlugins, enabledPlugins, kubeBurst, kubeDefaultSchedulerConfig, kubeQps, kubeSchedulerConfig, nodesToScore, percentageOfNodesToScore } from "./kube-config.ts";
 import { cpuSecondsOf, machine, memoryOf } from "./proc.ts";
-import { ratios, schedulerTitle, table, type Mode, type RunResult, type SchedulerId } from "./report.ts";
+import { bindCapOf, planFirstFit } from "./raw.ts";
+import { ratioLines, ratios, schedulerIds, schedulerTitle, table, type Mode, type RunResult, type SchedulerId } from "./report.ts";
 import { ScheduledCounter, serverSideBinds, summarizeLatency, summarizeThroughput, type Sample } from "./throughput.ts";
 import { describeReport, nodeFacts, podFacts, validatePlacement, type NodeJson as NodeFactsJson, type PodJson as PodFactsJson } from "./validate.ts";
 import { benchLabel, benchNode, benchPod, nodeName, topology, archOfNode, type Workload } from "./workload.ts";
@@ -30,6 +33,7 @@ const scale = {
 };
 const modes = (env.BENCH_MODES ?? "drain,live").split(",").map((s) => s.trim()).filter(Boolean) as Mode[];
 const schedulers = (env.BENCH_SCHEDULERS ?? "kube,ours").split(",").map((s) => s.trim()).filter(Boolean) as SchedulerId[];
+for (const s of schedulers) if (!schedulerIds.includes(s)) throw new Error(`BENCH_SCHEDULERS: unknown "${s}"; known: ${schedulerIds.join(", ")}`);
 const workloads = (env.BENCH_WORKLOADS ?? "basic").split(",").map((s) => s.trim()).filter(Boolean) as Workload[];
 const groupSize = Number(env.BENCH_GROUP_SIZE ?? 5);
 const stallMs = Number(env.BENCH_STALL_SECONDS ?? 60) * 1000;
@@ -51,11 +55,21 @@ const planeEnv = {
   ...env, CELLCLOUD_INSTANCE: "bench", CELLCLOUD_STATE: state, CELLCLOUD_PORT_BASE: String(portBase),
   CELLCLOUD_APISERVER_ARGS: apiserverArgs, CELLCLOUD_KCM_ARGS: kcmArgs, CELLCLOUD_KWOK_ARGS: kwokArgs,
 };
-// The schedulers under test listen here (outside hack/lib.sh's base+1..9).
-const kubePort = portBase + 10;
-const oursMetricsPort = portBase + 11;
-const oursHealthPort = portBase + 12;
-const schedulerName: Record<SchedulerId, string> = { kube: "bench-kube-scheduler", ours: "cellcloud-scheduler" };
+// The schedulers under test listen here, outside hack/lib.sh's base+1..12 (base+10..12 are the
+// plane's dataplane, billing PostgreSQL and console since those joined hack/up).
+const kubePort = portBase + 20;
+const oursMetricsPort = portBase + 21;
+const oursHealthPort = portBase + 22;
+// kube-default's profile has a name of its own: the plane's own kube-scheduler serves
+// default-scheduler. raw's pods name a scheduler nobody serves: only the bench binds them.
+const schedulerName: Record<SchedulerId, string> = {
+  kube: "bench-kube-scheduler", ours: "cellcloud-scheduler", "kube-default": "bench-kube-default", raw: "bench-raw-unserved",
+};
+const isKube = (which: SchedulerId) => which === "kube" || which === "kube-default";
+const kubeConfigFor = (which: SchedulerId) => (which === "kube-default" ? kubeDefaultSchedulerConfig : kubeSchedulerConfig)({ kubeconfig, schedulerName: schedulerName[which] });
+// The ceiling's bind concurrency is read from our scheduler's source each run, so it follows it.
+const schedulerSource = `${repo}/operators/platform/scheduler/scheduler.ts`;
+const rawPlanFile = `${state}/bench-raw-plan.json`;
 
 const log = (msg: string) => console.error(`bench: ${msg}`);
 const binDir = execFileSync("bash", ["-c", "source hack/lib.sh && echo $BIN"], { cwd: repo, encoding: "utf8" }).trim();
@@ -76,7 +90,7 @@ function apiserverRunning(): boolean {
 }
 
 function planeUp(): void {
-  log(`bringing up the bench plane (${state}, ports ${portBase + 1}-${portBase + 9}, apiserver ${apiserverArgs})`);
+  log(`bringing up the bench plane (${state}, ports ${portBase + 1}-${portBase + 12}, apiserver ${apiserverArgs})`);
   const r = spawnSync(`${repo}/hack/up`, ["--plane-only", "--quiet"], { env: planeEnv, stdio: ["ignore", "inherit", "inherit"] });
   if (r.status !== 0) throw new Error(`hack/up failed (exit ${r.status})`);
 }
@@ -354,9 +368,9 @@ function startScheduler(which: SchedulerId): Running {
   const logFile = `${state}/logs/bench-${which}-scheduler.log`;
   const fd = openSync(logFile, "a");
   let proc: ChildProcess;
-  if (which === "kube") {
-    const cfgFile = `${state}/bench-kube-scheduler.yaml`;
-    writeFileSync(cfgFile, JSON.stringify(kubeSchedulerConfig({ kubeconfig, schedulerName: schedulerName.kube }), null, 2));
+  if (isKube(which)) {
+    const cfgFile = `${state}/bench-${which}-scheduler.yaml`;
+    writeFileSync(cfgFile, JSON.stringify(kubeConfigFor(which), null, 2));
     proc = spawn(`${binDir}/kube-scheduler`, [
       `--config=${cfgFile}`, "--bind-address=127.0.0.1", `--secure-port=${kubePort}`, `--cert-dir=${state}/pki/bench-kube-scheduler`,
       // Client certificates from the plane's CA authenticate /metrics; skip the requestheader lookup
@@ -364,6 +378,8 @@ function startScheduler(which: SchedulerId): Running {
       `--authentication-kubeconfig=${kubeconfig}`, "--authentication-skip-lookup", `--client-ca-file=${state}/pki/ca.crt`,
       `--authorization-kubeconfig=${kubeconfig}`, "--v=1",
     ], { stdio: ["ignore", fd, fd] });
+  } else if (which === "raw") {
+    proc = spawn(process.execPath, [`${repo}/bench/scheduler/raw-bind.ts`, rawPlanFile], { stdio: ["ignore", fd, fd], cwd: repo });
   } else {
     proc = spawn(process.execPath, [
       `${repo}/operators/main.ts`, "--controllers=scheduler", `--kubeconfig=${kubeconfig}`, "--leader-elect=false",
@@ -407,7 +423,7 @@ function logTail(file: string, lines = 15): string {
 }
 
 async function healthy(which: SchedulerId): Promise<boolean> {
-  const url = which === "kube" ? `https://127.0.0.1:${kubePort}/healthz` : `http://127.0.0.1:${oursHealthPort}/healthz`;
+  const url = isKube(which) ? `https://127.0.0.1:${kubePort}/healthz` : `http://127.0.0.1:${oursHealthPort}/healthz`;
   try {
     const res = await request(url, { dispatcher: insecure, headersTimeout: 2000, bodyTimeout: 2000 });
     await res.body.text();
@@ -439,14 +455,25 @@ async function warmUp(api: Api, which: SchedulerId, r: Running, runTag: string):
   while (await api.get(`${podsPath}/${name}`).then(() => true, () => false)) await sleep(100);
 }
 
-/** kube-scheduler's own account of which plugins ran where (scheduler_plugin_execution_duration_seconds). */
-async function kubePluginsSeen(): Promise<string[]> {
+/** GET from the kube-scheduler under test's secure port, as the plane's admin. */
+async function kubeSchedulerGet(path: string): Promise<string> {
   const kc = readFileSync(kubeconfig, "utf8");
   const data = (k: string) => Buffer.from(new RegExp(`${k}: (\\S+)`).exec(kc)?.[1] ?? "", "base64");
   const agent = new Agent({ connect: { rejectUnauthorized: false, cert: data("client-certificate-data"), key: data("client-key-data") } });
   try {
-    const res = await request(`https://127.0.0.1:${kubePort}/metrics`, { dispatcher: agent });
+    const res = await request(`https://127.0.0.1:${kubePort}${path}`, { dispatcher: agent });
     const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+    return text;
+  } finally {
+    await agent.close();
+  }
+}
+
+/** kube-scheduler's own account of which plugins ran where (scheduler_plugin_execution_duration_seconds). */
+async function kubePluginsSeen(): Promise<string[]> {
+  try {
+    const text = await kubeSchedulerGet("/metrics");
     const seen = new Set<string>();
     for (const m of text.matchAll(/^scheduler_plugin_execution_duration_seconds_count\{([^}]*)\}/gm)) {
       const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
@@ -455,8 +482,36 @@ async function kubePluginsSeen(): Promise<string[]> {
     return [...seen].sort();
   } catch (err) {
     return [`(metrics unavailable: ${String(err)})`];
-  } finally {
-    await agent.close();
+  }
+}
+
+/**
+ * percentageOfNodesToScore as the running kube-scheduler holds it (/configz, which serializes its
+ * internal config with Go field names): the global value and each profile's (null: unset; 0 and
+ * unset both mean adaptive).
+ */
+async function kubeConfigzPercentage(): Promise<{ global: number | null; profiles: Record<string, number | null> } | string> {
+  try {
+    const cz = JSON.parse(await kubeSchedulerGet("/configz")) as { componentconfig?: Record<string, unknown> };
+    // Either casing: PercentageOfNodesToScore (internal type) or percentageOfNodesToScore (v1).
+    const field = (o: unknown, name: string): unknown => {
+      if (!o || typeof o !== "object") return undefined;
+      const k = Object.keys(o).find((x) => x.toLowerCase() === name.toLowerCase());
+      return k === undefined ? undefined : (o as Record<string, unknown>)[k];
+    };
+    const c = cz.componentconfig;
+    if (!c) throw new Error("no componentconfig in /configz");
+    const pct = (o: unknown) => {
+      const v = field(o, "percentageOfNodesToScore");
+      return typeof v === "number" ? v : null;
+    };
+    const profiles = field(c, "profiles");
+    return {
+      global: pct(c),
+      profiles: Object.fromEntries((Array.isArray(profiles) ? profiles : []).map((p) => [String(field(p, "schedulerName") ?? ""), pct(p)])),
+    };
+  } catch (err) {
+    return `(configz unavailable: ${String(err)})`;
   }
 }
 
@@ -480,14 +535,14 @@ let runCount = 0;
 
 async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workload): Promise<RunResult> {
   const n = scale.pods;
-  const runTag = `r${++runCount}${which === "kube" ? "k" : "o"}`;
+  const runTag = `r${++runCount}${{ kube: "k", ours: "o", "kube-default": "d", raw: "b" }[which]}`;
   const result: RunResult = { scheduler: which, mode, workload, pods: n };
   const start = () => {
-    if (which === "ours") result.source = sourceState(); // the code it loads now
+    if (which === "ours" || which === "raw") result.source = sourceState(); // the code it loads now
     return startScheduler(which);
   };
   const title = `${workload}/${mode}/${schedulerTitle[which]}`;
-  const pods = Array.from({ length: n }, (_, i) => benchPod(i, { namespace, runTag, schedulerName: schedulerName[which], workload, groupSize, topologySpread: which === "kube" }));
+  const pods = Array.from({ length: n }, (_, i) => benchPod(i, { namespace, runTag, schedulerName: schedulerName[which], workload, groupSize, topologySpread: isKube(which) }));
   const unhealthyBefore = await waitNodesHealthy(api);
   if (unhealthyBefore) log(`${title}: starting with ${unhealthyBefore} node(s) not Ready or tainted`);
   const health = new NodeHealth(api);
@@ -523,6 +578,7 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
       log(`${title}: created in ${((performance.now() - c0) / 1000).toFixed(1)} s; waiting for the watch to see them all`);
       while (watch.seen.size < n) await sleep(100);
       log(`${title}: plane idle after ${(await settle()).toFixed(0)} s`);
+      if (which === "raw") result.raw = await planRawBinds(api);
       log(`${title}: starting the scheduler on a backlog of ${n} pods`);
       phaseStart = performance.now();
       benchCpu = process.cpuUsage();
@@ -597,6 +653,10 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
     await sleep(5000);
     result.memory = { peakMiB: Math.max(peak, memoryOf(running.pid).peakKiB) / 1024, steadyMiB: memoryOf(running.pid).rssKiB / 1024 };
     if (which === "kube") kubePlugins = await kubePluginsSeen();
+    if (which === "kube-default") {
+      kubeDefaultPlugins = await kubePluginsSeen();
+      kubeDefaultConfigz = await kubeConfigzPercentage();
+    }
   } catch (err) {
     clearInterval(sampler);
     result.error = (err as Error).message;
@@ -629,6 +689,34 @@ async function runOnce(api: Api, which: SchedulerId, mode: Mode, workload: Workl
 }
 
 let kubePlugins: string[] = [];
+let kubeDefaultPlugins: string[] = [];
+let kubeDefaultConfigz: Awaited<ReturnType<typeof kubeConfigzPercentage>> | undefined;
+
+/**
+ * The ceiling's placements, decided before its clock starts: first fit (raw.ts) of the pods as the
+ * apiserver holds them over the bench nodes as they are now; written where raw-bind.ts reads them,
+ * with our scheduler's bind cap as the concurrency.
+ */
+async function planRawBinds(api: Api): Promise<NonNullable<RunResult["raw"]>> {
+  const concurrency = bindCapOf(readFileSync(schedulerSource, "utf8"));
+  if (!concurrency) throw new Error(`no "const MAX_BINDS_IN_FLIGHT = N;" in ${schedulerSource.slice(repo.length + 1)}: the ceiling's concurrency is unknown`);
+  const t0 = performance.now();
+  const [nodes, pods] = await Promise.all([
+    api.list<NodeFactsJson>("/api/v1/nodes", { labelSelector: selector }),
+    api.list<PodFactsJson & { metadata: { uid?: string } }>(podsPath, { labelSelector: selector }),
+  ]);
+  const plan = planFirstFit(nodes.items.map(nodeFacts), pods.items.map(podFacts));
+  if (plan.unplaced.length) throw new Error(`first fit found no node for ${plan.unplaced.length} of ${pods.items.length} pod(s), e.g. ${plan.unplaced.slice(0, 3).join(", ")}`);
+  const uid = new Map(pods.items.map((p) => [`${p.metadata.namespace ?? namespace}/${p.metadata.name}`, p.metadata.uid]));
+  const binds = plan.placements.map(({ key, node }) => {
+    const [ns = namespace, name = ""] = key.split("/");
+    return { namespace: ns, name, uid: uid.get(key), node };
+  });
+  writeFileSync(rawPlanFile, JSON.stringify({ kubeconfig, concurrency, binds }));
+  const planMs = performance.now() - t0;
+  log(`raw: ${binds.length} placements decided by first fit over ${nodes.items.length} nodes in ${planMs.toFixed(0)} ms (before the clock); ${concurrency} Bindings in flight`);
+  return { concurrency, planned: binds.length, nodesUsed: new Set(binds.map((b) => b.node)).size, planMs };
+}
 
 // --- main ----------------------------------------------------------------------------------------
 
@@ -648,7 +736,13 @@ async function main(): Promise<void> {
       for (const [mi, mode] of modes.entries()) {
         // Alternate who goes first so neither always runs on the fresher plane.
         const order = mi % 2 === 0 ? schedulers : [...schedulers].reverse();
-        for (const which of order) results.push(await runOnce(api, which, mode, workload));
+        for (const which of order) {
+          if (which === "raw" && mode !== "drain") {
+            log(`${workload}/${mode}: raw binds run in drain mode only (their placements are decided before the clock starts); skipped`);
+            continue;
+          }
+          results.push(await runOnce(api, which, mode, workload));
+        }
       }
     }
   } catch (err) {
@@ -681,17 +775,30 @@ async function main(): Promise<void> {
   out.push("modes: drain = all pods created first, then the scheduler started on the backlog (measures the scheduler); " +
     "live = scheduler warmed up, then pods created as fast as the bench can (64 in flight)");
   out.push(`apiserver: ${apiserverArgs}; kube-controller-manager ${kcmArgs}; kwok ${kwokArgs}`);
-  out.push(`kube-scheduler ${kubeVersion}: clientConnection qps/burst ${kubeQps}/${kubeBurst}, percentageOfNodesToScore ${percentageOfNodesToScore} ` +
-    `(ours scores all nodes), leader election off, one profile "${schedulerName.kube}" with only ${enabledPlugins().join(", ")}; ` +
-    "NodeResourcesFit MostAllocated cpu:1 memory:1; PodTopologySpread defaultingType List, no default constraints");
+  const adaptive = nodesToScore(scale.nodes);
+  if (schedulers.includes("kube")) {
+    out.push(`kube-scheduler ${kubeVersion} (equivalent config): clientConnection qps/burst ${kubeQps}/${kubeBurst}, percentageOfNodesToScore ${percentageOfNodesToScore} ` +
+      `(ours scores all nodes), leader election off, one profile "${schedulerName.kube}" with only ${enabledPlugins().join(", ")}; ` +
+      "NodeResourcesFit MostAllocated cpu:1 memory:1; PodTopologySpread defaultingType List, no default constraints");
+  }
+  if (schedulers.includes("kube-default")) {
+    out.push(`kube-scheduler ${kubeVersion} (default config, what a user would run): default plugins in one profile "${schedulerName["kube-default"]}" ` +
+      `(own name: the plane's kube-scheduler serves default-scheduler), percentageOfNodesToScore unset (adaptive: ${adaptive.percentage}% = ${adaptive.nodes} of ${scale.nodes} nodes), ` +
+      `leader election off, and clientConnection qps/burst lifted to ${kubeQps}/${kubeBurst} as in the equivalent run ` +
+      "(with the defaults 50/100 its client rate limiter, not scheduling, would cap it near 50 binds/s)" +
+      (kubeDefaultPlugins.length ? `; plugins seen running: ${kubeDefaultPlugins.join(", ")}` : ""));
+  }
+  if (schedulers.includes("raw")) {
+    const r = results.find((x) => x.raw)?.raw;
+    out.push(`raw binds (the ceiling, drain only): pods for a scheduler nobody serves; placements decided by first fit before the clock starts; ` +
+      `a process (bench/scheduler/raw-bind.ts) POSTs pods/<name>/binding with our scheduler's client (operators/runtime/kube.ts KubeClient) and its bind cap ` +
+      `(${r?.concurrency ?? "MAX_BINDS_IN_FLIGHT"} in flight, read from operators/platform/scheduler/scheduler.ts); it writes no Events and makes no decision, so ours ÷ raw is our fraction of the ceiling`);
+  }
   out.push(`cellcloud-scheduler: node operators/main.ts --controllers=scheduler (no client-side QPS limit, scores all nodes, Binpack for nodes without a Cell)`);
   out.push("throughput: scheduler_perf's throughputCollector (watch counts nodeName empty→set, 1 s samples, first dropped); " +
     "total = phase start → last bind; latency (live) = create response → watch sees nodeName; RSS from /proc VmHWM (peak) and VmRSS 5 s after the last bind", "");
   out.push(...table(results), "");
-  for (const r of ratios(results)) {
-    const x = (v: number | undefined) => (v === undefined ? "n/a" : `${v.toFixed(2)}x`);
-    out.push(`ratio ours/kube, ${r.workload}/${r.mode}: ${x(r.ratio)} (scheduler_perf avg pods/s); ${x(r.apiserverRatio)} (apiserver avg/s)`);
-  }
+  out.push(...ratioLines(ratios(results), results));
   out.push("apiserver avg/s: binds per second from the pods' PodScheduled timestamps (1 s resolution), a check that the watch did not distort the rate");
   for (const r of results) {
     const w = r.throughput?.average;
@@ -723,6 +830,21 @@ async function main(): Promise<void> {
       version: kubeVersion, qps: kubeQps, burst: kubeBurst, percentageOfNodesToScore, plugins: [...benchPlugins],
       pluginsObservedRunning: kubePlugins, config: kubeSchedulerConfig({ kubeconfig, schedulerName: schedulerName.kube }),
     },
+    ...(schedulers.includes("kube-default") ? {
+      kubeSchedulerDefault: {
+        version: kubeVersion, qps: kubeQps, burst: kubeBurst,
+        qpsNote: "lifted from the defaults 50/100 to the equivalent run's: with 50/100 the client rate limiter, not scheduling, caps it near 50 binds/s",
+        percentageOfNodesToScore: { configured: null, adaptive: adaptive.percentage, nodesScored: adaptive.nodes, of: scale.nodes, configz: kubeDefaultConfigz ?? null },
+        pluginsObservedRunning: kubeDefaultPlugins, config: kubeDefaultSchedulerConfig({ kubeconfig, schedulerName: schedulerName["kube-default"] }),
+      },
+    } : {}),
+    ...(schedulers.includes("raw") ? {
+      raw: {
+        what: "Binding POSTs for placements decided by first fit before the clock starts, by bench/scheduler/raw-bind.ts",
+        client: "operators/runtime/kube.ts KubeClient", concurrency: results.find((x) => x.raw)?.raw?.concurrency ?? null,
+        concurrencyFrom: "operators/platform/scheduler/scheduler.ts MAX_BINDS_IN_FLIGHT",
+      },
+    } : {}),
     results: results.map((r) => ({ ...r, throughput: r.throughput && { ...r.throughput } })),
     ratios: ratios(results),
   };

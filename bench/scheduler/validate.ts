@@ -154,7 +154,7 @@ export function validatePlacement(nodes: readonly NodeFacts[], pods: readonly Po
   return { ok: violations.length === 0 && unbound.length === 0, bound, unbound, violations };
 }
 
-function matches(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
+export function matches(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
   const v = labels[r.key];
   const values = r.values ?? [];
   switch (r.operator) {
@@ -176,7 +176,7 @@ function matches(r: NodeSelectorRequirement, labels: Record<string, string>): bo
 }
 
 /** Kubernetes semantics: an empty key with Exists tolerates everything; an empty effect matches all effects. */
-function tolerates(tol: Toleration, t: Taint): boolean {
+export function tolerates(tol: Toleration, t: Taint): boolean {
   if (tol.effect && tol.effect !== t.effect) return false;
   if (!tol.key) return tol.operator === "Exists";
   if (tol.key !== t.key) return false;

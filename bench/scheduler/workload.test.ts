@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ratios, table, type RunResult } from "./report.ts";
+import { ratioLines, ratios, table, type RunResult, type SchedulerId } from "./report.ts";
 import { summarizeThroughput } from "./throughput.ts";
 import { benchNode, benchPod, type PodOptions } from "./workload.ts";
 
@@ -46,15 +46,30 @@ describe("pod set", () => {
 });
 
 describe("report", () => {
-  const run = (scheduler: "kube" | "ours", counts: number[]): RunResult => ({
+  const run = (scheduler: SchedulerId, counts: number[]): RunResult => ({
     scheduler, mode: "drain", workload: "basic", pods: 100,
     throughput: summarizeThroughput(counts.map((scheduled, i) => ({ atMs: (i + 1) * 1000, scheduled }))),
   });
 
   it("takes the ratio of average pods/s, ours over kube", () => {
     const rs = [run("kube", [1, 101, 201]), run("ours", [1, 201, 401])];
-    expect(ratios(rs)).toEqual([{ workload: "basic", mode: "drain", ratio: 2, apiserverRatio: undefined }]);
+    expect(ratios(rs)).toEqual([{
+      workload: "basic", mode: "drain", ratio: 2, apiserverRatio: undefined,
+      vsDefault: undefined, vsDefaultApiserver: undefined, ofCeiling: undefined, ofCeilingApiserver: undefined,
+    }]);
     expect(table(rs)).toHaveLength(3);
+    expect(ratioLines(ratios(rs), rs)).toEqual(["ratio ours/kube (equivalent config), basic/drain: 2.00x (scheduler_perf avg pods/s); n/a (apiserver avg/s)"]);
+  });
+
+  it("sets ours against kube-scheduler's default config and against the raw-bind ceiling", () => {
+    const rs = [run("kube", [1, 101, 201]), run("kube-default", [1, 401, 801]), run("raw", [1, 801, 1601]), run("ours", [1, 201, 401])];
+    const [r] = ratios(rs);
+    expect(r).toMatchObject({ ratio: 2, vsDefault: 0.5, ofCeiling: 0.25 });
+    const lines = ratioLines(ratios(rs), rs);
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toContain("ours/kube (default config), basic/drain: 0.50x");
+    expect(lines[2]).toContain("fraction of the ceiling, ours ÷ raw binds, basic/drain: 25%");
+    expect(table(rs).join("\n")).toContain("raw binds (ceiling)");
   });
 
   it("has no ratio when a scheduler failed", () => {
