@@ -746,7 +746,55 @@ export function report(r: Record<string, any>, file: string): string {
   if (q && !q.error) out.push(`  quota admission: ${JSON.stringify(q.ratio ?? {})} ${JSON.stringify(q.clientMs ?? {}).slice(0, 400)}`);
   else if (q) out.push(`  quota admission: ${q.error}`);
   out.push(`  ${file}`);
+  out.push("", "README table (copy into \"Performance at seed scale\"):", "", ...readmeTable(r));
   return out.join("\n");
+}
+
+const goal = (met: boolean) => (met ? "met" : "**not met**");
+
+/** The README's "Performance at seed scale" table, from one run's result. */
+export function readmeTable(r: Record<string, any>): string[] {
+  const rows: string[][] = [];
+  const p = r.provisioning;
+  const f = r.floor;
+  if (p && f) {
+    rows.push([`${p.n} instances applied → all Ready`, `${p.seconds} s (p50 ${p.perObjectMs.p50} ms, p99 ${p.perObjectMs.p99} ms)`, `bare floor, ${f.n} plain pods: ${f.seconds} s (p50 ${f.perObjectMs.p50} ms, p99 ${f.perObjectMs.p99} ms)`, `${p.ratioToFloor}× of the floor; goal ≥ 0.8×: ${goal(p.ratioToFloor >= 0.8)}`]);
+    rows.push(["manager while creating", `RSS peak ${p.manager.rssPeakMiB} MiB, ${p.manager.cpuPercent}% of a core, queue depth ≤ ${p.manager.depthMax}`, `plane cpu-s: ${Object.entries(p.planeCpuSeconds ?? {}).map(([c, v]) => `${c} ${v}`).join(", ")}`, `floor's plane cpu-s: ${Object.entries(f.planeCpuSeconds ?? {}).map(([c, v]) => `${c} ${v}`).join(", ")}`]);
+    const inst = p.reconcile.find((c: any) => c.controller === "instance");
+    if (inst) rows.push(["reconcile p50/p99 while creating", `instance ${inst.p50Ms}/${inst.p99Ms} ms (${inst.reconciles})`, p.reconcile.filter((c: any) => c !== inst).slice(0, 4).map((c: any) => `${c.controller} ${c.p50Ms}/${c.p99Ms}`).join("; "), "ms"]);
+  }
+  if (r.idle) {
+    rows.push([`manager idle (${r.idle.seconds} s)`, `${r.idle.cpuPercent}% of a core, RSS ${r.idle.rssMiB} MiB`, "goals: < 2% of a core, ≤ 1024 MiB", `${goal(r.idle.cpuPercent < 2)}; ${goal(r.idle.rssMiB <= 1024)}`]);
+    rows.push(["manager's apiserver requests while idle", r.idle.requestsPerMinute.map(([k, n]: [string, number]) => `${k} ${n}/min`).join(", ") || "none", "target: lease renewals and watches only", goal(r.idle.writes.other === 0)]);
+  }
+  for (const x of r.restarts ?? []) {
+    rows.push([`restart at ${x.instances} instances`, `ready ${x.readySeconds} s, leading ${x.leadingSeconds} s, caught up ${x.caughtUpSeconds} s`, `writes in the first ${x.writesWindowSeconds} s: ${x.writes.other} (${x.writes.byKind.map(([k, n]: [string, number]) => `${k} ${n}`).join(", ") || "none"}) + ${x.writes.leases} lease`, `RSS peak ${x.rssPeakMiB} MiB, ${x.cpuSecondsToCaughtUp} cpu-s to caught up`]);
+  }
+  for (const z of r.sizes ?? []) {
+    const top = z.largest[0];
+    rows.push([`etcd at ${z.instances} instances`, `${z.etcd.dbMiB} MiB (${z.etcd.inUseMiB} in use)`, top ? `largest: ${top.kind} ${top.name} ${top.bytes} B` : "", z.largest.slice(1, 4).map((o: any) => `${o.kind} ${o.bytes} B`).join(", ")]);
+  }
+  const sch = r.scheduler;
+  if (sch?.results) {
+    const by = (id: string) => sch.results.find((x: any) => x.scheduler === id);
+    const [ours, kube, def, raw] = ["ours", "kube", "kube-default", "raw"].map(by);
+    const ps = (x: any) => (x ? `${Math.round(x.throughput.average)} pods/s [${Math.round(x.serverSide?.avgPerSecond ?? 0)}]` : "—");
+    const ratio = sch.ratios?.[0] ?? {};
+    const pct = (x: number | undefined) => (x === undefined ? "—" : `${Math.round(x * 100)}%`);
+    const rt = (x: number | undefined) => (x === undefined ? "—" : `${Math.round(x * 100) / 100}×`);
+    rows.push([`scheduler, ${sch.scale?.nodes} nodes / ${sch.scale?.pods} pods (drain)`, `ours ${ps(ours)}`, `raw Binding POSTs ${ps(raw)}; kube-scheduler equivalent ${ps(kube)}, default config ${ps(def)}`, `${pct(ratio.ofCeiling)} of the ceiling; ${rt(ratio.ratio)} kube equivalent, ${rt(ratio.vsDefault)} kube default`]);
+    if (ours && kube) rows.push(["scheduler RSS peak, same snapshot", `ours ${Math.round(ours.memory.peakMiB)} MiB`, `kube-scheduler ${Math.round(kube.memory.peakMiB)} MiB (default config ${def ? Math.round(def.memory.peakMiB) : "—"})`, `goal ≤ kube-scheduler: ${goal(ours.memory.peakMiB <= kube.memory.peakMiB)}`]);
+  }
+  const q = r.quota;
+  if (q?.clientMs) {
+    rows.push([`quota admission, ${q.objects} objects per namespace`, `tenant create p50 ${q.clientMs.tenant.p50} ms, p99 ${q.clientMs.tenant.p99} ms`, `ResourceQuota create p50 ${q.clientMs.resourceQuota.p50} ms, p99 ${q.clientMs.resourceQuota.p99} ms (no admission: ${q.clientMs.plain.p50}/${q.clientMs.plain.p99})`, `p99 ${q.vsResourceQuota?.p99}× ResourceQuota's; goal ≤ 1.5×: ${goal(q.vsResourceQuota?.p99 <= 1.5)}`]);
+  }
+  const cell = (x: string) => String(x).replace(/\|/g, "\\|");
+  return [
+    `Measured ${String(r.when).slice(0, 10)} on ${r.machine?.cpus} cores (${r.machine?.model}, ${r.machine?.memGiB} GiB), ${r.hosts} hosts, commit ${r.commit}.`, "",
+    "| what | CellCloud | baseline, same run | ratio / goal |", "|---|---|---|---|",
+    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+  ];
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
