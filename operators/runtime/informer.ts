@@ -113,6 +113,17 @@ export class Informer<T extends KubeObject = KubeObject> {
     return keys ? [...keys].flatMap((k) => this.cache.get(k) ?? []) : [];
   }
 
+  /** The first object under an index value, without building the list (a hot path's lookup by a unique key). */
+  firstByIndex(name: string, value: string): T | undefined {
+    const keys = this.indices.get(name)?.get(value);
+    if (!keys) return undefined;
+    for (const k of keys) {
+      const o = this.cache.get(k);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
   /** Whether the first list has completed. */
   hasSynced(): boolean {
     return this.synced;

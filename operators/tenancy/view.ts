@@ -43,7 +43,7 @@ export class TenancyView {
 
   byUid(uid: string): KubeObject | undefined {
     for (const inf of this.charged.values()) {
-      const o = inf.byIndex(UID_INDEX, uid)[0];
+      const o = inf.firstByIndex(UID_INDEX, uid);
       if (o) return o;
     }
     return undefined;
