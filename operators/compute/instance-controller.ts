@@ -143,7 +143,11 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
     finalize: (inst, o, policy) => finalizeWithNics(inst, o, o.network.held.map(releaseAllocation), policy),
   };
   const referrers = (index: string, key: (o: KubeObject) => string) => (o: KubeObject) => instances.byIndex(index, key(o)).map(keyOf);
-  return mgr.controller("instance").for(InstanceRef)
+  // Instances are independent and a reconcile mostly waits on the apiserver (create the launcher,
+  // patch status, record an event): at 3,000 instances 2 workers did 8.7 reconciles/s with the
+  // manager 78% idle, and 3,000 instances took minutes to start (bench/scale). CloudNativePG and
+  // KubeVirt's VMI controller run 10 workers.
+  return mgr.controller("instance").for(InstanceRef).concurrency(16)
     .watches(PodRef, podInstance)
     .watches(FlavorRef, referrers(idx.flavor, (f) => f.metadata.name))
     .watches(ImageRef, referrers(idx.image, keyOf))
