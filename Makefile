@@ -64,7 +64,7 @@ e2e-kind: deps ## kind cluster + image + helm install + examples + smoke suite (
 bench-scheduler: deps binaries ## cell scheduler vs kube-scheduler on a plane of its own (BENCH_SCALE=full: 5000 nodes)
 	@$(NODE) node bench/scheduler/run.ts
 
-bench-webhook: deps binaries ## tenancy webhook latency at 1000+ objects per tenant vs creates it does not see, on a plane of its own
+bench-webhook: deps binaries ## quota admission (our webhook) vs Kubernetes ResourceQuota and vs no admission, at 1000+ objects per namespace, on a plane of its own
 	@$(NODE) node bench/webhook/run.ts
 
 bench-ipam: deps binaries ## addresses for 5000 NICs per second vs the raw create rate of as many IPAllocations, on a plane of its own

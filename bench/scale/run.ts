@@ -139,6 +139,10 @@ function planeCpuSince(before: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(now).map(([c, v]) => [c, round(v >= (before[c] ?? 0) ? v - (before[c] ?? 0) : v)]));
 }
 
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
 async function scrape(): Promise<Sample[]> {
   const r = await request(metricsUrl, { headersTimeout: 10_000, bodyTimeout: 30_000 });
   return parseProm(await r.body.text());
@@ -180,8 +184,18 @@ class Sampler {
     clearInterval(this.timer);
   }
 
+  /** Times the manager process was found gone outside a planned restart (and started again, as a Deployment would). */
+  readonly exits: Array<{ t: number; log: string }> = [];
+  restarting = false;
+
   private async tick(): Promise<void> {
     const t = (Date.now() - this.t0) / 1000;
+    if (!this.restarting && !alive(this.mgr.pid)) {
+      const tail = readFileSync(`${state}/logs/manager.log`, "utf8").split("\n").filter(Boolean).slice(-3).join("\n").slice(-600);
+      this.exits.push({ t: round(t), log: tail });
+      log(`the manager (pid ${this.mgr.pid}) exited; starting it again as a Deployment would. Its log ends:\n${tail}`);
+      this.mgr.start();
+    }
     try {
       this.points.push({ t, rssKiB: memoryOf(this.mgr.pid).rssKiB, cpuS: cpuSecondsOf(this.mgr.pid) });
     } catch { /* restarting */ }
@@ -471,8 +485,10 @@ interface Restart {
 
 /** Restarts the manager and times start → ready → leading → first reconcile → caught up; counts its writes for `windowS`. */
 async function restart(mgr: ManagerProc, sampler: Sampler, instances: number, windowS: number): Promise<Restart> {
+  sampler.restarting = true;
   await mgr.stop();
   mgr.start();
+  sampler.restarting = false;
   const t0 = mgr.startedAt;
   const from = sampler.now();
   const el = (t: number) => round((t - t0) / 1000, 2);
@@ -599,6 +615,7 @@ async function main(): Promise<void> {
   const save = () => {
     mkdirSync(`${repo}/.state/bench/results`, { recursive: true });
     const file = `${repo}/.state/bench/results/scale-${started.toISOString().replace(/[:.]/g, "-")}.json`;
+    result.managerExits = sampler.exits;
     writeFileSync(file, JSON.stringify({ ...result, depthSeries: sampler.depth, footprintSeries: sampler.points.filter((_, i) => i % 5 === 0) }, null, 2));
     writeFileSync(`${repo}/.state/bench/scale-latest.json`, JSON.stringify(result, null, 2));
     return file;
@@ -733,6 +750,7 @@ export function report(r: Record<string, any>, file: string): string {
     out.push(`  idle ${r.idle.seconds} s: ${r.idle.cpuPercent}% of a core (goal < 2%: ${r.idle.cpuPercent < 2 ? "met" : "NOT met"}), RSS ${r.idle.rssMiB} MiB (goal <= 1024: ${r.idle.rssMiB <= 1024 ? "met" : "NOT met"})`);
     out.push(`  idle requests/min: ${r.idle.requestsPerMinute.map(([k, n]: [string, number]) => `${k} ${n}`).join("; ") || "none"}; writes beyond leases: ${r.idle.writes.other}`);
   }
+  if (r.managerExits?.length) out.push(`  the manager exited ${r.managerExits.length} time(s) on its own (restarted by the bench): ${r.managerExits.map((e: any) => `at ${e.t} s: ${e.log.split("\n").at(-1)}`).join("; ").slice(0, 600)}`);
   for (const x of r.restarts ?? []) {
     out.push(`  restart at ${x.instances}: ready ${x.readySeconds} s, leading ${x.leadingSeconds} s, first reconcile ${x.firstReconcileSeconds} s, caught up ${x.caughtUpSeconds} s (${x.cpuSecondsToCaughtUp} cpu-s); writes in ${x.writesWindowSeconds} s: ${x.writes.other} (+${x.writes.leases} lease) ${x.writes.byKind.slice(0, 5).map(([k, n]: [string, number]) => `${k} ${n}`).join(", ")}; RSS peak ${x.rssPeakMiB} MiB`);
   }
