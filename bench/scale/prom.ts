@@ -8,26 +8,29 @@ export interface Sample {
   value: number;
 }
 
-/** Parses the Prometheus text exposition format (comments skipped; label values unescaped). */
-export function parseProm(text: string): Sample[] {
+/**
+ * Parses the Prometheus text exposition format (comments skipped; label values unescaped; +Inf as
+ * Infinity). With `prefixes`, only series whose name starts with one of them (a big scrape stays cheap).
+ */
+export function parseProm(text: string, prefixes?: readonly string[]): Sample[] {
   const out: Sample[] = [];
   for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
+    if (!line || line.startsWith("#") || (prefixes && !prefixes.some((p) => line.startsWith(p)))) continue;
     const brace = line.indexOf("{");
+    const close = line.lastIndexOf("}");
     const space = line.lastIndexOf(" ");
     if (space < 0) continue;
-    let name: string;
+    let name = line.slice(0, space);
     const labels: Record<string, string> = {};
-    if (brace >= 0 && brace < space) {
+    if (brace >= 0 && close > brace && close < space) {
       name = line.slice(0, brace);
-      const body = line.slice(brace + 1, line.lastIndexOf("}"));
+      const body = line.slice(brace + 1, close);
       const re = /(\w+)="((?:[^"\\]|\\.)*)"/g;
       for (let m = re.exec(body); m; m = re.exec(body)) labels[m[1]!] = m[2]!.replace(/\\n/g, "\n").replace(/\\(.)/g, "$1");
-    } else {
-      name = line.slice(0, space);
     }
-    const value = Number(line.slice(space + 1));
-    if (Number.isFinite(value) || line.endsWith("Inf")) out.push({ name, labels, value });
+    const raw = line.slice(space + 1).trim();
+    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
+    if (!Number.isNaN(value)) out.push({ name, labels, value });
   }
   return out;
 }
@@ -74,12 +77,13 @@ export function histogramQuantiles(before: Sample[], after: Sample[], name: stri
     const buckets = raw.sort((a, b) => a.le - b.le);
     const count = buckets.at(-1)?.n ?? 0;
     if (!count) continue;
-    out.set(g, { count, q: qs.map((q) => quantileOf(buckets, count, q)) });
+    out.set(g, { count, q: qs.map((q) => bucketQuantile(buckets, count, q)) });
   }
   return out;
 }
 
-function quantileOf(buckets: Array<{ le: number; n: number }>, count: number, q: number): number {
+/** The q-quantile of cumulative buckets (ascending `le`, the last +Inf) holding `count` observations, interpolated as histogram_quantile does. */
+export function bucketQuantile(buckets: ReadonlyArray<{ le: number; n: number }>, count: number, q: number): number {
   const rank = q * count;
   let prevLe = 0;
   let prevN = 0;

@@ -3,35 +3,12 @@
 // writes the two quota mechanisms make. Histograms are compared between two scrapes (the measured
 // phase only). Pure, so it is unit-tested.
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+import { bucketQuantile, parseProm, type Sample } from "../scale/prom.ts";
+
+export type { Sample };
 
 /** Parses the Prometheus text format, keeping only the series whose name starts with one of `prefixes`. */
-export function parseMetrics(text: string, prefixes: readonly string[]): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#") || !prefixes.some((p) => line.startsWith(p))) continue;
-    const brace = line.indexOf("{");
-    const close = line.lastIndexOf("}");
-    const space = line.lastIndexOf(" ");
-    if (space < 0) continue;
-    const labels: Record<string, string> = {};
-    let name = line.slice(0, space);
-    if (brace >= 0 && close > brace && close < space) {
-      name = line.slice(0, brace);
-      const re = /(\w+)="((?:[^"\\]|\\.)*)"/g;
-      const body = line.slice(brace + 1, close);
-      for (let m = re.exec(body); m; m = re.exec(body)) labels[m[1]!] = m[2]!.replace(/\\(.)/g, "$1");
-    }
-    const raw = line.slice(space + 1).trim();
-    const value = raw === "+Inf" ? Infinity : Number(raw);
-    if (!Number.isNaN(value)) out.push({ name, labels, value });
-  }
-  return out;
-}
+export const parseMetrics = (text: string, prefixes: readonly string[]): Sample[] => parseProm(text, prefixes);
 
 /** One histogram's observations between two scrapes: count, sum and mean (seconds), and bucket-interpolated quantiles. */
 export interface HistogramDelta {
@@ -62,24 +39,9 @@ export function histogramDelta(before: Sample[], after: Sample[], name: string, 
     const atLe = (s: Sample) => s.labels.le === le;
     return { bound, n: sum(after, `${name}_bucket`, atLe) - sum(before, `${name}_bucket`, atLe) };
   });
-  const q = (p: number) => quantile(buckets, count, p) * 1000;
+  const q = (p: number) => bucketQuantile(buckets.map((x) => ({ le: x.bound, n: x.n })), count, p) * 1000;
   const r = (x: number) => Math.round(x * 100) / 100;
   return { count, sumSeconds: Math.round(sumSeconds * 1e6) / 1e6, meanMs: r((sumSeconds / count) * 1000), p50Ms: r(q(0.5)), p99Ms: r(q(0.99)) };
-}
-
-function quantile(buckets: Array<{ bound: number; n: number }>, count: number, q: number): number {
-  const rank = q * count;
-  let prevBound = 0;
-  let prevN = 0;
-  for (const b of buckets) {
-    if (b.n >= rank) {
-      if (b.bound === Infinity) return prevBound;
-      return prevBound + (b.bound - prevBound) * ((rank - prevN) / Math.max(1, b.n - prevN));
-    }
-    prevBound = b.bound;
-    prevN = b.n;
-  }
-  return prevBound;
 }
 
 /** The series bench/webhook reads (by prefix, to keep the scrape small). */
