@@ -43,17 +43,17 @@ describe("which AppliedQuotas a tenant namespace holds", () => {
     expect([...planAppliedQuotas("rnd", tree, quotas).keys()]).not.toContain("leaving");
   });
 
-  it("copies scope, limits, usage and the quota tenant's chain, leaving out what the quota leaves out", () => {
+  it("copies scope, limits, usage and the quota tenant's chain, leaving out what the quota leaves out (usage not yet counted is empty, as the schema requires both maps)", () => {
     const plan = planAppliedQuotas("ml", tree, quotas);
     expect(plan.get("acme-az1-arm")).toEqual({
       spec: { quota: "acme-az1-arm", tenant: "acme", path: "acme", relation: "Ancestor", namespaceTenant: "ml", zone: "az1", architecture: "arm64", hard: { cpu: "16" } },
-      status: { used: { cpu: "0" } },
+      status: { used: { cpu: "0" }, reserved: {} },
     });
     expect(plan.get("rnd")).toEqual({
       spec: { quota: "rnd", tenant: "rnd", path: "acme/rnd", relation: "Ancestor", namespaceTenant: "ml", hard: { cpu: 32, memory: "64Gi" } },
-      status: { used: { cpu: "4", memory: "8Gi" } },
+      status: { used: { cpu: "4", memory: "8Gi" }, reserved: {} },
     });
-    expect(plan.get("ml")).toEqual({ spec: { quota: "ml", tenant: "ml", path: "acme/rnd/ml", relation: "Self", namespaceTenant: "ml", hard: { cpu: 8 } }, status: {} });
+    expect(plan.get("ml")).toEqual({ spec: { quota: "ml", tenant: "ml", path: "acme/rnd/ml", relation: "Self", namespaceTenant: "ml", hard: { cpu: 8 } }, status: { used: {}, reserved: {} } });
     expect(planAppliedQuotas("acme", tree, quotas).get("ml")?.spec).toMatchObject({ relation: "Department", path: "acme/rnd/ml", namespaceTenant: "acme" });
   });
 

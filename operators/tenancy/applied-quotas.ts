@@ -46,7 +46,8 @@ export function planAppliedQuotas(tenant: string | undefined, tree: Tree, quotas
       zone: q.spec.zone, architecture: q.spec.architecture, hard: q.spec.hard,
     });
     const status = (q.status ?? {}) as AppliedQuotaStatus;
-    out.set(q.metadata.name, { spec, status: defined({ used: status.used, reserved: status.reserved }) });
+    // both are required in the AppliedQuota's status: a Quota not yet counted shows none of either
+    out.set(q.metadata.name, { spec, status: { used: status.used ?? {}, reserved: status.reserved ?? {} } });
   }
   return out;
 }
