@@ -279,7 +279,7 @@ async function setup(api: Api, n: number): Promise<void> {
   const big = 2 * (count + Math.max(0, ...checkpoints)) + 100;
   await ensure(api, paths.quotas, {
     apiVersion: "tenancy.cellcloud.io/v1alpha1", kind: "Quota", metadata: { name: TENANT },
-    spec: { tenant: TENANT, hard: { cpu: 8 * big, memory: `${16 * big}Gi`, storage: `${100 * big}Gi`, instances: big, volumes: big, snapshots: big } },
+    spec: { tenant: TENANT, hard: { cpu: 8 * big, memory: `${16 * big}Gi`, storage: `${40 * big}Gi`, instances: big, volumes: big, snapshots: big } },
   });
   // the tenant's namespace exists once the tenant controller made it (and its default ServiceAccount)
   await waitFor(async () => { try { await api.get(`/api/v1/namespaces/${NS}/serviceaccounts/default`); await api.get(`/api/v1/namespaces/${FLOOR_NS}/serviceaccounts/default`); return true; } catch { return false; } }, "the tenant's namespace", 120);
