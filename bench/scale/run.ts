@@ -23,7 +23,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { Api, HttpError, pool, type WatchEvent } from "../scheduler/client.ts";
-import { cpuSecondsOf, machine, memoryOf } from "../scheduler/proc.ts";
+import { cpuOfPidFiles, cpuSecondsOf, machine, memoryOf } from "../scheduler/proc.ts";
 import { percentile } from "../scheduler/throughput.ts";
 import { counterDelta, histogramQuantiles, parseProm, ranked, total, writesOf, type Sample } from "./prom.ts";
 
@@ -125,13 +125,7 @@ class ManagerProc {
 const planeComponents = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "manager"];
 
 /** CPU seconds used so far by each plane process (the manager included), from /proc. */
-function planeCpu(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const c of planeComponents) {
-    try { out[c] = cpuSecondsOf(Number(readFileSync(`${state}/pids/${c}.pid`, "utf8").trim())); } catch { /* not running */ }
-  }
-  return out;
-}
+const planeCpu = (): Record<string, number> => cpuOfPidFiles(`${state}/pids`, planeComponents);
 
 /** CPU seconds each plane process used since `before` (what a phase cost the whole plane, not just the manager). */
 function planeCpuSince(before: Record<string, number>): Record<string, number> {

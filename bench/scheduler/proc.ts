@@ -36,6 +36,22 @@ export function cpuSecondsOf(pid: number): number {
   return parseStatTicks(readFileSync(`/proc/${pid}/stat`, "utf8")) / clockTicks;
 }
 
+/**
+ * CPU seconds used so far by each named process whose pid file hack/up keeps in `pidDir`
+ * (`$STATE/pids/<name>.pid`); one that is not running is left out.
+ */
+export function cpuOfPidFiles(pidDir: string, names: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of names) {
+    try {
+      out[name] = cpuSecondsOf(Number(readFileSync(`${pidDir}/${name}.pid`, "utf8").trim()));
+    } catch {
+      // not running
+    }
+  }
+  return out;
+}
+
 /** The machine, for the report: cpu count and model, memory, load. */
 export function machine(): { cpus: number; model: string; memGiB: number; load: string } {
   const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { Api, HttpError, pool, type WatchEvent } from "./client.ts";
 import { benchPlugins, enabledPlugins, kubeBurst, kubeDefaultSchedulerConfig, kubeQps, kubeSchedulerConfig, nodesToScore, percentageOfNodesToScore } from "./kube-config.ts";
-import { cpuSecondsOf, machine, memoryOf } from "./proc.ts";
+import { cpuOfPidFiles, cpuSecondsOf, machine, memoryOf } from "./proc.ts";
 import { bindCapOf, planFirstFit } from "./raw.ts";
 import { ratioLines, ratios, schedulerIds, schedulerTitle, table, type Mode, type RunResult, type SchedulerId } from "./report.ts";
 import { ScheduledCounter, serverSideBinds, summarizeLatency, summarizeThroughput, type Sample } from "./throughput.ts";
@@ -180,14 +180,7 @@ const planeComponents = ["etcd", "kube-apiserver", "kube-controller-manager", "k
  * work left over from one run (kwok finishing pods, controllers catching up) never overlaps the next.
  */
 async function settle(): Promise<number> {
-  const pids = planeComponents.flatMap((c) => {
-    try {
-      return [Number(readFileSync(`${state}/pids/${c}.pid`, "utf8").trim())];
-    } catch {
-      return [];
-    }
-  });
-  const total = () => pids.reduce((s, pid) => s + (() => { try { return cpuSecondsOf(pid); } catch { return 0; } })(), 0);
+  const total = () => Object.values(cpuOfPidFiles(`${state}/pids`, planeComponents)).reduce((s, v) => s + v, 0);
   const t0 = Date.now();
   let quiet = 0;
   let last = total();
