@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DesiredState } from "../../operators/api/database.ts";
 import { lsnBytes } from "../../operators/api/database.ts";
-import { connValue, pgTime, quote, renderConf, renderHba, slotName, syncStandbyNames } from "./config.ts";
+import { connValue, parseSyncStandbyNames, pgTime, quote, renderConf, renderHba, slotName, syncStandbyNames } from "./config.ts";
 
 const desired = (o: Partial<DesiredState> = {}): DesiredState => ({ epoch: 1, role: "primary", members: [], databaseName: "app", username: "app", isolationSeconds: 5, ...o });
 
@@ -11,6 +11,12 @@ describe("the instance manager's PostgreSQL configuration", () => {
     expect(syncStandbyNames({ method: "ANY", num: 1, names: ["db-2", "db-3"] })).toBe('ANY 1 ("db-2", "db-3")');
     expect(syncStandbyNames({ method: "FIRST", num: 0, names: [] })).toBe("");
     expect(syncStandbyNames(undefined)).toBe("");
+    // and reads back what PostgreSQL has in effect
+    for (const names of [["db-2"], ["db-2", "db-3"]]) expect(parseSyncStandbyNames(syncStandbyNames({ method: "ANY", num: 1, names }))).toEqual(names);
+    expect(parseSyncStandbyNames("")).toEqual([]);
+    expect(parseSyncStandbyNames("2 (a, \"b c\")")).toEqual(["a", "b c"]);
+    expect(parseSyncStandbyNames("a, b")).toEqual(["a", "b"]);
+    expect(parseSyncStandbyNames("*")).toEqual([]);
   });
 
   it("lets the application in only from the allowlist, always with a password", () => {

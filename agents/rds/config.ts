@@ -17,6 +17,15 @@ export function syncStandbyNames(sync: DesiredState["sync"]): string {
   return `${sync.method} ${Math.min(sync.num, sync.names.length)} (${sync.names.map((n) => `"${n}"`).join(", ")})`;
 }
 
+/** The standbys a synchronous_standby_names value names (what a commit may wait for): FIRST/ANY n (…), n (…), or a bare list. */
+export function parseSyncStandbyNames(value: string): string[] {
+  const v = value.trim();
+  if (!v) return [];
+  const open = v.indexOf("(");
+  const list = open >= 0 ? v.slice(open + 1, v.lastIndexOf(")") > open ? v.lastIndexOf(")") : undefined) : v;
+  return list.split(",").map((n) => n.trim().replace(/^"(.*)"$/, "$1").replace(/""/g, '"')).filter((n) => n && n !== "*");
+}
+
 export interface ConfInput {
   address: string;
   port: number;

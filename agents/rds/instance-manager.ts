@@ -27,7 +27,7 @@ import {
   type BackupReport, type DesiredState, type MemberReport,
 } from "../../operators/api/database.ts";
 import { readAtMost } from "../../operators/runtime/bounded.ts";
-import { connValue, quote, renderConf, renderHba, REPLICATION_USER, slotName } from "./config.ts";
+import { connValue, parseSyncStandbyNames, quote, renderConf, renderHba, REPLICATION_USER, slotName } from "./config.ts";
 
 const env = (name: string, fallback?: string): string => {
   const v = process.env[name] ?? fallback;
@@ -89,6 +89,8 @@ let pg: ChildProcess | undefined;
 let pgState: MemberReport["postgres"] = "stopped";
 let role: MemberReport["role"] = "pending";
 let isolated = false;
+/** When it fenced itself: a controller lifts that fence at the same epoch only by naming it (liftIsolation). */
+let isolatedAt: string | undefined;
 let message: string | undefined;
 let sql: postgres.Sql | undefined;
 
@@ -398,6 +400,7 @@ async function checkIsolation(): Promise<void> {
   if (streaming > 0) return;
   log("isolated: no word from the controller and no standby streaming; stopping PostgreSQL", { silentMs: Date.now() - lastContact });
   isolated = true;
+  isolatedAt = new Date().toISOString();
   await stopPostgres();
   role = "fenced";
   message = "fenced itself: isolated from the controller and its standbys";
@@ -406,7 +409,7 @@ async function checkIsolation(): Promise<void> {
 // ---------- status ----------
 
 async function report(): Promise<MemberReport> {
-  const out: MemberReport = { role, postgres: pgState, epoch: desired?.epoch ?? persisted.epoch, ...(isolated ? { isolated } : {}), ...(message ? { message } : {}) };
+  const out: MemberReport = { role, postgres: pgState, epoch: desired?.epoch ?? persisted.epoch, ...(isolated ? { isolated, ...(isolatedAt ? { isolatedAt } : {}) } : {}), ...(message ? { message } : {}) };
   if (pgState !== "running") return out;
   try {
     const s = db();
@@ -420,9 +423,10 @@ async function report(): Promise<MemberReport> {
       // the timeline from the current WAL file's name: the control file's lags a promotion until a checkpoint
       const [w] = await s`select pg_current_wal_lsn()::text as lsn, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as tl`;
       const reps = await s`select application_name as name, state, sync_state as sync, flush_lsn::text as flush, replay_lsn::text as replay from pg_stat_replication`;
-      const [a] = await s`select last_archived_time from pg_stat_archiver`;
+      const [a] = await s`select last_archived_time, current_setting('synchronous_standby_names') as ssn from pg_stat_archiver`;
       Object.assign(out, {
         timeline: Number(w!.tl), lsn: w!.lsn, replayLSN: w!.lsn,
+        syncNames: parseSyncStandbyNames(String(a?.ssn ?? "")).slice(0, 8).map((n) => n.slice(0, 63)),
         replicas: reps.slice(0, 8).map((r) => ({ name: String(r.name).slice(0, 63), state: String(r.state), syncState: String(r.sync), ...(r.flush ? { flushLSN: r.flush } : {}), ...(r.replay ? { replayLSN: r.replay } : {}) })),
         ...(a?.last_archived_time ? { lastArchivedAt: new Date(a.last_archived_time as Date).toISOString() } : {}),
       });
@@ -526,8 +530,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (typeof d === "string") return send(res, 400, { error: d });
     const current = desired?.epoch ?? persisted.epoch;
     if (d.epoch < current) return send(res, 409, { error: `epoch ${d.epoch} is older than ${current}` });
-    if (isolated && d.epoch > current) isolated = false; // the controller has decided since: follow it
-    if (isolated && d.role !== "fenced") return send(res, 409, { error: "fenced after isolation: only a newer epoch lifts it" });
+    // the controller has decided since (a newer epoch), or it has seen this very fence and still wants
+    // this member to serve at this epoch (e.g. a candidate that fenced itself while the manager restarted
+    // in the middle of promoting it): follow it. A request sent before the fence cannot name it.
+    if (isolated && (d.epoch > current || (d.liftIsolation !== undefined && d.liftIsolation === isolatedAt))) isolated = false;
+    if (isolated && d.role !== "fenced") return send(res, 409, { error: "fenced after isolation: only a newer epoch, or a controller naming this fence, lifts it" });
     void apply(d);
     return send(res, 202, await report());
   }

@@ -299,6 +299,8 @@ export const desiredState = z.object({
   sync: z.object({ method: z.enum(["FIRST", "ANY"]), num: z.int().min(0).max(2), names: z.array(z.string().max(63)).max(2) }).optional(),
   /** Start PostgreSQL again after it crashed (the controller saw it and chose not to fail over). */
   restartAfterCrash: z.boolean().optional(),
+  /** Lift the self-fence the member reported with this isolatedAt: the controller saw that fence and still wants the member to serve at this epoch. */
+  liftIsolation: z.string().max(40).optional(),
   databaseName: z.string().max(63),
   username: z.string().max(63),
   allowedCIDRs: z.array(z.string().max(18)).max(32).optional(),
@@ -330,10 +332,14 @@ export const memberReport = z.object({
   replayLSN: lsnText.optional(),
   /** A standby's WAL receiver is connected to its primary. */
   streaming: z.boolean().optional(),
-  /** The primary's connected standbys. */
+  /** The primary's connected standbys (absent: it could not be asked). */
   replicas: z.array(replicaInfo).max(8).optional(),
+  /** The primary's synchronous_standby_names in effect: the standbys a commit may be waiting for (absent: it could not be asked). */
+  syncNames: z.array(z.string().max(63)).max(8).optional(),
   /** Fenced by itself: no word from the controller and no standby streaming. */
   isolated: z.boolean().optional(),
+  /** When it fenced itself (its own clock): names that fence, so only a controller that has seen it can lift it. */
+  isolatedAt: z.string().max(40).optional(),
   lastArchivedAt: z.string().max(40).optional(),
   message: z.string().max(1024).optional(),
 });

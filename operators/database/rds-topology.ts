@@ -27,7 +27,11 @@ export interface MemberView {
 }
 
 export type RoleLabel = "primary" | "standby" | "fenced";
-export type MemberIntent = Pick<DesiredState, "role" | "primary" | "sync" | "restartAfterCrash">;
+export type MemberIntent = Pick<DesiredState, "role" | "primary" | "sync" | "restartAfterCrash" | "liftIsolation">;
+
+/** A member that fenced itself (isolated) is told to serve again only by naming that fence. */
+const lift = (m: MemberView | undefined): Pick<MemberIntent, "liftIsolation"> =>
+  m?.report?.isolated && m.report.isolatedAt ? { liftIsolation: m.report.isolatedAt } : {};
 
 export interface Topology {
   /** Recorded before anything is told to a member. */
@@ -123,7 +127,7 @@ export function decideTopology(name: string, spec: DBInstanceSpec, status: DBIns
             : "; no failover: no standby was synchronous, so none is known to hold every acknowledged commit (set spec.primary to a standby to promote it anyway)";
           // an operator's explicit choice of a standby forces it
           const forced = spec.primary && spec.primary !== current && runningStandby(view(spec.primary)) ? spec.primary : undefined;
-          if (!forced) restartPrimary = p?.report?.postgres === "crashed"; // nobody to take over: start it again
+          if (!forced) restartPrimary = p?.report?.postgres === "crashed" || Boolean(p?.report?.isolated); // nobody to take over: start it again
           else {
             target = forced;
             lastFailover = { from: current, to: target, reason: `primary ${current} failed: ${why}; forced to ${target} by spec.primary`, startedAt: nowIso };
@@ -131,7 +135,7 @@ export function decideTopology(name: string, spec: DBInstanceSpec, status: DBIns
             events.push({ type: "Warning", reason: "FailoverStarted", message: `primary ${current} failed (${why}); promoting ${target} as spec.primary asks` });
           }
         }
-      } else if (p?.report?.postgres === "crashed") {
+      } else if (p?.report?.postgres === "crashed" || p?.report?.isolated) {
         restartPrimary = true; // within the delay (or no standby): start it again
       }
       if (size > 1 && !booting && now - since < delayMs) primaryAvailable.message += `; failover in ${Math.ceil((delayMs - (now - since)) / 1000)}s unless it recovers`;
@@ -151,7 +155,9 @@ export function decideTopology(name: string, spec: DBInstanceSpec, status: DBIns
     if (!oldSafe) {
       primaryAvailable.message += old?.report ? `fencing ${current}` : `waiting until ${current} has fenced itself (silent ${Math.round((old?.silentMs ?? 0) / 1000)}s of ${ISOLATION_SECONDS + ISOLATION_MARGIN_MS / 1000}s, standbys cut off: ${standbysCut})`;
     } else {
-      intents.set(target, { role: "primary" });
+      // a candidate that fenced itself meanwhile (the controller was away longer than its isolation
+      // timeout, right after promoting it) is the one holding every commit: it serves again
+      intents.set(target, { role: "primary", ...lift(next) });
       primaryAvailable.message += `promoting ${target}`;
       if (runningPrimary(next) && next!.report!.epoch >= epoch) {
         failovers = epoch;
@@ -168,16 +174,23 @@ export function decideTopology(name: string, spec: DBInstanceSpec, status: DBIns
   const epoch = current === target ? failovers : failovers + 1;
   if (current === target) {
     const p = view(current)!;
-    const streamingTo = new Set((p.report?.replicas ?? []).filter((r) => r.state === "streaming").map((r) => r.name));
-    const sync = members.filter((m) => m.name !== current && runningStandby(m) && m.report!.streaming && streamingTo.has(m.name)).map((m) => m.name).slice(0, size - 1);
     const recorded = fields.synchronousStandbys ?? synced;
+    // a primary that could not be asked (its PostgreSQL may have just died) keeps the set it has
+    const sync = p.report?.replicas === undefined
+      ? recorded.filter((n) => n !== current && view(n)).slice(0, size - 1)
+      : members.filter((m) => m.name !== current && runningStandby(m) && m.report!.streaming
+        && p.report!.replicas!.some((r) => r.name === m.name && r.state === "streaming")).map((m) => m.name).slice(0, size - 1);
     const union = [...new Set([...recorded, ...sync])].sort();
     if (union.length !== recorded.length) checkpoint.synchronousStandbys = union;
-    fields.synchronousStandbys = sync;
+    // a standby leaves the record only once the primary's own setting no longer names it: until the
+    // primary has applied the smaller set, a commit may have waited for it (and a primary that died
+    // before applying it never did: that standby still holds every acknowledged commit)
+    const inEffect = p.report?.syncNames;
+    fields.synchronousStandbys = [...new Set([...sync, ...recorded.filter((n) => inEffect === undefined || inEffect.includes(n))])].sort();
     intents.set(current, {
       role: "primary",
       ...(size > 1 ? { sync: { method: spec.edition === "finance" ? "ANY" : "FIRST", num: sync.length ? 1 : 0, names: sync } } : {}),
-      ...(restartPrimary ? { restartAfterCrash: true } : {}),
+      ...(restartPrimary ? { restartAfterCrash: true, ...lift(p) } : {}),
     });
     labels.set(current, "primary");
     const host = p.address;

@@ -81,6 +81,41 @@ describe("decideTopology", () => {
     expect(decideTopology("db", spec(), inFlight, [member("db-1", undefined, { silentMs: window }), member("db-2", cut)], NOW).intents.get("db-2")).toMatchObject({ role: "primary" });
   });
 
+  it("keeps a standby recorded as synchronous until the primary's own setting drops it, so a primary that dies meanwhile still fails over", () => {
+    // the primary's PostgreSQL was just killed: its instance manager still says running, but cannot
+    // be asked for its replicas; then the walsender is gone while the setting still names db-2
+    const unasked: MemberReport = { role: "primary", postgres: "running", epoch: 0, message: "status query failed" };
+    const dying: MemberReport = { ...primary("0/3000000", []), syncNames: ["db-2"] };
+    const members = (p: MemberReport) => [member("db-1", p), member("db-2", { ...standby("0/3000000"), streaming: false })];
+    for (const p of [unasked, dying]) {
+      const t = decideTopology("db", spec(), steady, members(p), NOW);
+      expect(t.fields.synchronousStandbys).toEqual(["db-2"]);
+      if (p === unasked) expect(t.intents.get("db-1")?.sync).toEqual({ method: "FIRST", num: 1, names: ["db-2"] }); // not relaxed on no answer
+      const crashed = decideTopology("db", spec(), { ...steady, ...t.fields } as DBInstanceStatus, members({ role: "primary", postgres: "crashed", epoch: 0 }), NOW + 100);
+      expect(crashed.fields.targetPrimary).toBe("db-2");
+    }
+    // a live primary is told the smaller set; the record shrinks once its setting shows it
+    const told = decideTopology("db", spec(), steady, members(dying), NOW);
+    expect(told.intents.get("db-1")?.sync).toEqual({ method: "FIRST", num: 0, names: [] });
+    const applied = decideTopology("db", spec(), { ...steady, ...told.fields } as DBInstanceStatus, members({ ...dying, syncNames: [] }), NOW + 100);
+    expect(applied.fields.synchronousStandbys).toEqual([]);
+  });
+
+  it("lifts a self-fence only by naming it: a candidate that fenced itself while the manager was away, and a lone primary", () => {
+    const inFlight: DBInstanceStatus = { ...steady, targetPrimary: "db-2", lastFailover: { from: "db-1", to: "db-2", reason: "r", startedAt: "2026-12-01T11:59:59Z" } };
+    const fenced: MemberReport = { role: "fenced", postgres: "stopped", epoch: 1 };
+    const selfFenced: MemberReport = { role: "fenced", postgres: "stopped", epoch: 1, isolated: true, isolatedAt: "2026-12-01T12:00:05.000Z" };
+    const t = decideTopology("db", spec(), inFlight, [member("db-1", fenced), member("db-2", selfFenced)], NOW);
+    expect(t.intents.get("db-2")).toEqual({ role: "primary", liftIsolation: "2026-12-01T12:00:05.000Z" });
+    expect(t.epoch).toBe(1);
+    // a primary that fenced itself with no synchronous standby to take over starts again in place
+    const alone = decideTopology("db", spec(), { ...steady, synchronousStandbys: [] },
+      [member("db-1", { ...selfFenced, epoch: 0 }), member("db-2", { ...standby("0/3000000"), streaming: false })], NOW);
+    expect(alone.intents.get("db-1")).toMatchObject({ role: "primary", restartAfterCrash: true, liftIsolation: "2026-12-01T12:00:05.000Z" });
+    // a running member is never told to lift anything
+    expect(decideTopology("db", spec(), steady, [member("db-1", primary()), member("db-2", standby("0/3000000"))], NOW).intents.get("db-1")).not.toHaveProperty("liftIsolation");
+  });
+
   it("never promotes a standby that was not synchronous; restarts the crashed primary instead", () => {
     const crashed: MemberReport = { role: "primary", postgres: "crashed", epoch: 0 };
     const t = decideTopology("db", spec(), { ...steady, synchronousStandbys: [] }, [member("db-1", crashed), member("db-2", standby("0/3000000"))], NOW);
