@@ -225,12 +225,9 @@ class Sampler {
 
 // --- setup -----------------------------------------------------------------------------------------
 
+/** Creates it unless it exists; a fresh plane's first answers may be 5xx (seen: the webhook's RBAC not yet in effect), so those are retried. */
 async function ensure(api: Api, path: string, body: Obj & { apiVersion: string; kind: string }): Promise<void> {
-  try {
-    await api.post(path, body);
-  } catch (e) {
-    if (!(e instanceof HttpError && e.status === 409)) throw e;
-  }
+  await retryTransient(() => api.post(path, body));
 }
 
 const flavors = [
