@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { counterDelta, histogramQuantiles, parseProm, total, writesOf } from "./prom.ts";
+import { counterDelta, histogramQuantiles, parseProm, sumOfDeltas, total, writesOf } from "./prom.ts";
 
 const scrape = (lines: string[]) => parseProm(["# HELP x y", "# TYPE x counter", ...lines].join("\n"));
 
@@ -48,5 +48,19 @@ describe("histogramQuantiles", () => {
   it("leaves out a controller with no observations in the window", () => {
     const s = scrape(['t_bucket{controller="idle",le="1"} 5', 't_bucket{controller="idle",le="+Inf"} 5']);
     expect(histogramQuantiles(s, s, "t", "controller", [0.5]).size).toBe(0);
+  });
+});
+
+describe("sumOfDeltas", () => {
+  it("adds what each span gained, a restarted process counting from 0, so several spans read as one", () => {
+    const c = (v: number, verb = "create") => ({ name: "r", labels: { verb }, value: v });
+    const h = (le: string, v: number) => ({ name: "h_bucket", labels: { controller: "a", le }, value: v });
+    const spans: Array<[ReturnType<typeof c>[], ReturnType<typeof c>[]]> = [
+      [[c(10)], [c(15), c(2, "patch")]],
+      [[c(40)], [c(3)]], // the process restarted: 3 since
+    ];
+    expect(counterDelta([], sumOfDeltas(spans), "r", ["verb"])).toEqual(new Map([["create", 8], ["patch", 2]]));
+    const hs = sumOfDeltas([[[h("1", 1), h("+Inf", 1)], [h("1", 3), h("+Inf", 5)]], [[], [h("1", 2), h("+Inf", 2)]]]);
+    expect(histogramQuantiles([], hs, "h", "controller", [0.5]).get("a")?.count).toBe(6);
   });
 });

@@ -52,6 +52,27 @@ export function counterDelta(before: Sample[], after: Sample[], name: string, by
   return out;
 }
 
+/**
+ * One scrape holding, per series, the sum of what it gained over several before/after pairs (a
+ * series missing before counts from 0; one that went down, a restarted process, counts from 0 too):
+ * counterDelta([], it) and histogramQuantiles([], it) then read the pairs as one span.
+ */
+export function sumOfDeltas(pairs: ReadonlyArray<readonly [Sample[], Sample[]]>): Sample[] {
+  const out = new Map<string, Sample>();
+  for (const [before, after] of pairs) {
+    const prev = new Map(before.map((s) => [keyOf(s), s.value]));
+    for (const s of after) {
+      const k = keyOf(s);
+      const b = prev.get(k) ?? 0;
+      const d = s.value >= b ? s.value - b : s.value;
+      const acc = out.get(k);
+      if (acc) acc.value += d;
+      else out.set(k, { name: s.name, labels: s.labels, value: d });
+    }
+  }
+  return [...out.values()];
+}
+
 /** Sum of every series of `name` whose labels include `match`. */
 export function total(samples: Sample[], name: string, match: Record<string, string> = {}): number {
   return samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
