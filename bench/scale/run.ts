@@ -24,7 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { Api, HttpError, pool, type WatchEvent } from "../scheduler/client.ts";
-import { cpuOfPidFiles, cpuSecondsOf, machine, memoryOf } from "../scheduler/proc.ts";
+import { cpuOfPidFiles, cpuSecondsOf, gitCommit, machine, memoryOf } from "../scheduler/proc.ts";
 import { percentile } from "../scheduler/throughput.ts";
 import { counterDelta, histogramQuantiles, parseProm, ranked, sumOfDeltas, total, writesOf, type Sample } from "./prom.ts";
 
@@ -36,7 +36,7 @@ const count = Number(env.BENCH_INSTANCES ?? (full ? 30_000 : 1500));
 const idleSeconds = Number(env.BENCH_IDLE_SECONDS ?? (full ? 120 : 45));
 const restartSeconds = Number(env.BENCH_RESTART_SECONDS ?? (full ? 300 : 60));
 const checkpoints = (env.BENCH_CHECKPOINTS ?? "100,5000").split(",").map(Number).filter((n) => n > 0 && n < count);
-const ceilings = env.BENCH_CEILINGS !== "0";
+const ceilings = env.BENCH_CEILINGS !== "0"; // "reuse": see reusable()
 const keepPlane = env.BENCH_KEEP_PLANE === "1";
 const concurrency = 64;
 
@@ -611,6 +611,34 @@ function runBench(script: string, extra: Record<string, string>, latest: string)
   try { return JSON.parse(readFileSync(`${repo}/.state/bench/${latest}`, "utf8")); } catch (e) { return { error: String(e) }; }
 }
 
+/** What the ceilings' figures depend on: a commit that changed none of these measures the same. */
+export const CEILING_PATHS = { scheduler: ["operators", "bench/scheduler", "hack", "charts", "crds"], quota: ["operators", "bench/webhook", "hack", "charts", "crds"] };
+
+/**
+ * BENCH_CEILINGS=reuse: the latest result of a ceiling bench, if it was taken at this scale and from
+ * code that has not changed since in `paths` (committed, and no uncommitted change now). A ceiling
+ * runs on a plane of its own, never beside this one, so a result of the same code at the same scale
+ * is the same measurement; at full scale the ceilings take ~40 of a run's minutes on this machine.
+ * Without a recorded commit (results from before they recorded one), no commit to `paths` since
+ * it started is required instead. The report names the run reused.
+ */
+export function reusable(latest: string, paths: readonly string[], fits: (j: any) => boolean): Record<string, unknown> | undefined {
+  let j: any;
+  try { j = JSON.parse(readFileSync(`${repo}/.state/bench/${latest}`, "utf8")); } catch { return undefined; }
+  if (!j || j.aborted || !fits(j)) return undefined;
+  const git = (...args: string[]) => spawnSync("git", ["-C", repo, ...args], { encoding: "utf8" });
+  if (git("status", "--porcelain", "--", ...paths).stdout.trim()) return undefined;
+  const when: string | undefined = j.when ?? j.startedAt;
+  if (typeof j.commit === "string") {
+    if (j.commit.endsWith("+changes")) return undefined;
+    const d = git("diff", "--quiet", j.commit, "HEAD", "--", ...paths);
+    if (d.status !== 0) return undefined;
+  } else {
+    if (!when || git("log", `--since=${when}`, "--format=%h", "--", ...paths).stdout.trim()) return undefined;
+  }
+  return { ...j, reused: { from: latest, when, commit: j.commit ?? "not recorded: no commit to these paths since it started", paths } };
+}
+
 // --- main ----------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -631,7 +659,7 @@ async function main(): Promise<void> {
   sampler.start();
   const result: Record<string, unknown> = {
     when: started.toISOString(), machine: machine(), hosts, instances: count, concurrency, managerArgs: env.BENCH_MANAGER_ARGS ?? "",
-    commit: spawnSync("git", ["-C", repo, "describe", "--always", "--dirty"], { encoding: "utf8" }).stdout.trim(),
+    commit: gitCommit(repo, ["operators", "agents", "bench", "hack", "charts", "crds"]),
   };
   const save = () => {
     mkdirSync(`${repo}/.state/bench/results`, { recursive: true });
@@ -749,11 +777,15 @@ async function main(): Promise<void> {
 
   if (ceilings) {
     // One after the other, each on a plane of its own, with this one stopped: nothing else competes.
-    result.scheduler = runBench("bench/scheduler/run.ts", {
-      BENCH_NODES: String(hosts), BENCH_PODS: String(env.BENCH_CEILING_PODS ?? Math.min(count, full ? 10_000 : count)),
-      BENCH_MODES: "drain", BENCH_SCHEDULERS: "ours,raw,kube,kube-default",
-    }, "scheduler-latest.json");
-    result.quota = runBench("bench/webhook/run.ts", { BENCH_PRELOAD: String(env.BENCH_QUOTA_OBJECTS ?? (full ? 5000 : 1000)), BENCH_CREATES: "1000" }, "webhook-latest.json");
+    const pods = Number(env.BENCH_CEILING_PODS ?? Math.min(count, full ? 10_000 : count));
+    const schedulers = "ours,raw,kube,kube-default";
+    const quotaObjects = Number(env.BENCH_QUOTA_OBJECTS ?? (full ? 5000 : 1000));
+    const reuse = env.BENCH_CEILINGS === "reuse";
+    result.scheduler = (reuse && reusable("scheduler-latest.json", CEILING_PATHS.scheduler, (j) => j.scale?.nodes === hosts && j.scale?.pods === pods
+      && schedulers.split(",").every((x) => (j.results ?? []).some((r: any) => r.mode === "drain" && r.scheduler === x))))
+      || runBench("bench/scheduler/run.ts", { BENCH_NODES: String(hosts), BENCH_PODS: String(pods), BENCH_MODES: "drain", BENCH_SCHEDULERS: schedulers }, "scheduler-latest.json");
+    result.quota = (reuse && reusable("webhook-latest.json", CEILING_PATHS.quota, (j) => j.preload === quotaObjects && j.creates === 1000))
+      || runBench("bench/webhook/run.ts", { BENCH_PRELOAD: String(quotaObjects), BENCH_CREATES: "1000" }, "webhook-latest.json");
   }
   const file = save();
   console.log(report(result, file));
@@ -790,6 +822,9 @@ export function report(r: Record<string, any>, file: string): string {
     out.push(`  at ${s.instances}: etcd ${s.etcd.dbMiB} MiB (${s.etcd.inUseMiB} in use); largest: ${s.largest.slice(0, 5).map((o: any) => `${o.kind} ${o.name} ${o.bytes} B`).join(", ")}`);
   }
   const sch = r.scheduler;
+  for (const [what, x] of [["scheduler", sch], ["quota", r.quota]] as const) {
+    if (x?.reused) out.push(`  ${what} ceilings reused (BENCH_CEILINGS=reuse) from the run of ${x.reused.when}, commit ${x.reused.commit}: nothing in ${x.reused.paths.join(", ")} changed since`);
+  }
   if (sch && !sch.error) out.push(`  scheduler ceilings: see ${"scheduler-latest.json"}: ${JSON.stringify(sch.ratios ?? sch.summary ?? {}).slice(0, 400)}`);
   else if (sch) out.push(`  scheduler ceilings: ${sch.error}`);
   const q = r.quota;

@@ -1,6 +1,6 @@
 // A scheduler process's memory and CPU from /proc (BENCH.md's footprint rules). The parsers are pure.
 import { readFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 
 export interface Memory {
   /** VmHWM: peak resident set, KiB. */
@@ -50,6 +50,13 @@ export function cpuOfPidFiles(pidDir: string, names: readonly string[]): Record<
     }
   }
   return out;
+}
+
+/** The commit a bench runs from (short), with "+changes" when `paths` hold uncommitted changes: what its figures belong to. */
+export function gitCommit(repo: string, paths: readonly string[]): string {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" }).stdout.trim();
+  const dirty = spawnSync("git", ["status", "--porcelain", "--", ...paths], { cwd: repo, encoding: "utf8" }).stdout.trim();
+  return dirty ? `${head}+changes` : head;
 }
 
 /** The machine, for the report: cpu count and model, memory, load. */

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { Api, HttpError, pool, type WatchEvent } from "./client.ts";
 import { benchPlugins, enabledPlugins, kubeBurst, kubeDefaultSchedulerConfig, kubeQps, kubeSchedulerConfig, nodesToScore, percentageOfNodesToScore } from "./kube-config.ts";
-import { cpuOfPidFiles, cpuSecondsOf, machine, memoryOf } from "./proc.ts";
+import { cpuOfPidFiles, cpuSecondsOf, gitCommit, machine, memoryOf } from "./proc.ts";
 import { bindCapOf, planFirstFit } from "./raw.ts";
 import { ratioLines, ratios, schedulerIds, schedulerTitle, table, type Mode, type RunResult, type SchedulerId } from "./report.ts";
 import { ScheduledCounter, serverSideBinds, summarizeLatency, summarizeThroughput, type Sample } from "./throughput.ts";
@@ -715,6 +715,7 @@ async function planRawBinds(api: Api): Promise<NonNullable<RunResult["raw"]>> {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const commit = gitCommit(repo, ["operators", "bench/scheduler"]);
   const host = machine();
   const reused = apiserverRunning();
   planeUp();
@@ -817,7 +818,7 @@ async function main(): Promise<void> {
 
   mkdirSync(`${state}/results`, { recursive: true });
   const json = {
-    startedAt: startedAt.toISOString(), machine: host, ...(fatal ? { aborted: fatal } : {}), scale, modes, workloads, groupSize,
+    startedAt: startedAt.toISOString(), commit, machine: host, ...(fatal ? { aborted: fatal } : {}), scale, modes, workloads, groupSize,
     plane: { apiserverArgs, kcmArgs, kwokArgs, reused },
     kubeScheduler: {
       version: kubeVersion, qps: kubeQps, burst: kubeBurst, percentageOfNodesToScore, plugins: [...benchPlugins],

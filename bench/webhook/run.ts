@@ -34,7 +34,7 @@ import { tenancyOf } from "../../operators/tenancy/shared.ts";
 import { MUTATE_PATH } from "../../operators/tenancy/webhook.ts";
 import { pool } from "../scheduler/client.ts";
 import { APISERVER_PREFIXES, apiserverBreakdown, parseMetrics, type Sample } from "./metrics.ts";
-import { machine } from "../scheduler/proc.ts";
+import { gitCommit, machine } from "../scheduler/proc.ts";
 import { percentile } from "../scheduler/throughput.ts";
 import { FlavorRef, ImageRef, InstanceRef, PUBLIC_IMAGE_NAMESPACE } from "../../operators/api/compute.ts";
 import { NamespaceRef, ResourceQuotaRef } from "../../operators/runtime/core.ts";
@@ -182,13 +182,8 @@ async function apiserverMetrics(): Promise<Sample[]> {
   return parseMetrics(stdout, APISERVER_PREFIXES);
 }
 
-function gitCommit(): string {
-  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" }).stdout.trim();
-  const dirty = spawnSync("git", ["status", "--porcelain", "--", "operators", "bench/webhook"], { cwd: repo, encoding: "utf8" }).stdout.trim();
-  return dirty ? `${head}+changes` : head;
-}
-
 async function main(): Promise<void> {
+  const commit = gitCommit(repo, ["operators", "bench/webhook"]);
   if (env.BENCH_KEEP_PLANE !== "1") {
     // a fresh plane: objects of an earlier run would change the ledger's size
     spawnSync(`${repo}/hack/down`, [], { env: planeEnv, stdio: "ignore" });
@@ -328,7 +323,7 @@ async function main(): Promise<void> {
   const ledgerPatch = summary(patchMs);
   const vsResourceQuota = { p50: round2(tenant.p50 / resourceQuota.p50), p99: round2(tenant.p99 / resourceQuota.p99) };
   const result = {
-    when: new Date().toISOString(), machine: machine(), commit: gitCommit(), preload, creates, objects: preload + creates, ledgerBytes: JSON.stringify(ledger.status ?? {}).length,
+    when: new Date().toISOString(), machine: machine(), commit, preload, creates, objects: preload + creates, ledgerBytes: JSON.stringify(ledger.status ?? {}).length,
     namespaces: { plain: PLAIN_NS, resourceQuota: RQ_NS, tenant: TENANT_NS },
     clientMs: { plain, resourceQuota, tenant },
     // tenant / plain (what our admission adds to a create no admission sees)
