@@ -324,8 +324,6 @@ class ReadyWatch<T extends Obj> {
         // for good (the bench then saw 1,305 of 2,596 Ready instances): the server sends a bookmark
         // about every minute, so a watch silent for longer is dropped and opened again from rv.
         const inner = new AbortController();
-        const onAbort = () => inner.abort();
-        this.abort.signal.addEventListener("abort", onAbort);
         let lastEvent = Date.now();
         const dog = setInterval(() => { if (Date.now() - lastEvent > ReadyWatch.STALL_MS) { this.stalls++; inner.abort(); } }, 5_000);
         try {
@@ -334,7 +332,7 @@ class ReadyWatch<T extends Obj> {
             if (e.type === "ERROR") throw new Error("watch error");
             if (e.object.metadata.resourceVersion) rv = e.object.metadata.resourceVersion;
             if (e.type !== "BOOKMARK") this.observe(e.type, e.object);
-          }, inner.signal);
+          }, AbortSignal.any([this.abort.signal, inner.signal]));
         } catch {
           if (this.abort.signal.aborted) return;
           this.restarts++;
@@ -343,7 +341,6 @@ class ReadyWatch<T extends Obj> {
           await sleep(500);
         } finally {
           clearInterval(dog);
-          this.abort.signal.removeEventListener("abort", onAbort);
         }
       }
     })();
@@ -371,7 +368,7 @@ const podRunning = (o: Obj) => (o.status as { phase?: string } | undefined)?.pha
 interface Provisioning { n: number; seconds: number; createSeconds: number; perObjectMs: { p50: number; p99: number }; createErrors: number; notReady: number }
 
 /** Creates `names` with `create` at the bench's concurrency; returns when every one is ready (or stalls). */
-async function provision(watch: ReadyWatch<Obj>, names: string[], create: (name: string) => Promise<void>, what: string): Promise<Provisioning> {
+async function provision(watch: ReadyWatch<Obj>, names: string[], create: (name: string) => Promise<void>, what: string): Promise<Provisioning & { latencies: number[] }> {
   const createdAt = new Map<string, number>();
   const t0 = Date.now();
   const progress = setInterval(() => log(`${what}: ${createdAt.size} created, ${names.filter((n) => watch.readyAt.has(n)).length} ready`), 15_000);
@@ -392,22 +389,22 @@ async function provision(watch: ReadyWatch<Obj>, names: string[], create: (name:
   clearInterval(progress);
   const readyTimes = names.flatMap((n) => (watch.readyAt.has(n) ? [watch.readyAt.get(n)!] : []));
   const lat = names.flatMap((n) => (watch.readyAt.has(n) && createdAt.has(n) ? [Math.max(0, watch.readyAt.get(n)! - createdAt.get(n)!)] : [])).sort((a, b) => a - b);
-  const out: Provisioning = {
+  return {
     n: names.length, seconds: round((Math.max(t0, ...readyTimes) - t0) / 1000), createSeconds: round(createSeconds),
-    perObjectMs: { p50: round(percentile(lat, 50), 0), p99: round(percentile(lat, 99), 0) }, createErrors: errors.length, notReady: createdAt.size - readyTimes.length,
+    perObjectMs: perObject(lat), createErrors: errors.length, notReady: createdAt.size - readyTimes.length, latencies: lat,
   };
-  // the latencies, for steps read as one (not kept in the JSON)
-  Object.defineProperty(out, "latencies", { value: lat, enumerable: false });
-  return out;
 }
 
+/** p50/p99 of sorted per-object latencies, ms. */
+const perObject = (lat: number[]) => ({ p50: round(percentile(lat, 50), 0), p99: round(percentile(lat, 99), 0) });
+
 /** Steps of one provisioning (timed each from its first create to its last Ready) read as one: their times add up. */
-export function combineSteps(steps: Array<Provisioning & { latencies?: number[] }>): Provisioning {
-  const lat = steps.flatMap((s) => s.latencies ?? []).sort((a, b) => a - b);
+export function combineSteps(steps: Array<Provisioning & { latencies: number[] }>): Provisioning {
+  const lat = steps.flatMap((s) => s.latencies).sort((a, b) => a - b);
   const sum = (f: (s: Provisioning) => number) => steps.reduce((a, s) => a + f(s), 0);
   return {
     n: sum((s) => s.n), seconds: round(sum((s) => s.seconds)), createSeconds: round(sum((s) => s.createSeconds)),
-    perObjectMs: { p50: round(percentile(lat, 50), 0), p99: round(percentile(lat, 99), 0) }, createErrors: sum((s) => s.createErrors), notReady: sum((s) => s.notReady),
+    perObjectMs: perObject(lat), createErrors: sum((s) => s.createErrors), notReady: sum((s) => s.notReady),
   };
 }
 
@@ -626,8 +623,8 @@ export function reusable(latest: string, paths: readonly string[], fits: (j: any
   let j: any;
   try { j = JSON.parse(readFileSync(`${repo}/.state/bench/${latest}`, "utf8")); } catch { return undefined; }
   if (!j || j.aborted || !fits(j)) return undefined;
+  if (gitCommit(repo, paths).endsWith("+changes")) return undefined;
   const git = (...args: string[]) => spawnSync("git", ["-C", repo, ...args], { encoding: "utf8" });
-  if (git("status", "--porcelain", "--", ...paths).stdout.trim()) return undefined;
   const when: string | undefined = j.when ?? j.startedAt;
   if (typeof j.commit === "string") {
     if (j.commit.endsWith("+changes")) return undefined;
@@ -700,7 +697,7 @@ async function main(): Promise<void> {
     log(`floor: ${count} plain pods`);
     const fBefore = sampler.now();
     const fCpu = planeCpu();
-    const floor = await provision(floorWatch, Array.from({ length: count }, (_, i) => `floor-${i}`), async (name) => {
+    const { latencies: _floorLatencies, ...floor } = await provision(floorWatch, Array.from({ length: count }, (_, i) => `floor-${i}`), async (name) => {
       await retryTransient(() => api.post(paths.floorPods, floorPod(Number(name.slice(6)), shapes)));
     }, "floor");
     result.floor = { ...floor, manager: sampler.window(fBefore, sampler.now()), planeCpuSeconds: planeCpuSince(fCpu) };
@@ -713,7 +710,7 @@ async function main(): Promise<void> {
     // (Creating the checkpoints' instances apart and deleting them again took ~25 of a full run's
     // ~180 min on this machine.)
     const stops = [...checkpoints, count];
-    const parts: Array<{ prov: Provisioning; window: ReturnType<Sampler["window"]>; cpu: Record<string, number>; before: Sample[]; after: Sample[] }> = [];
+    const parts: Array<{ prov: Provisioning & { latencies: number[] }; window: ReturnType<Sampler["window"]>; cpu: Record<string, number>; before: Sample[]; after: Sample[] }> = [];
     let have = 0;
     for (const stop of stops) {
       log(`provisioning: instances ${have}..${stop - 1}${stop < count ? ` (then a restart at ${stop})` : ""}`);
