@@ -41,6 +41,14 @@ describe("leader election", () => {
     expect(await reconciles(second)).toBe(0);
     expect(metricValue(await (await fetch(second.metricsUrl)).text(), "leader_election_master_status")).toBe(0);
 
+    // The leader renews with one PUT of the Lease it last wrote (client-go's fast path), no GET:
+    // under a loaded apiserver each round trip counts against the renew deadline.
+    const leaseCalls = async (verb: string) =>
+      metricValue(await (await fetch(first.metricsUrl)).text(), "cellcloud_apiserver_requests_total", `verb="${verb}",resource="leases.coordination.k8s.io"`);
+    const [gets, puts] = [await leaseCalls("get"), await leaseCalls("update")];
+    await eventually(async () => (await leaseCalls("update")) >= puts + 2, { timeoutMs: 3 * RETRY_MS + 5_000, what: "two renewals" });
+    expect(await leaseCalls("get")).toBe(gets);
+
     first.child.kill("SIGKILL");
     const killedAt = performance.now();
     await eventually(async () => (await holder()) === second.identity, { timeoutMs: 60_000, intervalMs: 100, what: "standby to take the lease" });
