@@ -117,6 +117,18 @@ describe("EVS volumes", () => {
     await evs().delete("huge");
     await evs().delete("fits");
 
+    // A burst placed by concurrent workers: 80Gi left, ten 20Gi volumes at once, exactly four fit.
+    await eventually(async () => (await p.storagePools.read(sp.ssd)).status?.available === "80Gi", { what: "80Gi free again" });
+    const burst = Array.from({ length: 10 }, (_, i) => `burst-${i}`);
+    await Promise.all(burst.map((n) => evs().create(n, { size: "20Gi", type: types.ssd, zone })));
+    const outcomes = await eventually(async () => {
+      const reasons = await Promise.all(burst.map(async (n) => (await readyOf(n))?.reason));
+      return reasons.every((r) => r === "PoolExhausted" || r === "Available") && reasons;
+    }, { what: "each burst volume placed or refused" });
+    expect(outcomes.filter((r) => r === "Available")).toHaveLength(4);
+    expect((await p.storagePools.read(sp.ssd)).status?.available).toBe("0");
+    for (const n of burst) await evs().delete(n);
+
     const ok = { size: "10Gi", type: types.ssd, zone };
     expect(await refusal(evs().create("big", { ...ok, size: "40Ti" }))).toMatch(/spec\.size must be between 1Gi and 32Ti/);
     expect(await refusal(evs().create("tiny", { ...ok, size: "0Gi" }))).toMatch(/spec\.size must be between 1Gi and 32Ti/);

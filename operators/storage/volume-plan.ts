@@ -137,7 +137,7 @@ function volumeStatus(v: VolumeObj, o: VolumeObservation, type: VolumeTypeSpec, 
  * Deleting: an attached volume waits (Ready=False InUse) until its instances let go; then Delete
  * removes claim and PV and is done once both are gone; Orphan leaves them, the claim unowned.
  */
-export function finalizeVolume(v: VolumeObj, o: VolumeObservation, policy: DeletionPolicy): Plan {
+export function finalizeVolume(v: VolumeObj, o: Omit<VolumeObservation, "pools">, policy: DeletionPolicy): Plan {
   if (o.attached.length && policy === "Delete") {
     const names = o.attached.map((a) => a.instance).join(", ");
     const message = `cannot be deleted while attached to instance ${names}: remove it from their spec.dataVolumes (or delete them with deleteWithInstance)`;
