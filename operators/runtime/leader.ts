@@ -138,50 +138,37 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(timeoutMs = this.cfg.renewDeadlineMs): Promise<boolean> {
     const now = this.clock.now();
-    const opts = { timeoutMs };
     const mine: LeaseSpec = {
       holderIdentity: this.cfg.identity, leaseDurationSeconds: Math.ceil(this.cfg.leaseDurationMs / 1000),
       acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
     };
-    if (this.leading && this.held) {
-      const renewed = await this.renewHeld(mine, now, timeoutMs);
-      if (renewed !== "conflict") return renewed;
-      opts.timeoutMs = now + timeoutMs - this.clock.now();
+    // The fast path: a leader PUTs the Lease as it last wrote it. A conflict (or NotFound) means
+    // someone else wrote it since: read it and decide as a candidate would, within the same deadline.
+    let cached = this.leading ? this.held : undefined;
+    for (;;) {
+      const opts = { timeoutMs: now + timeoutMs - this.clock.now() };
       if (opts.timeoutMs <= 0) return false;
-    }
-    try {
-      const lease = await this.client.get<Lease>(LeaseRef, this.cfg.name, this.cfg.namespace, opts);
-      const spec = lease.spec ?? {};
-      this.observe(spec, now);
-      if (!this.mayTake(spec, now)) return false;
-      const held = spec.holderIdentity === this.cfg.identity;
-      const next: LeaseSpec = held
-        ? { ...spec, renewTime: mine.renewTime, leaseDurationSeconds: mine.leaseDurationSeconds }
-        : { ...mine, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
-      this.renewed(await this.client.update<Lease>(LeaseRef, { ...lease, spec: next }, undefined, opts), now);
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return this.create(mine, now, timeoutMs);
-      if (!isConflict(err)) this.log.warn({ err: String(err) }, "leader lease request failed");
-      return false;
-    }
-  }
-
-  /** The fast path: one PUT of the Lease as this leader last wrote it. "conflict": someone else wrote it since. */
-  private async renewHeld(mine: LeaseSpec, now: number, timeoutMs: number): Promise<boolean | "conflict"> {
-    const held = this.held!;
-    const spec = { ...held.spec, renewTime: mine.renewTime, leaseDurationSeconds: mine.leaseDurationSeconds };
-    try {
-      this.renewed(await this.client.update<Lease>(LeaseRef, { ...held, spec }, undefined, { timeoutMs }), now);
-      return true;
-    } catch (err) {
-      if (isConflict(err) || isNotFound(err)) {
-        this.held = undefined;
-        return "conflict";
+      try {
+        const lease = cached ?? await this.client.get<Lease>(LeaseRef, this.cfg.name, this.cfg.namespace, opts);
+        const spec = lease.spec ?? {};
+        if (!cached) this.observe(spec, now);
+        if (!this.mayTake(spec, now)) return false;
+        const next: LeaseSpec = spec.holderIdentity === this.cfg.identity
+          ? { ...spec, renewTime: mine.renewTime, leaseDurationSeconds: mine.leaseDurationSeconds }
+          : { ...mine, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
+        this.renewed(await this.client.update<Lease>(LeaseRef, { ...lease, spec: next }, undefined, opts), now);
+        return true;
+      } catch (err) {
+        if (cached && (isConflict(err) || isNotFound(err))) {
+          cached = this.held = undefined;
+          continue;
+        }
+        // Any other failure keeps the held copy: a PUT that timed out may have landed, and then the
+        // next one conflicts and reads.
+        if (isNotFound(err)) return this.create(mine, now, opts.timeoutMs);
+        if (!isConflict(err)) this.log.warn({ err: String(err) }, "leader lease request failed");
+        return false;
       }
-      // A timeout keeps the held copy: if the PUT landed after all, the next one conflicts and reads.
-      this.log.warn({ err: String(err) }, "leader lease request failed");
-      return false;
     }
   }
 
