@@ -7,9 +7,11 @@ import { Agent } from "undici";
 
 export class HttpError extends Error {
   readonly status: number;
+  readonly body: string;
   constructor(status: number, method: string, path: string, body: string) {
     super(`${method} ${path}: HTTP ${status}: ${body.slice(0, 300)}`);
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -72,8 +74,23 @@ export class Api {
     return this.request("DELETE", path, query ? { query } : {});
   }
 
-  /** All items of a list, paged. */
+  /**
+   * All items of a list, paged. A loaded apiserver's watch cache can lag the resourceVersion that a
+   * continue token pins (HTTP 504, ResourceVersionTooLarge, after the apiserver waited 3 s for it):
+   * the list starts again after a second, as client-go's reflector relists, for up to a minute.
+   */
   async list<T>(path: string, query: Query = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.listOnce<T>(path, query);
+      } catch (err) {
+        if (!(err instanceof HttpError && err.status === 504 && err.body.includes("ResourceVersionTooLarge")) || attempt >= 60) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async listOnce<T>(path: string, query: Query): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let cont: string | undefined;
     let rv = "";
