@@ -74,6 +74,13 @@ export class Controller {
     await Promise.all(this.workers);
   }
 
+  /**
+   * One worker. It yields to the event loop after each key: a reconcile that settles without I/O
+   * (every write refused by the leader fence, or a reconcile served from the cache) resolves in
+   * microtasks, and a queue of 25,000 such keys then ran in one macrotask, starving timers and
+   * sockets: at 30,000 instances the manager neither renewed its lease nor gave it up for 4 minutes,
+   * and its health probe did not answer. Go's scheduler preempts; Node's needs this.
+   */
   private async worker(): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
@@ -83,6 +90,7 @@ export class Controller {
       } finally {
         this.queue.done(key);
       }
+      await yieldToEventLoop();
     }
   }
 
@@ -130,6 +138,11 @@ export class Controller {
       this.queue.addRateLimited(key);
     }
   }
+}
+
+/** Resolves after the event loop has run its timers and I/O (a macrotask, not a microtask). */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function errText(err: unknown): string {
