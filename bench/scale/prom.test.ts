@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { counterDelta, histogramQuantiles, parseProm, sumOfDeltas, total, writesOf } from "./prom.ts";
+import { apiserverWrites, counterDelta, histogramQuantiles, parseProm, sumOfDeltas, total, writesOf } from "./prom.ts";
 
 const scrape = (lines: string[]) => parseProm(["# HELP x y", "# TYPE x counter", ...lines].join("\n"));
 
@@ -62,5 +62,21 @@ describe("sumOfDeltas", () => {
     expect(counterDelta([], sumOfDeltas(spans), "r", ["verb"])).toEqual(new Map([["create", 8], ["patch", 2]]));
     const hs = sumOfDeltas([[[h("1", 1), h("+Inf", 1)], [h("1", 3), h("+Inf", 5)]], [[], [h("1", 2), h("+Inf", 2)]]]);
     expect(histogramQuantiles([], hs, "h", "controller", [0.5]).get("a")?.count).toBe(6);
+  });
+});
+
+describe("apiserverWrites", () => {
+  it("counts every client's writes per object, by verb and resource, heartbeats and reads left out", () => {
+    const before = scrape(['apiserver_request_total{code="201",resource="pods",subresource="",verb="POST"} 100']);
+    const after = scrape([
+      'apiserver_request_total{code="201",resource="pods",subresource="",verb="POST"} 300',
+      'apiserver_request_total{code="201",resource="pods",subresource="binding",verb="POST"} 200',
+      'apiserver_request_total{code="200",resource="pods",subresource="status",verb="PATCH"} 150',
+      'apiserver_request_total{code="200",resource="pods",subresource="status",verb="PATCH",component="x"} 50',
+      'apiserver_request_total{code="200",resource="leases",subresource="",verb="PUT"} 900',
+      'apiserver_request_total{code="200",resource="nodes",subresource="status",verb="PATCH"} 900',
+      'apiserver_request_total{code="200",resource="pods",subresource="",verb="LIST"} 7',
+    ]);
+    expect(apiserverWrites(before, after, 200)).toEqual({ total: 600, perObject: 3, byKind: [["PATCH pods/status", 200], ["POST pods", 200], ["POST pods/binding", 200]] });
   });
 });

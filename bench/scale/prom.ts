@@ -142,3 +142,29 @@ export function writesOf(requests: Map<string, number>): { leases: number; other
   }
   return { leases, other, byKind: ranked(byKind) };
 }
+
+const APISERVER_WRITES = new Set(["POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"]);
+/** Written on a timer whatever the number of objects (kwok's and the controllers' heartbeats), so not counted per object. */
+const HEARTBEATS = new Set(["leases", "nodes"]);
+
+/**
+ * Every client's writes the apiserver served between two scrapes of its apiserver_request_total,
+ * per object provisioned: what a phase cost the apiserver and etcd, by "VERB resource[/subresource]".
+ * Lease and node heartbeats are left out (their number depends on time, not on the objects).
+ */
+export function apiserverWrites(before: Sample[], after: Sample[], objects: number): { total: number; perObject: number; byKind: Array<[string, number]> } {
+  const key = (s: Sample) => (APISERVER_WRITES.has(s.labels.verb ?? "") && !HEARTBEATS.has(s.labels.resource ?? "")
+    ? `${s.labels.verb} ${s.labels.resource}${s.labels.subresource ? `/${s.labels.subresource}` : ""}` : undefined);
+  const was = new Map<string, number>();
+  for (const s of before) if (s.name === "apiserver_request_total") was.set(JSON.stringify(s.labels), s.value);
+  const by = new Map<string, number>();
+  for (const s of after) {
+    if (s.name !== "apiserver_request_total") continue;
+    const k = key(s);
+    if (!k) continue;
+    const d = s.value - (was.get(JSON.stringify(s.labels)) ?? 0);
+    if (d > 0) by.set(k, (by.get(k) ?? 0) + d);
+  }
+  const total = [...by.values()].reduce((a, n) => a + n, 0);
+  return { total, perObject: objects > 0 ? Math.round((total / objects) * 100) / 100 : 0, byKind: ranked(by) };
+}

@@ -26,7 +26,7 @@ import { Agent, request } from "undici";
 import { Api, HttpError, pool, type WatchEvent } from "../scheduler/client.ts";
 import { cpuOfPidFiles, cpuSecondsOf, gitCommit, machine, memoryOf } from "../scheduler/proc.ts";
 import { percentile } from "../scheduler/throughput.ts";
-import { counterDelta, histogramQuantiles, parseProm, ranked, sumOfDeltas, total, writesOf, type Sample } from "./prom.ts";
+import { apiserverWrites, counterDelta, histogramQuantiles, parseProm, ranked, sumOfDeltas, total, writesOf, type Sample } from "./prom.ts";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const env = process.env;
@@ -141,6 +141,11 @@ function alive(pid: number): boolean {
 async function scrape(): Promise<Sample[]> {
   const r = await request(metricsUrl, { headersTimeout: 10_000, bodyTimeout: 30_000 });
   return parseProm(await r.body.text());
+}
+
+/** The apiserver's own request counters (every client's). */
+async function apiserverScrape(api: Api): Promise<Sample[]> {
+  return parseProm(await api.text("/metrics"), ["apiserver_request_total"]);
 }
 
 async function isReady(): Promise<boolean> {
@@ -697,10 +702,11 @@ async function main(): Promise<void> {
     log(`floor: ${count} plain pods`);
     const fBefore = sampler.now();
     const fCpu = planeCpu();
+    const fWrites = await apiserverScrape(api);
     const { latencies: _floorLatencies, ...floor } = await provision(floorWatch, Array.from({ length: count }, (_, i) => `floor-${i}`), async (name) => {
       await retryTransient(() => api.post(paths.floorPods, floorPod(Number(name.slice(6)), shapes)));
     }, "floor");
-    result.floor = { ...floor, manager: sampler.window(fBefore, sampler.now()), planeCpuSeconds: planeCpuSince(fCpu) };
+    result.floor = { ...floor, manager: sampler.window(fBefore, sampler.now()), planeCpuSeconds: planeCpuSince(fCpu), apiserverWrites: apiserverWrites(fWrites, await apiserverScrape(api), floor.n) };
     log(`floor: all ${floor.n} Running in ${floor.seconds} s; deleting them`);
     result.floorDeleteSeconds = await deleteAll(api, paths.floorPods, "floor pods");
 
@@ -710,16 +716,17 @@ async function main(): Promise<void> {
     // (Creating the checkpoints' instances apart and deleting them again took ~25 of a full run's
     // ~180 min on this machine.)
     const stops = [...checkpoints, count];
-    const parts: Array<{ prov: Provisioning & { latencies: number[] }; window: ReturnType<Sampler["window"]>; cpu: Record<string, number>; before: Sample[]; after: Sample[] }> = [];
+    const parts: Array<{ prov: Provisioning & { latencies: number[] }; window: ReturnType<Sampler["window"]>; cpu: Record<string, number>; before: Sample[]; after: Sample[]; writes: [Sample[], Sample[]] }> = [];
     let have = 0;
     for (const stop of stops) {
       log(`provisioning: instances ${have}..${stop - 1}${stop < count ? ` (then a restart at ${stop})` : ""}`);
       const before = await scrape();
       const from = sampler.now();
       const cpu0 = planeCpu();
+      const writes0 = await apiserverScrape(api);
       const names = Array.from({ length: stop - have }, (_, k) => `vm-${have + k}`);
       const prov = await provision(instWatch, names, (name) => createInstance(api, Number(name.slice(3))), stop < count ? `instances to ${stop}` : "instances");
-      parts.push({ prov, window: sampler.window(from, sampler.now()), cpu: planeCpuSince(cpu0), before, after: await scrape() });
+      parts.push({ prov, window: sampler.window(from, sampler.now()), cpu: planeCpuSince(cpu0), before, after: await scrape(), writes: [writes0, await apiserverScrape(api)] });
       have = stop;
       if (stop === count) break;
       sizes.push({ instances: stop, etcd: await etcdSize(), largest: (await largestObjects(api)).slice(0, 8) });
@@ -742,6 +749,7 @@ async function main(): Promise<void> {
         cpuSeconds: round(wCpu), cpuPercent: round((wCpu / Math.max(1, wSeconds)) * 100), depthMax: Math.max(...windows.map((w) => w.depthMax)),
       },
       planeCpuSeconds: Object.fromEntries(Object.keys(parts[0]!.cpu).map((c) => [c, round(parts.reduce((a, p) => a + (p.cpu[c] ?? 0), 0))])),
+      apiserverWrites: apiserverWrites([], sumOfDeltas(parts.map((p) => p.writes)), prov.n),
       reconcile: reconcileTimes([], gained), requests: ranked(counterDelta([], gained, "cellcloud_apiserver_requests_total", ["verb", "resource"])).slice(0, 25),
     };
     log(`instances: all ${prov.n} Ready in ${prov.seconds} s over ${parts.length} step(s) (floor ${floor.seconds} s)`);
@@ -801,6 +809,8 @@ export function report(r: Record<string, any>, file: string): string {
     out.push(`  bare floor:   ${f.n} plain pods all Running in ${f.seconds} s (per object p50 ${f.perObjectMs.p50} ms p99 ${f.perObjectMs.p99} ms)`);
     const cpu = (x: Record<string, number>) => Object.entries(x ?? {}).map(([c, v]) => `${c} ${v}`).join(", ");
     out.push(`  plane cpu-s, floor: ${cpu(f.planeCpuSeconds)}; instances: ${cpu(p.planeCpuSeconds)}`);
+    const w = (x: any) => (x ? `${x.perObject} per object (${x.byKind.slice(0, 8).map(([k, n]: [string, number]) => `${k} ${n}`).join(", ")})` : "not measured");
+    out.push(`  apiserver writes, every client, heartbeats left out: floor ${w(f.apiserverWrites)}; instances ${w(p.apiserverWrites)}`);
     out.push(`  ratio floor/instances: ${p.ratioToFloor}x (goal >= 0.8x: ${p.ratioToFloor >= 0.8 ? "met" : "NOT met"})`);
     out.push(`  manager while creating: RSS peak ${p.manager.rssPeakMiB} MiB, ${p.manager.cpuPercent}% of a core, queue depth max ${p.manager.depthMax}`);
     out.push(`  reconcile while creating (controller: n, p50/p99 ms): ${p.reconcile.slice(0, 10).map((c: any) => `${c.controller} ${c.reconciles} ${c.p50Ms}/${c.p99Ms}`).join("; ")}`);
@@ -842,6 +852,10 @@ export function readmeTable(r: Record<string, any>): string[] {
   if (p && f) {
     rows.push([`${p.n} instances applied → all Ready${p.steps?.length > 1 ? ` (in ${p.steps.length} steps to ${p.steps.map((x: any) => x.n).reduce((a: number[], n: number) => [...a, (a.at(-1) ?? 0) + n], []).join(", ")}, a restart after each but the last, not counted)` : ""}`, `${p.seconds} s (p50 ${p.perObjectMs.p50} ms, p99 ${p.perObjectMs.p99} ms)`, `bare floor, ${f.n} plain pods: ${f.seconds} s (p50 ${f.perObjectMs.p50} ms, p99 ${f.perObjectMs.p99} ms)`, `${p.ratioToFloor}× of the floor; goal ≥ 0.8×: ${goal(p.ratioToFloor >= 0.8)}`]);
     rows.push(["manager while creating", `RSS peak ${p.manager.rssPeakMiB} MiB, ${p.manager.cpuPercent}% of a core, queue depth ≤ ${p.manager.depthMax}`, `plane cpu-s: ${Object.entries(p.planeCpuSeconds ?? {}).map(([c, v]) => `${c} ${v}`).join(", ")}`, `floor's plane cpu-s: ${Object.entries(f.planeCpuSeconds ?? {}).map(([c, v]) => `${c} ${v}`).join(", ")}`]);
+    if (p.apiserverWrites && f.apiserverWrites) {
+      const top = (x: any) => x.byKind.slice(0, 6).map(([k, n]: [string, number]) => `${k} ${round(n / x.objects, 2)}`).join(", ");
+      rows.push(["apiserver writes per object (every client; lease and node heartbeats left out)", `instance ${p.apiserverWrites.perObject}: ${top({ ...p.apiserverWrites, objects: p.n })}`, `floor pod ${f.apiserverWrites.perObject}: ${top({ ...f.apiserverWrites, objects: f.n })}`, `floor/instance ${round(f.apiserverWrites.perObject / p.apiserverWrites.perObject, 2)}×: the ratio an apiserver that is the limit allows`]);
+    }
     const inst = p.reconcile.find((c: any) => c.controller === "instance");
     if (inst) rows.push(["reconcile p50/p99 while creating", `instance ${inst.p50Ms}/${inst.p99Ms} ms (${inst.reconciles})`, p.reconcile.filter((c: any) => c !== inst).slice(0, 4).map((c: any) => `${c.controller} ${c.p50Ms}/${c.p99Ms}`).join("; "), "ms"]);
   }

@@ -62,6 +62,14 @@ export class Api {
     return JSON.parse(text) as T;
   }
 
+  /** A plain-text GET (the apiserver's /metrics). */
+  async text(path: string): Promise<string> {
+    const res = await this.agent.request({ origin: this.origin, path, method: "GET", headers: { accept: "text/plain", "user-agent": "cellcloud-bench" } });
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw new HttpError(res.statusCode, "GET", path, text);
+    return text;
+  }
+
   get<T>(path: string, query?: Query): Promise<T> {
     return this.request("GET", path, query ? { query } : {});
   }

@@ -18,7 +18,7 @@ import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
 import { storageCaches, storageIndexes, type Claim } from "./caches.ts";
-import { planAttachments, poolUsage, type PoolView, type Referrer } from "./volume.ts";
+import { planAttachments, poolRoomMayHaveGrown, poolUsage, type PoolView, type Referrer } from "./volume.ts";
 import { finalizeVolume, planVolume, sourceProblem, type VolumeObservation } from "./volume-plan.ts";
 
 type Caches = ReturnType<typeof storageCaches>;
@@ -134,7 +134,8 @@ function watchVolumes(mgr: Manager, c: Caches) {
       return l[volumeLabels.volume] ? [`${l[volumeLabels.namespace]}/${l[volumeLabels.volume]}`] : [];
     }, { labelSelector: volumeLabels.volume })
     .watches(VolumeTypeRef, (t) => c.volumes.byIndex(storageIndexes.volumesByType, t.metadata.name).map(keyOf))
-    .watches(StoragePoolRef, () => c.volumes.byIndex(storageIndexes.volumesByPool, "").map(keyOf))
+    .watches(StoragePoolRef, (p, old) => (poolRoomMayHaveGrown(p as StoragePoolObj, old as StoragePoolObj | undefined)
+      ? c.volumes.byIndex(storageIndexes.volumesByPool, "").map(keyOf) : []))
     .watches(VolumeSnapshotRef, (s) => c.volumes.byIndex(storageIndexes.volumesBySnapshot, keyOf(s as VolumeSnapshotObj))
       .filter((v) => !v.status?.capacity).map(keyOf));
 }

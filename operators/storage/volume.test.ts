@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { everyMs, iopsFor, nextSnapshotAt, persistentVolume, persistentVolumeClaim, pickPool, planAttachments, poolUsage, snapshotsToPrune, type VolumeObj } from "./volume.ts";
+import { everyMs, iopsFor, nextSnapshotAt, persistentVolume, persistentVolumeClaim, pickPool, planAttachments, poolRoomMayHaveGrown, poolUsage, snapshotsToPrune, type VolumeObj } from "./volume.ts";
 
 const GiB = 2 ** 30;
 
@@ -78,5 +78,20 @@ describe("EVS: snapshot schedule", () => {
     const s = (name: string, t: string) => ({ metadata: { name, creationTimestamp: t } });
     const pruned = snapshotsToPrune([s("a", "2026-01-01T00:00:00Z"), s("c", "2026-01-03T00:00:00Z"), s("b", "2026-01-02T00:00:00Z")], 2);
     expect(pruned.map((x) => x.metadata.name)).toEqual(["a"]);
+  });
+});
+
+describe("EVS: which pool events wake the volumes waiting for room", () => {
+  const pool = (generation: number, available?: string) => ({ metadata: { generation }, ...(available === undefined ? {} : { status: { available } }) });
+  it("a new pool, a spec change, or room freed wakes them", () => {
+    expect(poolRoomMayHaveGrown(pool(1, "10Ti"), undefined)).toBe(true);
+    expect(poolRoomMayHaveGrown(pool(2, "10Ti"), pool(1, "10Ti"))).toBe(true);
+    expect(poolRoomMayHaveGrown(pool(1, "1100Gi"), pool(1, "1Ti"))).toBe(true);
+    expect(poolRoomMayHaveGrown(pool(1, "1Ti"), pool(1))).toBe(true);
+  });
+  it("a pool filling up as volumes are provisioned, or a resync, wakes no one", () => {
+    expect(poolRoomMayHaveGrown(pool(1, "990Gi"), pool(1, "1000Gi"))).toBe(false);
+    expect(poolRoomMayHaveGrown(pool(1, "1Ti"), pool(1, "1024Gi"))).toBe(false);
+    expect(poolRoomMayHaveGrown(pool(1), pool(1))).toBe(false);
   });
 });
