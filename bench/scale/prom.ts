@@ -153,17 +153,12 @@ const HEARTBEATS = new Set(["leases", "nodes"]);
  * Lease and node heartbeats are left out (their number depends on time, not on the objects).
  */
 export function apiserverWrites(before: Sample[], after: Sample[], objects: number): { total: number; perObject: number; byKind: Array<[string, number]> } {
-  const key = (s: Sample) => (APISERVER_WRITES.has(s.labels.verb ?? "") && !HEARTBEATS.has(s.labels.resource ?? "")
-    ? `${s.labels.verb} ${s.labels.resource}${s.labels.subresource ? `/${s.labels.subresource}` : ""}` : undefined);
-  const was = new Map<string, number>();
-  for (const s of before) if (s.name === "apiserver_request_total") was.set(JSON.stringify(s.labels), s.value);
   const by = new Map<string, number>();
-  for (const s of after) {
-    if (s.name !== "apiserver_request_total") continue;
-    const k = key(s);
-    if (!k) continue;
-    const d = s.value - (was.get(JSON.stringify(s.labels)) ?? 0);
-    if (d > 0) by.set(k, (by.get(k) ?? 0) + d);
+  for (const [k, n] of counterDelta(before, after, "apiserver_request_total", ["verb", "resource", "subresource"])) {
+    const [verb = "", resource = "", subresource] = k.split(" ");
+    if (!APISERVER_WRITES.has(verb) || HEARTBEATS.has(resource) || n <= 0) continue;
+    const kind = `${verb} ${resource}${subresource ? `/${subresource}` : ""}`;
+    by.set(kind, (by.get(kind) ?? 0) + n);
   }
   const total = [...by.values()].reduce((a, n) => a + n, 0);
   return { total, perObject: objects > 0 ? Math.round((total / objects) * 100) / 100 : 0, byKind: ranked(by) };

@@ -34,8 +34,9 @@ export function poolUsage(volumes: Iterable<{ uid: string; pool?: string; bytes:
  * Whether a StoragePool event may have made room for a volume waiting for one: a new pool, a spec
  * change (capacity, ratio), or more available than before (a volume freed its share). Placement
  * reads the pools' specs and the volumes, never the pools' status, so a pool status that only
- * shrinks while volumes are provisioned wakes no one: at 3,000 volumes (bench/scale), waking every
- * unplaced volume on each of 877 pool status writes made 19 volume reconciles per volume.
+ * shrinks while volumes are provisioned wakes no one. At 3,000 volumes (bench/scale) the pool's
+ * status was written 877 times, each waking every unplaced volume (volume reconciles 57,192 before,
+ * 53,333 after; most of the rest were the 3 s binding poll, see volume-plan.ts).
  */
 export function poolRoomMayHaveGrown(pool: StoragePoolLike, old: StoragePoolLike | undefined): boolean {
   if (!old || old.metadata.generation !== pool.metadata.generation) return true;
