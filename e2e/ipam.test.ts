@@ -193,6 +193,12 @@ describe("IPAM under chaos", () => {
       seen = a.length;
       return a.length === shown.length && a;
     }, { what: "one allocation per NIC", timeoutMs: 150_000, intervalMs: 2000 }).catch((e: unknown) => { throw new Error(`${String(e)}; last seen ${seen} allocations for ${shown.length} NICs`); });
+    // every address a status shows is held, by that instance: a release comes only after a status
+    // write that no longer shows the address, made against the version the releasing manager saw
+    const held = new Map(allocations.map((a) => [`${a.spec.subnet}/${a.spec.address}`, a.spec.owner.uid]));
+    for (const i of settled) {
+      for (const nic of i.status!.nics!) expect(held.get(`${nic.subnet}/${nic.ip}`), `${i.metadata.name}'s ${nic.ip} held by it`).toBe(i.metadata.uid);
+    }
     for (const a of allocations) {
       const owner = byUid.get(a.spec.owner.uid);
       expect(owner, `allocation ${a.metadata.name} held by a live instance`).toBeDefined();

@@ -7,6 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clients, eventually, eventuallyGone, kubectl, useNamespace } from "./support/kube.ts";
 import { metricValue, startManager, type InProcessManager } from "./support/manager.ts";
 import { widgetsIn, type WidgetObject } from "./support/widgets.ts";
+import { ServiceRef } from "../operators/runtime/core.ts";
+import { isConflict, KubeClient } from "../operators/runtime/kube.ts";
+import { writeStatus } from "../operators/runtime/status.ts";
+import type { KubeObject } from "../operators/runtime/types.ts";
 
 const ns = useNamespace("runtime");
 
@@ -143,4 +147,23 @@ describe("operator runtime", () => {
     expect(metricValue(text, "leader_election_master_status")).toBe(1);
   });
 
+  it("refuses a guarded status write made from a stale view, and lets one from the current view through", async () => {
+    // a Service: nothing writes its status, so only this test's writes race
+    const client = new KubeClient(clients().kc);
+    await client.create(ServiceRef, { apiVersion: "v1", kind: "Service", metadata: { name: "guarded", namespace: ns.name }, spec: { ports: [{ port: 80 }] } });
+    const stale = await client.get<KubeObject>(ServiceRef, "guarded", ns.name);
+    const probe = (reason: string) => ({ conditions: [{ type: "Probe", status: "True" as const, reason, message: reason, lastTransitionTime: "2026-12-03T00:00:00Z" }] });
+    const guard = { fields: ["conditions"] };
+    const current = await writeStatus(client, ServiceRef, stale, probe("First"), { guard });
+    expect(current?.metadata.resourceVersion).not.toBe(stale.metadata.resourceVersion);
+    // the same stale view again: a change of a guarded field, and a bare check, both meet a conflict
+    await expect(writeStatus(client, ServiceRef, stale, probe("Second"), { guard })).rejects.toSatisfy(isConflict);
+    await expect(writeStatus(client, ServiceRef, stale, stale.status as never, { guard: { always: true } })).rejects.toSatisfy(isConflict);
+    const reasons = async () => ((await client.get<KubeObject>(ServiceRef, "guarded", ns.name)).status as { conditions?: Array<{ reason: string }> }).conditions?.map((c) => c.reason);
+    expect(await reasons()).toEqual(["First"]);
+    // from the current view the check passes and a change lands
+    await writeStatus(client, ServiceRef, current!, current!.status as never, { guard: { always: true } });
+    await writeStatus(client, ServiceRef, current!, probe("Second"), { guard });
+    expect(await reasons()).toEqual(["Second"]);
+  });
 });

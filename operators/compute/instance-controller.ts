@@ -137,6 +137,8 @@ export function setupInstanceController(mgr: Manager, ctx: ProductContext): Cont
   const resource: ManagedResource<InstanceObj, InstanceObservation & { network: NicObservation }> = {
     finalizer: INSTANCE_FINALIZER,
     gates: ctx.gates,
+    // the NICs' addresses: a reconcile from a stale view (two managers racing) cannot overwrite them
+    guardedStatus: ["nics"],
     observe: async (inst) => ({ ...(await observe(inst)), network: network(inst) }),
     plan: (inst, o, now) => planWithNics(inst, o, planNics(inst, o.network, Math.random()), now),
     // the addresses go last, once the launchers are gone (whatever the deletion policy: an orphaned VM is no longer CellCloud's to address)

@@ -288,7 +288,8 @@ export function finalizeInstance(inst: InstanceObj, o: InstanceObservation, poli
  * An instance with NICs: their allocations are planned first (runtime IPAM), and the instance boots
  * only once every NIC holds an address. The launcher is named by its addresses too (as it is by its
  * image), so one made with other addresses (a racing manager's pick, since released) is replaced. An
- * address is released only once no launcher that still runs was given it.
+ * address is released only once no launcher that still runs was given it, and only after a status
+ * write made against the version observed (the runtime's afterStatus).
  */
 export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: NicPlan, now: number): Plan {
   const known = nics.result([]);
@@ -299,12 +300,12 @@ export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: Ni
   const base = planInstance(effective, { ...o, resolved }, now);
   // (subnet, address) pairs: VPCs may overlap, so an address alone does not say which allocation it is
   const inUse = new Set(o.pods.filter((p) => !isFinished(p)).flatMap(launcherAddresses));
-  const mine = nics.actions.filter((a) => {
+  const releases = nics.releases.filter((a) => {
     const r = a.verb === "delete" ? nics.releasing.get(a.name) : undefined;
     return !r || !inUse.has(`${r.subnet ?? ""}/${r.address}`);
   });
-  const deferred = mine.length < nics.actions.length;
-  mine.push(...relabel(o.pods.find((p) => p.metadata.name === launcherName(effective) && !isFinished(p)), resolved));
+  const deferred = releases.length < nics.releases.length;
+  const mine = [...nics.creates, ...relabel(o.pods.find((p) => p.metadata.name === launcherName(effective) && !isFinished(p)), resolved)];
   const n = mine.length;
   // creates of different addresses do not depend on each other: alone, they go at once
   const alone = !base.actions?.length && mine.length > 1;
@@ -312,6 +313,7 @@ export function planWithNics(inst: InstanceObj, o: InstanceObservation, nics: Ni
     ...base,
     ...(alone ? { concurrency: mine.length } : {}),
     actions: [...mine, ...(base.actions ?? [])],
+    ...(releases.length ? { afterStatus: [...releases, ...(base.afterStatus ?? [])] } : {}),
     status: (outcomes) => {
       const rest = typeof base.status === "function" ? base.status(outcomes.slice(n)) : base.status ?? {};
       return { ...rest, fields: { ...rest.fields, nics: nics.result(outcomes.slice(0, n)).nics } };

@@ -18,9 +18,9 @@ const obs = (more: Partial<NicObservation> = {}): NicObservation => ({
 describe("NIC planning", () => {
   it("allocates each NIC an address of its subnet and shows it only once created, with the default group when none is named", () => {
     const plan = planNics(inst([{ subnet: "a" }]), obs(), 0);
-    expect(plan.actions).toHaveLength(1);
+    expect(plan.creates).toHaveLength(1);
     expect(plan.result([]).problem?.reason).toBe("AllocatingAddress");
-    const r = plan.result([{ action: plan.actions[0]!, result: "created" }]);
+    const r = plan.result([{ action: plan.creates[0]!, result: "created" }]);
     expect(r.nics).toEqual([{ subnet: "a", vpc: "net", ip: "10.0.1.2", prefixLength: 24, gateway: "10.0.1.1", mac: "0a:58:0a:00:01:02" }]);
     expect(r.addresses[0]).toMatchObject({ interface: "eth0", securityGroups: ["net-default"] });
     expect(r.problem).toBeUndefined();
@@ -38,7 +38,7 @@ describe("NIC planning", () => {
   it("keeps a NIC's address while its subnet is briefly not ready", () => {
     const held = [{ metadata: { name: "t.net.10.0.2.9", uid: "a-1" }, spec: { address: "10.0.2.9", scope: "t.net", subnet: "b", slot: "nic-0", owner: { kind: "Instance", namespace: "t", name: "vm", uid: "i-1" } } }];
     const plan = planNics({ ...inst([{ subnet: "b" }]), status: { nics: [{ subnet: "b", vpc: "net", ip: "10.0.2.9" }] } }, obs({ held }), 0);
-    expect(plan.actions).toEqual([]);
+    expect([...plan.creates, ...plan.releases]).toEqual([]);
     expect(plan.result([]).nics?.[0]?.ip).toBe("10.0.2.9");
   });
 });

@@ -34,8 +34,10 @@ export interface NicObservation extends Omit<AddressObservation, "shown"> {
 }
 
 export interface NicPlan {
-  /** Allocations to create (first) and to release. */
-  actions: Action[];
+  /** Allocations to create, before the status write. */
+  creates: Action[];
+  /** Allocations to release, after the status write (runtime IPAM: never one status shows). */
+  releases: Action[];
   /** What each release action (by allocation name) gives up: its subnet and address. */
   releasing: ReadonlyMap<string, { subnet?: string; address: string }>;
   /** Whether an allocation is being attempted: the instance looks again soon. */
@@ -86,7 +88,8 @@ export function planNics(inst: InstanceObj, o: NicObservation, random: number): 
   const shown: AddressObservation["shown"] = Object.fromEntries((inst.status?.nics ?? []).flatMap((n, i) => (n.ip && n.vpc ? [[slot(i), { scope: vpcScope(ns, n.vpc), address: n.ip }]] : [])));
   const plan: AddressPlan = planAddresses(owner, wants, { ...o, shown }, random, macFor, keep);
   return {
-    actions: plan.actions,
+    creates: plan.creates,
+    releases: plan.releases,
     releasing: new Map(o.held.map((a) => [a.metadata.name, { subnet: a.spec.subnet, address: a.spec.address }])),
     allocating: plan.allocating,
     result(outcomes) {

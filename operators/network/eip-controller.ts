@@ -51,6 +51,7 @@ export function setupElasticIPController(mgr: Manager, ctx: ProductContext): Con
   };
   const resource: ManagedResource<ElasticIPObj, EIPObservation> = {
     finalizer: EIP_FINALIZER,
+    guardedStatus: ["address"],
     gates: ctx.gates,
     observe,
     plan: (e, o) => eipPlan(e, o, Math.random()),

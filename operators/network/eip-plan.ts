@@ -60,10 +60,10 @@ export function eipPlan(eip: ElasticIPObj, o: EIPObservation, random: number): P
   const bandwidth = { ingressMbps: eip.spec.bandwidth.ingressMbps, egressMbps: eip.spec.bandwidth.egressMbps };
 
   // ---- the address ----
-  let address: { actions: Action[]; allocating: boolean; held: (outcomes: readonly Outcome[]) => { address?: string; pool?: string; problem?: ConditionSpec } };
+  let address: { creates: Action[]; releases: Action[]; allocating: boolean; held: (outcomes: readonly Outcome[]) => { address?: string; pool?: string; problem?: ConditionSpec } };
   if (typeof pools === "string") {
     // nothing to allocate from; an address already held stays held
-    address = { actions: [], allocating: false, held: () => ({ address: eip.status?.address, pool: eip.status?.pool, problem: { type: ALLOCATED, status: "False", reason: "PoolNotFound", message: pools, announce: "Warning" } }) };
+    address = { creates: [], releases: [], allocating: false, held: () => ({ address: eip.status?.address, pool: eip.status?.pool, problem: { type: ALLOCATED, status: "False", reason: "PoolNotFound", message: pools, announce: "Warning" } }) };
   } else {
     // the first pool that has (or can give) the address
     let chosen = pools[0]!;
@@ -77,7 +77,8 @@ export function eipPlan(eip: ElasticIPObj, o: EIPObservation, random: number): P
     const finalPlan = plan;
     const poolName = chosen.metadata.name;
     address = {
-      actions: finalPlan.actions,
+      creates: finalPlan.creates,
+      releases: finalPlan.releases,
       allocating: finalPlan.allocating,
       held: (outcomes) => {
         const s = finalPlan.slots(outcomes)[0]!;
@@ -90,7 +91,7 @@ export function eipPlan(eip: ElasticIPObj, o: EIPObservation, random: number): P
 
   // ---- the binding (only once the address is held) ----
   const t = eip.spec.target;
-  const actions: Action[] = [...address.actions];
+  const actions: Action[] = [...address.creates];
   let checkpoint: Partial<ElasticIPStatus> | undefined;
   let bound: (outcomes: readonly Outcome[]) => { boundTo?: ElasticIPStatus["boundTo"]; condition: ConditionSpec };
   const liveTarget = t && o.target && !o.target.deleting ? o.target : undefined;
@@ -140,6 +141,7 @@ export function eipPlan(eip: ElasticIPObj, o: EIPObservation, random: number): P
   return {
     ...(checkpoint ? { checkpoint } : {}),
     actions,
+    ...(address.releases.length ? { afterStatus: address.releases } : {}),
     status,
     ...(address.allocating || actions.some((x) => x.verb === "create") ? { requeueAfterMs: 1_000 } : {}),
   };

@@ -110,6 +110,7 @@ export function setupLoadBalancerController(mgr: Manager, ctx: ProductContext): 
   };
   const resource: ManagedResource<LoadBalancerObj, LBObservation> = {
     finalizer: LB_FINALIZER,
+    guardedStatus: ["vip"],
     gates: ctx.gates,
     observe,
     plan: (lb, o) => lbPlan(lb, o, Math.random()),

@@ -265,7 +265,7 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
   const addr = s && !subnetProblem
     ? planAddresses(owner, [{ slot: "vip", scope, space: subnetSpace(s.spec), ...(fixed ? { fixed } : {}), record: { subnet: s.metadata.name }, field: "spec.vip", from: `subnet ${s.metadata.name}` }], { ...o, shown }, random)
     : undefined;
-  const actions: Action[] = [...(addr?.actions ?? [])];
+  const actions: Action[] = [...(addr?.creates ?? [])];
   const k = actions.length;
 
   // ---- the realization ----
@@ -299,6 +299,7 @@ export function lbPlan(lb: LoadBalancerObj, o: LBObservation, random: number): P
         ...(slot?.state === "problem" && slot.stalled ? { stalled: { reason: slot.reason, message: slot.message } } : {}),
       };
     },
+    ...(addr?.releases.length ? { afterStatus: addr.releases } : {}),
     events: (outcomes) => {
       const slot = addr?.slots(outcomes.slice(0, k))[0];
       return slot?.state === "held" && slot.address !== lb.status?.vip ? [{ type: "Normal", reason: "VIPAllocated", message: `VIP ${slot.address} from subnet ${lb.spec.vip.subnet}` }] : [];

@@ -61,58 +61,62 @@ describe("address spaces", () => {
 describe("address planning", () => {
   it("creates before it says: the slot is held only once the allocation was created", () => {
     const plan = planAddresses(owner, [want()], obs(), 0);
-    expect(plan.actions).toEqual([expect.objectContaining({ verb: "create", object: expect.objectContaining({
+    expect(plan.releases).toEqual([]);
+    expect(plan.creates).toEqual([expect.objectContaining({ verb: "create", object: expect.objectContaining({
       metadata: expect.objectContaining({ name: "team-a.prod.10.0.1.2" }), spec: expect.objectContaining({ address: "10.0.1.2", slot: "nic-0", owner }),
     }) })]);
-    expect(plan.slots([{ action: plan.actions[0]!, result: "created" }])).toEqual([{ slot: "nic-0", state: "held", address: "10.0.1.2" }]);
-    expect(plan.slots([{ action: plan.actions[0]!, result: "exists" }])[0]).toMatchObject({ state: "problem", reason: "AllocatingAddress" });
+    expect(plan.slots([{ action: plan.creates[0]!, result: "created" }])).toEqual([{ slot: "nic-0", state: "held", address: "10.0.1.2" }]);
+    expect(plan.slots([{ action: plan.creates[0]!, result: "exists" }])[0]).toMatchObject({ state: "problem", reason: "AllocatingAddress" });
     expect(plan.allocating).toBe(true);
   });
 
   it("keeps what it holds, and releases extras a race left (keeping the one status shows)", () => {
     const held = [alloc("10.0.1.9", "nic-0", "a", "2026-01-01T00:00:00Z"), alloc("10.0.1.4", "nic-0", "b", "2026-01-01T00:00:05Z")];
     const plan = planAddresses(owner, [want()], obs(held, [], { "nic-0": { scope: "team-a.prod", address: "10.0.1.4" } }), 0);
-    expect(plan.actions).toEqual([expect.objectContaining({ verb: "delete", name: "team-a.prod.10.0.1.9", uid: "a" })]);
+    // releases are apart from creates: the managed runtime runs them after the status write
+    expect(plan.creates).toEqual([]);
+    expect(plan.releases).toEqual([expect.objectContaining({ verb: "delete", name: "team-a.prod.10.0.1.9", uid: "a" })]);
     expect(plan.slots([])).toEqual([{ slot: "nic-0", state: "held", address: "10.0.1.4" }]);
-    expect(planAddresses(owner, [want()], obs(held), 0).actions).toEqual([expect.objectContaining({ name: "team-a.prod.10.0.1.4" })]);
+    expect(planAddresses(owner, [want()], obs(held), 0).releases).toEqual([expect.objectContaining({ name: "team-a.prod.10.0.1.4" })]);
   });
 
   it("gives two slots of one owner different addresses", () => {
     const plan = planAddresses(owner, [want("nic-0"), want("nic-1")], obs(), 0);
-    const names = plan.actions.map((a) => (a.verb === "create" ? a.object.metadata.name : ""));
+    const names = plan.creates.map((a) => (a.verb === "create" ? a.object.metadata.name : ""));
     expect(new Set(names).size).toBe(2);
   });
 
   it("takes a fixed address, or says who holds it", () => {
-    expect(planAddresses(owner, [want("nic-0", { fixed: "10.0.1.50" })], obs(), 0).actions[0]).toMatchObject({ object: { spec: { address: "10.0.1.50" } } });
+    expect(planAddresses(owner, [want("nic-0", { fixed: "10.0.1.50" })], obs(), 0).creates[0]).toMatchObject({ object: { spec: { address: "10.0.1.50" } } });
     const taken = planAddresses(owner, [want("nic-0", { fixed: "10.0.1.50" })], obs([], ["10.0.1.50"]), 0);
-    expect(taken.actions).toEqual([]);
+    expect([...taken.creates, ...taken.releases]).toEqual([]);
     expect(taken.slots([])[0]).toMatchObject({ state: "problem", reason: "AddressInUse", message: "spec.nics[0].fixedIP: 10.0.1.50 is held by another object in Subnet web" });
   });
 
   it("moves an address only once the new one is held", () => {
     const old = alloc("10.0.1.9");
     const plan = planAddresses(owner, [want("nic-0", { fixed: "10.0.1.50" })], obs([old]), 0);
-    expect(plan.actions).toEqual([expect.objectContaining({ verb: "create" })]); // the old one stays for now
+    expect(plan.creates).toEqual([expect.objectContaining({ verb: "create" })]);
+    expect(plan.releases).toEqual([]); // the old one stays for now
     const next = planAddresses(owner, [want("nic-0", { fixed: "10.0.1.50" })], obs([old, alloc("10.0.1.50", "nic-0", "n", "2026-01-02T00:00:00Z")]), 0);
-    expect(next.actions).toEqual([expect.objectContaining({ verb: "delete", name: "team-a.prod.10.0.1.9" })]);
+    expect(next.releases).toEqual([expect.objectContaining({ verb: "delete", name: "team-a.prod.10.0.1.9" })]);
   });
 
   it("re-takes a lost allocation of an address in use, and reports one another holds without reassigning it", () => {
     const shown = { "nic-0": { scope: "team-a.prod", address: "10.0.1.9" } };
     const lost = planAddresses(owner, [want()], obs([], [], shown), 0);
-    expect(lost.actions).toEqual([expect.objectContaining({ verb: "create", object: expect.objectContaining({ spec: expect.objectContaining({ address: "10.0.1.9" }) }) })]);
-    expect(lost.slots([{ action: lost.actions[0]!, result: "created" }])[0]).toMatchObject({ state: "held", address: "10.0.1.9" });
+    expect(lost.creates).toEqual([expect.objectContaining({ verb: "create", object: expect.objectContaining({ spec: expect.objectContaining({ address: "10.0.1.9" }) }) })]);
+    expect(lost.slots([{ action: lost.creates[0]!, result: "created" }])[0]).toMatchObject({ state: "held", address: "10.0.1.9" });
     // "exists": ours not cached yet, or another's: not held, but the address keeps showing until the next look
-    expect(lost.slots([{ action: lost.actions[0]!, result: "exists" }])[0]).toMatchObject({ state: "problem", reason: "AllocatingAddress", address: "10.0.1.9" });
+    expect(lost.slots([{ action: lost.creates[0]!, result: "exists" }])[0]).toMatchObject({ state: "problem", reason: "AllocatingAddress", address: "10.0.1.9" });
     expect(lost.allocating).toBe(true);
     const conflict = planAddresses(owner, [want()], obs([], ["10.0.1.9"], shown), 0);
-    expect(conflict.actions).toEqual([]);
+    expect([...conflict.creates, ...conflict.releases]).toEqual([]);
     expect(conflict.slots([])[0]).toMatchObject({ state: "problem", reason: "AddressConflict", address: "10.0.1.9" });
   });
 
   it("releases the slots no longer wanted, and says when a subnet is full", () => {
-    expect(planAddresses(owner, [], obs([alloc("10.0.1.9", "nic-3")]), 0).actions).toEqual([expect.objectContaining({ verb: "delete" })]);
+    expect(planAddresses(owner, [], obs([alloc("10.0.1.9", "nic-3")]), 0).releases).toEqual([expect.objectContaining({ verb: "delete" })]);
     const tiny = new AddressSpace(["10.0.1.8/31"]);
     const full = planAddresses(owner, [want("nic-0", { space: tiny })], obs([], ["10.0.1.8", "10.0.1.9"]), 0.3);
     expect(full.slots([])[0]).toMatchObject({ reason: "AddressesExhausted", message: "spec.nics[0]: Subnet web has no free address" });

@@ -172,8 +172,13 @@ export type SlotState =
   | { slot: string; state: "problem"; reason: string; message: string; stalled: boolean; address?: string };
 
 export interface AddressPlan {
-  /** Creates (one per slot being allocated, first) and releases (by uid). */
-  actions: Action[];
+  /** Creates, one per slot being allocated: before the status write (status shows only what is held). */
+  creates: Action[];
+  /**
+   * Releases (by uid), never of what the owner's status shows: the managed runtime's `afterStatus`,
+   * so a stale view cannot release an address a newer status shows.
+   */
+  releases: Action[];
   /** Each wanted slot's state once the actions ran, given what they met. */
   slots(outcomes: readonly Outcome[]): SlotState[];
   /** Whether an allocation is being attempted (look again soon if it lost a race). */
@@ -255,12 +260,9 @@ export function planAddresses(
     creates.push({ index: i, slot: w.slot, address });
   }
 
-  const actions: Action[] = [
-    ...creates.map((c): Action => ({ verb: "create", ref: IPAllocationRef, object: allocationObject(owner, wants[c.index]!, c.address, mac?.(c.address)) })),
-    ...releases,
-  ];
   return {
-    actions,
+    creates: creates.map((c): Action => ({ verb: "create", ref: IPAllocationRef, object: allocationObject(owner, wants[c.index]!, c.address, mac?.(c.address)) })),
+    releases,
     allocating: creates.length > 0,
     slots: (outcomes) => wants.map((w, i) => {
       const known = fixedStates[i];

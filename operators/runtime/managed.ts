@@ -58,6 +58,14 @@ export interface Plan {
   /** Status fields recorded before any action runs, so a crash in between cannot lose them. */
   checkpoint?: Record<string, unknown>;
   actions?: Action[];
+  /**
+   * Actions that undo what status may show until it is written (an address released once another is
+   * kept): run after the status write, and only if it succeeded, and that write is made against the
+   * version this reconcile observed (a check even when nothing changed). A reconcile working from a
+   * stale view (a cache behind, a second manager racing) meets a conflict before it can undo what a
+   * newer status shows.
+   */
+  afterStatus?: Action[];
   /** Calls made after the actions succeeded, all at once (they never throw). */
   calls?: ExternalCall[];
   /**
@@ -77,6 +85,11 @@ export interface Plan {
 export interface ManagedResource<T extends KubeObject, O> {
   finalizer: string;
   gates?: ReadonlyArray<Gate<T>>;
+  /**
+   * Status fields written only against the version observed (optimistic concurrency): what the object
+   * holds that others must never see change under a stale view (the addresses it shows).
+   */
+  guardedStatus?: readonly string[];
   /** Reads what exists from caches (no writes). */
   observe(obj: T, now: number): O | Promise<O>;
   /** What to do so the realization matches the spec. Pure. */
@@ -110,7 +123,7 @@ class ManagedReconciler<T extends KubeObject, O> {
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
     const cached = this.mgr.informer<T>(this.ref).get(requestKey(req));
     if (!cached) return;
-    const scope = new Scope(this.mgr, this.ref, cached, ctx.log);
+    const scope = new Scope(this.mgr, this.ref, cached, ctx.log, this.resource.guardedStatus);
     try {
       return isDeleting(cached) ? await this.finalize(scope) : await this.converge(scope);
     } catch (err) {
@@ -159,12 +172,14 @@ class Scope<T extends KubeObject> {
   private readonly mgr: Manager;
   private readonly ref: ResourceRef;
   private readonly log: Logger;
+  private readonly guarded: readonly string[];
 
-  constructor(mgr: Manager, ref: ResourceRef, obj: T, log: Logger) {
+  constructor(mgr: Manager, ref: ResourceRef, obj: T, log: Logger, guarded: readonly string[] = []) {
     this.mgr = mgr;
     this.ref = ref;
     this.obj = obj;
     this.log = log;
+    this.guarded = guarded;
     this.before = (obj.status as StatusWithConditions | undefined)?.conditions ?? [];
   }
 
@@ -185,15 +200,21 @@ class Scope<T extends KubeObject> {
   /** Checkpoint, actions, events; then status (once) and the requeue. */
   async carryOut(plan: Plan): Promise<Result> {
     const { outcomes, failure } = await this.act(plan);
-    await this.finish(statusOf(plan, outcomes));
+    const after = failure === undefined ? plan.afterStatus ?? [] : [];
+    await this.finish(statusOf(plan, outcomes), undefined, after.length > 0);
     if (failure !== undefined) throw failure;
+    if (after.length) {
+      const done = await execute(this.mgr.client, after, { concurrency: after.length, fieldManager: this.mgr.fieldManager });
+      if (done.failure !== undefined) throw done.failure;
+    }
     return plan.requeueAfterMs ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
   }
 
   async act(plan: Plan): Promise<{ outcomes: Outcome[]; failure?: unknown }> {
     if (plan.checkpoint) {
       const status = { ...(this.obj.status as StatusWithConditions | undefined), ...plan.checkpoint };
-      this.obj = (await writeStatus(this.mgr.client, this.ref, this.obj, status, { observed: false })) ?? this.obj;
+      // guarded whenever the resource guards fields: the final write is checked against what this one returns
+      this.obj = (await writeStatus(this.mgr.client, this.ref, this.obj, status, { observed: false, guard: { always: this.guarded.length > 0 } })) ?? this.obj;
     }
     const result = await execute(this.mgr.client, plan.actions ?? [], { concurrency: plan.concurrency ?? 1, fieldManager: this.mgr.fieldManager });
     if (result.failure === undefined && plan.calls?.length) {
@@ -207,7 +228,7 @@ class Scope<T extends KubeObject> {
   }
 
   /** The one status write: fields over the current status, conditions set, Synced=True. */
-  async finish(desired: DesiredStatus, synced: ConditionInput = { type: "Synced", status: "True", reason: "ReconcileSuccess" }): Promise<void> {
+  async finish(desired: DesiredStatus, synced: ConditionInput = { type: "Synced", status: "True", reason: "ReconcileSuccess" }, checkView = false): Promise<void> {
     const current = (this.obj.status ?? {}) as StatusWithConditions;
     const gen = this.obj.metadata.generation;
     const clock = this.mgr.clock;
@@ -217,7 +238,7 @@ class Scope<T extends KubeObject> {
     conditions = desired.stalled
       ? setCondition(conditions, { type: "Stalled", status: "True", ...desired.stalled }, gen, clock)
       : conditions.filter((c) => c.type !== "Stalled");
-    const written = await writeStatus(this.mgr.client, this.ref, this.obj, { ...current, ...desired.fields, conditions });
+    const written = await writeStatus(this.mgr.client, this.ref, this.obj, { ...current, ...desired.fields, conditions }, { guard: { fields: this.guarded, always: checkView } });
     if (written) this.obj = written;
     this.announce(specs);
   }

@@ -19,14 +19,28 @@ export interface StatusWithConditions {
  * against its cache, which may not show the first yet), or undefined when nothing changed.
  */
 export async function writeStatus<T extends KubeObject>(
-  client: KubeClient, ref: ResourceRef, obj: T, status: StatusWithConditions, opts: { observed?: boolean } = {},
+  client: KubeClient, ref: ResourceRef, obj: T, status: StatusWithConditions, opts: { observed?: boolean; guard?: StatusGuard } = {},
 ): Promise<T | undefined> {
   // A checkpoint (observed: false) records facts mid-reconcile without claiming the spec is observed.
   const observedGeneration = opts.observed === false ? (obj.status as StatusWithConditions | undefined)?.observedGeneration : obj.metadata.generation;
   const desired = { ...status, observedGeneration };
   const patch = mergePatch(obj.status ?? {}, desired);
-  if (patch === undefined) return undefined;
-  return client.patch<T>(ref, obj.metadata.name, obj.metadata.namespace, { status: patch }, "merge", { subresource: "status" });
+  const guarded = opts.guard !== undefined && (opts.guard.always === true || (patch !== undefined && typeof patch === "object" && patch !== null && (opts.guard.fields ?? []).some((f) => f in patch)));
+  if (patch === undefined && !guarded) return undefined;
+  // the apiserver refuses (409) a patch whose resourceVersion is not the stored one: a write made
+  // from a stale view fails instead of overwriting what a newer one wrote
+  const body = guarded ? { metadata: { resourceVersion: obj.metadata.resourceVersion }, status: patch ?? {} } : { status: patch };
+  return client.patch<T>(ref, obj.metadata.name, obj.metadata.namespace, body, "merge", { subresource: "status" });
+}
+
+/**
+ * When a status write must be made against the version the writer observed (optimistic concurrency,
+ * as controller-runtime's MergeFromWithOptimisticLock): whenever it changes one of `fields`, and
+ * always (even with nothing to change, as a check that the view is current) when `always`.
+ */
+export interface StatusGuard {
+  fields?: readonly string[];
+  always?: boolean;
 }
 
 /** Ready=True and no Stalled condition: kstatus "Current" (GitOps tools report Healthy). */
