@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import amqp from "amqplib";
 import { Admin, Consumer, Producer, ProduceAcks, stringDeserializers, stringSerializers } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hearConnectionErrors } from "../operators/messaging/kafka-admin.ts";
 import { KAFKA_PORTS, MQInstanceRef, MQTopicRef, MQUserRef, type MQInstanceObj, type MQTopicObj, type MQUserObj } from "../operators/api/messaging.ts";
 import { SubnetRef, VPCRef } from "../operators/api/network.ts";
 import { VolumeRef } from "../operators/api/storage.ts";
@@ -27,6 +28,8 @@ import { freePorts } from "./support/tenancy.ts";
 
 const { kc, core } = clients();
 const client = new KubeClient(kc);
+// this suite's clients meet brokers it kills: a connection's second "error" must not end the worker
+hearConnectionErrors();
 const ns = useNamespace("mq");
 const system = useNamespace("mq-system");
 const base = uniqueName("mq");

@@ -8,6 +8,7 @@
 // manager start paid (a failover too) although only kafka MQInstances use it. require() of the ES
 // module is synchronous (Node >= 22.12), so the client stays synchronous to make.
 import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { subscribe } from "node:diagnostics_channel";
 import { createRequire } from "node:module";
 import type { Admin, AclOperationValue, Connection, ResourcePatternTypeValue, ResourceTypeValue } from "@platformatic/kafka";
 import { KAFKA_PORTS, OPERATOR_USER, type KafkaAcl } from "../api/messaging.ts";
@@ -15,7 +16,32 @@ import { KAFKA_PORTS, OPERATOR_USER, type KafkaAcl } from "../api/messaging.ts";
 type Kafka = typeof import("@platformatic/kafka");
 let loaded: Kafka | undefined;
 /** @platformatic/kafka, loaded the first time anything here needs it. */
-export const kafkaLib = (): Kafka => (loaded ??= createRequire(import.meta.url)("@platformatic/kafka") as Kafka);
+export const kafkaLib = (): Kafka => {
+  if (!loaded) {
+    hearConnectionErrors();
+    loaded = createRequire(import.meta.url)("@platformatic/kafka") as Kafka;
+  }
+  return loaded;
+};
+
+let hearing = false;
+/**
+ * @platformatic/kafka 2.12.1 (the newest published): a connection whose broker dies while it
+ * authenticates emits "error" twice (the socket's, then the handshake's "Connection to host:port
+ * failed."), and its pool listens only `once`: the second, heard by no one, is thrown by the
+ * EventEmitter as an uncaught exception, which ends the process (the MQ suite caught one from a
+ * killed broker). The failure reaches the caller through the request's callback either way, so each
+ * connection gets a listener of its own, from the library's own creation channel, that only keeps
+ * the process up. Any process using the library calls this before its first client.
+ */
+export function hearConnectionErrors(): void {
+  if (hearing) return;
+  hearing = true;
+  subscribe("plt:kafka:instances", (message) => {
+    const { type, instance } = message as { type?: string; instance?: { on?: (event: string, fn: () => void) => void } };
+    if (type === "connection") instance?.on?.("error", () => {});
+  });
+}
 
 /** A call to the brokers gives up after this long (a broker down must not hold a reconcile). */
 export const KAFKA_CALL_MS = 8_000;
