@@ -15,8 +15,10 @@
 //   node bench/scale/run.ts                     250 hosts / 1,500 instances (a quick run)
 //   BENCH_SCALE=full node bench/scale/run.ts    5,000 hosts / 30,000 instances   (make bench-scale)
 // Environment: BENCH_HOSTS, BENCH_INSTANCES, BENCH_IDLE_SECONDS, BENCH_RESTART_SECONDS,
-// BENCH_CHECKPOINTS (100,5000), BENCH_CEILINGS=0 (skip the scheduler and webhook ceilings),
-// BENCH_KEEP_PLANE=1. Results: .state/bench/results/scale-*.json. See bench/README.md.
+// BENCH_CHECKPOINTS (100,5000), BENCH_CEILINGS=0 (skip the scheduler and webhook ceilings) or
+// =reuse, BENCH_PROVISIONING=reuse (only the ceilings run; see reusable()), BENCH_COMMIT_RESULTS=1
+// (copy the latest results into bench/results/, to commit: they outlive .state/), BENCH_KEEP_PLANE=1.
+// Results: .state/bench/results/scale-*.json. See bench/README.md.
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -610,6 +612,7 @@ function runBench(script: string, extra: Record<string, string>, latest: string)
   log(`running ${script} ${Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(" ")}`);
   const r = spawnSync(process.execPath, [`${repo}/${script}`], { env: { ...env, ...extra }, stdio: ["ignore", "inherit", "inherit"] });
   if (r.status !== 0) return { error: `${script} exited ${r.status}` };
+  keepCopy(latest);
   try { return JSON.parse(readFileSync(`${repo}/.state/bench/${latest}`, "utf8")); } catch (e) { return { error: String(e) }; }
 }
 
@@ -625,26 +628,89 @@ export const CEILING_PATHS = { scheduler: ["operators", "bench/scheduler", "hack
  * it started is required instead. The report names the run reused.
  */
 export function reusable(latest: string, paths: readonly string[], fits: (j: any) => boolean): Record<string, unknown> | undefined {
-  let j: any;
-  try { j = JSON.parse(readFileSync(`${repo}/.state/bench/${latest}`, "utf8")); } catch { return undefined; }
-  if (!j || j.aborted || !fits(j)) return undefined;
   if (gitCommit(repo, paths).endsWith("+changes")) return undefined;
   const git = (...args: string[]) => spawnSync("git", ["-C", repo, ...args], { encoding: "utf8" });
-  const when: string | undefined = j.when ?? j.startedAt;
-  if (typeof j.commit === "string") {
-    if (j.commit.endsWith("+changes")) return undefined;
-    const d = git("diff", "--quiet", j.commit, "HEAD", "--", ...paths);
-    if (d.status !== 0) return undefined;
-  } else {
-    if (!when || git("log", `--since=${when}`, "--format=%h", "--", ...paths).stdout.trim()) return undefined;
+  const sameCode = (j: any): boolean => {
+    if (typeof j.commit === "string") return !j.commit.endsWith("+changes") && git("diff", "--quiet", j.commit, "HEAD", "--", ...paths).status === 0;
+    const when: string | undefined = j.when ?? j.startedAt;
+    return !!when && !git("log", `--since=${when}`, "--format=%h", "--", ...paths).stdout.trim();
+  };
+  // .state/bench/ is this machine's; bench/results/ holds the copies committed (BENCH_COMMIT_RESULTS=1),
+  // which a fresh clone or a wiped machine still has. The newest that fits is taken.
+  for (const from of [`.state/bench/${latest}`, `bench/results/${latest}`]
+    .map((file) => { try { return { file, j: JSON.parse(readFileSync(`${repo}/${file}`, "utf8")) }; } catch { return undefined; } })
+    .filter((x) => x?.j && !x.j.aborted && fits(x.j))
+    .sort((a, b) => String(b!.j.when ?? b!.j.startedAt ?? "").localeCompare(String(a!.j.when ?? a!.j.startedAt ?? "")))) {
+    const j = from!.j;
+    if (sameCode(j)) return { ...j, reused: { from: from!.file, when: j.when ?? j.startedAt, commit: j.commit ?? "not recorded: no commit to these paths since it started", paths } };
   }
-  return { ...j, reused: { from: latest, when, commit: j.commit ?? "not recorded: no commit to these paths since it started", paths } };
+  return undefined;
+}
+
+/** What the provisioning's figures depend on (BENCH_PROVISIONING=reuse). */
+export const SCALE_PATHS = ["operators", "agents", "bench/scale", "bench/scheduler", "hack", "charts", "crds"];
+
+/** BENCH_COMMIT_RESULTS=1: keep a copy of a latest result in bench/results/, to commit. */
+function keepCopy(latest: string): void {
+  if (env.BENCH_COMMIT_RESULTS !== "1") return;
+  try {
+    mkdirSync(`${repo}/bench/results`, { recursive: true });
+    writeFileSync(`${repo}/bench/results/${latest}`, readFileSync(`${repo}/.state/bench/${latest}`));
+  } catch (err) {
+    log(`could not copy ${latest} into bench/results/: ${String(err)}`);
+  }
 }
 
 // --- main ----------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const started = new Date();
+  const result: Record<string, unknown> = {
+    when: started.toISOString(), machine: machine(), hosts, instances: count, concurrency, managerArgs: env.BENCH_MANAGER_ARGS ?? "",
+    commit: gitCommit(repo, ["operators", "agents", "bench", "hack", "charts", "crds"]),
+  };
+  const file = `${repo}/.state/bench/results/scale-${started.toISOString().replace(/[:.]/g, "-")}.json`;
+  let series: Record<string, unknown> = {};
+  const save = (more?: Record<string, unknown>) => {
+    if (more) series = more;
+    mkdirSync(`${repo}/.state/bench/results`, { recursive: true });
+    writeFileSync(file, JSON.stringify({ ...result, ...series }, null, 2));
+    writeFileSync(`${repo}/.state/bench/scale-latest.json`, JSON.stringify(result, null, 2));
+    keepCopy("scale-latest.json");
+    return file;
+  };
+  // BENCH_PROVISIONING=reuse: the plane's part (provisioning, idle, restarts, sizes) from the latest
+  // full result of the same code at this scale, so that only the ceilings run (as BENCH_CEILINGS=reuse
+  // takes the ceilings of the same code). The report names the run reused.
+  const reused = env.BENCH_PROVISIONING === "reuse"
+    ? reusable("scale-latest.json", SCALE_PATHS, (j) => j.hosts === hosts && j.instances === count && !!j.provisioning && !!j.idle && (j.restarts?.length ?? 0) > checkpoints.length)
+    : undefined;
+  if (reused) {
+    const { scheduler: _s, quota: _q, when: _w, machine: _m, commit: _c, reused: from, ...plane } = reused as Record<string, any>;
+    Object.assign(result, plane, { provisioningReused: { ...from, machine: reused.machine } });
+    log(`the plane's part reused from the run of ${from.when}, commit ${from.commit} (${from.from})`);
+  } else {
+    if (env.BENCH_PROVISIONING === "reuse") log("BENCH_PROVISIONING=reuse: no result of this code at this scale; measuring");
+    await measurePlane(result, save);
+  }
+
+  if (ceilings) {
+    // One after the other, each on a plane of its own, with this one stopped: nothing else competes.
+    const pods = Number(env.BENCH_CEILING_PODS ?? Math.min(count, full ? 10_000 : count));
+    const schedulers = "ours,raw,kube,kube-default";
+    const quotaObjects = Number(env.BENCH_QUOTA_OBJECTS ?? (full ? 5000 : 1000));
+    const reuse = env.BENCH_CEILINGS === "reuse";
+    result.scheduler = (reuse && reusable("scheduler-latest.json", CEILING_PATHS.scheduler, (j) => j.scale?.nodes === hosts && j.scale?.pods === pods
+      && schedulers.split(",").every((x) => (j.results ?? []).some((r: any) => r.mode === "drain" && r.scheduler === x))))
+      || runBench("bench/scheduler/run.ts", { BENCH_NODES: String(hosts), BENCH_PODS: String(pods), BENCH_MODES: "drain", BENCH_SCHEDULERS: schedulers }, "scheduler-latest.json");
+    result.quota = (reuse && reusable("webhook-latest.json", CEILING_PATHS.quota, (j) => j.preload === quotaObjects && j.creates === 1000))
+      || runBench("bench/webhook/run.ts", { BENCH_PRELOAD: String(quotaObjects), BENCH_CREATES: "1000" }, "webhook-latest.json");
+  }
+  console.log(report(result, save()));
+}
+
+/** The part on the bench's own plane: hosts, the floor, provisioning with restarts, idle, sizes. */
+async function measurePlane(result: Record<string, unknown>, save: (series?: Record<string, unknown>) => string): Promise<void> {
   if (!keepPlane) {
     planeDown();
     spawnSync("rm", ["-rf", state]);
@@ -659,17 +725,9 @@ async function main(): Promise<void> {
   }
   const sampler = new Sampler(mgr);
   sampler.start();
-  const result: Record<string, unknown> = {
-    when: started.toISOString(), machine: machine(), hosts, instances: count, concurrency, managerArgs: env.BENCH_MANAGER_ARGS ?? "",
-    commit: gitCommit(repo, ["operators", "agents", "bench", "hack", "charts", "crds"]),
-  };
-  const save = () => {
-    mkdirSync(`${repo}/.state/bench/results`, { recursive: true });
-    const file = `${repo}/.state/bench/results/scale-${started.toISOString().replace(/[:.]/g, "-")}.json`;
+  const saveSampled = () => {
     result.managerExits = sampler.exits;
-    writeFileSync(file, JSON.stringify({ ...result, depthSeries: sampler.depth, footprintSeries: sampler.points.filter((_, i) => i % 5 === 0) }, null, 2));
-    writeFileSync(`${repo}/.state/bench/scale-latest.json`, JSON.stringify(result, null, 2));
-    return file;
+    return save({ depthSeries: sampler.depth, footprintSeries: sampler.points.filter((_, i) => i % 5 === 0) });
   };
   try {
     if (keepPlane) {
@@ -753,7 +811,7 @@ async function main(): Promise<void> {
       reconcile: reconcileTimes([], gained), requests: ranked(counterDelta([], gained, "cellcloud_apiserver_requests_total", ["verb", "resource"])).slice(0, 25),
     };
     log(`instances: all ${prov.n} Ready in ${prov.seconds} s over ${parts.length} step(s) (floor ${floor.seconds} s)`);
-    save();
+    saveSampled();
 
     // Settled: wait for the queues to drain, then the idle window.
     await waitFor(async () => { const s = await scrape(); return total(s, "workqueue_depth") + total(s, "controller_runtime_active_workers") === 0; }, "the manager's queues to drain", 600, 2000);
@@ -770,7 +828,7 @@ async function main(): Promise<void> {
     result.watches = { instances: { restarts: instWatch.restarts, stalls: instWatch.stalls }, floor: { restarts: floorWatch.restarts, stalls: floorWatch.stalls } };
     instWatch.stop();
     floorWatch.stop();
-    save();
+    saveSampled();
   } finally {
     sampler.stop();
     await api.close();
@@ -779,21 +837,6 @@ async function main(): Promise<void> {
       planeDown();
     }
   }
-
-  if (ceilings) {
-    // One after the other, each on a plane of its own, with this one stopped: nothing else competes.
-    const pods = Number(env.BENCH_CEILING_PODS ?? Math.min(count, full ? 10_000 : count));
-    const schedulers = "ours,raw,kube,kube-default";
-    const quotaObjects = Number(env.BENCH_QUOTA_OBJECTS ?? (full ? 5000 : 1000));
-    const reuse = env.BENCH_CEILINGS === "reuse";
-    result.scheduler = (reuse && reusable("scheduler-latest.json", CEILING_PATHS.scheduler, (j) => j.scale?.nodes === hosts && j.scale?.pods === pods
-      && schedulers.split(",").every((x) => (j.results ?? []).some((r: any) => r.mode === "drain" && r.scheduler === x))))
-      || runBench("bench/scheduler/run.ts", { BENCH_NODES: String(hosts), BENCH_PODS: String(pods), BENCH_MODES: "drain", BENCH_SCHEDULERS: schedulers }, "scheduler-latest.json");
-    result.quota = (reuse && reusable("webhook-latest.json", CEILING_PATHS.quota, (j) => j.preload === quotaObjects && j.creates === 1000))
-      || runBench("bench/webhook/run.ts", { BENCH_PRELOAD: String(quotaObjects), BENCH_CREATES: "1000" }, "webhook-latest.json");
-  }
-  const file = save();
-  console.log(report(result, file));
 }
 
 // --- the report ------------------------------------------------------------------------------------
@@ -828,6 +871,8 @@ export function report(r: Record<string, any>, file: string): string {
   for (const s of r.sizes ?? []) {
     out.push(`  at ${s.instances}: etcd ${s.etcd.dbMiB} MiB (${s.etcd.inUseMiB} in use); largest: ${s.largest.slice(0, 5).map((o: any) => `${o.kind} ${o.name} ${o.bytes} B`).join(", ")}`);
   }
+  const pr = r.provisioningReused;
+  if (pr) out.push(`  the plane's part reused (BENCH_PROVISIONING=reuse) from the run of ${pr.when}, commit ${pr.commit} (${pr.from}): nothing in ${pr.paths.join(", ")} changed since`);
   const sch = r.scheduler;
   for (const [what, x] of [["scheduler", sch], ["quota", r.quota]] as const) {
     if (x?.reused) out.push(`  ${what} ceilings reused (BENCH_CEILINGS=reuse) from the run of ${x.reused.when}, commit ${x.reused.commit}: nothing in ${x.reused.paths.join(", ")} changed since`);

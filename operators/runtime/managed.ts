@@ -63,7 +63,8 @@ export interface Plan {
    * kept): run after the status write, and only if it succeeded, and that write is made against the
    * version this reconcile observed (a check even when nothing changed). A reconcile working from a
    * stale view (a cache behind, a second manager racing) meets a conflict before it can undo what a
-   * newer status shows.
+   * newer status shows. Converge plans only: a finalize plan that is done at once writes no status,
+   * so its releases are plain actions (nothing is kept once the object is gone).
    */
   afterStatus?: Action[];
   /** Calls made after the actions succeeded, all at once (they never throw). */
@@ -201,7 +202,7 @@ class Scope<T extends KubeObject> {
   async carryOut(plan: Plan): Promise<Result> {
     const { outcomes, failure } = await this.act(plan);
     const after = failure === undefined ? plan.afterStatus ?? [] : [];
-    await this.finish(statusOf(plan, outcomes), undefined, after.length > 0);
+    await this.finish(statusOf(plan, outcomes), { checkView: after.length > 0 });
     if (failure !== undefined) throw failure;
     if (after.length) {
       const done = await execute(this.mgr.client, after, { concurrency: after.length, fieldManager: this.mgr.fieldManager });
@@ -228,7 +229,7 @@ class Scope<T extends KubeObject> {
   }
 
   /** The one status write: fields over the current status, conditions set, Synced=True. */
-  async finish(desired: DesiredStatus, synced: ConditionInput = { type: "Synced", status: "True", reason: "ReconcileSuccess" }, checkView = false): Promise<void> {
+  async finish(desired: DesiredStatus, { synced = { type: "Synced", status: "True", reason: "ReconcileSuccess" }, checkView = false }: { synced?: ConditionInput; checkView?: boolean } = {}): Promise<void> {
     const current = (this.obj.status ?? {}) as StatusWithConditions;
     const gen = this.obj.metadata.generation;
     const clock = this.mgr.clock;
@@ -264,7 +265,7 @@ class Scope<T extends KubeObject> {
       if (isTerminal(err)) {
         const problem = { reason: err.reason, message: err.message };
         const ready: ConditionSpec = { type: "Ready", status: "False", ...problem, announce: "Warning" };
-        await this.finish({ conditions: [ready], stalled: problem }, { type: "Synced", status: "False", ...problem });
+        await this.finish({ conditions: [ready], stalled: problem }, { synced: { type: "Synced", status: "False", ...problem } });
       } else {
         const current = (this.obj.status ?? {}) as StatusWithConditions;
         const conditions = setCondition(current.conditions, { type: "Synced", status: "False", reason: "ReconcileError", message }, this.obj.metadata.generation, this.mgr.clock);

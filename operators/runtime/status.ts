@@ -25,7 +25,7 @@ export async function writeStatus<T extends KubeObject>(
   const observedGeneration = opts.observed === false ? (obj.status as StatusWithConditions | undefined)?.observedGeneration : obj.metadata.generation;
   const desired = { ...status, observedGeneration };
   const patch = mergePatch(obj.status ?? {}, desired);
-  const guarded = opts.guard !== undefined && (opts.guard.always === true || (patch !== undefined && typeof patch === "object" && patch !== null && (opts.guard.fields ?? []).some((f) => f in patch)));
+  const guarded = opts.guard !== undefined && (opts.guard.always === true || (typeof patch === "object" && patch !== null && (opts.guard.fields ?? []).some((f) => f in patch)));
   if (patch === undefined && !guarded) return undefined;
   // the apiserver refuses (409) a patch whose resourceVersion is not the stored one: a write made
   // from a stale view fails instead of overwriting what a newer one wrote
