@@ -24,6 +24,53 @@ describe("Informer.addIndexer", () => {
   });
 });
 
+describe("Informer.addTally", () => {
+  type Held = KubeObject & { status?: { pool?: string; size?: number } };
+  const held = (name: string, pool?: string, size?: number): Held => ({ metadata: { name, namespace: "n", resourceVersion: `${Math.random()}` }, ...(pool ? { status: { pool, size } } : {}) });
+  const event = (inf: Informer, type: "ADDED" | "MODIFIED" | "DELETED", o: Held) => (inf as unknown as { onWatchEvent(e: unknown): void }).onWatchEvent({ type, object: o });
+  const bySize = (o: Held) => {
+    if (o.status?.size === -1) throw new Error("unreadable");
+    return o.status?.pool ? { group: o.status.pool, amount: o.status.size ?? 0 } : undefined;
+  };
+
+  it("keeps each group's sum current through adds, moves, deletes, and counts what was cached before it", () => {
+    const inf = informer();
+    event(inf, "ADDED", held("a", "p1", 5));
+    inf.addTally("t", bySize);
+    event(inf, "ADDED", held("b", "p1", 7));
+    event(inf, "ADDED", held("c"));
+    expect(inf.tally("t", "p1")).toBe(12);
+    event(inf, "MODIFIED", held("b", "p2", 9)); // moved to another group, and grown
+    expect([inf.tally("t", "p1"), inf.tally("t", "p2")]).toEqual([5, 9]);
+    expect(inf.tallied("t", "n/b")).toEqual({ group: "p2", amount: 9 });
+    expect(inf.tallied("t", "n/c")).toBeUndefined();
+    event(inf, "DELETED", held("a", "p1", 5));
+    expect(inf.tally("t", "p1")).toBe(0);
+    expect([...inf.tallies("t")]).toEqual([["p2", 9]]);
+    event(inf, "MODIFIED", held("c", "p2", 1));
+    expect(inf.tally("t", "p2")).toBe(10);
+  });
+
+  it("counts nothing for an object its function throws on, and stays right when it is fixed", () => {
+    const inf = informer();
+    inf.addTally("t", bySize);
+    event(inf, "ADDED", held("a", "p1", 5));
+    event(inf, "MODIFIED", held("a", "p1", -1));
+    expect(inf.tally("t", "p1")).toBe(0);
+    event(inf, "MODIFIED", held("a", "p1", 3));
+    expect(inf.tally("t", "p1")).toBe(3);
+  });
+
+  it("is shared like an index: the same function again is a no-op, another under the name throws", () => {
+    const inf = informer();
+    inf.addTally("t", bySize);
+    event(inf, "ADDED", held("a", "p1", 5));
+    inf.addTally("t", bySize);
+    expect(inf.tally("t", "p1")).toBe(5);
+    expect(() => inf.addTally("t", () => undefined)).toThrow(/tally "t" is already defined/);
+  });
+});
+
 describe("predicates", () => {
   const obj = (generation: number, label = "a"): KubeObject => ({ metadata: { name: "x", generation, labels: { l: label } } });
   it("generationChanged passes adds, deletes and spec changes, not status-only updates", () => {

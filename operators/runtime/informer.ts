@@ -11,6 +11,9 @@ import { apiVersionOf, keyOf, type KubeObject, type ResourceRef } from "./types.
 export type InformerEvent = "add" | "update" | "delete";
 export type Handler<T> = (type: InformerEvent, obj: T, old?: T) => void;
 export type IndexFunc<T> = (obj: T) => string[];
+/** What one object adds to a tally: an amount under a group, or nothing. */
+export type TallyFunc<T> = (obj: T) => { group: string; amount: number } | undefined;
+interface Tally<T> { fn: TallyFunc<T>; of: Map<string, { group: string; amount: number }>; totals: Map<string, number> }
 
 export interface InformerOptions {
   namespace?: string;
@@ -53,6 +56,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly indexers = new Map<string, IndexFunc<T>>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
+  private readonly sums = new Map<string, Tally<T>>();
   private readonly handlers: Handler<T>[] = [];
   private readonly syncWaiters: Array<() => void> = [];
   private abort = new AbortController();
@@ -92,6 +96,37 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.indexers.set(name, fn);
     this.indices.set(name, new Map());
     for (const [k, o] of this.cache) this.index(name, fn, k, o, true);
+  }
+
+  /**
+   * Adds a tally: per group, the sum of what each cached object adds, kept current with the cache as
+   * an index is, so a hot path reads a sum in O(1) instead of walking every object (at 7,500 volumes,
+   * summing pool usage per volume reconcile took 70% of the manager's CPU). Shared like indexers: the
+   * same function again is a no-op, another under a taken name throws. An object whose function
+   * throws adds nothing.
+   */
+  addTally(name: string, fn: TallyFunc<T>): void {
+    const have = this.sums.get(name);
+    if (have?.fn === fn) return;
+    if (have) throw new Error(`informer ${this.ref.plural}: tally "${name}" is already defined by another function; prefix tally names with their owner's group`);
+    const t: Tally<T> = { fn, of: new Map(), totals: new Map() };
+    this.sums.set(name, t);
+    for (const [k, o] of this.cache) this.count(t, k, o);
+  }
+
+  /** A tally's sum for a group (0 for none). */
+  tally(name: string, group: string): number {
+    return this.sums.get(name)?.totals.get(group) ?? 0;
+  }
+
+  /** Every group's sum in a tally. */
+  tallies(name: string): ReadonlyMap<string, number> {
+    return this.sums.get(name)?.totals ?? new Map();
+  }
+
+  /** What the cached object under `key` adds to a tally, if anything. */
+  tallied(name: string, key: string): { group: string; amount: number } | undefined {
+    return this.sums.get(name)?.of.get(key);
   }
 
   get(key: string): T | undefined {
@@ -224,6 +259,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (old) this.index(name, fn, key, old, false);
       if (type !== "delete") this.index(name, fn, key, obj, true);
     }
+    for (const t of this.sums.values()) this.count(t, key, type === "delete" ? undefined : obj);
     if (type === "update" && old?.metadata.resourceVersion === obj.metadata.resourceVersion) return;
     for (const h of this.handlers) this.safeCall(h, type, obj, old);
   }
@@ -245,6 +281,26 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (set.size) idx.set(v, set);
       else idx.delete(v);
     }
+  }
+
+  /** Moves the object under `key` from what it added to a tally before to what `obj` adds (none if deleted). */
+  private count(t: Tally<T>, key: string, obj: T | undefined): void {
+    const was = t.of.get(key);
+    if (was) {
+      const left = (t.totals.get(was.group) ?? 0) - was.amount;
+      if (left === 0) t.totals.delete(was.group);
+      else t.totals.set(was.group, left);
+      t.of.delete(key);
+    }
+    let now: { group: string; amount: number } | undefined;
+    try {
+      now = obj && t.fn(obj);
+    } catch {
+      now = undefined;
+    }
+    if (!now) return;
+    t.of.set(key, { group: now.group, amount: now.amount });
+    t.totals.set(now.group, (t.totals.get(now.group) ?? 0) + now.amount);
   }
 
   private markSynced(): void {

@@ -5,6 +5,7 @@ import { VolumeRef, VolumeSnapshotRef, volumeLabels, type VolumeObj, type Volume
 import { ClaimRef, PodRef, type Pod } from "../runtime/core.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { KubeObject } from "../runtime/types.ts";
+import { bytes } from "../api/quantity.ts";
 
 export type Claim = KubeObject & { spec?: { resources?: { requests?: Record<string, string> } }; status?: { phase?: string; capacity?: Record<string, string> } };
 
@@ -20,6 +21,11 @@ export const storageIndexes = {
   snapshotsByVolume: "storage.cellcloud.io/snapshot-volume",
 } as const;
 
+export const storageTallies = {
+  /** Bytes provisioned per pool: what each volume's status says it holds there (written before its PV exists). */
+  bytesByPool: "storage.cellcloud.io/pool-bytes",
+} as const;
+
 const ns = (o: KubeObject, name: string) => `${o.metadata.namespace}/${name}`;
 const byPool = (v: VolumeObj) => [v.status?.storagePool ?? ""];
 const byType = (v: VolumeObj) => [v.spec.type];
@@ -28,6 +34,7 @@ const byAttachedInstance = (v: VolumeObj) => (v.status?.attachments ?? []).map((
 const instanceVolumes = (i: InstanceObj) => (i.spec.dataVolumes ?? []).map((d) => ns(i, d.volume));
 const podClaims = (p: Pod) => (p.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [ns(p, v.persistentVolumeClaim.claimName)] : []));
 const snapshotVolume = (s: VolumeSnapshotObj) => [ns(s, s.spec.volume)];
+const heldInPool = (v: VolumeObj) => (v.status?.storagePool ? { group: v.status.storagePool, amount: v.status.capacity ? bytes(v.status.capacity) : 0 } : undefined);
 
 export function storageCaches(mgr: Manager) {
   const volumes = mgr.informer<VolumeObj>(VolumeRef);
@@ -35,6 +42,7 @@ export function storageCaches(mgr: Manager) {
   volumes.addIndexer(storageIndexes.volumesByType, byType);
   volumes.addIndexer(storageIndexes.volumesBySnapshot, bySnapshot);
   volumes.addIndexer(storageIndexes.volumesByAttachedInstance, byAttachedInstance);
+  volumes.addTally(storageTallies.bytesByPool, heldInPool);
   const instances = mgr.informer<InstanceObj>(InstanceRef);
   instances.addIndexer(storageIndexes.instancesByVolume, instanceVolumes);
   const pods = mgr.informer<Pod>(PodRef);

@@ -2,12 +2,12 @@
 // and what is left (available), applied under storage's own field manager beside the platform's
 // physical and allocatable totals. Only the product that carves a pool knows what it holds.
 import { StoragePool, StoragePoolRef, storagePoolAllocatable, type StoragePoolObj } from "../api/platform.ts";
-import { bytes, formatBytes } from "../api/quantity.ts";
+import { formatBytes } from "../api/quantity.ts";
 import { VolumeRef, type VolumeObj } from "../api/storage.ts";
 import type { Controller } from "../runtime/controller.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { applyIfChanged } from "../runtime/objects.ts";
-import { storageCaches, storageIndexes } from "./caches.ts";
+import { storageCaches, storageTallies } from "./caches.ts";
 
 const STORAGE_FIELD_MANAGER = "cellcloud-storage";
 
@@ -25,7 +25,7 @@ export function setupPoolUsageController(mgr: Manager): Controller {
     .complete(async (req) => {
       const pool = pools.get(req.name);
       if (!pool) return;
-      const held = volumes.byIndex(storageIndexes.volumesByPool, pool.metadata.name).reduce((a, v) => a + (v.status?.capacity ? bytes(v.status.capacity) : 0), 0);
+      const held = volumes.tally(storageTallies.bytesByPool, pool.metadata.name);
       const desired = { apiVersion: StoragePool.apiVersion, kind: StoragePool.kind, metadata: { name: pool.metadata.name }, status: poolShare(pool.spec, held) };
       await applyIfChanged(mgr.client, StoragePoolRef, desired, pool, STORAGE_FIELD_MANAGER, "status");
     });

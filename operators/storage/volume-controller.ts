@@ -17,8 +17,8 @@ import type { ManagedResource } from "../runtime/managed.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { ProductContext } from "../runtime/product.ts";
 import { keyOf, type KubeObject } from "../runtime/types.ts";
-import { storageCaches, storageIndexes, type Claim } from "./caches.ts";
-import { planAttachments, poolRoomMayHaveGrown, poolUsage, type PoolView, type Referrer } from "./volume.ts";
+import { storageCaches, storageIndexes, storageTallies, type Claim } from "./caches.ts";
+import { planAttachments, poolRoomMayHaveGrown, type PoolView, type Referrer } from "./volume.ts";
 import { finalizeVolume, planVolume, sourceProblem, type VolumeObservation } from "./volume-plan.ts";
 
 type Caches = ReturnType<typeof storageCaches>;
@@ -30,22 +30,24 @@ type Caches = ReturnType<typeof storageCaches>;
 function poolLedger(mgr: Manager, c: Caches) {
   const pools = mgr.informer<StoragePoolObj>(StoragePoolRef);
   const cells = mgr.informer<CellObj>(CellRef);
-  const assumed = new Map<string, { pool: string; bytes: number }>();
+  const assumed = new Map<string, { key: string; pool: string; bytes: number }>(); // by uid
   const views = (): PoolView[] => {
-    const live = new Set(c.volumes.list().map((v) => v.metadata.uid ?? ""));
-    for (const uid of assumed.keys()) if (!live.has(uid)) assumed.delete(uid); // deleted before its write showed
-    const usage = poolUsage(c.volumes.list().map((v) => {
-      const a = assumed.get(v.metadata.uid ?? "");
-      const cached = { pool: v.status?.storagePool, bytes: v.status?.capacity ? bytes(v.status.capacity) : 0 };
-      if (a && a.pool === cached.pool && a.bytes === cached.bytes) assumed.delete(v.metadata.uid ?? "");
-      return { uid: v.metadata.uid ?? "", ...(a ?? cached) };
-    }));
+    // The cache's sums (a tally, O(pools)), with this controller's reservations in place of what
+    // the cache shows for those volumes until it shows them.
+    const usage = new Map(c.volumes.tallies(storageTallies.bytesByPool));
+    for (const [uid, a] of assumed) {
+      if (c.volumes.get(a.key)?.metadata.uid !== uid) { assumed.delete(uid); continue; } // deleted before its write showed
+      const cached = c.volumes.tallied(storageTallies.bytesByPool, a.key);
+      if (cached?.group === a.pool && cached.amount === a.bytes) { assumed.delete(uid); continue; }
+      if (cached) usage.set(cached.group, (usage.get(cached.group) ?? 0) - cached.amount);
+      usage.set(a.pool, (usage.get(a.pool) ?? 0) + a.bytes);
+    }
     return pools.list().map((p) => ({
       name: p.metadata.name, zone: cells.get(p.spec.cell)?.spec.zone, mediaType: p.spec.mediaType,
       allocatable: storagePoolAllocatable(p.spec), provisioned: usage.get(p.metadata.name) ?? 0,
     }));
   };
-  return { views, assume: (uid: string, pool: string, size: number) => assumed.set(uid, { pool, bytes: size }) };
+  return { views, assume: (v: VolumeObj, pool: string, size: number) => assumed.set(v.metadata.uid ?? "", { key: keyOf(v), pool, bytes: size }) };
 }
 
 /** Instances attached: those still mounting it keep it, then earlier holders, then first come (a deleting volume takes no one new). */
@@ -100,7 +102,7 @@ export function setupVolumeController(mgr: Manager, ctx: ProductContext): Contro
       const plan = planVolume(v, { ...o, pools: pools.views() });
       // The reservation counts at once, before the cache shows the checkpoint that records it.
       const pool = plan.checkpoint?.storagePool;
-      if (typeof pool === "string") pools.assume(v.metadata.uid ?? "", pool, bytes(v.spec.size));
+      if (typeof pool === "string") pools.assume(v, pool, bytes(v.spec.size));
       return plan;
     },
     finalize: finalizeVolume,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { everyMs, iopsFor, nextSnapshotAt, persistentVolume, persistentVolumeClaim, pickPool, planAttachments, poolRoomMayHaveGrown, poolUsage, snapshotsToPrune, type VolumeObj } from "./volume.ts";
+import { everyMs, iopsFor, nextSnapshotAt, persistentVolume, persistentVolumeClaim, pickPool, planAttachments, poolRoomMayHaveGrown, snapshotsToPrune, type VolumeObj } from "./volume.ts";
 
 const GiB = 2 ** 30;
 
@@ -26,9 +26,6 @@ describe("EVS: pools", () => {
   it("never provisions past a pool's allocatable (physical × oversubscription)", () => {
     expect(pickPool(pools, "az1", "SSD", 61 * GiB)).toMatchObject({ reason: "PoolExhausted", message: "no SSD StoragePool in zone az1 has 61Gi left (most: b with 60Gi)" });
     expect(pickPool(pools, "az3", "SSD", GiB)).toMatchObject({ reason: "NoStoragePool", message: "no SSD StoragePool in zone az3" });
-  });
-  it("sums what each volume's status says it holds", () => {
-    expect(poolUsage([{ uid: "1", pool: "a", bytes: 5 }, { uid: "2", pool: "a", bytes: 7 }, { uid: "3", bytes: 9 }])).toEqual(new Map([["a", 12]]));
   });
 });
 

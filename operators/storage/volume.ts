@@ -23,13 +23,6 @@ export interface PoolView {
   provisioned: number;
 }
 
-/** Bytes provisioned per pool: each volume counts what its status says it holds (written before its PV exists). */
-export function poolUsage(volumes: Iterable<{ uid: string; pool?: string; bytes: number }>): Map<string, number> {
-  const used = new Map<string, number>();
-  for (const v of volumes) if (v.pool) used.set(v.pool, (used.get(v.pool) ?? 0) + v.bytes);
-  return used;
-}
-
 /**
  * Whether a StoragePool event may have made room for a volume waiting for one: a new pool, a spec
  * change (capacity, ratio), or more available than before (a volume freed its share). Placement
