@@ -32,6 +32,10 @@ export class EventRecorder {
   private lastPrune = 0;
   /** Events dropped because the write queue was full. */
   dropped = 0;
+  /** Event writes queued or in flight. */
+  get pending(): number {
+    return this.inFlight + this.waiting.length;
+  }
   private readonly client: KubeClient;
   private readonly controller: string;
   private readonly instance: string;

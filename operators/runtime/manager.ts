@@ -101,6 +101,7 @@ export class Manager {
       this.metrics.apiRequests.inc({ verb: a?.verb ?? method.toLowerCase(), resource: a ? (a.group ? `${a.resource}.${a.group}` : a.resource) : "other", code: String(code) });
     });
     this.events = new EventRecorder(this.client, { controller: "cellcloud.io/manager", instance: this.identity }, this.log, this.clock);
+    this.metrics.eventStats = () => ({ pending: this.events.pending, dropped: this.events.dropped });
   }
 
   /** The shared informer of a resource; created on first use, started by start(). */

@@ -44,6 +44,16 @@ export class Metrics {
     name: "cellcloud_apiserver_requests_total", help: "Requests this manager sent to the apiserver, by verb, resource (resource.group) and HTTP code; a watch counts once when it starts",
     labelNames: ["verb", "resource", "code"], registers: [this.registry],
   });
+  /** Set by the manager: its event recorder's writes queued or in flight, and events it dropped. */
+  eventStats: () => { pending: number; dropped: number } = () => ({ pending: 0, dropped: 0 });
+  private readonly eventsPending: Gauge = new Gauge({
+    name: "cellcloud_event_writes_pending", help: "Event writes queued or in flight in the manager's event recorder (best effort, bounded)",
+    registers: [this.registry], collect: (): void => this.eventsPending.set(this.eventStats().pending),
+  });
+  private readonly eventsDropped: Gauge = new Gauge({
+    name: "cellcloud_events_dropped", help: "Events dropped since start because the event recorder's queue was full",
+    registers: [this.registry], collect: (): void => this.eventsDropped.set(this.eventStats().dropped),
+  });
   private readonly depth = new Gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
   private readonly adds = new Counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
   private readonly retries = new Counter({ name: "workqueue_retries_total", help: "Total number of retries handled by workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
