@@ -69,10 +69,22 @@ export function encodeCharge(c: Charge): string {
   return `${cellKey(c)} ${encodeAmounts(c.amounts)}`;
 }
 
+/**
+ * Decoded charges by their text, frozen and shared: a recount decodes every charged object's
+ * annotation (37,500 at the seed's scale, every 3 min), and objects of one flavor in one tenant
+ * carry the same text, so few distinct ones exist. Bounded: emptied when full.
+ */
+const decoded = new Map<string, Charge | undefined>();
+const DECODED_MAX = 4096;
+
 export function decodeCharge(s: string | undefined): Charge | undefined {
-  const t = s?.split(" ") ?? [];
-  if (t.length !== 4 || !t[0]) return undefined;
-  return { ...parseCellKey(t.slice(0, 3).join(" ")), amounts: decodeAmounts(t[3]!) };
+  if (s === undefined) return undefined;
+  if (decoded.has(s)) return decoded.get(s);
+  const t = s.split(" ");
+  const c = t.length !== 4 || !t[0] ? undefined : Object.freeze({ ...parseCellKey(t.slice(0, 3).join(" ")), amounts: Object.freeze(decodeAmounts(t[3]!)) });
+  if (decoded.size >= DECODED_MAX) decoded.clear();
+  decoded.set(s, c);
+  return c;
 }
 
 /** What the QuotaLedger's status holds: three maps of strings (see api/tenancy.ts). */
