@@ -10,6 +10,6 @@ describe("Metrics: the event recorder's backlog", () => {
     stats = { pending: 1004, dropped: 7 };
     const text = await m.registry.metrics();
     expect(text).toMatch(/^cellcloud_event_writes_pending 1004$/m);
-    expect(text).toMatch(/^cellcloud_events_dropped 7$/m);
+    expect(text).toMatch(/^cellcloud_events_dropped_total 7$/m);
   });
 });

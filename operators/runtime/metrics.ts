@@ -50,9 +50,11 @@ export class Metrics {
     name: "cellcloud_event_writes_pending", help: "Event writes queued or in flight in the manager's event recorder (best effort, bounded)",
     registers: [this.registry], collect: (): void => this.eventsPending.set(this.eventStats().pending),
   });
-  private readonly eventsDropped: Gauge = new Gauge({
-    name: "cellcloud_events_dropped", help: "Events dropped since start because the event recorder's queue was full",
-    registers: [this.registry], collect: (): void => this.eventsDropped.set(this.eventStats().dropped),
+  // A Counter (Prometheus' convention for a count that only grows; rate() of it works), set at
+  // scrape time from the recorder's own count.
+  private readonly eventsDropped: Counter = new Counter({
+    name: "cellcloud_events_dropped_total", help: "Events dropped since start because the event recorder's queue was full",
+    registers: [this.registry], collect: (): void => { this.eventsDropped.reset(); this.eventsDropped.inc(this.eventStats().dropped); },
   });
   private readonly depth = new Gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
   private readonly adds = new Counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames: ["name", "controller"], registers: [this.registry] });
