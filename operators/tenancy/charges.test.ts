@@ -34,6 +34,13 @@ describe("the ledger as stored", () => {
     expect(encodeCharge(v)).toBe("ml - - volumes=1");
     expect(decodeCharge(encodeCharge(v))).toEqual(v);
     expect(decodeCharge("garbage")).toBeUndefined();
+    // Decoded once per distinct text and shared, so frozen: no caller can change another's charge.
+    const once = decodeCharge(encodeCharge(c))!;
+    expect(decodeCharge(encodeCharge(c))).toBe(once);
+    expect(Object.isFrozen(once) && Object.isFrozen(once.amounts)).toBe(true);
+    const long = `${"t".repeat(300)} - - cpu=1000`;
+    expect(decodeCharge(long)).toEqual({ tenant: "t".repeat(300), zone: "", amounts: { cpu: 1000 } });
+    expect(decodeCharge(long)).not.toBe(decodeCharge(long)); // too long to keep
     const ledger: Ledger = { usage: { "ml az1 amd64": { cpu: 2000 } }, pending: { u1: { to: c, expiresAt: 5 }, u2: { from: v, to: v, expiresAt: 6 } }, released: { u3: 9 } };
     const stored = encodeLedger(ledger);
     expect(stored).toEqual({

@@ -72,16 +72,19 @@ export function encodeCharge(c: Charge): string {
 /**
  * Decoded charges by their text, frozen and shared: a recount decodes every charged object's
  * annotation (37,500 at the seed's scale, every 3 min), and objects of one flavor in one tenant
- * carry the same text, so few distinct ones exist. Bounded: emptied when full.
+ * carry the same text, so few distinct ones exist. Bounded: emptied when full, and a text longer
+ * than any charge's (an annotation is the object owner's to write) is decoded but not kept.
  */
 const decoded = new Map<string, Charge | undefined>();
 const DECODED_MAX = 4096;
+const DECODED_MAX_CHARS = 256;
 
 export function decodeCharge(s: string | undefined): Charge | undefined {
   if (s === undefined) return undefined;
   if (decoded.has(s)) return decoded.get(s);
   const t = s.split(" ");
   const c = t.length !== 4 || !t[0] ? undefined : Object.freeze({ ...parseCellKey(t.slice(0, 3).join(" ")), amounts: Object.freeze(decodeAmounts(t[3]!)) });
+  if (s.length > DECODED_MAX_CHARS) return c;
   if (decoded.size >= DECODED_MAX) decoded.clear();
   decoded.set(s, c);
   return c;

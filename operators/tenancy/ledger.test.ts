@@ -106,6 +106,18 @@ describe("quota ledger", () => {
     expect(used(healed, tree, { tenant: "team-1" }, "cpu", now)).toBe(8_000);
   });
 
+  it("sums a recount per cell from shared, frozen charges without changing them", () => {
+    const small = Object.freeze({ ...vm("team-1", 2), amounts: Object.freeze(vm("team-1", 2).amounts) });
+    const arm = Object.freeze({ ...vm("team-2", 4, "az2", "arm64"), amounts: Object.freeze(vm("team-2", 4).amounts) });
+    const actual = new Map<string, Charge>([["a", small], ["b", small], ["c", arm], ["d", small]]);
+    const r = recount(emptyLedger(), actual, now);
+    expect(r.usage).toEqual({
+      "team-1 az2 amd64": { cpu: 6_000, memory: 24 * 2 ** 30, instances: 3 },
+      "team-2 az2 arm64": { cpu: 4_000, memory: 16 * 2 ** 30, instances: 1 },
+    });
+    expect(small.amounts).toEqual(vm("team-1", 2).amounts);
+  });
+
   it("rejects a quota above its parent's or below its children's sum", () => {
     expect(checkQuota(quotas[4]!, quotas, tree)).toBeUndefined();
     expect(checkQuota({ name: "team-1", tenant: "team-1", hard: { cpu: 40_000 } }, quotas, tree))
