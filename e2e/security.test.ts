@@ -10,6 +10,7 @@ import { ADOPT_ANNOTATION, CHARGE_ANNOTATION } from "../operators/api/tenancy.ts
 import { InstanceRef } from "../operators/api/compute.ts";
 import { NamespaceRef, SecretRef } from "../operators/runtime/core.ts";
 import type { KubeObject } from "../operators/runtime/types.ts";
+import { LedgerRef, type LedgerObject } from "../operators/tenancy/ledger-store.ts";
 import { createCatalog } from "./support/compute.ts";
 import { eventually, kubeConfig, kubectlAsync, refusal, uniqueName, useNamespace } from "./support/kube.ts";
 import { spawnManager, type ManagerProcess } from "./support/manager.ts";
@@ -231,6 +232,13 @@ describe.skipIf(!clientCA)("security: the admission webhook and quota", () => {
     expect(await create(instance("vm2", moved, { flavor: cat.flavor, image: cat.x86 }))).toBe("accepted");
     await quotaUsed(client, b, { cpu: "6", instances: "2" });
     await quotaUsed(client, a, { cpu: "0", instances: "0" });
+    // b's recount found the moved instance and says when; once nothing is pending, recounts (every
+    // 2 s here) that change nothing write nothing: an idle tree's ledger is not rewritten.
+    expect((await client.get<LedgerObject>(LedgerRef, b)).status?.lastCorrection).toMatch(/^\d{4}-/);
+    await eventually(async () => Object.keys((await ledgerOf(client, b)).pending).length === 0, { what: `${b}'s pending changes committed` });
+    const rv = (await client.get<LedgerObject>(LedgerRef, b)).metadata.resourceVersion;
+    await new Promise((r) => setTimeout(r, 7_000));
+    expect((await client.get<LedgerObject>(LedgerRef, b)).metadata.resourceVersion, "b's ledger after 3 recounts of nothing").toBe(rv);
   }, 150_000);
 
   it("caps the objects quota does not price: Secrets per tenant namespace", async () => {

@@ -236,12 +236,12 @@ export const QuotaLedger = defineKind({
         "A pending change.",
       ),
       released: stringMap("Objects whose usage was released, by uid, with when that is forgotten (ms): a repeated release finds it.", "Until when (ms since epoch)."),
-      lastRecount: z.iso.datetime().optional().describe("When usage was last rebuilt from the objects that exist."),
+      lastCorrection: z.iso.datetime().optional().describe("When a recount last found usage different from what the objects that exist hold, and corrected it (a crash between an admission and its commit, a namespace moved to another tenant). Usage is recounted every --quota-recount (180 s) and at a manager's start; a recount that changes nothing writes nothing."),
     })
     .describe("Observed state of the ledger."),
   printerColumns: [
     { name: "Tenant", type: "string", jsonPath: ".spec.tenant" },
-    { name: "Last-Recount", type: "date", jsonPath: ".status.lastRecount" },
+    { name: "Last-Correction", type: "date", jsonPath: ".status.lastCorrection" },
   ],
 });
 

@@ -20,7 +20,7 @@ export function ledgerObject(root: string, ownerReferences?: OwnerReference[]): 
 
 export interface LedgerObject extends KubeObject {
   spec: { tenant: string; description?: string };
-  status?: StoredLedger & { lastRecount?: string; conditions?: Condition[]; observedGeneration?: number };
+  status?: StoredLedger & { lastCorrection?: string; conditions?: Condition[]; observedGeneration?: number };
 }
 
 /** Decides a change from the current ledger; returns the ledger to store (the same object: no write) and a result. */

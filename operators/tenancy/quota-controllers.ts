@@ -13,7 +13,7 @@ import type { Controller } from "../runtime/controller.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf, requestKey } from "../runtime/types.ts";
-import { quotaLimit } from "./charges.ts";
+import { quotaLimit, sameUsage } from "./charges.ts";
 import { commit, dimensions, expire, formatAmount, quotaUsage, recount, release, type Amounts } from "./ledger.ts";
 import { QuotaMetrics } from "./quota-metrics.ts";
 import type { Tenancy } from "./shared.ts";
@@ -62,21 +62,30 @@ export function setupQuotaController(mgr: Manager, { view, store }: Tenancy): un
 }
 
 export function setupLedgerController(mgr: Manager, { view, store }: Tenancy, recountEveryMs = RECOUNT_EVERY_MS): unknown {
+  // When each tree was last recounted, by this process: a new leader recounts at once (as kube's
+  // ResourceQuota controller syncs every quota at start), and a recount that changes nothing writes
+  // nothing. A recount time kept in status was a write every 3 min per tree at idle (bench/scale).
+  const recounted = new Map<string, number>();
   return mgr.controller("quota-ledger").for(QuotaLedgerRef).complete(async (req) => {
     const l = view.ledgers.get(requestKey(req));
-    if (!l) return;
+    if (!l) return void recounted.delete(requestKey(req));
     const root = l.metadata.name;
-    const last = l.status?.lastRecount ? Date.parse(l.status.lastRecount) : 0;
-    const due = mgr.clock.now() - last >= recountEveryMs;
+    const due = mgr.clock.now() - (recounted.get(root) ?? -Infinity) >= recountEveryMs;
+    let corrected = false;
     if (due) {
       const actual = actualCharges(view, root);
-      await store.run(root, (led, now) => ({ ledger: recount(led, actual, now, view.alive), result: undefined }));
+      await store.run(root, (led, now) => {
+        const ledger = recount(led, actual, now, view.alive);
+        corrected = !sameUsage(led, ledger);
+        return { ledger, result: undefined };
+      });
+      recounted.set(root, mgr.clock.now());
     } else {
       await store.run(root, (led, now) => ({ ledger: expire(led, now, view.alive), result: undefined }));
     }
     const fresh = view.ledgers.get(requestKey(req)) ?? l;
     const now = mgr.clock.now();
-    await writeStatus(mgr.client, QuotaLedgerRef, fresh, { ...markReady(fresh, "Counting", "", mgr.clock), ...(due ? { lastRecount: isoSeconds(now) } : {}) });
+    await writeStatus(mgr.client, QuotaLedgerRef, fresh, { ...markReady(fresh, "Counting", "", mgr.clock), ...(corrected ? { lastCorrection: isoSeconds(now) } : {}) });
     const { pending, released } = store.current(root);
     const waits = [...Object.values(pending).map((p) => p.expiresAt), ...Object.values(released)].map((t) => t - now + 500);
     return { requeueAfterMs: Math.max(1000, Math.min(recountEveryMs, ...waits)) };
