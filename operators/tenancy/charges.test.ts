@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCharge, decodeLedger, encodeCharge, encodeLedger, imageVisible, ledgerPatch, quotaLimit, sameCharge, sameUsage, zoneRequired } from "./charges.ts";
+import { decodeCharge, decodeLedger, encodeCharge, encodeLedger, imageVisible, ledgerPatch, quotaLimit, sameCharge, zoneRequired } from "./charges.ts";
 import { commit, emptyLedger, quotaUsage, type Ledger, type Tree } from "./ledger.ts";
 
 const GiB = 1024 ** 3;
@@ -73,12 +73,12 @@ describe("the ledger as stored", () => {
   });
 });
 
-describe("sameUsage", () => {
-  it("compares two ledgers' committed usage whatever order their cells were added in, and nothing else", () => {
+describe("ledgerPatch's usage (a recount's correction)", () => {
+  it("names usage only when the committed usage differs, whatever order its cells were added in", () => {
     const x: Ledger = { ...emptyLedger(), usage: { "a - -": { cpu: 1000 }, "b az1 arm64": { cpu: 2000, instances: 1 } } };
     const y: Ledger = { usage: { "b az1 arm64": { instances: 1, cpu: 2000 }, "a - -": { cpu: 1000 } }, pending: { u: { to: decodeCharge("a - - cpu=1")!, expiresAt: 1 } }, released: { v: 2 } };
-    expect(sameUsage(x, y)).toBe(true);
-    expect(sameUsage(x, { ...x, usage: { "a - -": { cpu: 1000 } } })).toBe(false);
-    expect(sameUsage(x, { ...x, usage: { ...x.usage, "a - -": { cpu: 1001 } } })).toBe(false);
+    expect(ledgerPatch(x, y)?.usage).toBeUndefined();
+    expect(ledgerPatch(x, { ...x, usage: { "a - -": { cpu: 1000 } } })?.usage).toBeDefined();
+    expect(ledgerPatch(x, { ...x, usage: { ...x.usage, "a - -": { cpu: 1001 } } })?.usage).toBeDefined();
   });
 });

@@ -128,13 +128,6 @@ export function decodeLedger(s: StoredLedger | undefined): Ledger {
   return l;
 }
 
-/** Whether two ledgers hold the same committed usage (in whatever order their cells were added). */
-export function sameUsage(a: Ledger, b: Ledger): boolean {
-  const x = encodeLedger({ ...a, pending: {}, released: {} }).usage;
-  const y = encodeLedger({ ...b, pending: {}, released: {} }).usage;
-  return Object.keys(x).length === Object.keys(y).length && Object.keys(x).every((k) => x[k] === y[k]);
-}
-
 /** A JSON merge patch of the stored maps that turns `from` into `to` (null deletes a key); undefined when equal. */
 export function ledgerPatch(from: Ledger, to: Ledger): StoredLedger | undefined {
   const a = encodeLedger(from);

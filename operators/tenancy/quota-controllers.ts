@@ -13,7 +13,7 @@ import type { Controller } from "../runtime/controller.ts";
 import type { Manager } from "../runtime/manager.ts";
 import { markReady, withCondition, writeStatus } from "../runtime/status.ts";
 import { keyOf, requestKey } from "../runtime/types.ts";
-import { quotaLimit, sameUsage } from "./charges.ts";
+import { ledgerPatch, quotaLimit } from "./charges.ts";
 import { commit, dimensions, expire, formatAmount, quotaUsage, recount, release, type Amounts } from "./ledger.ts";
 import { QuotaMetrics } from "./quota-metrics.ts";
 import type { Tenancy } from "./shared.ts";
@@ -74,10 +74,10 @@ export function setupLedgerController(mgr: Manager, { view, store }: Tenancy, re
     let corrected = false;
     if (due) {
       const actual = actualCharges(view, root);
-      await store.run(root, (led, now) => {
+      // Corrected: the recount's patch changes usage (ledgerPatch names only the maps that differ).
+      corrected = await store.run(root, (led, now) => {
         const ledger = recount(led, actual, now, view.alive);
-        corrected = !sameUsage(led, ledger);
-        return { ledger, result: undefined };
+        return { ledger, result: !!ledgerPatch(led, ledger)?.usage };
       });
       recounted.set(root, mgr.clock.now());
     } else {
